@@ -1,0 +1,3 @@
+from printscp.cli import main
+
+raise SystemExit(main())

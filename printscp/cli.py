@@ -1,0 +1,124 @@
+"""Command line: `printscp serve` and `printscp echo`. The only place logging is configured."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from printscp import __version__
+from printscp.config import ArchiveConfig, Config, ConfigError, load_config, validate
+
+log = logging.getLogger("printscp")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pynetdicom's own INFO lines repeat ours; its DEBUG dump of every PDU and DIMSE message stays
+    # available with --log-level DEBUG.
+    if level != "DEBUG":
+        logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    network = config.network
+    overrides = {name: getattr(args, name) for name in ("host", "port", "ae_title")
+                 if getattr(args, name, None) is not None}
+    if overrides:
+        network = dataclasses.replace(network, **overrides)
+    archive = ArchiveConfig(args.archive) if getattr(args, "archive", None) is not None else config.archive
+    # re-validate so that a bad --ae-title or --port is reported like a bad config value
+    return validate(dataclasses.replace(config, network=network, archive=archive))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from printscp.net.server import PrintServer
+
+    config = _load(args)
+    server = PrintServer(config)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        server.start()
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", config.network.host, config.network.port, exc.strerror)
+        return 1
+    log.info("archive folder: %s", config.archive.folder.resolve())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+def _echo(args: argparse.Namespace) -> int:
+    from pynetdicom import AE
+
+    from printscp import uids
+    from printscp.net import compat  # noqa: F401
+
+    ae = AE(ae_title=args.calling)
+    ae.add_requested_context(uids.VERIFICATION)
+    ae.acse_timeout = ae.network_timeout = args.timeout
+    assoc = ae.associate(args.host, args.port, ae_title=args.ae_title)
+    if not assoc.is_established:
+        print(f"echo {args.host}:{args.port} ({args.ae_title}): association failed", file=sys.stderr)
+        return 1
+    status = assoc.send_c_echo()
+    assoc.release()
+    if status is None or "Status" not in status:
+        print(f"echo {args.host}:{args.port}: no response", file=sys.stderr)
+        return 1
+    if status.Status != 0:
+        print(f"echo {args.host}:{args.port}: status 0x{status.Status:04X}", file=sys.stderr)
+        return 1
+    print(f"echo {args.host}:{args.port} ({args.ae_title}): success")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="printscp", description="A virtual DICOM film printer.")
+    parser.add_argument("--version", action="version", version=f"printscp {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the print SCP")
+    serve.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
+    serve.add_argument("--host", help="address to listen on")
+    serve.add_argument("--port", type=int, help="TCP port (0 picks a free one)")
+    serve.add_argument("--ae-title", help="our AE title")
+    serve.add_argument("--archive", type=Path, help="folder for printed films")
+    serve.set_defaults(run=_serve)
+
+    echo = commands.add_parser("echo", help="C-ECHO a DICOM peer; exits non-zero on failure")
+    echo.add_argument("host")
+    echo.add_argument("port", type=int)
+    echo.add_argument("--ae-title", default="PRINTSCP", help="called AE title")
+    echo.add_argument("--calling", default="PRINTSCP_ECHO", help="calling AE title")
+    echo.add_argument("--timeout", type=float, default=10.0)
+    echo.set_defaults(run=_echo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.log_level)
+    try:
+        return int(args.run(args))
+    except ConfigError as exc:
+        print(f"printscp: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,347 @@
+"""config.toml -> frozen dataclasses, validated once; every error names its key.
+
+Each section is a dataclass whose field names are the keys of the file. Unknown keys are errors,
+missing keys take the dataclass default, and values are checked for type here and for meaning in
+`_validate_*` below, so that the rest of the program can trust a Config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from printscp import __version__
+from printscp.model.enums import (
+    FILM_DESTINATION_PATTERN,
+    FILM_SIZES_MM,
+    REFLECTIVE_MEDIUM_TYPES,
+    FilmOrientation,
+    MagnificationType,
+    Polarity,
+    PrintPriority,
+    RequestedDecimateCropBehavior,
+    RequestedResolutionID,
+    Trim,
+)
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message starts with the key."""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    ae_title: str = "PRINTSCP"
+    host: str = "0.0.0.0"
+    port: int = 11112
+    max_pdu: int = 1048576  # largest PDU we accept, bytes; 0 = unlimited
+    acse_timeout: float = 30.0
+    dimse_timeout: float = 30.0
+    network_timeout: float = 60.0
+    max_associations: int = 10
+    allowed_calling_ae_titles: tuple[str, ...] = ()  # empty: any calling AE title
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    folder: Path = Path("films")
+
+
+@dataclass(frozen=True)
+class AnnotationDisplayFormat:
+    """Where the text boxes of one Annotation Display Format ID lie on the film.
+
+    Rectangles are [left, top, width, height] in fractions of the film as oriented; box n is
+    Annotation Position n. `image_area` is the part of the film the image boxes share.
+    """
+
+    boxes: tuple[tuple[float, float, float, float], ...] = ()
+    image_area: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class PrinterDefaults:
+    """The value every U/M (and used U/U) attribute takes when the SCU sends none."""
+
+    number_of_copies: int = 1
+    print_priority: str = "MED"
+    medium_type: str = "CLEAR FILM"
+    film_destination: str = "MAGAZINE"
+    film_orientation: str = "PORTRAIT"
+    film_size_id: str = "14INX17IN"
+    magnification_type: str = "BILINEAR"
+    smoothing_type: str = "MEDIUM"
+    max_density: int = 300
+    min_density: int = 20
+    configuration_information: str = "CS500"
+    border_density: str = "BLACK"
+    empty_image_density: str = "BLACK"
+    trim: str = "NO"
+    illumination: int = 2000  # L0 of a light box, cd/m2 (PS3.4 H.4.2.2.1.1)
+    reflective_illumination: int = 150  # L0 for reflective media (PAPER)
+    reflected_ambient_light: int = 10  # La, cd/m2
+    requested_resolution_id: str = "STANDARD"
+    requested_decimate_crop_behavior: str = "DECIMATE"
+    polarity: str = "NORMAL"
+    annotation_display_format_id: str = ""  # "" = none unless the SCU asks for one
+
+
+@dataclass(frozen=True)
+class PrinterProfile:
+    """What the virtual printer is and what it supports; first-class part of the Conformance Statement."""
+
+    name: str = "printscp"
+    manufacturer: str = "printscp"
+    manufacturer_model_name: str = "Virtual Film Printer"
+    device_serial_number: str = "PSCP-0001"
+    software_versions: tuple[str, ...] = ()  # empty: "printscp <version>"
+    date_of_last_calibration: str = ""
+    time_of_last_calibration: str = ""
+    film_size_ids: tuple[str, ...] = tuple(FILM_SIZES_MM)
+    image_display_formats: tuple[str, ...] = ("STANDARD", "ROW", "COL")
+    max_columns: int = 10
+    max_rows: int = 10
+    medium_types: tuple[str, ...] = ("CLEAR FILM", "BLUE FILM", "PAPER")
+    film_destinations: tuple[str, ...] = ("MAGAZINE", "PROCESSOR")
+    magnification_types: tuple[str, ...] = ("REPLICATE", "BILINEAR", "CUBIC", "NONE")
+    smoothing_types: tuple[str, ...] = ("MEDIUM", "SHARP", "SMOOTH")
+    resolutions: Mapping[str, int] = field(default_factory=lambda: {"STANDARD": 150, "HIGH": 300})
+    contrast_curves: Mapping[str, float] = field(default_factory=lambda: {"CS500": 1.0})
+    min_density: int = 10  # the printer's operating range, hundredths of OD
+    max_density: int = 330
+    max_number_of_copies: int = 99
+    supports_12_bit: bool = True
+    supports_trim: bool = True
+    supports_requested_image_size: bool = True
+    supports_decimate_crop: bool = True
+    supports_presentation_lut: bool = True
+    supports_film_session_print: bool = True  # Film Session N-ACTION (PS3.4 H.4.1.2.4); False -> C616 rule
+    annotation_display_formats: Mapping[str, AnnotationDisplayFormat] = field(default_factory=dict)
+    defaults: PrinterDefaults = field(default_factory=PrinterDefaults)
+
+    @property
+    def all_software_versions(self) -> tuple[str, ...]:
+        return self.software_versions or (f"printscp {__version__}",)
+
+    def illumination_for(self, medium_type: str) -> int:
+        """L0 when the SCU gives none: a light box for film, diffuse reflection for paper (H.4.2.2.1.1)."""
+        if medium_type in REFLECTIVE_MEDIUM_TYPES:
+            return self.defaults.reflective_illumination
+        return self.defaults.illumination
+
+    @property
+    def supports_annotation(self) -> bool:
+        return bool(self.annotation_display_formats)
+
+
+@dataclass(frozen=True)
+class Config:
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    printer: PrinterProfile = field(default_factory=PrinterProfile)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a config file; None gives the built-in defaults."""
+    if path is None:
+        return validate(Config())
+    try:
+        with open(path, "rb") as file:
+            raw = tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    config = _build(Config, raw, "")
+    # A relative archive folder is relative to the file that names it.
+    if "folder" in raw.get("archive", {}) and not config.archive.folder.is_absolute():
+        config = dataclasses.replace(config, archive=ArchiveConfig(path.parent / config.archive.folder))
+    return validate(config)
+
+
+# --- generic TOML table -> dataclass conversion -------------------------------------------------
+
+
+def _build(cls: type[Any], raw: Any, key: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key or 'the file'}: expected a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - fields)
+    if unknown:
+        raise ConfigError(f"{_join(key, unknown[0])}: unknown key (known: {', '.join(sorted(fields))})")
+    values = {name: _convert(hints[name], value, _join(key, name)) for name, value in raw.items()}
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)  # type: ignore[arg-type]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{key}: expected a path, got {value!r}")
+        return Path(value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], item, f"{key}[{i}]") for i, item in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {len(value)}")
+        return tuple(_convert(arg, item, f"{key}[{i}]") for i, (arg, item) in enumerate(zip(args, value)))
+    if origin in (Mapping, dict):
+        key_type, value_type = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        return types.MappingProxyType(
+            {str(k): _convert(value_type, v, _join(key, str(k))) for k, v in value.items()}
+        )
+    raise TypeError(f"no conversion for {hint}")  # a bug in the dataclasses above
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+# --- meaning ------------------------------------------------------------------------------------
+
+_AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # PS3.5 AE: 16 chars, no backslash or controls
+
+
+def validate(config: Config) -> Config:
+    _validate_network(config.network)
+    _validate_printer(config.printer)
+    return config
+
+
+def _check(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
+def _validate_network(network: NetworkConfig) -> None:
+    _check(bool(_AE_TITLE.fullmatch(network.ae_title)) and bool(network.ae_title.strip()),
+           "network.ae_title", "must be 1 to 16 printable characters without a backslash")
+    _check(0 <= network.port <= 65535, "network.port", "must be between 0 and 65535")
+    _check(network.max_pdu == 0 or network.max_pdu >= 4096, "network.max_pdu", "must be 0 or at least 4096")
+    for name in ("acse_timeout", "dimse_timeout", "network_timeout"):
+        _check(getattr(network, name) > 0, f"network.{name}", "must be positive")
+    _check(network.max_associations >= 1, "network.max_associations", "must be at least 1")
+    for i, title in enumerate(network.allowed_calling_ae_titles):
+        _check(bool(_AE_TITLE.fullmatch(title)), f"network.allowed_calling_ae_titles[{i}]",
+               f"'{title}' is not a valid AE title")
+
+
+def _validate_printer(p: PrinterProfile) -> None:
+    _check(bool(p.film_size_ids), "printer.film_size_ids", "must list at least one Film Size ID")
+    for i, size in enumerate(p.film_size_ids):
+        _check(size in FILM_SIZES_MM, f"printer.film_size_ids[{i}]",
+               f"'{size}' is not a Film Size ID of PS3.3 C.13.3 ({', '.join(FILM_SIZES_MM)})")
+    _check(bool(p.image_display_formats), "printer.image_display_formats", "must list at least one format")
+    for i, kind in enumerate(p.image_display_formats):
+        _check(kind in ("STANDARD", "ROW", "COL"), f"printer.image_display_formats[{i}]",
+               f"'{kind}' is not one of STANDARD, ROW, COL")
+    _check(1 <= p.max_columns <= 100, "printer.max_columns", "must be between 1 and 100")
+    _check(1 <= p.max_rows <= 100, "printer.max_rows", "must be between 1 and 100")
+    _check(bool(p.medium_types), "printer.medium_types", "must list at least one Medium Type")
+    for i, medium in enumerate(p.medium_types):
+        _check(_is_cs(medium), f"printer.medium_types[{i}]", f"'{medium}' is not a valid CS value")
+    _check(bool(p.film_destinations), "printer.film_destinations", "must list at least one Film Destination")
+    for i, destination in enumerate(p.film_destinations):
+        _check(bool(FILM_DESTINATION_PATTERN.fullmatch(destination)), f"printer.film_destinations[{i}]",
+               f"'{destination}' is not MAGAZINE, PROCESSOR or BIN_i")
+    _check(bool(p.magnification_types), "printer.magnification_types", "must list at least one type")
+    for i, magnification in enumerate(p.magnification_types):
+        _check(magnification in MagnificationType.__members__, f"printer.magnification_types[{i}]",
+               f"'{magnification}' is not one of {', '.join(MagnificationType)}")
+    for i, smoothing in enumerate(p.smoothing_types):
+        _check(_is_cs(smoothing), f"printer.smoothing_types[{i}]", f"'{smoothing}' is not a valid CS value")
+    for resolution, dpi in p.resolutions.items():
+        _check(resolution in RequestedResolutionID.__members__, f"printer.resolutions.{resolution}",
+               "Requested Resolution ID must be STANDARD or HIGH")
+        _check(36 <= dpi <= 1200, f"printer.resolutions.{resolution}", "dots per inch must be 36 to 1200")
+    _check("STANDARD" in p.resolutions, "printer.resolutions", "must define STANDARD")
+    for curve, contrast in p.contrast_curves.items():
+        _check(bool(re.fullmatch(r"CS\d{3}", curve)), f"printer.contrast_curves.{curve}",
+               "Configuration Information IDs are CS000 to CS999")
+        _check(0.1 <= contrast <= 10, f"printer.contrast_curves.{curve}", "contrast must be 0.1 to 10")
+    _check(0 <= p.min_density < p.max_density <= 500, "printer.min_density",
+           "need 0 <= min_density < max_density <= 500 (hundredths of OD)")
+    _check(p.max_number_of_copies >= 1, "printer.max_number_of_copies", "must be at least 1")
+    for format_id, fmt in p.annotation_display_formats.items():
+        key = f"printer.annotation_display_formats.{format_id}"
+        _check(_is_cs(format_id), key, "the ID must be a valid CS value (16 upper-case characters)")
+        _check(bool(fmt.boxes), f"{key}.boxes", "must define at least one box")
+        for i, box in enumerate((*fmt.boxes, fmt.image_area)):
+            name = f"{key}.boxes[{i}]" if i < len(fmt.boxes) else f"{key}.image_area"
+            left, top, width, height = box
+            _check(0 <= left and 0 <= top and width > 0 and height > 0 and left + width <= 1.0001
+                   and top + height <= 1.0001, name, "must be [left, top, width, height] inside the film (0..1)")
+    _validate_defaults(p)
+
+
+def _validate_defaults(p: PrinterProfile) -> None:
+    d = p.defaults
+
+    def one_of(name: str, allowed: typing.Iterable[str]) -> None:
+        allowed = list(allowed)
+        _check(getattr(d, name) in allowed, f"printer.defaults.{name}",
+               f"'{getattr(d, name)}' is not one of {', '.join(allowed)}")
+
+    _check(1 <= d.number_of_copies <= p.max_number_of_copies, "printer.defaults.number_of_copies",
+           "must be between 1 and printer.max_number_of_copies")
+    one_of("print_priority", PrintPriority)
+    one_of("medium_type", p.medium_types)
+    one_of("film_destination", p.film_destinations)
+    one_of("film_orientation", FilmOrientation)
+    one_of("film_size_id", p.film_size_ids)
+    one_of("magnification_type", p.magnification_types)
+    if p.smoothing_types:
+        one_of("smoothing_type", p.smoothing_types)
+    one_of("configuration_information", p.contrast_curves)
+    one_of("trim", Trim)
+    one_of("requested_resolution_id", p.resolutions)
+    one_of("requested_decimate_crop_behavior", RequestedDecimateCropBehavior)
+    one_of("polarity", Polarity)
+    if d.annotation_display_format_id:
+        one_of("annotation_display_format_id", p.annotation_display_formats)
+    _check(p.min_density <= d.min_density < d.max_density <= p.max_density, "printer.defaults.min_density",
+           "need printer.min_density <= defaults.min_density < defaults.max_density <= printer.max_density")
+    for name in ("border_density", "empty_image_density"):
+        value = getattr(d, name)
+        _check(value in ("BLACK", "WHITE") or (value.isdigit() and int(value) <= 500), f"printer.defaults.{name}",
+               f"'{value}' is not BLACK, WHITE or a density in hundredths of OD")
+    for name in ("illumination", "reflective_illumination"):
+        _check(1 <= getattr(d, name) <= 100000, f"printer.defaults.{name}", "must be 1 to 100000 cd/m2")
+    _check(0 <= d.reflected_ambient_light <= 10000, "printer.defaults.reflected_ambient_light",
+           "must be 0 to 10000 cd/m2")
+
+
+def _is_cs(value: str) -> bool:
+    # PS3.5 CS: up to 16 upper-case letters, digits, space and underscore
+    return bool(re.fullmatch(r"[A-Z0-9 _]{1,16}", value))

@@ -1,0 +1,1 @@
+"""The print domain: plain objects with no network, imaging or storage IO."""

@@ -1,0 +1,1 @@
+"""The thin network layer: pynetdicom in, engine calls, DIMSE responses out."""

@@ -1,0 +1,49 @@
+"""Two adjustments to pynetdicom 3.0 that a strict print SCP needs, applied once at import.
+
+1. pynetdicom aborts the association when a request names a SOP class it does not know (a retired
+   print class, or any unknown UID), before any handler runs. PS3.7 wants a status (0118 No Such SOP
+   Class) instead. We route DIMSE-N requests of unknown classes to the Print Management service
+   class, whose handlers are ours and answer 0118; DIMSE-C requests keep pynetdicom's behaviour.
+2. pynetdicom's DIMSE-N response primitives cannot carry Offending Element (0000,0901), the PS3.7
+   Annex C failure field that names the attribute at fault. We add it to the N-CREATE, N-SET,
+   N-GET, N-ACTION and N-DELETE responses (command set, primitive and status keywords).
+
+Both are covered by integration tests that look at the bytes on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pynetdicom.association
+from pynetdicom import dimse_messages, dimse_primitives
+from pynetdicom.service_class import ServiceClass
+from pynetdicom.service_class_n import PrintManagementServiceClass
+from pynetdicom.sop_class import uid_to_service_class
+
+_N_RESPONSES = ("N-CREATE-RSP", "N-SET-RSP", "N-GET-RSP", "N-ACTION-RSP", "N-DELETE-RSP")
+_N_PRIMITIVES = (dimse_primitives.N_CREATE, dimse_primitives.N_SET, dimse_primitives.N_GET,
+                 dimse_primitives.N_ACTION, dimse_primitives.N_DELETE)
+
+
+def _service_class_or_print(uid: str) -> Any:
+    service_class = uid_to_service_class(uid)
+    return PrintManagementServiceClass if service_class is ServiceClass else service_class
+
+
+def _apply() -> None:
+    if getattr(pynetdicom.association, "_printscp_patched", False):
+        return
+    pynetdicom.association.uid_to_service_class = _service_class_or_print  # type: ignore[assignment]
+    keywords = dimse_messages._COMMAND_SET_KEYWORDS
+    for name in _N_RESPONSES:
+        if "OffendingElement" not in keywords[name]:
+            keywords[name] = (*keywords[name], "OffendingElement")
+    for primitive in _N_PRIMITIVES:
+        primitive.OffendingElement = None  # type: ignore[attr-defined]
+        if "OffendingElement" not in primitive.STATUS_OPTIONAL_KEYWORDS:
+            primitive.STATUS_OPTIONAL_KEYWORDS = (*primitive.STATUS_OPTIONAL_KEYWORDS, "OffendingElement")
+    pynetdicom.association._printscp_patched = True  # type: ignore[attr-defined]
+
+
+_apply()

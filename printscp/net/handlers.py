@@ -1,0 +1,154 @@
+"""Thin pynetdicom event handlers: decode the event, call the engine, encode the response.
+
+This is the one place where a PrintError becomes a response status with Error Comment and
+Offending Element (PS3.7 Annex C). Any other exception is a bug: it is logged with its traceback and
+answered 0110 Processing Failure, and the association goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pydicom.dataset import Dataset
+from pynetdicom.events import Event
+
+from printscp import uids
+from printscp.engine import N_ACTION, N_CREATE, N_DELETE, N_GET, N_SET, Outcome, PrintEngine
+from printscp.errors import InvalidAttributeValue, PrintError
+from printscp.status import Status
+
+if TYPE_CHECKING:
+    from printscp.net.server import PrintServer
+
+log = logging.getLogger(__name__)
+
+Response = tuple[Dataset, Dataset | None]
+
+
+def _error_comment(message: str) -> str:
+    """Error Comment is LO: at most 64 characters, no backslash or control characters (PS3.5 6.2)."""
+    text = re.sub(r"[^\x20-\x7e]", "?", message.replace("\\", "/"))
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def _status(status: Status, comment: str = "", offending: tuple[int, ...] = ()) -> Dataset:
+    ds = Dataset()
+    ds.Status = int(status)
+    if comment:
+        ds.ErrorComment = _error_comment(comment)
+    if offending:
+        if status.is_failure:
+            ds.OffendingElement = list(dict.fromkeys(offending))
+        elif status is Status.ATTRIBUTE_LIST_ERROR:
+            ds.AttributeIdentifierList = list(dict.fromkeys(offending))
+    return ds
+
+
+def _peer(event: Event) -> str:
+    return str(event.assoc.requestor.ae_title).strip()
+
+
+def _attribute_list(event: Event, attribute: str) -> Dataset | None:
+    """The request's data set (Attribute List, Modification List or Action Information), if it has one."""
+    stream = getattr(event.request, attribute, None)
+    if stream is None or not stream.getvalue():
+        return None
+    try:
+        return _DECODERS[attribute](event)
+    except Exception as exc:  # pydicom cannot even read the element headers
+        raise InvalidAttributeValue(f"the data set cannot be decoded: {exc}") from exc
+
+
+_DECODERS: dict[str, Callable[[Event], Dataset]] = {
+    "AttributeList": lambda event: event.attribute_list,
+    "ModificationList": lambda event: event.modification_list,
+    "ActionInformation": lambda event: event.action_information,
+}
+
+
+def _respond(event: Event, operation: str, sop_class_uid: str, instance_uid: str | None,
+             call: Callable[[], Outcome]) -> Response:
+    peer = _peer(event)
+    name = uids.name(sop_class_uid)
+    try:
+        outcome = call()
+    except PrintError as error:
+        log.warning("%s %s %s from %s -> %s: %s", operation, name, instance_uid or "", peer, error.status,
+                    error.message)
+        return _status(error.status, error.message, error.offending), None
+    except Exception:
+        log.exception("%s %s %s from %s failed", operation, name, instance_uid or "", peer)
+        return _status(Status.PROCESSING_FAILURE, "internal error; see the printscp log"), None
+    status = outcome.status
+    if status is Status.SUCCESS:
+        log.info("%s %s %s from %s -> %s", operation, name, instance_uid or "", peer, status)
+    else:
+        log.warning("%s %s %s from %s -> %s: %s", operation, name, instance_uid or "", peer, status,
+                    outcome.error_comment)
+    response = _status(status, outcome.error_comment, outcome.offending)
+    dataset = outcome.dataset
+    if outcome.affected_sop_instance_uid is not None:
+        # pynetdicom takes a generated UID from the data set only on success; on a warning the status
+        # data set must carry it (PS3.7 10.1.5.1.4: the response always names the new instance).
+        response.AffectedSOPInstanceUID = outcome.affected_sop_instance_uid
+        if status is Status.SUCCESS:
+            dataset = dataset if dataset is not None else Dataset()
+            dataset.AffectedSOPInstanceUID = outcome.affected_sop_instance_uid
+    return response, dataset
+
+
+def _engine(event: Event, server: PrintServer) -> PrintEngine:
+    return server.engine_for(event.assoc)
+
+
+def handle_n_create(event: Event, server: PrintServer) -> Response:
+    request = event.request
+    sop_class_uid = str(request.AffectedSOPClassUID)
+    instance_uid = str(request.AffectedSOPInstanceUID) if request.AffectedSOPInstanceUID else None
+    return _respond(event, N_CREATE, sop_class_uid, instance_uid, lambda: _engine(event, server).n_create(
+        event.context.abstract_syntax, sop_class_uid, instance_uid, _attribute_list(event, "AttributeList")))
+
+
+def handle_n_set(event: Event, server: PrintServer) -> Response:
+    request = event.request
+    sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
+    return _respond(event, N_SET, sop_class_uid, instance_uid, lambda: _engine(event, server).n_set(
+        event.context.abstract_syntax, sop_class_uid, instance_uid, _attribute_list(event, "ModificationList")))
+
+
+def handle_n_get(event: Event, server: PrintServer) -> Response:
+    request = event.request
+    sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
+    identifiers = [int(tag) for tag in event.attribute_identifiers]
+    return _respond(event, N_GET, sop_class_uid, instance_uid, lambda: _engine(event, server).n_get(
+        event.context.abstract_syntax, sop_class_uid, instance_uid, identifiers))
+
+
+def handle_n_action(event: Event, server: PrintServer) -> Response:
+    request = event.request
+    sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
+    return _respond(event, N_ACTION, sop_class_uid, instance_uid, lambda: _engine(event, server).n_action(
+        event.context.abstract_syntax, sop_class_uid, instance_uid, request.ActionTypeID,
+        _attribute_list(event, "ActionInformation")))
+
+
+def handle_n_delete(event: Event, server: PrintServer) -> Dataset:
+    request = event.request
+    sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
+    status, _ = _respond(event, N_DELETE, sop_class_uid, instance_uid, lambda: _engine(event, server).n_delete(
+        event.context.abstract_syntax, sop_class_uid, instance_uid))
+    return status
+
+
+def handle_c_echo(event: Event, server: PrintServer) -> int:
+    log.info("C-ECHO from %s", _peer(event))
+    return int(Status.SUCCESS)
+
+
+def handle_n_event_report(event: Event, server: PrintServer) -> Response:
+    # An SCU never sends N-EVENT-REPORT to a print SCP (PS3.4 H.4: the SCP is the invoker).
+    return _status(Status.UNRECOGNIZED_OPERATION, "printscp does not accept event reports"), None
+

@@ -1,0 +1,1 @@
+"""Rendering: a FilmSnapshot in, the film as PDF and PNG bytes out. Sees only immutable snapshots."""

@@ -1,0 +1,57 @@
+from pathlib import Path
+
+import pytest
+
+from printscp.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_bundled_config_loads_and_resolves_archive_next_to_it() -> None:
+    config = load_config(REPO / "config.toml")
+    assert config.network.ae_title == "PRINTSCP"
+    assert config.network.port == 11112
+    assert config.archive.folder == REPO / "films"
+    assert config.printer.defaults.film_size_id in config.printer.film_size_ids
+    assert "LABEL" in config.printer.annotation_display_formats
+
+
+def test_defaults_without_file() -> None:
+    config = load_config(None)
+    assert (config.network.ae_title, config.network.port, config.archive.folder) == ("PRINTSCP", 11112, Path("films"))
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("[network]\nport = 'eleven'\n", "network.port: expected an integer"),
+    ("[network]\nportt = 11112\n", "network.portt: unknown key"),
+    ("[networks]\n", "networks: unknown key"),
+    ("[network]\nport = 70000\n", "network.port: must be between 0 and 65535"),
+    ("[network]\nae_title = 'A_TITLE_THAT_IS_TOO_LONG'\n", "network.ae_title"),
+    ("[network]\nallowed_calling_ae_titles = ['OK', 'BAD\\\\AE']\n", "network.allowed_calling_ae_titles[1]"),
+    ("[printer]\nfilm_size_ids = ['14INX17IN', '15INX18IN']\n", "printer.film_size_ids[1]"),
+    ("[printer]\nsupports_trim = 'yes'\n", "printer.supports_trim: expected true or false"),
+    ("[printer]\nmagnification_types = ['NONE']\n", "printer.defaults.magnification_type: 'BILINEAR' is not one"),
+    ("[printer]\nfilm_size_ids = ['A4']\n", "printer.defaults.film_size_id: '14INX17IN' is not one of A4"),
+    ("[printer.defaults]\nmax_density = 400\n", "printer.defaults.min_density"),
+    ("[printer.defaults]\nborder_density = 'GREY'\n", "printer.defaults.border_density"),
+    ("[printer.resolutions]\nULTRA = 600\n", "printer.resolutions.ULTRA"),
+    ("[printer.annotation_display_formats.X]\nboxes = [[0.5, 0.5, 0.6, 0.1]]\n",
+     "printer.annotation_display_formats.X.boxes[0]"),
+    ("[printer.annotation_display_formats.X]\nbox = []\n", "printer.annotation_display_formats.X.box: unknown key"),
+    ("[network\n", "is not valid TOML"),
+])
+def test_errors_name_their_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert key in str(error.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.toml")

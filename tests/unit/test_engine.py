@@ -1,0 +1,691 @@
+"""The print engine driven without sockets: attribute tables, status codes and lifecycle rules."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+from pynetdicom.dsutils import decode, encode
+
+from printscp import uids
+from printscp.config import PrinterProfile, load_config
+from printscp.engine import AssociationInfo, Outcome, PrintEngine, QueueFull
+from printscp.errors import PrintError
+from printscp.model.printer import Printer
+from printscp.model.session import PrintRequest
+from printscp.status import Status
+
+REPO = Path(__file__).resolve().parents[2]
+META = uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META
+PLUT = uids.PRESENTATION_LUT
+SESSION, FILM_BOX, IMAGE_BOX = uids.BASIC_FILM_SESSION, uids.BASIC_FILM_BOX, uids.BASIC_GRAYSCALE_IMAGE_BOX
+
+
+def profile(**changes: Any) -> PrinterProfile:
+    return dataclasses.replace(load_config(REPO / "config.toml").printer, **changes)
+
+
+class Harness:
+    """An engine whose print queue records what it was given."""
+
+    def __init__(self, annotation: bool = False, print_job: bool = False, **profile_changes: Any) -> None:
+        self.submitted: list[PrintRequest] = []
+        self.queue_full = False
+        info = AssociationInfo("MODALITY", "PRINTSCP", annotation_negotiated=annotation,
+                               print_job_negotiated=print_job)
+        self.engine = PrintEngine(profile(**profile_changes), Printer(), info, self._submit)
+
+    def _submit(self, request: PrintRequest) -> str:
+        if self.queue_full:
+            raise QueueFull
+        self.submitted.append(request)
+        return f"1.2.3.{len(self.submitted)}"
+
+    # steps
+
+    def session(self, **attributes: Any) -> str:
+        outcome = self.engine.n_create(META, SESSION, None, wire(attributes) if attributes else None)
+        assert outcome.affected_sop_instance_uid
+        return outcome.affected_sop_instance_uid
+
+    def film_box(self, session_uid: str, fmt: str = "STANDARD\\1,1", **attributes: Any) -> tuple[str, list[str], Outcome]:
+        outcome = self.engine.n_create(META, FILM_BOX, None, film_box_request(session_uid, fmt, **attributes))
+        assert outcome.dataset is not None and outcome.affected_sop_instance_uid
+        boxes = [str(i.ReferencedSOPInstanceUID) for i in outcome.dataset.ReferencedImageBoxSequence]
+        return outcome.affected_sop_instance_uid, boxes, outcome
+
+    def set_image(self, uid: str, position: int, pixels: np.ndarray | None = None, **attributes: Any) -> Outcome:
+        return self.engine.n_set(META, IMAGE_BOX, uid, image_request(position, pixels, **attributes))
+
+    def printable(self, fmt: str = "STANDARD\\1,1") -> tuple[str, str, list[str]]:
+        session = self.session()
+        box, images, _ = self.film_box(session, fmt)
+        self.set_image(images[0], 1)
+        return session, box, images
+
+
+def wire(attributes: dict[str, Any] | Dataset, implicit: bool = True) -> Dataset:
+    """What the engine gets from pynetdicom: the dataset encoded and decoded again."""
+    ds = attributes if isinstance(attributes, Dataset) else dataset(**attributes)
+    data = encode(ds, implicit, True)
+    assert data is not None
+    return decode(io.BytesIO(data), implicit, True)
+
+
+def dataset(**attributes: Any) -> Dataset:
+    ds = Dataset()
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def raw(ds: Dataset, tag: int, vr: str, value: bytes) -> Dataset:
+    """Put a malformed element that pydicom would refuse to create from Python values."""
+    ds[tag] = RawDataElement(Tag(tag), vr, len(value), value, 0, True, True)
+    return ds
+
+
+def reference(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
+    return dataset(ReferencedSOPClassUID=sop_class_uid, ReferencedSOPInstanceUID=sop_instance_uid)
+
+
+def film_box_request(session_uid: str, fmt: str = "STANDARD\\1,1", **attributes: Any) -> Dataset:
+    ds = dataset(**attributes)
+    if fmt:
+        ds.ImageDisplayFormat = fmt
+    ds.ReferencedFilmSessionSequence = [reference(SESSION, session_uid)]
+    return wire(ds)
+
+
+def image_item(pixels: np.ndarray | None = None, bits: tuple[int, int, int] = (16, 12, 11),
+               photometric: str = "MONOCHROME2", **overrides: Any) -> Dataset:
+    if pixels is None:
+        pixels = np.arange(64 * 48, dtype=np.uint16).reshape(64, 48) % 4096
+    item = dataset(SamplesPerPixel=1, PhotometricInterpretation=photometric, Rows=pixels.shape[0],
+                   Columns=pixels.shape[1], BitsAllocated=bits[0], BitsStored=bits[1], HighBit=bits[2],
+                   PixelRepresentation=0)
+    data = pixels.astype(np.uint8 if bits[0] == 8 else "<u2").tobytes()
+    item.add_new(0x7FE00010, "OW", data + b"\x00" * (len(data) & 1))
+    for keyword, value in overrides.items():
+        if value is None:
+            delattr(item, keyword)
+        else:
+            setattr(item, keyword, value)
+    return item
+
+
+def image_request(position: int, pixels: np.ndarray | None = None, item: Dataset | None = None,
+                  **attributes: Any) -> Dataset:
+    ds = dataset(ImageBoxPosition=position, **attributes)
+    ds.BasicGrayscaleImageSequence = [item if item is not None else image_item(pixels)]
+    return wire(ds)
+
+
+def fails(status: Status, call: Any, *args: Any, offending: int | None = None, **kwargs: Any) -> PrintError:
+    with pytest.raises(PrintError) as error:
+        call(*args, **kwargs)
+    assert error.value.status is status, f"{error.value.status}: {error.value.message}"
+    if offending is not None:
+        assert offending in error.value.offending, [hex(t) for t in error.value.offending]
+    return error.value
+
+
+# --- Film Session ---------------------------------------------------------------------------------------
+
+
+def test_film_session_defaults_come_from_the_profile() -> None:
+    h = Harness()
+    outcome = h.engine.n_create(META, SESSION, None, None)
+    assert outcome.status is Status.SUCCESS
+    ds = outcome.dataset
+    assert ds is not None
+    assert (ds.NumberOfCopies, ds.PrintPriority, ds.MediumType, ds.FilmDestination) == (1, "MED", "CLEAR FILM",
+                                                                                        "MAGAZINE")
+
+
+def test_scu_given_session_uid_is_honoured_and_invalid_uid_refused() -> None:
+    h = Harness()
+    outcome = h.engine.n_create(META, SESSION, "1.2.826.0.1.3680043.9.1.1", None)
+    assert outcome.affected_sop_instance_uid == "1.2.826.0.1.3680043.9.1.1"
+    fails(Status.INVALID_SOP_INSTANCE, Harness().engine.n_create, META, SESSION, "1.2.abc", None)
+
+
+@pytest.mark.parametrize(("attributes", "status", "tag"), [
+    ({"NumberOfCopies": "0"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000010),
+    ({"NumberOfCopies": "-2"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000010),
+    ({"PrintPriority": "URGENT"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000020),
+    ({"PrintPriority": ["HIGH", "LOW"]}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000020),
+    ({"MediumType": "paper"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000030),
+    ({"FilmDestination": "BIN 1!"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000040),
+    ({"FilmSessionLabel": "x" * 65}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000050),
+    ({"SpecificCharacterSet": "ISO_IR 999"}, Status.INVALID_ATTRIBUTE_VALUE, 0x00080005),
+    ({"PatientName": "DOE^JOHN"}, Status.NO_SUCH_ATTRIBUTE, 0x00100010),
+    ({"Illumination": 2000}, Status.NO_SUCH_ATTRIBUTE, 0x2010015E),
+])
+def test_film_session_failures(attributes: dict[str, Any], status: Status, tag: int) -> None:
+    h = Harness()
+    fails(status, h.engine.n_create, META, SESSION, None, wire(attributes), offending=tag)
+    assert h.engine.hierarchy.film_session is None  # nothing is created by a failed N-CREATE
+
+
+def test_malformed_number_of_copies_and_wrong_vr() -> None:
+    h = Harness()
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, SESSION, None,
+          wire(raw(Dataset(), 0x20000010, "IS", b"abc "), implicit=False), offending=0x20000010)
+    # Explicit VR carries the VR: Number of Copies sent as US is refused, naming the tag
+    wrong_vr = Dataset()
+    wrong_vr.add_new(0x20000010, "US", 2)
+    error = fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, SESSION, None,
+                  wire(wrong_vr, implicit=False), offending=0x20000010)
+    assert "VR US" in error.message
+
+
+@pytest.mark.parametrize(("attributes", "status", "field", "value"), [
+    ({"NumberOfCopies": "150"}, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE, "number_of_copies", 99),
+    ({"MediumType": "GOLD FILM"}, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE, "medium_type", "CLEAR FILM"),
+    ({"FilmDestination": "BIN_7"}, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE, "film_destination", "MAGAZINE"),
+    ({"MemoryAllocation": "4096"}, Status.MEMORY_ALLOCATION_NOT_SUPPORTED, "memory_allocation", 4096),
+])
+def test_film_session_warnings_substitute_defaults(attributes: dict[str, Any], status: Status, field: str,
+                                                   value: Any) -> None:
+    h = Harness()
+    outcome = h.engine.n_create(META, SESSION, None, wire(attributes))
+    assert outcome.status is status
+    assert getattr(h.engine.hierarchy.film_session, field) == value
+
+
+def test_proposed_study_sequence_is_kept() -> None:
+    h = Harness()
+    ds = dataset()
+    ds.ProposedStudySequence = [dataset(PatientName="DOE^JANE", PatientID="P-1", StudyInstanceUID="1.2.3.4")]
+    h.engine.n_create(META, SESSION, None, wire(ds))
+    session = h.engine.hierarchy.film_session
+    assert session is not None and session.proposed_study is not None
+    assert dict(session.proposed_study.attributes) == {"PatientName": "DOE^JANE", "PatientID": "P-1",
+                                                        "StudyInstanceUID": "1.2.3.4"}
+
+
+def test_one_film_session_per_association() -> None:
+    h = Harness()
+    h.session()
+    fails(Status.DUPLICATE_SOP_INSTANCE, h.engine.n_create, META, SESSION, None, None)
+
+
+def test_film_session_n_set_changes_only_what_is_sent() -> None:
+    h = Harness()
+    uid = h.session(NumberOfCopies="2", FilmSessionLabel="CT HEAD")
+    outcome = h.engine.n_set(META, SESSION, uid, wire({"PrintPriority": "HIGH"}))
+    assert outcome.status is Status.SUCCESS
+    session = h.engine.hierarchy.film_session
+    assert session is not None
+    assert (session.print_priority.value, session.number_of_copies, session.film_session_label) == ("HIGH", 2,
+                                                                                                     "CT HEAD")
+
+
+# --- Film Box -------------------------------------------------------------------------------------------
+
+
+def test_film_box_creates_image_boxes_in_position_order() -> None:
+    h = Harness()
+    session = h.session()
+    uid, images, outcome = h.film_box(session, "ROW\\2,3")
+    assert len(images) == 5
+    boxes = h.engine.hierarchy.last_film_box()
+    assert boxes is not None and boxes.sop_instance_uid == uid
+    assert [b.image_box_position for b in boxes.image_boxes] == [1, 2, 3, 4, 5]
+    assert [b.sop_instance_uid for b in boxes.image_boxes] == images
+    ds = outcome.dataset
+    assert ds is not None
+    assert {str(i.ReferencedSOPClassUID) for i in ds.ReferencedImageBoxSequence} == {IMAGE_BOX}
+    # the response is the complete attribute list, defaults included (PS3.7 10.1.5)
+    assert (ds.FilmOrientation, ds.FilmSizeID, ds.MagnificationType, ds.MaxDensity) == ("PORTRAIT", "14INX17IN",
+                                                                                        "BILINEAR", 300)
+    assert (ds.Illumination, ds.ReflectedAmbientLight) == (2000, 10)
+    assert "ReferencedBasicAnnotationBoxSequence" not in ds  # annotation not negotiated
+
+
+def test_annotation_boxes_follow_the_annotation_display_format() -> None:
+    h = Harness(annotation=True)
+    session = h.session()
+    _, _, outcome = h.film_box(session, AnnotationDisplayFormatID="TOP_BOTTOM")
+    assert outcome.dataset is not None
+    items = outcome.dataset.ReferencedBasicAnnotationBoxSequence
+    assert [str(i.ReferencedSOPClassUID) for i in items] == [uids.BASIC_ANNOTATION_BOX] * 2
+    _, _, plain = h.film_box(session)
+    assert plain.dataset is not None and len(plain.dataset.ReferencedBasicAnnotationBoxSequence) == 0
+
+
+def test_film_box_without_session_is_refused() -> None:
+    fails(Status.INVALID_SOP_INSTANCE, Harness().engine.n_create, META, FILM_BOX, None,
+          film_box_request("1.2.3"))
+
+
+@pytest.mark.parametrize(("fmt", "attributes", "status", "tag"), [
+    ("", {}, Status.MISSING_ATTRIBUTE, 0x20100010),
+    ("STANDARD\\11,1", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
+    ("STANDARD\\1,x", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
+    ("SLIDE", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
+    ("STANDARD\\1,1", {"FilmOrientation": "DIAGONAL"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100040),
+    ("STANDARD\\1,1", {"Trim": "MAYBE"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100140),
+    ("STANDARD\\1,1", {"BorderDensity": "GREY"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100100),
+    ("STANDARD\\1,1", {"MinDensity": 250, "MaxDensity": 200}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100120),
+    ("STANDARD\\1,1", {"ICCProfile": b"\x00\x01"}, Status.NO_SUCH_ATTRIBUTE, 0x00282000),
+])
+def test_film_box_failures(fmt: str, attributes: dict[str, Any], status: Status, tag: int) -> None:
+    h = Harness()
+    session = h.session()
+    fails(status, h.engine.n_create, META, FILM_BOX, None, film_box_request(session, fmt, **attributes),
+          offending=tag)
+    assert h.engine.hierarchy.last_film_box() is None
+
+
+def test_image_display_format_sent_empty_is_missing_value() -> None:
+    h = Harness()
+    session = h.session()
+    ds = dataset(ImageDisplayFormat="")
+    ds.ReferencedFilmSessionSequence = [reference(SESSION, session)]
+    fails(Status.MISSING_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None, wire(ds), offending=0x20100010)
+
+
+@pytest.mark.parametrize("items", [
+    [reference(SESSION, "1.2.3.999")],  # not this association's session
+    [reference(FILM_BOX, "SESSION")],  # wrong class
+    "two",  # two items
+])
+def test_referenced_film_session_must_be_ours(items: Any) -> None:
+    h = Harness()
+    session = h.session()
+    ds = dataset(ImageDisplayFormat="STANDARD\\1,1")
+    if items == "two":
+        items = [reference(SESSION, session), reference(SESSION, session)]
+    elif items[0].ReferencedSOPInstanceUID == "SESSION":
+        items[0].ReferencedSOPInstanceUID = session
+    ds.ReferencedFilmSessionSequence = items
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None, wire(ds), offending=0x20100500)
+
+
+def test_missing_referenced_film_session() -> None:
+    h = Harness()
+    h.session()
+    fails(Status.MISSING_ATTRIBUTE, h.engine.n_create, META, FILM_BOX, None,
+          wire({"ImageDisplayFormat": "STANDARD\\1,1"}), offending=0x20100500)
+
+
+def test_film_box_warnings() -> None:
+    h = Harness()
+    session = h.session()
+    _, _, outcome = h.film_box(session, FilmSizeID="A3", MaxDensity=400)
+    assert outcome.status is Status.DENSITY_OUT_OF_RANGE  # the first warning sets the status
+    assert {w.status for w in outcome.warnings} == {Status.DENSITY_OUT_OF_RANGE}
+    box = h.engine.hierarchy.last_film_box()
+    assert box is not None and (box.film_size_id, box.max_density) == ("A3", 330)
+    h2 = Harness(film_size_ids=("14INX17IN", "8INX10IN"))
+    _, _, outcome = h2.film_box(h2.session(), FilmSizeID="A3", MinDensity=5, MagnificationType="SINC")
+    assert outcome.status is Status.ATTRIBUTE_VALUE_OUT_OF_RANGE
+    assert [w.offending for w in outcome.warnings] == [(0x20100050,), (0x20100060,), (0x20100120,)]
+    box = h2.engine.hierarchy.last_film_box()
+    assert box is not None and (box.film_size_id, box.magnification_type.value, box.min_density) == (
+        "14INX17IN", "BILINEAR", 10)
+
+
+def test_profile_switches_turn_attributes_into_no_such_attribute() -> None:
+    h = Harness(supports_trim=False, supports_presentation_lut=False)
+    session = h.session()
+    fails(Status.NO_SUCH_ATTRIBUTE, h.engine.n_create, META, FILM_BOX, None,
+          film_box_request(session, Trim="YES"), offending=0x20100140)
+    fails(Status.NO_SUCH_ATTRIBUTE, h.engine.n_create, META, FILM_BOX, None,
+          film_box_request(session, Illumination=2000), offending=0x2010015E)
+
+
+def test_film_box_n_set_only_settable_attributes_only_last_box() -> None:
+    h = Harness()
+    session = h.session()
+    first, _, _ = h.film_box(session)
+    outcome = h.engine.n_set(META, FILM_BOX, first, wire({"MaxDensity": 250, "BorderDensity": "WHITE"}))
+    assert outcome.status is Status.SUCCESS
+    fails(Status.NO_SUCH_ATTRIBUTE, h.engine.n_set, META, FILM_BOX, first,
+          wire({"ImageDisplayFormat": "STANDARD\\2,2"}), offending=0x20100010)
+    h.film_box(session)
+    fails(Status.NO_SUCH_SOP_INSTANCE, h.engine.n_set, META, FILM_BOX, first, wire({"MaxDensity": 250}))
+    fails(Status.NO_SUCH_SOP_INSTANCE, h.engine.n_delete, META, FILM_BOX, first)
+
+
+def test_c616_when_printer_cannot_print_sessions() -> None:
+    h = Harness(supports_film_session_print=False)
+    session = h.session()
+    box, images, _ = h.film_box(session)
+    fails(Status.UNPRINTED_FILM_BOX_EXISTS, h.engine.n_create, META, FILM_BOX, None, film_box_request(session))
+    fails(Status.UNRECOGNIZED_OPERATION, h.engine.n_action, META, SESSION, session, 1, None)
+    h.set_image(images[0], 1)
+    assert h.engine.n_action(META, FILM_BOX, box, 1, None).status is Status.SUCCESS
+    h.film_box(session)  # once printed, the next film box may come
+
+
+# --- Image Box ------------------------------------------------------------------------------------------
+
+
+def test_image_box_takes_8_and_12_bit_images_and_masks_high_bits() -> None:
+    h = Harness()
+    session = h.session()
+    _, images, _ = h.film_box(session, "STANDARD\\2,1")
+    pixels = np.array([[0x0FFF, 0xF001], [5, 0x1234]], dtype=np.uint16)
+    assert h.set_image(images[0], 1, pixels).status is Status.SUCCESS
+    eight = image_item(np.array([[0, 255, 7]], dtype=np.uint8), bits=(8, 8, 7), photometric="MONOCHROME1")
+    assert h.engine.n_set(META, IMAGE_BOX, images[1], image_request(2, item=eight)).status is Status.SUCCESS
+    box = h.engine.hierarchy.last_film_box()
+    assert box is not None
+    first, second = box.image_boxes[0].image, box.image_boxes[1].image
+    assert first is not None and second is not None
+    assert first.pixels.tolist() == [[0x0FFF, 0x0001], [5, 0x0234]]  # bits above High Bit dropped
+    assert (second.bits_stored, second.photometric_interpretation.value, second.pixels.tolist()) == (
+        8, "MONOCHROME1", [[0, 255, 7]])
+    assert not first.pixels.flags.writeable
+
+
+def test_odd_length_8_bit_pixel_data_with_pad_byte() -> None:
+    h = Harness()
+    _, images, _ = h.film_box(h.session())
+    item = image_item(np.zeros((3, 3), dtype=np.uint8), bits=(8, 8, 7))
+    assert len(item.PixelData) == 10  # 9 bytes + pad
+    assert h.engine.n_set(META, IMAGE_BOX, images[0], image_request(1, item=item)).status is Status.SUCCESS
+
+
+@pytest.mark.parametrize(("item_changes", "status", "tag"), [
+    ({"SamplesPerPixel": 3}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280002),
+    ({"PhotometricInterpretation": "RGB"}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280004),
+    ({"PixelRepresentation": 1}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280103),
+    ({"BitsStored": 10, "HighBit": 9}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280101),
+    ({"HighBit": 15}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280101),
+    ({"Rows": 65}, Status.INVALID_ATTRIBUTE_VALUE, 0x7FE00010),  # Rows x Columns no longer matches Pixel Data
+    ({"Rows": 0}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280010),
+    ({"Columns": None}, Status.MISSING_ATTRIBUTE, 0x00280011),
+    ({"PixelData": None}, Status.MISSING_ATTRIBUTE, 0x7FE00010),
+    ({"PixelAspectRatio": [1, 0]}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280034),
+    ({"WindowCenter": "40"}, Status.NO_SUCH_ATTRIBUTE, 0x00281050),
+])
+def test_image_pixel_description_failures(item_changes: dict[str, Any], status: Status, tag: int) -> None:
+    h = Harness()
+    _, images, _ = h.film_box(h.session())
+    fails(status, h.engine.n_set, META, IMAGE_BOX, images[0], image_request(1, item=image_item(**item_changes)),
+          offending=tag)
+    box = h.engine.hierarchy.last_film_box()
+    assert box is not None and box.image_boxes[0].image is None
+
+
+def test_12_bit_refused_by_an_8_bit_printer() -> None:
+    h = Harness(supports_12_bit=False)
+    _, images, _ = h.film_box(h.session())
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.set_image, images[0], 1, offending=0x00280101)
+
+
+def test_image_box_position_must_match_and_sequence_is_mandatory() -> None:
+    h = Harness()
+    _, images, _ = h.film_box(h.session(), "STANDARD\\2,1")
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.set_image, images[0], 2, offending=0x20200010)
+    fails(Status.MISSING_ATTRIBUTE, h.engine.n_set, META, IMAGE_BOX, images[0],
+          wire({"ImageBoxPosition": 1, "Polarity": "REVERSE"}), offending=0x20200110)
+    fails(Status.MISSING_ATTRIBUTE, h.engine.n_set, META, IMAGE_BOX, images[0],
+          wire({"Polarity": "REVERSE"}), offending=0x20200010)
+
+
+def test_empty_image_sequence_erases_the_image() -> None:
+    h = Harness()
+    _, images, _ = h.film_box(h.session())
+    h.set_image(images[0], 1)
+    ds = dataset(ImageBoxPosition=1)
+    ds.BasicGrayscaleImageSequence = []
+    assert h.engine.n_set(META, IMAGE_BOX, images[0], wire(ds)).status is Status.SUCCESS
+    box = h.engine.hierarchy.last_film_box()
+    assert box is not None and box.image_boxes[0].image is None
+
+
+def test_image_box_overrides_and_their_rules() -> None:
+    h = Harness()
+    _, images, _ = h.film_box(h.session())
+    outcome = h.set_image(images[0], 1, Polarity="REVERSE", MagnificationType="REPLICATE", MaxDensity=500,
+                          RequestedImageSize="120.5", RequestedDecimateCropBehavior="CROP")
+    assert outcome.status is Status.DENSITY_OUT_OF_RANGE
+    image_box = h.engine.hierarchy.last_film_box().image_boxes[0]  # type: ignore[union-attr]
+    assert (image_box.polarity.value, image_box.magnification_type.value, image_box.max_density,  # type: ignore
+            image_box.requested_image_size, image_box.requested_decimate_crop_behavior.value) == (  # type: ignore
+        "REVERSE", "REPLICATE", 330, 120.5, "CROP")
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.set_image, images[0], 1, None, Polarity="INVERTED")
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.set_image, images[0], 1, None, RequestedImageSize="-3")
+    h2 = Harness(supports_requested_image_size=False, supports_decimate_crop=False)
+    _, images2, _ = h2.film_box(h2.session())
+    fails(Status.NO_SUCH_ATTRIBUTE, h2.set_image, images2[0], 1, None, RequestedImageSize="100",
+          offending=0x20200030)
+    fails(Status.NO_SUCH_ATTRIBUTE, h2.set_image, images2[0], 1, None, RequestedDecimateCropBehavior="FAIL",
+          offending=0x20200040)
+
+
+def test_only_boxes_of_the_last_film_box_can_be_set() -> None:
+    h = Harness()
+    session = h.session()
+    _, first_images, _ = h.film_box(session)
+    h.film_box(session)
+    fails(Status.NO_SUCH_SOP_INSTANCE, h.set_image, first_images[0], 1)
+
+
+# --- Presentation LUT -----------------------------------------------------------------------------------
+
+
+def lut_request(entries: int = 4096, bits: int = 12, data: np.ndarray | None = None,
+                descriptor: list[int] | None = None) -> Dataset:
+    item = Dataset()
+    item.add_new(0x00283002, "US", descriptor or [entries, 0, bits])
+    values = data if data is not None else np.linspace(0, (1 << bits) - 1, entries).astype("<u2")
+    item.add_new(0x00283006, "OW", values.astype("<u2").tobytes())
+    ds = Dataset()
+    ds.PresentationLUTSequence = [item]
+    return wire(ds)
+
+
+def test_presentation_lut_shapes_and_tables() -> None:
+    h = Harness()
+    assert h.engine.n_create(PLUT, PLUT, None, wire({"PresentationLUTShape": "IDENTITY"})).status is Status.SUCCESS
+    assert h.engine.n_create(PLUT, PLUT, None, wire({"PresentationLUTShape": "LIN OD"})).status is Status.SUCCESS
+    outcome = h.engine.n_create(PLUT, PLUT, None, lut_request())
+    assert outcome.status is Status.SUCCESS
+    plut = h.engine.hierarchy.presentation_luts[outcome.affected_sop_instance_uid]  # type: ignore[index]
+    assert plut.lut_descriptor == (4096, 0, 12) and plut.lut_data is not None and plut.lut_data[-1] == 4095
+    # implicit VR: LUT Descriptor and LUT Data arrive with ambiguous VRs
+    item = Dataset()
+    item.add_new(0x00283002, "US", [256, 0, 10])
+    item.add_new(0x00283006, "US", list(range(0, 1024, 4)))
+    ds = Dataset()
+    ds.PresentationLUTSequence = [item]
+    assert h.engine.n_create(PLUT, PLUT, None, wire(ds, implicit=True)).status is Status.SUCCESS
+
+
+@pytest.mark.parametrize(("request_", "status"), [
+    (lambda: wire({"PresentationLUTShape": "GAMMA"}), Status.INVALID_ATTRIBUTE_VALUE),
+    (lambda: None, Status.MISSING_ATTRIBUTE),
+    (lambda: lut_request(entries=1024), Status.INVALID_ATTRIBUTE_VALUE),
+    (lambda: lut_request(descriptor=[4096, 1, 12]), Status.INVALID_ATTRIBUTE_VALUE),
+    (lambda: lut_request(descriptor=[4096, 0, 8]), Status.INVALID_ATTRIBUTE_VALUE),
+    (lambda: lut_request(data=np.zeros(100)), Status.INVALID_ATTRIBUTE_VALUE),
+    (lambda: lut_request(bits=10, data=np.full(4096, 2000)), Status.INVALID_ATTRIBUTE_VALUE),
+])
+def test_presentation_lut_failures(request_: Any, status: Status) -> None:
+    fails(status, Harness().engine.n_create, PLUT, PLUT, None, request_())
+
+
+def test_presentation_lut_shape_and_sequence_together_are_invalid() -> None:
+    ds = lut_request()
+    ds.PresentationLUTShape = "IDENTITY"
+    fails(Status.INVALID_ATTRIBUTE_VALUE, Harness().engine.n_create, PLUT, PLUT, None, ds)
+
+
+def test_presentation_lut_reference_rules_and_delete() -> None:
+    h = Harness()
+    plut = h.engine.n_create(PLUT, PLUT, None, lut_request()).affected_sop_instance_uid
+    assert plut
+    session = h.session()
+    ds = dataset(ImageDisplayFormat="STANDARD\\1,1")
+    ds.ReferencedFilmSessionSequence = [reference(SESSION, session)]
+    ds.ReferencedPresentationLUTSequence = [reference(PLUT, "1.2.3.404")]
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None, wire(ds), offending=0x20500500)
+    ds.ReferencedPresentationLUTSequence = [reference(PLUT, plut)]
+    outcome = h.engine.n_create(META, FILM_BOX, None, wire(ds))
+    images = [str(i.ReferencedSOPInstanceUID) for i in outcome.dataset.ReferencedImageBoxSequence]  # type: ignore
+    # a 4096-entry LUT does not fit an 8-bit image
+    eight = image_item(np.zeros((4, 4), dtype=np.uint8), bits=(8, 8, 7))
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, META, IMAGE_BOX, images[0], image_request(1, item=eight))
+    assert h.set_image(images[0], 1).status is Status.SUCCESS
+    fails(Status.PROCESSING_FAILURE, h.engine.n_delete, PLUT, PLUT, plut)  # still referenced
+    h.engine.n_delete(META, SESSION, session)
+    assert h.engine.n_delete(PLUT, PLUT, plut).status is Status.SUCCESS
+    fails(Status.NO_SUCH_SOP_INSTANCE, h.engine.n_delete, PLUT, PLUT, plut)
+
+
+# --- N-ACTION and snapshots -----------------------------------------------------------------------------
+
+
+def test_film_box_print_submits_a_snapshot() -> None:
+    h = Harness()
+    session, box, images = h.printable()
+    outcome = h.engine.n_action(META, FILM_BOX, box, 1, None)
+    assert outcome.status is Status.SUCCESS and outcome.dataset is None  # no Print Job negotiated
+    (request,) = h.submitted
+    assert request.calling_ae_title == "MODALITY" and len(request.films) == 1
+    before = request.films[0].image_boxes[0].image
+    # later N-SETs never reach a queued print
+    h.set_image(images[0], 1, np.zeros((8, 8), dtype=np.uint16), Polarity="REVERSE")
+    h.engine.n_set(META, SESSION, session, wire({"NumberOfCopies": "5"}))
+    h.engine.n_set(META, FILM_BOX, box, wire({"BorderDensity": "WHITE"}))
+    after = request.films[0]
+    assert after.image_boxes[0].image is before and before is not None and before.rows == 64
+    assert after.image_boxes[0].polarity.value == "NORMAL"
+    assert (request.number_of_copies, after.border_density) == (1, "BLACK")
+
+
+def test_print_job_reference_in_action_reply_when_negotiated() -> None:
+    h = Harness(print_job=True)
+    _, box, _ = h.printable()
+    outcome = h.engine.n_action(META, FILM_BOX, box, 1, None)
+    assert outcome.dataset is not None
+    (item,) = outcome.dataset[0x21000500].value  # PS3.4: Referenced Print Job Sequence is (2100,0500)
+    assert (item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID) == (uids.PRINT_JOB, "1.2.3.1")
+
+
+def test_session_print_collates_copies_and_skips_empty_pages() -> None:
+    h = Harness()
+    session = h.session(NumberOfCopies="2")
+    _, first, _ = h.film_box(session)
+    h.set_image(first[0], 1)
+    h.film_box(session, "STANDARD\\2,2")  # left empty
+    _, third, _ = h.film_box(session)
+    h.set_image(third[0], 1)
+    outcome = h.engine.n_action(META, SESSION, session, 1, None)
+    assert outcome.status is Status.EMPTY_PAGE_FILM_SESSION
+    (request,) = h.submitted
+    assert len(request.films) == 2 and request.collated_order == (0, 1, 0, 1)
+
+
+def test_empty_prints() -> None:
+    h = Harness()
+    session = h.session()
+    fails(Status.NO_FILM_BOX, h.engine.n_action, META, SESSION, session, 1, None)
+    box, _, _ = h.film_box(session)
+    assert h.engine.n_action(META, FILM_BOX, box, 1, None).status is Status.EMPTY_PAGE_FILM_BOX
+    assert h.engine.n_action(META, SESSION, session, 1, None).status is Status.EMPTY_PAGE_FILM_SESSION
+    assert h.submitted == []
+
+
+def test_action_failures() -> None:
+    h = Harness()
+    session, box, _ = h.printable()
+    fails(Status.NO_SUCH_ACTION, h.engine.n_action, META, FILM_BOX, box, 2, None)
+    fails(Status.NO_SUCH_ARGUMENT, h.engine.n_action, META, FILM_BOX, box, 1, wire({"PrintPriority": "HIGH"}))
+    h.queue_full = True
+    fails(Status.QUEUE_FULL_FILM_BOX, h.engine.n_action, META, FILM_BOX, box, 1, None)
+    fails(Status.QUEUE_FULL_FILM_SESSION, h.engine.n_action, META, SESSION, session, 1, None)
+
+
+# --- classes, instances and deletion -----------------------------------------------------------------------
+
+
+def test_class_and_instance_checks() -> None:
+    h = Harness()
+    session = h.session()
+    box, images, _ = h.film_box(session)
+    fails(Status.NO_SUCH_SOP_CLASS, h.engine.n_create, PLUT, SESSION, None, None)  # wrong context
+    fails(Status.NO_SUCH_SOP_CLASS, h.engine.n_create, META, "1.2.840.10008.5.1.1.24.1", None, None)  # retired
+    fails(Status.NO_SUCH_SOP_CLASS, h.engine.n_set, META, uids.BASIC_COLOR_IMAGE_BOX, images[0], Dataset())
+    fails(Status.UNRECOGNIZED_OPERATION, h.engine.n_delete, META, IMAGE_BOX, images[0])
+    fails(Status.UNRECOGNIZED_OPERATION, h.engine.n_action, META, IMAGE_BOX, images[0], 1, None)
+    fails(Status.CLASS_INSTANCE_CONFLICT, h.engine.n_set, META, FILM_BOX, session, wire({"MaxDensity": 250}))
+    fails(Status.NO_SUCH_SOP_INSTANCE, h.engine.n_get, META, uids.PRINTER, "1.2.3", [])
+    fails(Status.NO_SUCH_SOP_INSTANCE, h.engine.n_set, META, SESSION, "1.2.3.4", wire({"NumberOfCopies": "1"}))
+
+
+def test_film_session_delete_cascades() -> None:
+    h = Harness()
+    session = h.session()
+    box, images, _ = h.film_box(session)
+    assert len(h.engine.hierarchy) == 3
+    h.engine.n_delete(META, SESSION, session)
+    assert len(h.engine.hierarchy) == 0
+    fails(Status.NO_SUCH_SOP_INSTANCE, h.set_image, images[0], 1)
+    fails(Status.NO_SUCH_SOP_INSTANCE, h.engine.n_get, META, FILM_BOX, box, [])
+    h.session()  # a new session may follow on the same association
+
+
+def test_film_box_delete_leaves_the_previous_one_last() -> None:
+    h = Harness()
+    session = h.session()
+    first, _, _ = h.film_box(session)
+    second, images, _ = h.film_box(session)
+    h.engine.n_delete(META, FILM_BOX, second)
+    box = h.engine.hierarchy.last_film_box()
+    assert box is not None and box.sop_instance_uid == first
+    fails(Status.NO_SUCH_SOP_INSTANCE, h.set_image, images[0], 1)
+
+
+def test_n_get_extension_and_attribute_identifier_list() -> None:
+    h = Harness()
+    session = h.session(FilmSessionLabel="CHEST")
+    box, images, _ = h.film_box(session)
+    h.set_image(images[0], 1)
+    assert h.engine.n_get(META, SESSION, session, []).dataset.FilmSessionLabel == "CHEST"  # type: ignore[union-attr]
+    outcome = h.engine.n_get(META, FILM_BOX, box, [0x20100050, 0x20100040])
+    assert outcome.status is Status.SUCCESS and outcome.dataset is not None
+    assert sorted(outcome.dataset.keys()) == [0x20100040, 0x20100050]
+    image = h.engine.n_get(META, IMAGE_BOX, images[0], []).dataset
+    assert image is not None and image.BasicGrayscaleImageSequence[0].Rows == 64
+    printer = h.engine.n_get(META, uids.PRINTER, uids.PRINTER_INSTANCE, [0x21100010, 0x00080070, 0x00100010])
+    assert printer.status is Status.ATTRIBUTE_LIST_ERROR and printer.offending == (0x00100010,)
+    assert printer.dataset is not None and printer.dataset.PrinterStatus == "NORMAL"
+
+
+def test_close_drops_everything() -> None:
+    h = Harness()
+    h.printable()
+    h.engine.n_create(PLUT, PLUT, None, wire({"PresentationLUTShape": "IDENTITY"}))
+    h.engine.close()
+    assert len(h.engine.hierarchy) == 0 and h.engine.hierarchy.film_session is None
+
+
+def test_annotation_text_uses_the_session_character_set() -> None:
+    h = Harness(annotation=True)
+    session = h.session(SpecificCharacterSet="ISO_IR 192")
+    h.film_box(session, AnnotationDisplayFormatID="LABEL")
+    box = h.engine.hierarchy.last_film_box()
+    assert box is not None
+    annotation = box.annotation_boxes[0]
+    text = "Müller 日本 ≥ 3"
+    sent = dataset(SpecificCharacterSet="ISO_IR 192", AnnotationPosition=1, TextString=text)
+    received = wire(sent)
+    del received.SpecificCharacterSet  # the SCU relies on the session's character set (H.4.2.2.1.3)
+    assert h.engine.n_set(uids.BASIC_ANNOTATION_BOX, uids.BASIC_ANNOTATION_BOX, annotation.sop_instance_uid, received).status == 0
+    assert annotation.text_string == text
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, uids.BASIC_ANNOTATION_BOX, uids.BASIC_ANNOTATION_BOX,
+          annotation.sop_instance_uid, wire({"AnnotationPosition": 2, "TextString": "x"}))
