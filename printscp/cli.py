@@ -50,12 +50,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    log.info("archive folder: %s", config.archive.folder.resolve())
     try:
         server.start()
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", config.network.host, config.network.port, exc.strerror)
         return 1
-    log.info("archive folder: %s", config.archive.folder.resolve())
     stop.wait()
     server.stop()
     return 0

@@ -213,7 +213,7 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
             return tuple(_convert(args[0], item, f"{key}[{i}]") for i, item in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{key}: expected a list of {len(args)} values, got {len(value)}")
-        return tuple(_convert(arg, item, f"{key}[{i}]") for i, (arg, item) in enumerate(zip(args, value)))
+        return tuple(_convert(arg, item, f"{key}[{i}]") for i, (arg, item) in enumerate(zip(args, value, strict=True)))
     if origin in (Mapping, dict):
         key_type, value_type = typing.get_args(hint)
         if not isinstance(value, dict):

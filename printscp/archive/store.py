@@ -147,7 +147,8 @@ def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: st
     }
 
 
-def _manifest(job_uid: str, request: PrintRequest, films: list[dict[str, Any]], rendered_at: datetime) -> dict[str, Any]:
+def _manifest(job_uid: str, request: PrintRequest, films: list[dict[str, Any]],
+              rendered_at: datetime) -> dict[str, Any]:
     first = request.films[0]
     return {
         "print_job_uid": job_uid,

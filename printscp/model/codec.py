@@ -39,6 +39,7 @@ from printscp.errors import (
     MissingAttribute,
     MissingAttributeValue,
     NoSuchAttribute,
+    PrintError,
     PrintWarning,
     tag_str,
 )
@@ -104,9 +105,13 @@ class Rule:
 
     @property
     def tag(self) -> int:
-        tag = tag_for_keyword(self.keyword)
-        assert tag is not None, self.keyword
-        return tag
+        return _tag(self.keyword)
+
+
+def _tag(keyword: str) -> int:
+    tag = tag_for_keyword(keyword)
+    assert tag is not None, keyword
+    return tag
 
 
 def describe(tag: int) -> str:
@@ -362,7 +367,7 @@ def _reference(elem: DataElement, sop_class_uid: str) -> str:
     (item,) = _sequence(elem, maximum=1, minimum=1)
     for keyword in ("ReferencedSOPClassUID", "ReferencedSOPInstanceUID"):
         if keyword not in item or _is_empty(item[keyword]):
-            raise MissingAttribute(f"{describe(elem.tag)} item has no {keyword}", [elem.tag, tag_for_keyword(keyword)])
+            raise MissingAttribute(f"{describe(elem.tag)} item has no {keyword}", [elem.tag, _tag(keyword)])
     if str(item.ReferencedSOPClassUID) != sop_class_uid:
         raise InvalidAttributeValue(
             f"{describe(elem.tag)} must reference a {uids.name(sop_class_uid)}, not {item.ReferencedSOPClassUID}",
@@ -424,7 +429,8 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
     if not items:
         return None
     item = items[0]
-    unknown = [e.tag for e in item if e.tag.element != 0 and e.keyword not in _IMAGE_ITEM_KEYWORDS]
+    allowed = {_tag(keyword) for keyword in _IMAGE_ITEM_KEYWORDS}
+    unknown = [Tag(t) for t in item.keys() if Tag(t).element != 0 and t not in allowed]
     if unknown:
         raise NoSuchAttribute(
             f"{describe(elem.tag)} item holds {', '.join(describe(t) for t in unknown)}, not defined for it",
@@ -432,14 +438,14 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
         )
     for keyword in _REQUIRED_IMAGE_ITEM_KEYWORDS:
         if keyword not in item:
-            raise MissingAttribute(f"{describe(elem.tag)} item has no {describe(tag_for_keyword(keyword))}",
-                                   [tag_for_keyword(keyword)])
+            raise MissingAttribute(f"{describe(elem.tag)} item has no {describe(_tag(keyword))}",
+                                   [_tag(keyword)])
         _check_vr(item[keyword])
         if _is_empty(item[keyword]):
-            raise MissingAttributeValue(f"{describe(tag_for_keyword(keyword))} is empty", [tag_for_keyword(keyword)])
+            raise MissingAttributeValue(f"{describe(_tag(keyword))} is empty", [_tag(keyword)])
 
     def integer(keyword: str) -> tuple[int, int]:
-        return _integer(item[keyword]), tag_for_keyword(keyword)
+        return _integer(item[keyword]), _tag(keyword)
 
     samples, tag = integer("SamplesPerPixel")
     if samples != 1:
@@ -450,7 +456,7 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
     except ValueError:
         raise InvalidAttributeValue(
             f"Photometric Interpretation '{photometric}' must be MONOCHROME1 or MONOCHROME2",
-            [tag_for_keyword("PhotometricInterpretation")],
+            [_tag("PhotometricInterpretation")],
         ) from None
     rows, rows_tag = integer("Rows")
     columns, columns_tag = integer("Columns")
@@ -463,7 +469,7 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
         raise InvalidAttributeValue(
             "Bits Allocated/Stored/High Bit {}/{}/{} not supported; this printer takes {}".format(
                 *bits, " or ".join("{}/{}/{}".format(*b) for b in allowed_bits)),
-            [tag_for_keyword("BitsStored")],
+            [_tag("BitsStored")],
         )
     representation, tag = integer("PixelRepresentation")
     if representation != 0:
@@ -484,7 +490,7 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
         size = len(pixel_data) if isinstance(pixel_data, bytes) else "?"
         raise InvalidAttributeValue(
             f"Pixel Data holds {size} bytes; Rows x Columns x Bits Allocated/8 = {rows} x {columns} x "
-            f"{bytes_per_pixel} = {expected}", [tag_for_keyword("PixelData")]
+            f"{bytes_per_pixel} = {expected}", [_tag("PixelData")]
         )
     if bytes_per_pixel == 1:
         pixels = np.frombuffer(pixel_data, dtype=np.uint8, count=rows * columns).reshape(rows, columns)
@@ -587,7 +593,8 @@ def decode(dataset: Dataset | None, rules: Sequence[Rule], ctx: Context) -> dict
     by_tag = {rule.tag: rule for rule in rules if rule.enabled(ctx.profile)}
     # Group lengths carry no attribute; Specific Character Set only says how the text is encoded.
     ignored = {0x00080005} - set(by_tag)
-    unknown = [e.tag for e in dataset if e.tag not in by_tag and e.tag.element != 0 and e.tag not in ignored]
+    # keys() gives tags without converting values, so unreadable bytes cannot fail this scan
+    unknown = [Tag(t) for t in dataset.keys() if t not in by_tag and Tag(t).element != 0 and t not in ignored]
     if unknown:
         raise NoSuchAttribute(
             f"{', '.join(describe(t) for t in unknown[:3])}{' ...' if len(unknown) > 3 else ''} "
@@ -599,24 +606,37 @@ def decode(dataset: Dataset | None, rules: Sequence[Rule], ctx: Context) -> dict
             if rule.usage is Usage.MM:
                 raise MissingAttribute(f"{describe(tag)} is required", [tag])
             continue
-        elem = dataset[tag]
-        _check_vr(elem)
-        if elem.VR != "SQ" and _is_empty(elem):
-            if rule.usage is Usage.MM:
-                raise MissingAttributeValue(f"{describe(tag)} is empty", [tag])
-            if rule.field != "text_string":  # an empty Text String erases the annotation (H.4.5.1.2.1)
+        try:
+            elem = dataset[tag]
+            _check_vr(elem)
+            if elem.VR != "SQ" and _is_empty(elem):
+                if rule.usage is Usage.MM:
+                    raise MissingAttributeValue(f"{describe(tag)} is empty", [tag])
+                if rule.field == "text_string":  # an empty Text String erases the annotation (H.4.5.1.2.1)
+                    values[rule.field] = ""
                 continue
-            values[rule.field] = ""
-            continue
-        values[rule.field] = rule.parse(elem, ctx)
+            values[rule.field] = rule.parse(elem, ctx)
+        except PrintError:
+            raise
+        except Exception as exc:  # bytes pydicom cannot read: the SCU sent a malformed value
+            raise InvalidAttributeValue(f"{describe(tag)} cannot be read: {exc}", [tag]) from exc
     return values
 
 
 def decode_presentation_lut(dataset: Dataset | None, sop_instance_uid: str) -> PresentationLUT:
     """PS3.4 Table H.4-23: exactly one of Presentation LUT Sequence and Presentation LUT Shape."""
-    dataset = dataset if dataset is not None else Dataset()
-    shape_tag, sequence_tag = tag_for_keyword("PresentationLUTShape"), tag_for_keyword("PresentationLUTSequence")
-    unknown = [e.tag for e in dataset if e.tag not in (shape_tag, sequence_tag, 0x00080005) and e.tag.element != 0]
+    try:
+        return _decode_presentation_lut(dataset if dataset is not None else Dataset(), sop_instance_uid)
+    except PrintError:
+        raise
+    except Exception as exc:  # bytes pydicom cannot read
+        raise InvalidAttributeValue(f"Presentation LUT cannot be read: {exc}", [0x20500010]) from exc
+
+
+def _decode_presentation_lut(dataset: Dataset, sop_instance_uid: str) -> PresentationLUT:
+    shape_tag, sequence_tag = _tag("PresentationLUTShape"), _tag("PresentationLUTSequence")
+    unknown = [Tag(t) for t in dataset.keys()
+               if t not in (shape_tag, sequence_tag, 0x00080005) and Tag(t).element != 0]
     if unknown:
         raise NoSuchAttribute(f"{', '.join(describe(t) for t in unknown[:3])} not defined for a Presentation LUT",
                               unknown)
@@ -629,13 +649,13 @@ def decode_presentation_lut(dataset: Dataset | None, sop_instance_uid: str) -> P
         )
     if has_shape:
         _check_vr(dataset[shape_tag])
-        shape = enumerated(PresentationLUTShape)(dataset[shape_tag], None)  # type: ignore[arg-type]
+        shape = enumerated(PresentationLUTShape)(dataset[shape_tag], None)  # type: ignore[arg-type,index]
         return PresentationLUT(sop_instance_uid, presentation_lut_shape=PresentationLUTShape(shape))
 
     (item,) = _sequence(dataset[sequence_tag], maximum=1, minimum=1)
     for keyword in ("LUTDescriptor", "LUTData"):
         if keyword not in item or _is_empty(item[keyword]):
-            raise MissingAttribute(f"Presentation LUT Sequence item has no {keyword}", [tag_for_keyword(keyword)])
+            raise MissingAttribute(f"Presentation LUT Sequence item has no {keyword}", [_tag(keyword)])
     descriptor_elem = item["LUTDescriptor"]
     raw_descriptor = descriptor_elem.value
     if isinstance(raw_descriptor, bytes):  # implicit VR: US or SS, read as raw words

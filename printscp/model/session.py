@@ -18,7 +18,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Union
 
 import numpy as np
 import numpy.typing as npt
@@ -184,7 +183,7 @@ class AnnotationBox:
     sop_class_uid = uids.BASIC_ANNOTATION_BOX
 
 
-Instance = Union[FilmSession, FilmBox, ImageBox, AnnotationBox, PresentationLUT]
+Instance = FilmSession | FilmBox | ImageBox | AnnotationBox | PresentationLUT
 
 
 # --- snapshots ------------------------------------------------------------------------------------
@@ -421,7 +420,8 @@ class Hierarchy:
         self.check_new_uid(box.sop_instance_uid)
         session.film_boxes.append(box)
         self._instances[box.sop_instance_uid] = box
-        for child in (*box.image_boxes, *box.annotation_boxes):
+        children: list[Instance] = [*box.image_boxes, *box.annotation_boxes]
+        for child in children:
             self._instances[child.sop_instance_uid] = child
 
     def add_presentation_lut(self, plut: PresentationLUT) -> None:
@@ -449,7 +449,8 @@ class Hierarchy:
         session.film_boxes.remove(box)
 
     def _forget_film_box(self, box: FilmBox) -> None:
-        for child in (*box.image_boxes, *box.annotation_boxes):
+        children: list[Instance] = [*box.image_boxes, *box.annotation_boxes]
+        for child in children:
             self._instances.pop(child.sop_instance_uid, None)
         self._instances.pop(box.sop_instance_uid, None)
 

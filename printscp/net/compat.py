@@ -34,13 +34,13 @@ def _service_class_or_print(uid: str) -> Any:
 def _apply() -> None:
     if getattr(pynetdicom.association, "_printscp_patched", False):
         return
-    pynetdicom.association.uid_to_service_class = _service_class_or_print  # type: ignore[assignment]
+    setattr(pynetdicom.association, "uid_to_service_class", _service_class_or_print)  # noqa: B010
     keywords = dimse_messages._COMMAND_SET_KEYWORDS
     for name in _N_RESPONSES:
         if "OffendingElement" not in keywords[name]:
             keywords[name] = (*keywords[name], "OffendingElement")
     for primitive in _N_PRIMITIVES:
-        primitive.OffendingElement = None  # type: ignore[attr-defined]
+        setattr(primitive, "OffendingElement", None)  # noqa: B010
         if "OffendingElement" not in primitive.STATUS_OPTIONAL_KEYWORDS:
             primitive.STATUS_OPTIONAL_KEYWORDS = (*primitive.STATUS_OPTIONAL_KEYWORDS, "OffendingElement")
     pynetdicom.association._printscp_patched = True  # type: ignore[attr-defined]

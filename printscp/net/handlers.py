@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydicom.dataset import Dataset
 from pynetdicom.events import Event
@@ -105,7 +105,7 @@ def _engine(event: Event, server: PrintServer) -> PrintEngine:
 
 
 def handle_n_create(event: Event, server: PrintServer) -> Response:
-    request = event.request
+    request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
     sop_class_uid = str(request.AffectedSOPClassUID)
     instance_uid = str(request.AffectedSOPInstanceUID) if request.AffectedSOPInstanceUID else None
     return _respond(event, N_CREATE, sop_class_uid, instance_uid, lambda: _engine(event, server).n_create(
@@ -113,14 +113,14 @@ def handle_n_create(event: Event, server: PrintServer) -> Response:
 
 
 def handle_n_set(event: Event, server: PrintServer) -> Response:
-    request = event.request
+    request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
     return _respond(event, N_SET, sop_class_uid, instance_uid, lambda: _engine(event, server).n_set(
         event.context.abstract_syntax, sop_class_uid, instance_uid, _attribute_list(event, "ModificationList")))
 
 
 def handle_n_get(event: Event, server: PrintServer) -> Response:
-    request = event.request
+    request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
     identifiers = [int(tag) for tag in event.attribute_identifiers]
     return _respond(event, N_GET, sop_class_uid, instance_uid, lambda: _engine(event, server).n_get(
@@ -128,7 +128,7 @@ def handle_n_get(event: Event, server: PrintServer) -> Response:
 
 
 def handle_n_action(event: Event, server: PrintServer) -> Response:
-    request = event.request
+    request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
     return _respond(event, N_ACTION, sop_class_uid, instance_uid, lambda: _engine(event, server).n_action(
         event.context.abstract_syntax, sop_class_uid, instance_uid, request.ActionTypeID,
@@ -136,7 +136,7 @@ def handle_n_action(event: Event, server: PrintServer) -> Response:
 
 
 def handle_n_delete(event: Event, server: PrintServer) -> Dataset:
-    request = event.request
+    request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
     status, _ = _respond(event, N_DELETE, sop_class_uid, instance_uid, lambda: _engine(event, server).n_delete(
         event.context.abstract_syntax, sop_class_uid, instance_uid))

@@ -112,8 +112,10 @@ class PrintServer:
         """Listen without blocking; returns the bound address (port 0 picks a free port)."""
         network = self.config.network
         address = (host if host is not None else network.host, port if port is not None else network.port)
-        self._server = self.build_ae().start_server(address, block=False, evt_handlers=self.event_handlers())
-        bound = self._server.server_address
+        server = self.build_ae().start_server(address, block=False, evt_handlers=self.event_handlers())
+        assert server is not None  # block=False always returns the server
+        self._server = server
+        bound = server.server_address
         log.info("printscp %s listening on %s:%d", network.ae_title, bound[0], bound[1])
         return str(bound[0]), int(bound[1])
 

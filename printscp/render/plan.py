@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from printscp.config import PrinterProfile
 from printscp.model.enums import REFLECTIVE_MEDIUM_TYPES
 from printscp.model.layout import film_size_mm, mm_to_points

@@ -12,16 +12,16 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from conftest import RunningServer
 from PIL import Image
+from printscu import META, PrintSCU, image_item, ramp, reference
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 from pynetdicom import AE
 from pypdf import PdfReader
 
-from conftest import RunningServer
 from printscp import uids
 from printscp.archive.store import FilmArchive, StoredJob
-from printscu import META, PrintSCU, image_item, ramp, reference
 
 SESSION, FILM_BOX, IMAGE_BOX = uids.BASIC_FILM_SESSION, uids.BASIC_FILM_BOX, uids.BASIC_GRAYSCALE_IMAGE_BOX
 
@@ -116,7 +116,8 @@ def test_n_create_warning_still_names_the_new_instance(running: RunningServer) -
     (lambda scu, s: scu.n_create(FILM_BOX, _ds(FilmSizeID="A4")), 0x0120, 0x20100010, "Image Display Format"),
     (lambda scu, s: scu.n_create(SESSION), 0x0111, None, "only one Film Session per association"),
     (lambda scu, s: scu.n_set(SESSION, "1.2.3.4", _ds(NumberOfCopies="1")), 0x0112, None, "no such Basic Film Session"),
-    (lambda scu, s: scu.n_set(FILM_BOX, s, _ds(MaxDensity=200)), 0x0119, None, "instance is a Basic Film Session, not a Basic Film Box"),
+    (lambda scu, s: scu.n_set(FILM_BOX, s, _ds(MaxDensity=200)), 0x0119, None,
+     "instance is a Basic Film Session, not a Basic Film Box"),
     (lambda scu, s: scu.n_action(SESSION, s, 7), 0x0123, None, "Action Type ID 7"),
     (lambda scu, s: scu.n_action(SESSION, s), 0xC600, None, "no Film Box"),
     (lambda scu, s: scu.n_delete(IMAGE_BOX, s), 0x0211, None, "N-DELETE is not a service"),

@@ -55,7 +55,8 @@ class Harness:
         assert outcome.affected_sop_instance_uid
         return outcome.affected_sop_instance_uid
 
-    def film_box(self, session_uid: str, fmt: str = "STANDARD\\1,1", **attributes: Any) -> tuple[str, list[str], Outcome]:
+    def film_box(self, session_uid: str, fmt: str = "STANDARD\\1,1",
+                 **attributes: Any) -> tuple[str, list[str], Outcome]:
         outcome = self.engine.n_create(META, FILM_BOX, None, film_box_request(session_uid, fmt, **attributes))
         assert outcome.dataset is not None and outcome.affected_sop_instance_uid
         boxes = [str(i.ReferencedSOPInstanceUID) for i in outcome.dataset.ReferencedImageBoxSequence]
@@ -685,7 +686,27 @@ def test_annotation_text_uses_the_session_character_set() -> None:
     sent = dataset(SpecificCharacterSet="ISO_IR 192", AnnotationPosition=1, TextString=text)
     received = wire(sent)
     del received.SpecificCharacterSet  # the SCU relies on the session's character set (H.4.2.2.1.3)
-    assert h.engine.n_set(uids.BASIC_ANNOTATION_BOX, uids.BASIC_ANNOTATION_BOX, annotation.sop_instance_uid, received).status == 0
+    outcome = h.engine.n_set(uids.BASIC_ANNOTATION_BOX, uids.BASIC_ANNOTATION_BOX, annotation.sop_instance_uid,
+                             received)
+    assert outcome.status is Status.SUCCESS
     assert annotation.text_string == text
     fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, uids.BASIC_ANNOTATION_BOX, uids.BASIC_ANNOTATION_BOX,
           annotation.sop_instance_uid, wire({"AnnotationPosition": 2, "TextString": "x"}))
+
+
+def _implicit_element(group: int, element: int, value: bytes, length: int | None = None) -> bytes:
+    import struct
+
+    return struct.pack("<HHI", group, element, len(value) if length is None else length) + value
+
+
+@pytest.mark.parametrize(("data", "status", "tag"), [
+    (_implicit_element(0x2020, 0x0010, b"\x01\x00\x00"), Status.INVALID_ATTRIBUTE_VALUE, 0x20200010),  # US of 3 bytes
+    (_implicit_element(0x2020, 0x0010, b"\x01"), Status.INVALID_ATTRIBUTE_VALUE, 0x20200010),
+    (_implicit_element(0x0100, 0x0002, b"\x00\x01\x02"), Status.NO_SUCH_ATTRIBUTE, 0x01000002),
+])
+def test_unreadable_bytes_get_a_status_naming_the_tag(data: bytes, status: Status, tag: int) -> None:
+    h = Harness()
+    _, images, _ = h.film_box(h.session())
+    received = decode(io.BytesIO(data), True, True)
+    fails(status, h.engine.n_set, META, IMAGE_BOX, images[0], received, offending=tag)
