@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from reportlab.pdfbase.pdfdoc import PDFImageXObject
@@ -31,6 +33,7 @@ class DocumentInfo:
 
 
 def render_pdf(pages: Sequence[FilmPlan], info: DocumentInfo) -> bytes:
+    streams = _compress_images(pages)
     buffer = io.BytesIO()
     first = pages[0]
     canvas = Canvas(buffer, pagesize=(first.width, first.height), pageCompression=1)
@@ -41,13 +44,28 @@ def render_pdf(pages: Sequence[FilmPlan], info: DocumentInfo) -> bytes:
     canvas.setProducer(f"printscp {__version__} (reportlab)")
     for plan in pages:
         canvas.setPageSize((plan.width, plan.height))
-        _draw_film(canvas, plan)
+        _draw_film(canvas, plan, streams)
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()
 
 
-def _draw_film(canvas: Canvas, plan: FilmPlan) -> None:
+def _compress_images(pages: Sequence[FilmPlan]) -> dict[int, tuple[str, bytes]]:
+    """id(placed image) -> (XObject name, Flate stream); compressed on all cores (zlib releases the GIL).
+
+    The name is a hash of the display values, so an identical image placed twice is embedded once.
+    """
+    placed = [image for plan in pages for image in plan.images]
+    names = {id(image): "img" + hashlib.blake2b(image.pixels.tobytes(), digest_size=12).hexdigest()
+             for image in placed}
+    unique = {names[id(image)]: image.pixels for image in placed}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        streams = dict(zip(unique, pool.map(lambda p: zlib.compress(p.tobytes(), PDF_COMPRESS_LEVEL),
+                                            unique.values()), strict=True))
+    return {key: (name, streams[name]) for key, name in names.items()}
+
+
+def _draw_film(canvas: Canvas, plan: FilmPlan, streams: dict[int, tuple[str, bytes]]) -> None:
     def fill(rect: Rect, value: int) -> None:
         canvas.setFillGray(value / 255)
         # PDF's origin is the bottom-left corner; the plan's y runs down from the top
@@ -57,14 +75,14 @@ def _draw_film(canvas: Canvas, plan: FilmPlan) -> None:
     for rect, value in plan.empty_cells:
         fill(rect, value)
     for placed in plan.images:
-        _draw_image(canvas, placed, plan.height)
+        _draw_image(canvas, placed, plan.height, streams)
 
 
-def _draw_image(canvas: Canvas, placed: PlacedImage, page_height: float) -> None:
-    """canvas.drawImage without ASCII85 and with our compression level (mirrors reportlab's own code)."""
+def _draw_image(canvas: Canvas, placed: PlacedImage, page_height: float,
+                streams: dict[int, tuple[str, bytes]]) -> None:
+    """canvas.drawImage without ASCII85 and with our compression (mirrors reportlab's own code)."""
     pixels = placed.pixels
-    data = pixels.tobytes()
-    name = "img" + hashlib.blake2b(data, digest_size=12).hexdigest()
+    name, stream = streams[id(placed)]
     doc = canvas._doc
     registered = doc.getXObjectName(name)
     if registered not in doc.idToObject:  # an identical image on another page is embedded once
@@ -72,7 +90,7 @@ def _draw_image(canvas: Canvas, placed: PlacedImage, page_height: float) -> None
         xobject.width, xobject.height = pixels.shape[1], pixels.shape[0]
         xobject.bitsPerComponent = 8
         xobject.colorSpace = "DeviceGray"
-        xobject.streamContent = zlib.compress(data, PDF_COMPRESS_LEVEL)
+        xobject.streamContent = stream
         xobject._filters = ("FlateDecode",)
         xobject.mask = None
         canvas._setXObjects(xobject)
