@@ -70,11 +70,16 @@ _DECODERS: dict[str, Callable[[Event], Dataset]] = {
 
 
 def _respond(event: Event, operation: str, sop_class_uid: str, instance_uid: str | None,
-             call: Callable[[], Outcome]) -> Response:
+             data_set: str | None, call: Callable[[Dataset | None], Outcome]) -> Response:
+    """Decode the request's data set, run `call` on it, and build the response; log both."""
     peer = _peer(event)
     name = uids.name(sop_class_uid)
     try:
-        outcome = call()
+        dataset = _attribute_list(event, data_set) if data_set else None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %s from %s, data set:\n%s", operation, name, instance_uid or "", peer,
+                      _readable(dataset))
+        outcome = call(dataset)
     except PrintError as error:
         log.warning("%s %s %s from %s -> %s: %s", operation, name, instance_uid or "", peer, error.status,
                     error.message)
@@ -89,15 +94,30 @@ def _respond(event: Event, operation: str, sop_class_uid: str, instance_uid: str
         log.warning("%s %s %s from %s -> %s: %s", operation, name, instance_uid or "", peer, status,
                     outcome.error_comment)
     response = _status(status, outcome.error_comment, outcome.offending)
-    dataset = outcome.dataset
+    reply = outcome.dataset
     if outcome.affected_sop_instance_uid is not None:
         # pynetdicom takes a generated UID from the data set only on success; on a warning the status
         # data set must carry it (PS3.7 10.1.5.1.4: the response always names the new instance).
         response.AffectedSOPInstanceUID = outcome.affected_sop_instance_uid
         if status is Status.SUCCESS:
-            dataset = dataset if dataset is not None else Dataset()
-            dataset.AffectedSOPInstanceUID = outcome.affected_sop_instance_uid
-    return response, dataset
+            reply = reply if reply is not None else Dataset()
+            reply.AffectedSOPInstanceUID = outcome.affected_sop_instance_uid
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s response to %s, data set:\n%s", operation, peer, _readable(reply))
+    return response, reply
+
+
+def _readable(dataset: Dataset | None) -> str:
+    """A data set as text for the DEBUG log, pixel and LUT data shown by size only."""
+    if dataset is None:
+        return "  (none)"
+    lines = []
+    for elem in dataset.iterall():
+        if elem.VR in ("OB", "OW", "OB or OW", "US or OW") and isinstance(elem.value, bytes) and len(elem.value) > 64:
+            lines.append(f"  {elem.tag} {elem.name:<40} {elem.VR}: <{len(elem.value)} bytes>")
+        else:
+            lines.append(f"  {elem}")
+    return "\n".join(lines)
 
 
 def _engine(event: Event, server: PrintServer) -> PrintEngine:
@@ -108,38 +128,37 @@ def handle_n_create(event: Event, server: PrintServer) -> Response:
     request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
     sop_class_uid = str(request.AffectedSOPClassUID)
     instance_uid = str(request.AffectedSOPInstanceUID) if request.AffectedSOPInstanceUID else None
-    return _respond(event, N_CREATE, sop_class_uid, instance_uid, lambda: _engine(event, server).n_create(
-        event.context.abstract_syntax, sop_class_uid, instance_uid, _attribute_list(event, "AttributeList")))
+    return _respond(event, N_CREATE, sop_class_uid, instance_uid, "AttributeList", lambda ds: _engine(
+        event, server).n_create(event.context.abstract_syntax, sop_class_uid, instance_uid, ds))
 
 
 def handle_n_set(event: Event, server: PrintServer) -> Response:
-    request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
+    request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
-    return _respond(event, N_SET, sop_class_uid, instance_uid, lambda: _engine(event, server).n_set(
-        event.context.abstract_syntax, sop_class_uid, instance_uid, _attribute_list(event, "ModificationList")))
+    return _respond(event, N_SET, sop_class_uid, instance_uid, "ModificationList", lambda ds: _engine(
+        event, server).n_set(event.context.abstract_syntax, sop_class_uid, instance_uid, ds))
 
 
 def handle_n_get(event: Event, server: PrintServer) -> Response:
-    request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
+    request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
     identifiers = [int(tag) for tag in event.attribute_identifiers]
-    return _respond(event, N_GET, sop_class_uid, instance_uid, lambda: _engine(event, server).n_get(
+    return _respond(event, N_GET, sop_class_uid, instance_uid, None, lambda ds: _engine(event, server).n_get(
         event.context.abstract_syntax, sop_class_uid, instance_uid, identifiers))
 
 
 def handle_n_action(event: Event, server: PrintServer) -> Response:
-    request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
+    request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
-    return _respond(event, N_ACTION, sop_class_uid, instance_uid, lambda: _engine(event, server).n_action(
-        event.context.abstract_syntax, sop_class_uid, instance_uid, request.ActionTypeID,
-        _attribute_list(event, "ActionInformation")))
+    return _respond(event, N_ACTION, sop_class_uid, instance_uid, "ActionInformation", lambda ds: _engine(
+        event, server).n_action(event.context.abstract_syntax, sop_class_uid, instance_uid, request.ActionTypeID, ds))
 
 
 def handle_n_delete(event: Event, server: PrintServer) -> Dataset:
-    request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
+    request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
-    status, _ = _respond(event, N_DELETE, sop_class_uid, instance_uid, lambda: _engine(event, server).n_delete(
-        event.context.abstract_syntax, sop_class_uid, instance_uid))
+    status, _ = _respond(event, N_DELETE, sop_class_uid, instance_uid, None, lambda ds: _engine(
+        event, server).n_delete(event.context.abstract_syntax, sop_class_uid, instance_uid))
     return status
 
 

@@ -346,3 +346,21 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
             raise AssertionError("condition not reached")
         time.sleep(0.01)
 
+
+
+def test_debug_log_records_every_message_and_info_keeps_patient_data_out(
+        running: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="printscp.net.handlers")
+    with PrintSCU(running.address, calling="LOGGED") as scu:
+        study = _ds(PatientName="SECRET^PATIENT", PatientID="ID-42")
+        request = _ds(FilmSessionLabel="LOG TEST")
+        request.ProposedStudySequence = [study]
+        session = scu.n_create(SESSION, request).affected_uid
+        _, images, _ = scu.film_box(session)
+        scu.set_image(images[0], 1, ramp(64, 64))
+    debug = [r.getMessage() for r in caplog.records if r.levelname == "DEBUG"]
+    info = [r.getMessage() for r in caplog.records if r.levelname != "DEBUG"]
+    assert any("LOG TEST" in m and "SECRET^PATIENT" in m for m in debug)
+    assert any("Pixel Data" in m and "<8192 bytes>" in m for m in debug)
+    assert any(m.startswith("N-SET Basic Grayscale Image Box") and "LOGGED -> 0x0000 SUCCESS" in m for m in info)
+    assert not any("SECRET" in m or "ID-42" in m for m in info)
