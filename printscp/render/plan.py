@@ -94,11 +94,12 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile) -> FilmPlan:
         if box.image is None:
             empty.append((cell, grey(snapshot.empty_image_density, box.min_density, box.max_density)))
             continue
-        key = (box.image.bits_stored, box.image.photometric_interpretation, box.polarity, box.min_density,
-               box.max_density)
+        contrast = profile.contrast_curves.get(box.configuration_information, 1.0)
+        key = (box.image.bits_stored, box.image.photometric_interpretation, box.polarity,
+               id(box.presentation_lut), contrast, box.min_density, box.max_density)
         if key not in luts:
             luts[key] = image_lut(box.image.bits_stored, box.image.photometric_interpretation, box.polarity,
-                                  box.min_density, box.max_density, viewing)
+                                  box.presentation_lut, contrast, box.min_density, box.max_density, viewing)
         images.append(PlacedImage(box.image_box_position, fit_image(cell, box.image),
                                   render_image(box.image.pixels, luts[key])))
     dpi = profile.resolutions.get(snapshot.requested_resolution_id.value, profile.resolutions["STANDARD"])

@@ -17,15 +17,24 @@ from printscp.model.enums import (
     MagnificationType,
     PhotometricInterpretation,
     Polarity,
+    PresentationLUTShape,
     RequestedResolutionID,
     Trim,
 )
 from printscp.model.layout import ImageDisplayFormat
-from printscp.model.session import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot
+from printscp.model.session import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PresentationLUTSnapshot
 from printscp.render import gsdf
 from printscp.render.film import render_film
 from printscp.render.pdf import DocumentInfo, render_pdf
-from printscp.render.pixels import Viewing, density_of_term, display_values, image_lut
+from printscp.render.pixels import (
+    Viewing,
+    contrast_curve,
+    density_of_p_values,
+    density_of_term,
+    display_values,
+    image_densities,
+    image_lut,
+)
 from printscp.render.plan import Rect, fit_image, plan_film
 
 PROFILE = load_config(Path(__file__).resolve().parents[2] / "config.toml").printer
@@ -67,18 +76,36 @@ def test_paper_and_film_differ_in_the_middle_only() -> None:
 ])
 def test_polarity_and_photometric_interpretation(photometric: PhotometricInterpretation, polarity: Polarity,
                                                  lightest_at_top: bool) -> None:
-    lut = image_lut(12, photometric, polarity, 20, 300, LIGHT_BOX).astype(int)
+    lut = image_lut(12, photometric, polarity, None, 1.0, 20, 300, LIGHT_BOX).astype(int)
     assert lut.shape == (4096,)
     light, dark = int(display_values(0.20, LIGHT_BOX)), int(display_values(3.00, LIGHT_BOX))
     assert (lut[-1], lut[0]) == ((light, dark) if lightest_at_top else (dark, light))
     assert np.all(np.diff(lut) >= 0) if lightest_at_top else np.all(np.diff(lut) <= 0)
 
 
-def test_p_values_map_linearly_to_density_between_min_and_max() -> None:
-    lut = image_lut(8, PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, 20, 300, LIGHT_BOX)
-    for p in (0, 64, 128, 192, 255):
-        density = 3.00 - (3.00 - 0.20) * p / 255
-        assert int(lut[p]) == int(display_values(density, LIGHT_BOX))
+def test_worked_example_of_ps3_14() -> None:
+    """Digest 7.4: L0 2000, La 10, Dmin 0.20, Dmax 3.00; 8-bit P-Values -> OD within 0.01."""
+    viewing = Viewing(2000, 10, False, 0.10, 3.30)
+    densities = density_of_p_values(np.array([0, 64, 128, 192, 255.0]), 255, 0.20, 3.00, viewing)
+    assert densities == pytest.approx([3.00, 1.70, 1.12, 0.64, 0.20], abs=0.01)
+    # and the inverse: the density of each P-Value gives back its JND index on the linear scale
+    j_min, j_max = gsdf.jnd_index(gsdf.luminance_of_density(np.array([3.00, 0.20]), 2000, 10, False))
+    assert (j_min, j_max) == pytest.approx((233.3, 847.2), abs=0.1)
+    j = gsdf.jnd_index(gsdf.luminance_of_density(densities, 2000, 10, False))
+    # PS3.14's j(L) and L(j) are separate fits: they invert each other to about 0.02 JND
+    assert (j - j_min) / (j_max - j_min) * 255 == pytest.approx([0, 64, 128, 192, 255], abs=0.05)
+
+
+def test_reflective_paper_uses_l_equals_l0_10_minus_d() -> None:
+    paper = Viewing(150, 10, True, 0.10, 3.30)
+    densities = density_of_p_values(np.array([0, 255.0]), 255, 0.20, 2.00, paper)
+    assert densities == pytest.approx([2.00, 0.20], abs=0.001)
+    middle = float(density_of_p_values(np.array([128.0]), 255, 0.20, 2.00, paper)[0])
+    film_middle = float(density_of_p_values(np.array([128.0]), 255, 0.20, 2.00, LIGHT_BOX)[0])
+    # without ambient light added, the same P-Value lands at a different density than on film
+    j_min, j_max = gsdf.jnd_index(150 * 10.0 ** -np.array([2.00, 0.20]))
+    expected = -np.log10(float(gsdf.luminance(j_min + 128 * (j_max - j_min) / 255)) / 150)
+    assert middle == pytest.approx(expected, abs=1e-9) and middle != pytest.approx(film_middle, abs=0.01)
 
 
 def test_border_density_terms() -> None:
@@ -154,7 +181,7 @@ def test_pdf_page_size_images_and_embedding() -> None:
     for xobject in xobjects.values():
         assert xobject["/Filter"] == ["/FlateDecode"] and xobject["/ColorSpace"] == "/DeviceGray"
     decoded = {(int(x["/Width"]), x.get_data()[:1]) for x in xobjects.values()}
-    lut = image_lut(12, PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, 20, 300, LIGHT_BOX)
+    lut = image_lut(12, PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, None, 1.0, 20, 300, LIGHT_BOX)
     assert decoded == {(32, bytes([lut[100]])), (16, bytes([lut[4000]]))}  # lossless display values
 
 
@@ -165,7 +192,55 @@ def test_png_resolution_and_raster() -> None:
         assert png.mode == "L" and png.size == (14 * 300, 17 * 300)
         assert png.info["dpi"] == pytest.approx((300, 300), abs=0.01)  # pHYs stores dots per metre
         raster = np.asarray(png)
-    lut = image_lut(12, PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, 20, 300, LIGHT_BOX)
+    lut = image_lut(12, PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, None, 1.0, 20, 300, LIGHT_BOX)
     assert raster[17 * 150, 14 * 75] == lut[4095]  # centre of the image in the left cell
     assert raster[10, 10] == rendered.plan.background
     assert raster[17 * 150, 14 * 225] == int(display_values(0.20, LIGHT_BOX))  # empty right cell
+
+
+def _plut(shape: str | None = None, table: np.ndarray | None = None, bits: int = 12) -> PresentationLUTSnapshot:
+    if shape is not None:
+        return PresentationLUTSnapshot("1.2.3", PresentationLUTShape(shape), None, None)
+    assert table is not None
+    return PresentationLUTSnapshot("1.2.3", None, (table.size, 0, bits), table.astype(np.uint16))
+
+
+MONO2, NORMAL = PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL
+
+
+def test_lin_od_is_linear_in_density_and_keeps_the_appearance() -> None:
+    densities = image_densities(8, MONO2, NORMAL, _plut("LIN OD"), 1.0, 20, 300, LIGHT_BOX)
+    assert densities[0] == pytest.approx(3.00) and densities[255] == pytest.approx(0.20)
+    assert np.diff(densities) == pytest.approx(np.full(255, -2.80 / 255))
+    reversed_ = image_densities(8, MONO2, Polarity.REVERSE, _plut("LIN OD"), 1.0, 20, 300, LIGHT_BOX)
+    assert reversed_[0] == pytest.approx(0.20)
+
+
+def test_identity_lut_table_and_its_bit_depth() -> None:
+    identity = image_densities(12, MONO2, NORMAL, _plut("IDENTITY"), 1.0, 20, 300, LIGHT_BOX)
+    assert identity == pytest.approx(image_densities(12, MONO2, NORMAL, None, 1.0, 20, 300, LIGHT_BOX))
+    # a 10-bit table equal to the identity at 10 bits gives the same densities
+    ten_bit = np.round(np.arange(4096) * 1023 / 4095)
+    assert image_densities(12, MONO2, NORMAL, _plut(table=ten_bit, bits=10), 1.0, 20, 300,
+                           LIGHT_BOX) == pytest.approx(identity, abs=0.01)
+    # an inverting table inverts the print
+    inverted = image_densities(12, MONO2, NORMAL, _plut(table=4095 - np.arange(4096)), 1.0, 20, 300, LIGHT_BOX)
+    assert inverted == pytest.approx(identity[::-1])
+    # a table that holds one value prints one density
+    flat = image_densities(8, MONO2, NORMAL, _plut(table=np.full(256, 512), bits=10), 1.0, 20, 300, LIGHT_BOX)
+    assert np.ptp(flat) == 0 and flat[0] == pytest.approx(
+        float(density_of_p_values(np.array([512.0]), 1023, 0.20, 3.00, LIGHT_BOX)[0]))
+
+
+def test_contrast_curves_apply_only_without_a_presentation_lut() -> None:
+    x = np.linspace(0, 1, 101)
+    assert contrast_curve(x, 1.0) == pytest.approx(x)
+    steep = contrast_curve(x, 2.0)
+    assert (steep[0], steep[50], steep[100]) == pytest.approx((0, 0.5, 1))
+    assert np.all(np.diff(steep) >= 0)
+    assert (steep[51] - steep[49]) / (x[51] - x[49]) == pytest.approx(2.0, rel=0.01)  # slope at mid-grey
+    plain = image_densities(12, MONO2, NORMAL, None, 1.0, 20, 300, LIGHT_BOX)
+    curved = image_densities(12, MONO2, NORMAL, None, 2.0, 20, 300, LIGHT_BOX)
+    assert curved[1024] > plain[1024] and curved[3072] < plain[3072]  # darker darks, lighter lights
+    with_plut = image_densities(12, MONO2, NORMAL, _plut("IDENTITY"), 2.0, 20, 300, LIGHT_BOX)
+    assert with_plut == pytest.approx(plain)  # the P-LUT takes precedence (PS3.4 H.4.9.1)
