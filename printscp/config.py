@@ -30,6 +30,7 @@ from printscp.model.enums import (
     RequestedResolutionID,
     Trim,
 )
+from printscp.model.layout import LayoutTables
 
 
 class ConfigError(ValueError):
@@ -105,9 +106,14 @@ class PrinterProfile:
     date_of_last_calibration: str = ""
     time_of_last_calibration: str = ""
     film_size_ids: tuple[str, ...] = tuple(FILM_SIZES_MM)
-    image_display_formats: tuple[str, ...] = ("STANDARD", "ROW", "COL")
+    image_display_formats: tuple[str, ...] = ("STANDARD", "ROW", "COL", "SLIDE", "SUPERSLIDE", "CUSTOM")
     max_columns: int = 10
     max_rows: int = 10
+    # SLIDE / SUPERSLIDE: [box width, box height, pitch] in mm; as many as fit the film (PS3.3 C.13.3)
+    slide_formats: Mapping[str, tuple[float, float, float]] = field(
+        default_factory=lambda: {"SLIDE": (36.0, 24.0, 50.0), "SUPERSLIDE": (40.0, 40.0, 50.0)})
+    # CUSTOM\i: image boxes as [left, top, width, height] fractions of the image area, in position order
+    custom_display_formats: Mapping[str, tuple[tuple[float, float, float, float], ...]] = field(default_factory=dict)
     medium_types: tuple[str, ...] = ("CLEAR FILM", "BLUE FILM", "PAPER")
     film_destinations: tuple[str, ...] = ("MAGAZINE", "PROCESSOR")
     magnification_types: tuple[str, ...] = ("REPLICATE", "BILINEAR", "CUBIC", "NONE")
@@ -129,6 +135,14 @@ class PrinterProfile:
     @property
     def all_software_versions(self) -> tuple[str, ...]:
         return self.software_versions or (f"printscp {__version__}",)
+
+    @property
+    def layout_tables(self) -> LayoutTables:
+        return LayoutTables(self.slide_formats, self.custom_display_formats)
+
+    def dpi(self, requested_resolution_id: str) -> int:
+        """The printer's raster resolution for a Requested Resolution ID (the PNG is written at it)."""
+        return self.resolutions.get(requested_resolution_id, self.resolutions["STANDARD"])
 
     def illumination_for(self, medium_type: str) -> int:
         """L0 when the SCU gives none: a light box for film, diffuse reflection for paper (H.4.2.2.1.1)."""
@@ -263,9 +277,19 @@ def _validate_printer(p: PrinterProfile) -> None:
         _check(size in FILM_SIZES_MM, f"printer.film_size_ids[{i}]",
                f"'{size}' is not a Film Size ID of PS3.3 C.13.3 ({', '.join(FILM_SIZES_MM)})")
     _check(bool(p.image_display_formats), "printer.image_display_formats", "must list at least one format")
+    kinds = ("STANDARD", "ROW", "COL", "SLIDE", "SUPERSLIDE", "CUSTOM")
     for i, kind in enumerate(p.image_display_formats):
-        _check(kind in ("STANDARD", "ROW", "COL"), f"printer.image_display_formats[{i}]",
-               f"'{kind}' is not one of STANDARD, ROW, COL")
+        _check(kind in kinds, f"printer.image_display_formats[{i}]", f"'{kind}' is not one of {', '.join(kinds)}")
+    for kind, (width, height, pitch) in p.slide_formats.items():
+        key = f"printer.slide_formats.{kind}"
+        _check(kind in ("SLIDE", "SUPERSLIDE"), key, "only SLIDE and SUPERSLIDE have slide layouts")
+        _check(0 < width <= pitch and 0 < height <= pitch, key, "need 0 < box width, height <= pitch (mm)")
+    for number, boxes in p.custom_display_formats.items():
+        key = f"printer.custom_display_formats.{number}"
+        _check(number.isdigit(), key, "CUSTOM layouts are numbered: CUSTOM\\1 is key \"1\"")
+        _check(bool(boxes), key, "must define at least one image box")
+        for i, box in enumerate(boxes):
+            _check(_inside(box), f"{key}[{i}]", "must be [left, top, width, height] inside the area (0..1)")
     _check(1 <= p.max_columns <= 100, "printer.max_columns", "must be between 1 and 100")
     _check(1 <= p.max_rows <= 100, "printer.max_rows", "must be between 1 and 100")
     _check(bool(p.medium_types), "printer.medium_types", "must list at least one Medium Type")
@@ -299,9 +323,7 @@ def _validate_printer(p: PrinterProfile) -> None:
         _check(bool(fmt.boxes), f"{key}.boxes", "must define at least one box")
         for i, box in enumerate((*fmt.boxes, fmt.image_area)):
             name = f"{key}.boxes[{i}]" if i < len(fmt.boxes) else f"{key}.image_area"
-            left, top, width, height = box
-            _check(0 <= left and 0 <= top and width > 0 and height > 0 and left + width <= 1.0001
-                   and top + height <= 1.0001, name, "must be [left, top, width, height] inside the film (0..1)")
+            _check(_inside(box), name, "must be [left, top, width, height] inside the film (0..1)")
     _validate_defaults(p)
 
 
@@ -340,6 +362,11 @@ def _validate_defaults(p: PrinterProfile) -> None:
         _check(1 <= getattr(d, name) <= 100000, f"printer.defaults.{name}", "must be 1 to 100000 cd/m2")
     _check(0 <= d.reflected_ambient_light <= 10000, "printer.defaults.reflected_ambient_light",
            "must be 0 to 10000 cd/m2")
+
+
+def _inside(box: tuple[float, float, float, float]) -> bool:
+    left, top, width, height = box
+    return 0 <= left and 0 <= top and width > 0 and height > 0 and left + width <= 1.0001 and top + height <= 1.0001
 
 
 def _is_cs(value: str) -> bool:

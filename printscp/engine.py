@@ -8,6 +8,7 @@ the network handlers only decode events, call these methods and encode the resul
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from printscp.model.enums import (
     RequestedResolutionID,
     Trim,
 )
+from printscp.model.layout import LayoutError
 from printscp.model.printer import Printer
 from printscp.model.session import (
     AnnotationBox,
@@ -44,9 +46,14 @@ from printscp.model.session import (
     FilmSession,
     Hierarchy,
     ImageBox,
+    ImageBoxSnapshot,
     PresentationLUT,
     PrintRequest,
+    geometry_of,
+    layout_film,
+    place,
     snapshot_film,
+    snapshot_image_box,
 )
 from printscp.status import Status
 
@@ -212,11 +219,14 @@ class PrintEngine:
         # accepts only the Grayscale Meta SOP Class.
         image_box_class = uids.BASIC_GRAYSCALE_IMAGE_BOX
         box = FilmBox(uid, image_box_sop_class_uid=image_box_class, **values)
+        try:
+            geometry = geometry_of(box.film_size_id, box.film_orientation, box.image_display_format,
+                                   box.annotation_display_format_id, self.profile)
+        except LayoutError as exc:
+            raise InvalidAttributeValue(f"Image Display Format (2010,0010): {exc}", [0x20100010]) from None
         # One Image Box per cell, created and listed in Image Box Position order (digest 4.3).
-        box.image_boxes = [
-            ImageBox(generate_uid(), image_box_class, cell.position, box)
-            for cell in box.image_display_format.cells()
-        ]
+        box.image_boxes = [ImageBox(generate_uid(), image_box_class, position, box)
+                           for position in range(1, len(geometry.cells) + 1)]
         if self.association.annotation_negotiated and box.annotation_display_format_id:
             layout = self.profile.annotation_display_formats[box.annotation_display_format_id]
             box.annotation_boxes = [
@@ -266,6 +276,10 @@ class PrintEngine:
             image = values.get("image", image_box.image)
             plut = values.get("referenced_presentation_lut", image_box.referenced_presentation_lut)
             _check_lut_matches(plut or film_box.referenced_presentation_lut, image)
+            if image is not None:
+                # PS3.4 H.4.3.1.2.1.2: an image larger than its box is decimated, cropped or refused now
+                candidate = snapshot_image_box(dataclasses.replace(image_box, **values), film_box)
+                self._check_fit(film_box, candidate, ctx.warnings)
             _assign(image_box, values)
             # The N-SET-RSP attribute list is optional (PS3.7 10.1.3); echo without the pixels.
             result = Dataset()
@@ -345,8 +359,12 @@ class PrintEngine:
                 warnings.append(PrintWarning(Status.EMPTY_PAGE_FILM_BOX, "the Film Box holds no image; not printed"))
         if not printable:
             return Outcome(None, warnings)
+        films = tuple(snapshot_film(session, box) for box in printable)
+        for film in films:  # a film box N-SET may have changed how its images fit (C603, B604, B609, B60A)
+            for status in layout_film(film, self.profile).statuses:
+                warnings.append(PrintWarning(status, _FIT_MESSAGES[status]))
         request = PrintRequest(
-            films=tuple(snapshot_film(session, box) for box in printable),
+            films=films,
             number_of_copies=session.number_of_copies,
             print_priority=session.print_priority,
             film_session_label=session.film_session_label,
@@ -372,6 +390,14 @@ class PrintEngine:
             reply.add_new(codec.REFERENCED_PRINT_JOB_SEQUENCE, "SQ", [item])
         return Outcome(reply, warnings)
 
+    def _check_fit(self, film_box: FilmBox, box: ImageBoxSnapshot, warnings: list[PrintWarning]) -> None:
+        geometry = geometry_of(film_box.film_size_id, film_box.film_orientation, film_box.image_display_format,
+                               film_box.annotation_display_format_id, self.profile)
+        dpi = self.profile.dpi(film_box.requested_resolution_id.value)
+        placement = place(geometry.cells[box.image_box_position - 1], box, dpi, self.profile)
+        if placement.status is not None:
+            warnings.append(PrintWarning(placement.status, _FIT_MESSAGES[placement.status]))
+
     # --- N-DELETE ----------------------------------------------------------------------------------
 
     def n_delete(self, context: str, sop_class_uid: str, sop_instance_uid: str) -> Outcome:
@@ -387,6 +413,13 @@ class PrintEngine:
     def close(self) -> None:
         """Association released or aborted (PS3.4 H.5): drop every instance; queued jobs are unaffected."""
         self.hierarchy.clear()
+
+
+_FIT_MESSAGES = {
+    Status.IMAGE_DEMAGNIFIED: "image larger than its box; demagnified to fit",
+    Status.IMAGE_DECIMATED: "image larger than its box; decimated to fit",
+    Status.IMAGE_CROPPED: "image larger than its box; cropped to fit",
+}
 
 
 def _assign(target: object, values: dict[str, Any]) -> None:

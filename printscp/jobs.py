@@ -10,7 +10,7 @@ from pydicom.uid import generate_uid
 from printscp.archive.store import FilmArchive, StoredJob
 from printscp.config import PrinterProfile
 from printscp.model.session import PrintRequest
-from printscp.render.film import render_film
+from printscp.render.film import render_job
 from printscp.render.pdf import DocumentInfo
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,7 @@ def print_request(job_uid: str, request: PrintRequest, profile: PrinterProfile, 
         subject=request.calling_ae_title,
         author=profile.name,
     )
-    rendered = [render_film(film, profile, info) for film in request.films]
-    return archive.store(job_uid, request, rendered, datetime.now().astimezone())
+    return archive.store(job_uid, request, render_job(request, profile, info), datetime.now().astimezone())
 
 
 class SynchronousPrintQueue:

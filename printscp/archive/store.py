@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from printscp.model.session import FilmSnapshot, PrintRequest
-from printscp.render.film import RenderedFilm
+from printscp.render.film import RenderedFilm, RenderedJob
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+PRINT_PDF = "print.pdf"  # the whole job in print order, when it is more than one sheet
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 
 
@@ -47,7 +48,7 @@ class FilmArchive:
         self.folder = folder
         self.incoming = folder / ".incoming"
 
-    def store(self, job_uid: str, request: PrintRequest, films: list[RenderedFilm], rendered_at: datetime) -> StoredJob:
+    def store(self, job_uid: str, request: PrintRequest, job: RenderedJob, rendered_at: datetime) -> StoredJob:
         if not _UID.fullmatch(job_uid):
             raise ValueError(f"not a UID: {job_uid!r}")
         staging = self.incoming / job_uid
@@ -55,12 +56,14 @@ class FilmArchive:
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
         entries = []
-        for number, (snapshot, rendered) in enumerate(zip(request.films, films, strict=True), start=1):
+        for number, (snapshot, rendered) in enumerate(zip(request.films, job.films, strict=True), start=1):
             pdf, png = f"film-{number}.pdf", f"film-{number}.png"
             _write(staging / pdf, rendered.pdf)
             _write(staging / png, rendered.png)
             entries.append(_film_entry(number, snapshot, rendered, pdf, png))
-        manifest = _manifest(job_uid, request, entries, rendered_at)
+        if job.print_pdf is not None:
+            _write(staging / PRINT_PDF, job.print_pdf)
+        manifest = _manifest(job_uid, request, entries, rendered_at, PRINT_PDF if job.print_pdf else None)
         _write(staging / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
         _fsync_dir(staging)
         day = request.requested_at
@@ -68,7 +71,7 @@ class FilmArchive:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, final)
         _fsync_dir(final.parent)
-        log.info("stored print job %s: %d film(s) in %s", job_uid, len(films), final)
+        log.info("stored print job %s: %d film(s) in %s", job_uid, len(job.films), final)
         return StoredJob(final, manifest)
 
     def jobs(self) -> list[StoredJob]:
@@ -98,6 +101,7 @@ def _fsync_dir(path: Path) -> None:
 def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: str, png: str) -> dict[str, Any]:
     plan = rendered.plan
     placed = {image.image_box_position: image.rect for image in plan.images}
+    placed_pixels = {image.image_box_position: image.pixels.shape for image in plan.images}
     boxes = []
     for box in film.image_boxes:
         entry: dict[str, Any] = {"image_box_position": box.image_box_position}
@@ -115,6 +119,8 @@ def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: st
                 max_density=box.max_density,
                 magnification_type=box.magnification_type.value,
                 rect_pt=[round(v, 3) for v in (rect.x, rect.y, rect.width, rect.height)],
+                printed_rows=placed_pixels[box.image_box_position][0],
+                printed_columns=placed_pixels[box.image_box_position][1],
             )
         boxes.append(entry)
     return {
@@ -147,8 +153,8 @@ def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: st
     }
 
 
-def _manifest(job_uid: str, request: PrintRequest, films: list[dict[str, Any]],
-              rendered_at: datetime) -> dict[str, Any]:
+def _manifest(job_uid: str, request: PrintRequest, films: list[dict[str, Any]], rendered_at: datetime,
+              print_pdf: str | None) -> dict[str, Any]:
     first = request.films[0]
     return {
         "print_job_uid": job_uid,
@@ -169,5 +175,6 @@ def _manifest(job_uid: str, request: PrintRequest, films: list[dict[str, Any]],
         },
         # PS3.4 H.4.1.2.4.1: copies are collated, 1-2-3-1-2-3; numbers refer to "films" below
         "print_order": [index + 1 for index in request.collated_order],
+        "print_pdf": print_pdf,
         "films": films,
     }

@@ -288,12 +288,19 @@ def image_display_format(elem: DataElement, ctx: Context) -> ImageDisplayFormat:
             f"{describe(elem.tag)} '{value}': {fmt.kind} layouts are not supported "
             f"(supported: {', '.join(profile.image_display_formats)})", [elem.tag]
         )
-    columns, rows = fmt.columns_and_rows
-    if columns > profile.max_columns or rows > profile.max_rows:
+    if fmt.kind == "CUSTOM" and str(fmt.counts[0]) not in profile.custom_display_formats:
         raise InvalidAttributeValue(
-            f"{describe(elem.tag)} '{value}' needs {columns} columns and {rows} rows; this printer allows "
-            f"at most {profile.max_columns} x {profile.max_rows}", [elem.tag]
-        )
+            f"{describe(elem.tag)} '{value}' is not a layout of this printer "
+            f"(CUSTOM {', '.join(profile.custom_display_formats) or 'none'})", [elem.tag])
+    if fmt.kind in ("SLIDE", "SUPERSLIDE") and fmt.kind not in profile.slide_formats:
+        raise InvalidAttributeValue(f"{describe(elem.tag)} {fmt.kind} is not defined for this printer", [elem.tag])
+    if fmt.kind in ("STANDARD", "ROW", "COL"):
+        columns, rows = fmt.columns_and_rows
+        if columns > profile.max_columns or rows > profile.max_rows:
+            raise InvalidAttributeValue(
+                f"{describe(elem.tag)} '{value}' needs {columns} columns and {rows} rows; this printer allows "
+                f"at most {profile.max_columns} x {profile.max_rows}", [elem.tag]
+            )
     return fmt
 
 

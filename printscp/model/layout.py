@@ -1,23 +1,60 @@
-"""Image Display Format -> image box cells (PS3.3 C.13.3, C.13.5.1), and film geometry.
+"""Film geometry: Image Display Format -> image box cells, and where an image lands in its box.
 
-A cell is a rectangle in film coordinates normalised to the unit square: x to the right, y down,
-(0, 0) the top-left corner of the film as oriented by Film Orientation. Image Box Position 1 is the
-top-left box. STANDARD\\C,R has C columns and R rows numbered row by row; ROW\\R1,R2,... has rows of
-R1, R2, ... equal boxes numbered row by row; COL\\C1,C2,... has columns of C1, C2, ... equal boxes
-numbered column by column (top to bottom, then left to right).
+Coordinates are millimetres on the film as oriented by Film Orientation, from its top-left corner,
+y down. Image Box Position 1 is the top-left box (PS3.3 C.13.5.1).
+
+Formats (PS3.3 C.13.3): STANDARD\\C,R has C columns and R rows, numbered row by row; ROW\\R1,R2,...
+has rows of R1, R2, ... equal boxes, numbered row by row; COL\\C1,C2,... has columns of C1, C2, ...
+equal boxes, numbered column by column (top to bottom, then left to right). These tile the image
+area exactly. SLIDE and SUPERSLIDE hold as many slide-sized boxes as fit the film on the printer's
+slide pitch; CUSTOM\\i is layout i of the printer profile.
+
+An image is printed at its "best fit" (the largest size of its shape that fits its box), unless
+Requested Image Size (its printed width in mm) or Magnification Type NONE (one image pixel per
+printer pixel) asks for another size. An image asked to be larger than its box is handled by
+Requested Decimate/Crop Behavior (PS3.3 C.13.5, PS3.4 H.4.3.1.2.1.2): DECIMATE shrinks it to fit
+(B60A; B604 when the printer's default made that choice), CROP keeps its size and prints the
+centre that fits (B609), FAIL refuses it (C603). DECIMATE with Magnification Type NONE cannot
+shrink and fails (C603).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from printscp.model.enums import FILM_SIZES_MM, FilmOrientation
+from printscp.errors import PrintError
+from printscp.model.enums import FILM_SIZES_MM, FilmOrientation, MagnificationType, RequestedDecimateCropBehavior
+from printscp.status import Status
+
+MM_PER_INCH = 25.4
+MM_PER_POINT = MM_PER_INCH / 72
+
+Box = tuple[float, float, float, float]  # left, top, width, height
 
 
 class LayoutError(ValueError):
     """The Image Display Format is malformed or outside what the printer supports."""
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def scaled(self, factor: float) -> Rect:
+        return Rect(self.x * factor, self.y * factor, self.width * factor, self.height * factor)
+
+    def fraction(self, box: Box) -> Rect:
+        """The part of this rectangle given by [left, top, width, height] fractions of it."""
+        left, top, width, height = box
+        return Rect(self.x + left * self.width, self.y + top * self.height, width * self.width,
+                    height * self.height)
 
 
 @dataclass(frozen=True)
@@ -33,33 +70,42 @@ class Cell:
 class ImageDisplayFormat:
     """A parsed Image Display Format (2010,0010)."""
 
-    kind: str  # STANDARD, ROW or COL
-    counts: tuple[int, ...]  # STANDARD: (C, R); ROW: boxes per row; COL: boxes per column
+    kind: str  # STANDARD, ROW, COL, SLIDE, SUPERSLIDE or CUSTOM
+    counts: tuple[int, ...]  # STANDARD: (C, R); ROW/COL: boxes per row/column; CUSTOM: (i,)
 
     @classmethod
     def parse(cls, value: str) -> ImageDisplayFormat:
-        match = re.fullmatch(r"(STANDARD|ROW|COL)\\(\d+(?:,\d+)*)", value.strip())
+        value = value.strip()
+        if value in ("SLIDE", "SUPERSLIDE"):
+            return cls(value, ())
+        match = re.fullmatch(r"(STANDARD|ROW|COL|CUSTOM)\\(\d+(?:,\d+)*)", value)
         if not match:
-            raise LayoutError(f"'{value}' is not STANDARD\\C,R, ROW\\R1,R2,... or COL\\C1,C2,...")
+            raise LayoutError(f"'{value}' is not STANDARD\\C,R, ROW\\..., COL\\..., SLIDE, SUPERSLIDE or CUSTOM\\i")
         kind = match.group(1)
         counts = tuple(int(n) for n in match.group(2).split(","))
         if kind == "STANDARD" and len(counts) != 2:
             raise LayoutError(f"'{value}': STANDARD takes exactly two numbers, columns and rows")
-        if any(n < 1 for n in counts):
+        if kind == "CUSTOM" and len(counts) != 1:
+            raise LayoutError(f"'{value}': CUSTOM takes one layout number")
+        if kind != "CUSTOM" and any(n < 1 for n in counts):
             raise LayoutError(f"'{value}': every count must be at least 1")
         return cls(kind, counts)
 
     def __str__(self) -> str:
+        if not self.counts:
+            return self.kind
         return f"{self.kind}\\{','.join(str(n) for n in self.counts)}"
 
     @property
     def columns_and_rows(self) -> tuple[int, int]:
-        """The largest number of boxes across and down."""
+        """The largest number of boxes across and down (STANDARD, ROW and COL)."""
         if self.kind == "STANDARD":
             return self.counts[0], self.counts[1]
         if self.kind == "ROW":
             return max(self.counts), len(self.counts)
-        return len(self.counts), max(self.counts)
+        if self.kind == "COL":
+            return len(self.counts), max(self.counts)
+        raise ValueError(f"{self.kind} has no fixed grid")
 
     @property
     def number_of_image_boxes(self) -> int:
@@ -68,7 +114,7 @@ class ImageDisplayFormat:
         return sum(self.counts)
 
     def cells(self) -> list[Cell]:
-        """Every image box cell, in Image Box Position order."""
+        """Every image box of STANDARD, ROW or COL in Image Box Position order, as fractions of the area."""
         cells: list[Cell] = []
         if self.kind == "STANDARD":
             columns, rows = self.counts
@@ -80,16 +126,35 @@ class ImageDisplayFormat:
             for row, columns in enumerate(self.counts):
                 for column in range(columns):
                     cells.append(_cell(len(cells) + 1, column, columns, row, rows))
-        else:
+        elif self.kind == "COL":
             columns = len(self.counts)
             for column, rows in enumerate(self.counts):
                 for row in range(rows):
                     cells.append(_cell(len(cells) + 1, column, columns, row, rows))
+        else:
+            raise ValueError(f"{self.kind} cells depend on the film and the printer profile")
         return cells
 
 
 def _cell(position: int, column: int, columns: int, row: int, rows: int) -> Cell:
     return Cell(position, Fraction(column, columns), Fraction(row, rows), Fraction(1, columns), Fraction(1, rows))
+
+
+@dataclass(frozen=True)
+class LayoutTables:
+    """The printer profile's layouts for SLIDE, SUPERSLIDE (box width, height, pitch in mm) and CUSTOM\\i."""
+
+    slides: Mapping[str, tuple[float, float, float]]
+    custom: Mapping[str, Sequence[Box]]
+
+
+@dataclass(frozen=True)
+class FilmGeometry:
+    width: float  # mm, as oriented
+    height: float
+    image_area: Rect
+    cells: tuple[Rect, ...]  # every image box, in Image Box Position order
+    annotation_boxes: tuple[Rect, ...]  # Annotation Position order
 
 
 def film_size_mm(film_size_id: str, orientation: FilmOrientation) -> tuple[float, float]:
@@ -100,7 +165,95 @@ def film_size_mm(film_size_id: str, orientation: FilmOrientation) -> tuple[float
     return min(width, height), max(width, height)
 
 
-MM_PER_POINT = 25.4 / 72
+def film_geometry(film_size_id: str, orientation: FilmOrientation, fmt: ImageDisplayFormat, tables: LayoutTables,
+                  image_area: Box = (0.0, 0.0, 1.0, 1.0), annotation_boxes: Sequence[Box] = ()) -> FilmGeometry:
+    """Where every image box and annotation box of a film box lies; LayoutError if the layout is unknown."""
+    width, height = film_size_mm(film_size_id, orientation)
+    film = Rect(0.0, 0.0, width, height)
+    area = film.fraction(image_area)
+    if fmt.kind in ("SLIDE", "SUPERSLIDE"):
+        if fmt.kind not in tables.slides:
+            raise LayoutError(f"{fmt.kind} is not defined for this printer")
+        cells = _slide_cells(area, *tables.slides[fmt.kind])
+        if not cells:
+            raise LayoutError(f"no {fmt.kind} fits a {film_size_id} film")
+    elif fmt.kind == "CUSTOM":
+        layout = tables.custom.get(str(fmt.counts[0]))
+        if layout is None:
+            raise LayoutError(f"{fmt} is not a layout of this printer ({', '.join(tables.custom) or 'none'})")
+        cells = [area.fraction(box) for box in layout]
+    else:
+        cells = [area.fraction((float(c.x), float(c.y), float(c.width), float(c.height))) for c in fmt.cells()]
+    return FilmGeometry(width, height, area, tuple(cells), tuple(film.fraction(box) for box in annotation_boxes))
+
+
+def _slide_cells(area: Rect, box_width: float, box_height: float, pitch: float) -> list[Rect]:
+    """Slide boxes centred on a square pitch grid, itself centred in the area, numbered row by row."""
+    columns, rows = math.floor(area.width / pitch + 1e-9), math.floor(area.height / pitch + 1e-9)
+    left = area.x + (area.width - columns * pitch) / 2
+    top = area.y + (area.height - rows * pitch) / 2
+    return [Rect(left + c * pitch + (pitch - box_width) / 2, top + r * pitch + (pitch - box_height) / 2,
+                 box_width, box_height) for r in range(rows) for c in range(columns)]
+
+
+# --- where an image lands in its box -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The printed part of an image: where it lands and which source pixels it shows."""
+
+    rect: Rect  # mm on the film
+    crop: tuple[int, int, int, int]  # top row, left column, rows, columns of the source that are printed
+    status: Status | None  # B604, B609 or B60A when the image had to be made to fit
+
+
+_EPSILON = 1e-6  # mm
+
+
+def place_image(box: Rect, rows: int, columns: int, pixel_aspect_ratio: tuple[int, int],
+                magnification_type: MagnificationType, requested_image_size: float | None,
+                behavior: RequestedDecimateCropBehavior | None, default_behavior: RequestedDecimateCropBehavior,
+                dpi: int) -> Placement:
+    """Size and position of an image in its box (see the module text); raises PrintError C603."""
+    vertical, horizontal = pixel_aspect_ratio
+    shape = (rows * vertical) / (columns * horizontal)  # printed height / width
+    full = (0, 0, rows, columns)
+    if requested_image_size is not None:
+        width = requested_image_size
+    elif magnification_type is MagnificationType.NONE:
+        width = columns * horizontal / min(vertical, horizontal) * MM_PER_INCH / dpi
+    else:
+        return Placement(_centred(box, *_best_fit(box, shape)), full, None)
+    height = width * shape
+    if width <= box.width + _EPSILON and height <= box.height + _EPSILON:
+        return Placement(_centred(box, width, height), full, None)
+
+    chosen = behavior or default_behavior
+    why = (f"the image needs {width:.1f} x {height:.1f} mm; its box is {box.width:.1f} x {box.height:.1f} mm")
+    if chosen is RequestedDecimateCropBehavior.FAIL:
+        raise PrintError(f"image larger than its box: {why}", status=Status.IMAGE_LARGER_THAN_BOX)
+    if chosen is RequestedDecimateCropBehavior.DECIMATE:
+        if magnification_type is MagnificationType.NONE:
+            raise PrintError(f"image larger than its box and Magnification Type NONE cannot decimate: {why}",
+                             status=Status.IMAGE_LARGER_THAN_BOX)
+        status = Status.IMAGE_DECIMATED if behavior is not None else Status.IMAGE_DEMAGNIFIED
+        return Placement(_centred(box, *_best_fit(box, shape)), full, status)
+    # CROP: keep the size, print the centre part that fits the box
+    shown_width, shown_height = min(width, box.width), min(height, box.height)
+    shown_columns = max(1, min(columns, round(columns * shown_width / width)))
+    shown_rows = max(1, min(rows, round(rows * shown_height / height)))
+    crop = ((rows - shown_rows) // 2, (columns - shown_columns) // 2, shown_rows, shown_columns)
+    return Placement(_centred(box, shown_width, shown_height), crop, Status.IMAGE_CROPPED)
+
+
+def _best_fit(box: Rect, shape: float) -> tuple[float, float]:
+    width = min(box.width, box.height / shape)
+    return width, width * shape
+
+
+def _centred(box: Rect, width: float, height: float) -> Rect:
+    return Rect(box.x + (box.width - width) / 2, box.y + (box.height - height) / 2, width, height)
 
 
 def mm_to_points(mm: float) -> float:

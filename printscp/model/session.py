@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from printscp import uids
+from printscp.config import PrinterProfile
 from printscp.errors import (
     ClassInstanceConflict,
     DuplicateSOPInstance,
@@ -43,7 +44,7 @@ from printscp.model.enums import (
     RequestedResolutionID,
     Trim,
 )
-from printscp.model.layout import ImageDisplayFormat
+from printscp.model.layout import FilmGeometry, ImageDisplayFormat, Placement, Rect, film_geometry, place_image
 from printscp.status import Status
 
 Pixels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
@@ -263,25 +264,26 @@ class PrintRequest:
         return tuple(range(len(self.films))) * self.number_of_copies
 
 
+def snapshot_image_box(ib: ImageBox, box: FilmBox) -> ImageBoxSnapshot:
+    """Freeze one image box; its values override the film box's (PS3.4 H.4.3.1.2.1)."""
+    plut = ib.referenced_presentation_lut or box.referenced_presentation_lut
+    return ImageBoxSnapshot(
+        image_box_position=ib.image_box_position,
+        image=ib.image,
+        polarity=ib.polarity,
+        magnification_type=ib.magnification_type or box.magnification_type,
+        smoothing_type=ib.smoothing_type or box.smoothing_type,
+        min_density=box.min_density if ib.min_density is None else ib.min_density,
+        max_density=box.max_density if ib.max_density is None else ib.max_density,
+        configuration_information=ib.configuration_information or box.configuration_information,
+        requested_image_size=ib.requested_image_size,
+        requested_decimate_crop_behavior=ib.requested_decimate_crop_behavior,
+        presentation_lut=plut.snapshot if plut else None,
+    )
+
+
 def snapshot_film(session: FilmSession, box: FilmBox) -> FilmSnapshot:
-    """Freeze one film box for printing; image-box values override the film box's (PS3.4 H.4.3)."""
-
-    def freeze(ib: ImageBox) -> ImageBoxSnapshot:
-        plut = ib.referenced_presentation_lut or box.referenced_presentation_lut
-        return ImageBoxSnapshot(
-            image_box_position=ib.image_box_position,
-            image=ib.image,
-            polarity=ib.polarity,
-            magnification_type=ib.magnification_type or box.magnification_type,
-            smoothing_type=ib.smoothing_type or box.smoothing_type,
-            min_density=box.min_density if ib.min_density is None else ib.min_density,
-            max_density=box.max_density if ib.max_density is None else ib.max_density,
-            configuration_information=ib.configuration_information or box.configuration_information,
-            requested_image_size=ib.requested_image_size,
-            requested_decimate_crop_behavior=ib.requested_decimate_crop_behavior,
-            presentation_lut=plut.snapshot if plut else None,
-        )
-
+    """Freeze one film box and everything it prints, for a print job."""
     return FilmSnapshot(
         film_session_uid=session.sop_instance_uid,
         film_box_uid=box.sop_instance_uid,
@@ -305,9 +307,53 @@ def snapshot_film(session: FilmSession, box: FilmBox) -> FilmSnapshot:
         reflected_ambient_light=box.reflected_ambient_light,
         requested_resolution_id=box.requested_resolution_id,
         annotation_display_format_id=box.annotation_display_format_id,
-        image_boxes=tuple(freeze(ib) for ib in box.image_boxes),
+        image_boxes=tuple(snapshot_image_box(ib, box) for ib in box.image_boxes),
         annotations=tuple(AnnotationSnapshot(a.annotation_position, a.text_string) for a in box.annotation_boxes),
     )
+
+
+@dataclass(frozen=True)
+class FilmLayout:
+    """A film's geometry and where each of its images lands (see model/layout.py)."""
+
+    geometry: FilmGeometry
+    placements: Mapping[int, Placement]  # Image Box Position -> placement, for boxes holding an image
+    dpi: int  # the printer raster resolution of the film's Requested Resolution ID
+
+    @property
+    def statuses(self) -> list[Status]:
+        """The fit warnings (B604, B609, B60A) of the film's images, each once, in position order."""
+        found = (p.status for _, p in sorted(self.placements.items()) if p.status is not None)
+        return list(dict.fromkeys(found))
+
+
+def geometry_of(film_size_id: str, orientation: FilmOrientation, fmt: ImageDisplayFormat,
+                annotation_display_format_id: str, profile: PrinterProfile) -> FilmGeometry:
+    """The cells and annotation boxes of a film box; LayoutError when the layout is not the printer's."""
+    annotation = profile.annotation_display_formats.get(annotation_display_format_id)
+    if annotation is None:
+        return film_geometry(film_size_id, orientation, fmt, profile.layout_tables)
+    return film_geometry(film_size_id, orientation, fmt, profile.layout_tables, annotation.image_area,
+                         annotation.boxes)
+
+
+def layout_film(film: FilmSnapshot, profile: PrinterProfile) -> FilmLayout:
+    """Geometry and placements of a frozen film; raises PrintError C603 when an image cannot be printed."""
+    geometry = geometry_of(film.film_size_id, film.film_orientation, film.image_display_format,
+                           film.annotation_display_format_id, profile)
+    dpi = profile.dpi(film.requested_resolution_id.value)
+    placements = {box.image_box_position: place(cell, box, dpi, profile)
+                  for cell, box in zip(geometry.cells, film.image_boxes, strict=True) if box.image is not None}
+    return FilmLayout(geometry, placements, dpi)
+
+
+def place(cell: Rect, box: ImageBoxSnapshot, dpi: int, profile: PrinterProfile) -> Placement:
+    """Where an image box's image lands in its cell; PrintError C603 if it cannot be printed."""
+    image = box.image
+    assert image is not None
+    default = RequestedDecimateCropBehavior(profile.defaults.requested_decimate_crop_behavior)
+    return place_image(cell, image.rows, image.columns, image.pixel_aspect_ratio, box.magnification_type,
+                       box.requested_image_size, box.requested_decimate_crop_behavior, default, dpi)
 
 
 # --- the hierarchy of one association and its state rules -----------------------------------------

@@ -1,9 +1,13 @@
 """FilmPlan -> PDF: one page per film at the film's exact size, images embedded losslessly.
 
-Geometry is drawn as vectors; each image is one DeviceGray image XObject of the display values at
-the image's own resolution (the viewer scales it into its rectangle). reportlab would compress every
-image at zlib level 6 and wrap it in ASCII85; we build the XObject ourselves (Flate only, no ASCII85)
-so that the compression is chosen here and measured in benchmarks/render.
+Geometry (background, empty boxes, trim lines) is drawn as vectors and annotations as real,
+selectable text in the bundled font. Each image is one DeviceGray image XObject holding the display
+values of its printed part at the image's own resolution; the viewer scales it into its rectangle,
+smoothly (/Interpolate true) for BILINEAR and CUBIC, without interpolation for REPLICATE and NONE.
+
+reportlab would compress every image at zlib level 6 and wrap it in ASCII85 (measured about 3x
+slower); we build the XObject ourselves, Flate at level 1 with no ASCII85, compressed on all cores,
+and share the compressed streams between documents of one job (benchmarks/render measures this).
 """
 
 from __future__ import annotations
@@ -14,15 +18,20 @@ import os
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from reportlab.pdfbase.pdfdoc import PDFImageXObject
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFImageXObject, PDFName, PDFStream
 from reportlab.pdfgen.canvas import Canvas
 
 from printscp import __version__
-from printscp.render.plan import FilmPlan, PlacedImage, Rect
+from printscp.model.enums import MagnificationType
+from printscp.model.layout import Rect
+from printscp.render import fonts
+from printscp.render.plan import FilmPlan, PlacedImage
 
 PDF_COMPRESS_LEVEL = 1
+_SMOOTH = {MagnificationType.BILINEAR, MagnificationType.CUBIC}
 
 
 @dataclass(frozen=True)
@@ -32,8 +41,38 @@ class DocumentInfo:
     author: str = ""
 
 
-def render_pdf(pages: Sequence[FilmPlan], info: DocumentInfo) -> bytes:
-    streams = _compress_images(pages)
+@dataclass
+class ImageStreams:
+    """Compressed image streams by placed image; reused by every document drawing the same plans."""
+
+    streams: dict[int, tuple[str, bytes]] = field(default_factory=dict)
+
+    def add(self, pages: Sequence[FilmPlan]) -> None:
+        """Compress every image of `pages` not seen yet, on all cores (zlib releases the GIL).
+
+        The XObject name hashes the display values, so an image placed twice is embedded once.
+        """
+        placed = [image for plan in pages for image in plan.images if id(image) not in self.streams]
+        if not placed:
+            return
+        names = {id(image): _name(image) for image in placed}
+        unique = {names[id(image)]: image.pixels for image in placed}
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            compressed = dict(zip(unique, pool.map(
+                lambda pixels: zlib.compress(pixels.tobytes(), PDF_COMPRESS_LEVEL), unique.values()), strict=True))
+        self.streams.update({key: (name, compressed[name]) for key, name in names.items()})
+
+
+def _name(placed: PlacedImage) -> str:
+    digest = hashlib.blake2b(placed.pixels.tobytes(), digest_size=12)
+    digest.update(b"i" if placed.magnification_type in _SMOOTH else b"n")
+    digest.update(repr(placed.pixels.shape).encode())
+    return "img" + digest.hexdigest()
+
+
+def render_pdf(pages: Sequence[FilmPlan], info: DocumentInfo, streams: ImageStreams | None = None) -> bytes:
+    streams = streams if streams is not None else ImageStreams()
+    streams.add(pages)
     buffer = io.BytesIO()
     first = pages[0]
     canvas = Canvas(buffer, pagesize=(first.width, first.height), pageCompression=1)
@@ -50,56 +89,72 @@ def render_pdf(pages: Sequence[FilmPlan], info: DocumentInfo) -> bytes:
     return buffer.getvalue()
 
 
-def _compress_images(pages: Sequence[FilmPlan]) -> dict[int, tuple[str, bytes]]:
-    """id(placed image) -> (XObject name, Flate stream); compressed on all cores (zlib releases the GIL).
+def _draw_film(canvas: Canvas, plan: FilmPlan, streams: ImageStreams) -> None:
+    def flip(rect: Rect) -> tuple[float, float, float, float]:
+        # PDF's origin is the bottom-left corner; the plan's y runs down from the top
+        return rect.x, plan.height - rect.y - rect.height, rect.width, rect.height
 
-    The name is a hash of the display values, so an identical image placed twice is embedded once.
-    """
-    placed = [image for plan in pages for image in plan.images]
-    names = {id(image): "img" + hashlib.blake2b(image.pixels.tobytes(), digest_size=12).hexdigest()
-             for image in placed}
-    unique = {names[id(image)]: image.pixels for image in placed}
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        streams = dict(zip(unique, pool.map(lambda p: zlib.compress(p.tobytes(), PDF_COMPRESS_LEVEL),
-                                            unique.values()), strict=True))
-    return {key: (name, streams[name]) for key, name in names.items()}
-
-
-def _draw_film(canvas: Canvas, plan: FilmPlan, streams: dict[int, tuple[str, bytes]]) -> None:
     def fill(rect: Rect, value: int) -> None:
         canvas.setFillGray(value / 255)
-        # PDF's origin is the bottom-left corner; the plan's y runs down from the top
-        canvas.rect(rect.x, plan.height - rect.y - rect.height, rect.width, rect.height, stroke=0, fill=1)
+        canvas.rect(*flip(rect), stroke=0, fill=1)
 
     fill(Rect(0, 0, plan.width, plan.height), plan.background)
     for rect, value in plan.empty_cells:
         fill(rect, value)
     for placed in plan.images:
-        _draw_image(canvas, placed, plan.height, streams)
+        _draw_image(canvas, placed, flip(placed.rect), streams)
+    if plan.trim_boxes:
+        canvas.setStrokeGray(plan.contrast_value / 255)
+        canvas.setLineWidth(plan.trim_line)
+        for rect in plan.trim_boxes:
+            canvas.rect(*flip(rect), stroke=1, fill=0)
+    for text in plan.texts:
+        canvas.setFillGray(text.value / 255)
+        canvas.setFont(fonts.register(), text.font_size)
+        canvas.drawString(text.x, plan.height - text.baseline, text.text)
 
 
-def _draw_image(canvas: Canvas, placed: PlacedImage, page_height: float,
-                streams: dict[int, tuple[str, bytes]]) -> None:
-    """canvas.drawImage without ASCII85 and with our compression (mirrors reportlab's own code)."""
-    pixels = placed.pixels
-    name, stream = streams[id(placed)]
+class _GrayImage(PDFImageXObject):  # type: ignore[misc]
+    """An image XObject with a precompressed Flate stream and an /Interpolate flag."""
+
+    def __init__(self, name: str, width: int, height: int, stream: bytes, interpolate: bool) -> None:
+        super().__init__(name)
+        self.width, self.height = width, height
+        self.streamContent = stream
+        self.interpolate = interpolate
+        self.mask = None
+
+    def format(self, document: Any) -> bytes:
+        pdf_stream = PDFStream(content=self.streamContent)
+        entries = pdf_stream.dictionary
+        entries["Type"] = PDFName("XObject")
+        entries["Subtype"] = PDFName("Image")
+        entries["Width"] = self.width
+        entries["Height"] = self.height
+        entries["BitsPerComponent"] = 8
+        entries["ColorSpace"] = PDFName("DeviceGray")
+        entries["Filter"] = PDFArray([PDFName("FlateDecode")])
+        entries["Interpolate"] = "true" if self.interpolate else "false"
+        entries["Length"] = len(self.streamContent)
+        return bytes(pdf_stream.format(document))
+
+
+def _draw_image(canvas: Canvas, placed: PlacedImage, rect: tuple[float, float, float, float],
+                streams: ImageStreams) -> None:
+    """canvas.drawImage with our own XObject (mirrors reportlab's code): one XObject per distinct image."""
+    name, stream = streams.streams[id(placed)]
     doc = canvas._doc
     registered = doc.getXObjectName(name)
-    if registered not in doc.idToObject:  # an identical image on another page is embedded once
-        xobject = PDFImageXObject(name)
-        xobject.width, xobject.height = pixels.shape[1], pixels.shape[0]
-        xobject.bitsPerComponent = 8
-        xobject.colorSpace = "DeviceGray"
-        xobject.streamContent = stream
-        xobject._filters = ("FlateDecode",)
-        xobject.mask = None
+    if registered not in doc.idToObject:
+        rows, columns = placed.pixels.shape
+        xobject = _GrayImage(name, columns, rows, stream, placed.magnification_type in _SMOOTH)
         canvas._setXObjects(xobject)
         doc.Reference(xobject, registered)
         doc.addForm(name, xobject)
-    rect = placed.rect
+    x, y, width, height = rect
     canvas.saveState()
-    canvas.translate(rect.x, page_height - rect.y - rect.height)
-    canvas.scale(rect.width, rect.height)
+    canvas.translate(x, y)
+    canvas.scale(width, height)
     canvas._code.append(f"/{registered} Do")
     canvas.restoreState()
     canvas._formsinuse.append(name)

@@ -1,45 +1,60 @@
-"""A film laid out for drawing: page size, grey levels and where each image lands.
+"""A film laid out for drawing: page size, grey levels, where each image and text lands.
 
-`plan_film` does every decision once (geometry, density -> display value, image fitting); the PDF
-and PNG writers only draw a FilmPlan. Coordinates are points (1/72 in) from the top-left corner of
-the film as oriented, y down.
+`plan_film` makes every decision once (geometry from `layout_film`, density -> display value, the
+printed part of each image, text colour); the PDF and PNG writers only draw a FilmPlan. Coordinates
+are points (1/72 in) from the top-left corner of the film as oriented, y down.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from printscp.config import PrinterProfile
-from printscp.model.enums import REFLECTIVE_MEDIUM_TYPES
-from printscp.model.layout import film_size_mm, mm_to_points
-from printscp.model.session import FilmSnapshot, GrayscaleImage
+from printscp.model.enums import REFLECTIVE_MEDIUM_TYPES, MagnificationType
+from printscp.model.layout import MM_PER_POINT, Rect
+from printscp.model.session import FilmSnapshot, layout_film
+from printscp.render import fonts
 from printscp.render.pixels import Uint8Array, Viewing, density_of_term, display_values, image_lut, render_image
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class Rect:
-    x: float
-    y: float
-    width: float
-    height: float
+TRIM_LINE_MM = 0.35  # width of the trim box line drawn around each image (Trim YES)
 
 
 @dataclass(frozen=True)
 class PlacedImage:
     image_box_position: int
-    rect: Rect  # where the image lands on the film
-    pixels: Uint8Array  # display values, rows x columns as received
+    rect: Rect  # where the printed part of the image lands
+    pixels: Uint8Array  # display values of the printed part, rows x columns of the source
+    magnification_type: MagnificationType
+    smoothing_type: str
+
+
+@dataclass(frozen=True)
+class TextBox:
+    annotation_position: int
+    rect: Rect  # the annotation box
+    text: str
+    value: int  # display value of the text
+    font_size: float  # points: 70% of the box height, smaller if the text would not fit its width
+    x: float  # start of the text
+    baseline: float  # y of the baseline (down from the top of the film)
 
 
 @dataclass(frozen=True)
 class FilmPlan:
     width: float  # points
     height: float
-    dpi: int  # raster resolution chosen by Requested Resolution ID
+    dpi: int  # the printer raster resolution chosen by Requested Resolution ID
     background: int  # display value of Border Density
     cells: tuple[Rect, ...]  # every image box, in Image Box Position order
     empty_cells: tuple[tuple[Rect, int], ...]  # image boxes without an image, and their Empty Image Density
     images: tuple[PlacedImage, ...]
+    trim_boxes: tuple[Rect, ...]  # the line rectangles of Trim YES (centre of the line)
+    trim_line: float  # points
+    contrast_value: int  # display value that stands out from the background: trim lines and text
+    texts: tuple[TextBox, ...]
 
 
 def viewing_for(snapshot: FilmSnapshot, profile: PrinterProfile) -> Viewing:
@@ -55,38 +70,17 @@ def viewing_for(snapshot: FilmSnapshot, profile: PrinterProfile) -> Viewing:
     )
 
 
-def fit_image(cell: Rect, image: GrayscaleImage) -> Rect:
-    """The largest rectangle of the image's shape centred in its cell.
-
-    Pixel Aspect Ratio is vertical\\horizontal pixel size (PS3.3 C.7.6.3.1.7), so the printed shape
-    is Columns x horizontal by Rows x vertical.
-    """
-    vertical, horizontal = image.pixel_aspect_ratio
-    width, height = image.columns * horizontal, image.rows * vertical
-    scale = min(cell.width / width, cell.height / height)
-    w, h = width * scale, height * scale
-    return Rect(cell.x + (cell.width - w) / 2, cell.y + (cell.height - h) / 2, w, h)
-
-
 def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile) -> FilmPlan:
-    width_mm, height_mm = film_size_mm(snapshot.film_size_id, snapshot.film_orientation)
-    width, height = mm_to_points(width_mm), mm_to_points(height_mm)
+    layout = layout_film(snapshot, profile)
+    geometry = layout.geometry
+    to_points = 1 / MM_PER_POINT
     viewing = viewing_for(snapshot, profile)
-    area = Rect(0.0, 0.0, width, height)
-    annotation = profile.annotation_display_formats.get(snapshot.annotation_display_format_id)
-    if annotation is not None:
-        left, top, w, h = annotation.image_area
-        area = Rect(left * width, top * height, w * width, h * height)
-    cells = tuple(
-        Rect(area.x + float(c.x) * area.width, area.y + float(c.y) * area.height,
-             float(c.width) * area.width, float(c.height) * area.height)
-        for c in snapshot.image_display_format.cells()
-    )
 
     def grey(term: str, min_density: int, max_density: int) -> int:
         return int(display_values(density_of_term(term, min_density, max_density), viewing))
 
     background = grey(snapshot.border_density, snapshot.min_density, snapshot.max_density)
+    cells = tuple(cell.scaled(to_points) for cell in geometry.cells)
     empty: list[tuple[Rect, int]] = []
     images: list[PlacedImage] = []
     luts: dict[tuple[object, ...], Uint8Array] = {}
@@ -94,15 +88,42 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile) -> FilmPlan:
         if box.image is None:
             empty.append((cell, grey(snapshot.empty_image_density, box.min_density, box.max_density)))
             continue
+        image = box.image
         contrast = profile.contrast_curves.get(box.configuration_information, 1.0)
-        key = (box.image.bits_stored, box.image.photometric_interpretation, box.polarity,
-               id(box.presentation_lut), contrast, box.min_density, box.max_density)
+        key = (image.bits_stored, image.photometric_interpretation, box.polarity, id(box.presentation_lut),
+               contrast, box.min_density, box.max_density)
         if key not in luts:
-            luts[key] = image_lut(box.image.bits_stored, box.image.photometric_interpretation, box.polarity,
+            luts[key] = image_lut(image.bits_stored, image.photometric_interpretation, box.polarity,
                                   box.presentation_lut, contrast, box.min_density, box.max_density, viewing)
-        images.append(PlacedImage(box.image_box_position, fit_image(cell, box.image),
-                                  render_image(box.image.pixels, luts[key])))
-    dpi = profile.resolutions.get(snapshot.requested_resolution_id.value, profile.resolutions["STANDARD"])
-    return FilmPlan(width, height, dpi, background, cells, tuple(empty), tuple(images))
+        placement = layout.placements[box.image_box_position]
+        top, left, rows, columns = placement.crop
+        printed = image.pixels[top:top + rows, left:left + columns]
+        images.append(PlacedImage(box.image_box_position, placement.rect.scaled(to_points),
+                                  render_image(printed, luts[key]), box.magnification_type, box.smoothing_type))
+
+    # Trim lines and annotation text take the darkest or lightest the printer makes, whichever stands out.
+    contrast_value = 255 if background < 128 else 0
+    trim_line = TRIM_LINE_MM * to_points
+    trim_boxes: tuple[Rect, ...] = ()
+    if snapshot.trim.value == "YES":
+        half = trim_line / 2
+        trim_boxes = tuple(Rect(i.rect.x - half, i.rect.y - half, i.rect.width + trim_line,
+                                i.rect.height + trim_line) for i in images)
+    texts = []
+    for annotation in snapshot.annotations:
+        if annotation.text_string and annotation.annotation_position <= len(geometry.annotation_boxes):
+            rect = geometry.annotation_boxes[annotation.annotation_position - 1].scaled(to_points)
+            texts.append(_text_box(annotation.annotation_position, rect, annotation.text_string, contrast_value))
+            fonts.report_missing(annotation.text_string, f"film box {snapshot.film_box_uid} annotation "
+                                 f"{annotation.annotation_position}")
+    return FilmPlan(geometry.width * to_points, geometry.height * to_points, layout.dpi, background, cells,
+                    tuple(empty), tuple(images), trim_boxes, trim_line, contrast_value, tuple(texts))
 
 
+def _text_box(position: int, rect: Rect, text: str, value: int) -> TextBox:
+    size = rect.height * 0.7
+    padding = rect.height * 0.15
+    width = fonts.text_width(text, size)
+    if width > rect.width - 2 * padding:
+        size *= (rect.width - 2 * padding) / width
+    return TextBox(position, rect, text, value, size, rect.x + padding, rect.y + rect.height / 2 + size * 0.35)

@@ -24,7 +24,7 @@ from printscp.model.enums import (
 from printscp.model.layout import ImageDisplayFormat
 from printscp.model.session import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PresentationLUTSnapshot
 from printscp.render import gsdf
-from printscp.render.film import render_film
+from printscp.render.png import render_png
 from printscp.render.pdf import DocumentInfo, render_pdf
 from printscp.render.pixels import (
     Viewing,
@@ -35,7 +35,8 @@ from printscp.render.pixels import (
     image_densities,
     image_lut,
 )
-from printscp.render.plan import Rect, fit_image, plan_film
+from printscp.model.layout import Rect
+from printscp.render.plan import plan_film
 
 PROFILE = load_config(Path(__file__).resolve().parents[2] / "config.toml").printer
 LIGHT_BOX = Viewing(2000, 10, False, 0.10, 3.30)
@@ -119,13 +120,6 @@ def image(rows: int, columns: int, value: int = 2048, aspect: tuple[int, int] = 
                           np.full((rows, columns), value, dtype=np.uint16))
 
 
-def test_fit_keeps_the_printed_shape_including_pixel_aspect_ratio() -> None:
-    cell = Rect(100, 200, 300, 300)
-    assert fit_image(cell, image(100, 200)) == Rect(100, 275, 300, 150)
-    # Pixel Aspect Ratio 2\1: each pixel twice as tall as wide, so 100 x 200 pixels print square
-    assert fit_image(cell, image(100, 200, aspect=(2, 1))) == Rect(100, 200, 300, 300)
-
-
 def snapshot(fmt: str = "STANDARD\\2,1", boxes: tuple[GrayscaleImage | None, ...] = (None, None),
              **changes: object) -> FilmSnapshot:
     film = FilmSnapshot(
@@ -187,14 +181,14 @@ def test_pdf_page_size_images_and_embedding() -> None:
 
 def test_png_resolution_and_raster() -> None:
     film = snapshot(boxes=(image(64, 64, 4095), None), requested_resolution_id=RequestedResolutionID.HIGH)
-    rendered = render_film(film, PROFILE, DocumentInfo("", ""))
-    with Image.open(io.BytesIO(rendered.png)) as png:
+    plan = plan_film(film, PROFILE)
+    with Image.open(io.BytesIO(render_png(plan))) as png:
         assert png.mode == "L" and png.size == (14 * 300, 17 * 300)
         assert png.info["dpi"] == pytest.approx((300, 300), abs=0.01)  # pHYs stores dots per metre
         raster = np.asarray(png)
     lut = image_lut(12, PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, None, 1.0, 20, 300, LIGHT_BOX)
     assert raster[17 * 150, 14 * 75] == lut[4095]  # centre of the image in the left cell
-    assert raster[10, 10] == rendered.plan.background
+    assert raster[10, 10] == plan.background
     assert raster[17 * 150, 14 * 225] == int(display_values(0.20, LIGHT_BOX))  # empty right cell
 
 
