@@ -272,7 +272,7 @@ def test_film_box_without_session_is_refused() -> None:
     ("", {}, Status.MISSING_ATTRIBUTE, 0x20100010),
     ("STANDARD\\11,1", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
     ("STANDARD\\1,x", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
-    ("SLIDE", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
+    ("CUSTOM\\9", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
     ("STANDARD\\1,1", {"FilmOrientation": "DIAGONAL"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100040),
     ("STANDARD\\1,1", {"Trim": "MAYBE"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100140),
     ("STANDARD\\1,1", {"BorderDensity": "GREY"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100100),
@@ -710,3 +710,61 @@ def test_unreadable_bytes_get_a_status_naming_the_tag(data: bytes, status: Statu
     _, images, _ = h.film_box(h.session())
     received = decode(io.BytesIO(data), True, True)
     fails(status, h.engine.n_set, META, IMAGE_BOX, images[0], received, offending=tag)
+
+
+# --- layouts and fit (PS3.4 H.4.3.1.2.1.2) --------------------------------------------------------------------
+
+
+def test_slide_and_custom_layouts_create_their_image_boxes() -> None:
+    h = Harness()
+    session = h.session()
+    _, slides, _ = h.film_box(session, "SLIDE", FilmSizeID="14INX17IN")
+    assert len(slides) == 56
+    _, custom, _ = h.film_box(session, "CUSTOM\\1")
+    assert len(custom) == 3
+    h2 = Harness(image_display_formats=("STANDARD",))
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h2.engine.n_create, META, FILM_BOX, None,
+          film_box_request(h2.session(), "SLIDE"), offending=0x20100010)
+
+
+def test_fit_statuses_at_image_box_n_set() -> None:
+    h = Harness()
+    _, images, _ = h.film_box(h.session(), "STANDARD\\2,2", FilmSizeID="8INX10IN")  # boxes 101.6 x 127 mm
+    assert h.set_image(images[0], 1, RequestedImageSize="90").status is Status.SUCCESS
+    assert h.set_image(images[0], 1, RequestedImageSize="150").status is Status.IMAGE_DEMAGNIFIED
+    assert h.set_image(images[0], 1, RequestedImageSize="150",
+                       RequestedDecimateCropBehavior="DECIMATE").status is Status.IMAGE_DECIMATED
+    assert h.set_image(images[0], 1, RequestedImageSize="150",
+                       RequestedDecimateCropBehavior="CROP").status is Status.IMAGE_CROPPED
+    image_box = h.engine.hierarchy.last_film_box().image_boxes[0]  # type: ignore[union-attr]
+    before = image_box.image
+    fails(Status.IMAGE_LARGER_THAN_BOX, h.set_image, images[0], 1, np.zeros((8, 8), dtype=np.uint16),
+          RequestedImageSize="150", RequestedDecimateCropBehavior="FAIL")
+    assert image_box.image is before and image_box.requested_decimate_crop_behavior.value == "CROP"  # type: ignore
+    # 2048 columns at 150 dpi are 347 mm: Magnification Type NONE cannot decimate them into 101.6 mm
+    big = np.zeros((2048, 2048), dtype=np.uint16)
+    fails(Status.IMAGE_LARGER_THAN_BOX, h.set_image, images[1], 2, big, MagnificationType="NONE",
+          RequestedDecimateCropBehavior="DECIMATE")
+    assert h.set_image(images[1], 2, np.zeros((256, 256), dtype=np.uint16),
+                       MagnificationType="NONE").status is Status.SUCCESS  # 43 mm at 150 dpi: fits
+
+
+def test_fit_is_checked_again_at_print_time() -> None:
+    h = Harness()
+    session = h.session()
+    box, images, _ = h.film_box(session, "STANDARD\\1,1", FilmSizeID="8INX10IN")
+    assert h.set_image(images[0], 1, np.zeros((512, 512), dtype=np.uint16)).status is Status.SUCCESS
+    # the film box now asks for one image pixel per printer pixel; 512 px at 150 dpi = 86.7 mm still fits
+    h.engine.n_set(META, FILM_BOX, box, wire({"MagnificationType": "NONE"}))
+    assert h.engine.n_action(META, FILM_BOX, box, 1, None).status is Status.SUCCESS
+    h.set_image(images[0], 1, np.zeros((2048, 2048), dtype=np.uint16), MagnificationType="BILINEAR",
+                RequestedImageSize="300", RequestedDecimateCropBehavior="CROP")
+    outcome = h.engine.n_action(META, SESSION, session, 1, None)
+    assert outcome.status is Status.IMAGE_CROPPED and len(h.submitted) == 2
+    # an image that fits at best fit, then the film box asks for Magnification Type NONE: 2048 px at
+    # 150 dpi is 347 mm, and the printer's default DECIMATE cannot shrink without interpolation
+    box2, images2, _ = h.film_box(session, "STANDARD\\1,1", FilmSizeID="8INX10IN")
+    assert h.set_image(images2[0], 1, np.zeros((2048, 2048), dtype=np.uint16)).status is Status.SUCCESS
+    h.engine.n_set(META, FILM_BOX, box2, wire({"MagnificationType": "NONE"}))
+    fails(Status.IMAGE_LARGER_THAN_BOX, h.engine.n_action, META, FILM_BOX, box2, 1, None)
+    assert len(h.submitted) == 2  # nothing queued

@@ -60,3 +60,95 @@ def test_film_sizes_in_points(film_size: str, portrait_pt: tuple[float, float]) 
     assert (mm_to_points(width), mm_to_points(height)) == pytest.approx(portrait_pt, abs=0.001)
     landscape = film_size_mm(film_size, FilmOrientation.LANDSCAPE)
     assert landscape == (height, width)
+
+
+# --- film geometry and image placement -----------------------------------------------------------------
+
+from printscp.errors import PrintError  # noqa: E402
+from printscp.model.enums import MagnificationType, RequestedDecimateCropBehavior  # noqa: E402
+from printscp.model.layout import LayoutTables, Rect, film_geometry, place_image  # noqa: E402
+from printscp.status import Status  # noqa: E402
+
+TABLES = LayoutTables({"SLIDE": (36.0, 24.0, 50.0), "SUPERSLIDE": (40.0, 40.0, 50.0)},
+                      {"1": ((0.0, 0.0, 1.0, 0.6), (0.0, 0.6, 0.5, 0.4), (0.5, 0.6, 0.5, 0.4))})
+PORTRAIT, LANDSCAPE = FilmOrientation.PORTRAIT, FilmOrientation.LANDSCAPE
+
+
+def rect(r: Rect) -> tuple[float, float, float, float]:
+    return (r.x, r.y, r.width, r.height)
+
+
+def test_slides_fill_the_film_on_their_pitch() -> None:
+    slides = film_geometry("14INX17IN", PORTRAIT, ImageDisplayFormat.parse("SLIDE"), TABLES)
+    assert len(slides.cells) == 7 * 8  # 355.6 / 50 = 7 across, 431.8 / 50 = 8 down
+    first = slides.cells[0]
+    # the 7 x 8 grid (350 x 400 mm) is centred, each 36 x 24 box centred in its 50 mm pitch
+    assert rect(first) == pytest.approx((2.8 + 7, 15.9 + 13, 36, 24))
+    assert rect(slides.cells[7]) == pytest.approx((2.8 + 7, 15.9 + 63, 36, 24))  # position 8 starts row 2
+    supers = film_geometry("8INX10IN", LANDSCAPE, ImageDisplayFormat.parse("SUPERSLIDE"), TABLES)
+    assert len(supers.cells) == 5 * 4 and rect(supers.cells[0])[2:] == (40, 40)
+    with pytest.raises(LayoutError, match="no SLIDE fits"):
+        film_geometry("14INX17IN", PORTRAIT, ImageDisplayFormat.parse("SLIDE"),
+                      LayoutTables({"SLIDE": (36, 24, 500)}, {}))
+
+
+def test_custom_layouts_come_from_the_profile() -> None:
+    geometry = film_geometry("14INX17IN", PORTRAIT, ImageDisplayFormat.parse("CUSTOM\\1"), TABLES)
+    assert [v for c in geometry.cells for v in rect(c)] == pytest.approx(
+        [0, 0, 355.6, 259.08, 0, 259.08, 177.8, 172.72, 177.8, 259.08, 177.8, 172.72])
+    with pytest.raises(LayoutError, match="not a layout of this printer"):
+        film_geometry("14INX17IN", PORTRAIT, ImageDisplayFormat.parse("CUSTOM\\7"), TABLES)
+
+
+def test_image_area_and_annotation_boxes_are_fractions_of_the_film() -> None:
+    geometry = film_geometry("A4", PORTRAIT, ImageDisplayFormat.parse("STANDARD\\1,2"), TABLES,
+                             image_area=(0.0, 0.1, 1.0, 0.8), annotation_boxes=[(0.0, 0.0, 1.0, 0.1)])
+    assert rect(geometry.cells[0]) == pytest.approx((0, 29.7, 210, 118.8))
+    assert rect(geometry.annotation_boxes[0]) == pytest.approx((0, 0, 210, 29.7))
+
+
+BOX = Rect(10, 20, 100, 50)
+DECIMATE, CROP, FAIL = (RequestedDecimateCropBehavior.DECIMATE, RequestedDecimateCropBehavior.CROP,
+                        RequestedDecimateCropBehavior.FAIL)
+
+
+def place(rows: int = 100, columns: int = 100, aspect: tuple[int, int] = (1, 1),
+          magnification: MagnificationType = MagnificationType.BILINEAR, size: float | None = None,
+          behavior: RequestedDecimateCropBehavior | None = None, default: RequestedDecimateCropBehavior = DECIMATE,
+          dpi: int = 254):
+    return place_image(BOX, rows, columns, aspect, magnification, size, behavior, default, dpi)
+
+
+def test_best_fit_centres_the_image_at_the_largest_size_of_its_shape() -> None:
+    placement = place()
+    assert rect(placement.rect) == pytest.approx((35, 20, 50, 50)) and placement.status is None
+    assert placement.crop == (0, 0, 100, 100)
+    # Pixel Aspect Ratio 1\2: pixels twice as wide as tall, so 100 x 100 pixels print 2:1
+    assert rect(place(aspect=(1, 2)).rect) == pytest.approx((10, 20, 100, 50))
+
+
+def test_requested_image_size_sets_the_printed_width() -> None:
+    placement = place(rows=50, size=60.0)
+    assert rect(placement.rect) == pytest.approx((30, 30, 60, 30)) and placement.status is None
+
+
+def test_magnification_none_prints_one_pixel_per_printer_pixel() -> None:
+    # 254 dpi = 10 pixels per mm: 300 columns print 30 mm wide
+    assert rect(place(rows=200, columns=300, magnification=MagnificationType.NONE).rect) == pytest.approx(
+        (45, 35, 30, 20))
+
+
+def test_too_large_images_follow_requested_decimate_crop_behavior() -> None:
+    decimated = place(size=150.0, behavior=DECIMATE)
+    assert decimated.status is Status.IMAGE_DECIMATED and rect(decimated.rect) == pytest.approx((35, 20, 50, 50))
+    assert place(size=150.0).status is Status.IMAGE_DEMAGNIFIED  # the printer's default chose to shrink
+    cropped = place(rows=100, columns=200, size=200.0, behavior=CROP)  # 200 x 100 mm into 100 x 50
+    assert cropped.status is Status.IMAGE_CROPPED
+    assert rect(cropped.rect) == pytest.approx(rect(BOX)) and cropped.crop == (25, 50, 50, 100)
+    assert place(size=150.0, default=CROP).status is Status.IMAGE_CROPPED
+    for call in (lambda: place(size=150.0, behavior=FAIL),
+                 lambda: place(columns=2000, rows=2000, magnification=MagnificationType.NONE, behavior=DECIMATE),
+                 lambda: place(size=101.0, default=FAIL)):
+        with pytest.raises(PrintError) as error:
+            call()
+        assert error.value.status is Status.IMAGE_LARGER_THAN_BOX
