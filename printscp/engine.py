@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -225,12 +226,13 @@ class PrintEngine:
         except LayoutError as exc:
             raise InvalidAttributeValue(f"Image Display Format (2010,0010): {exc}", [0x20100010]) from None
         # One Image Box per cell, created and listed in Image Box Position order (digest 4.3).
-        box.image_boxes = [ImageBox(generate_uid(), image_box_class, position, box)
+        box.image_boxes = [ImageBox(generate_uid(), image_box_class, position, weakref.ref(box))
                            for position in range(1, len(geometry.cells) + 1)]
         if self.association.annotation_negotiated and box.annotation_display_format_id:
             layout = self.profile.annotation_display_formats[box.annotation_display_format_id]
             box.annotation_boxes = [
-                AnnotationBox(generate_uid(), position, box) for position in range(1, len(layout.boxes) + 1)
+                AnnotationBox(generate_uid(), position, weakref.ref(box))
+                for position in range(1, len(layout.boxes) + 1)
             ]
         self.hierarchy.add_film_box(box)
         return codec.encode_film_box(box, session, self.profile, self.association.annotation_negotiated)

@@ -14,6 +14,7 @@ print never changes.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -151,14 +152,27 @@ class FilmBox:
         return any(box.image is not None for box in self.image_boxes)
 
 
+class _Child:
+    """A box created with a film box. It refers back weakly, so that a dropped hierarchy (and its
+    pixels) is freed by reference counting at once instead of waiting for the cycle collector."""
+
+    _parent: weakref.ref[FilmBox]
+
+    @property
+    def film_box(self) -> FilmBox:
+        box = self._parent()
+        assert box is not None, "a film box outlives its image and annotation boxes"
+        return box
+
+
 @dataclass
-class ImageBox:
+class ImageBox(_Child):
     """Basic Grayscale Image Box (PS3.3 C.13.5); bound to its position at creation (digest 4.3)."""
 
     sop_instance_uid: str
     sop_class_uid: str
     image_box_position: int
-    film_box: FilmBox
+    _parent: weakref.ref[FilmBox] = field(repr=False)
     image: GrayscaleImage | None = None
     polarity: Polarity = Polarity.NORMAL
     magnification_type: MagnificationType | None = None  # None: the film box's
@@ -173,12 +187,12 @@ class ImageBox:
 
 
 @dataclass
-class AnnotationBox:
+class AnnotationBox(_Child):
     """Basic Annotation Box (PS3.3 C.13.7)."""
 
     sop_instance_uid: str
     annotation_position: int
-    film_box: FilmBox
+    _parent: weakref.ref[FilmBox] = field(repr=False)
     text_string: str = ""
 
     sop_class_uid = uids.BASIC_ANNOTATION_BOX

@@ -40,7 +40,10 @@ def resample(placed: PlacedImage, size: tuple[int, int]) -> Image.Image:
     if image.size == size:
         return image
     magnification = placed.magnification_type
-    resampling = _FILTERS.get(magnification) or _CUBIC.get(placed.smoothing_type, Image.Resampling.BICUBIC)
+    if magnification in _FILTERS:  # not `_FILTERS.get() or ...`: NEAREST is 0
+        resampling = _FILTERS[magnification]
+    else:
+        resampling = _CUBIC.get(placed.smoothing_type, Image.Resampling.BICUBIC)
     resized = image.resize(size, resampling)
     if magnification is MagnificationType.CUBIC and placed.smoothing_type == "SMOOTH":
         resized = resized.filter(ImageFilter.GaussianBlur(0.5 * size[0] / image.size[0]))

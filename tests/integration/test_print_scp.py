@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import socket
+import sys
 import threading
 import time
 import weakref
@@ -225,11 +226,22 @@ def test_abort_mid_session_leaves_nothing_behind(running: RunningServer) -> None
     _, images, _ = scu.film_box(session, "STANDARD\\2,2")
     scu.set_image(images[0], 1, ramp(256, 256))
     assert running.server.active_engines == 1
-    held = [weakref.ref(e.hierarchy.film_session) for e in running.server._engines.values()]  # noqa: SLF001
-    scu.assoc.abort()
-    _wait_for(lambda: running.server.active_engines == 0)
-    gc.collect()
-    assert all(ref() is None for ref in held), "the aborted association's film session is still alive"
+    (engine,) = running.server._engines.values()  # noqa: SLF001
+    session_object = engine.hierarchy.film_session
+    assert session_object is not None
+    pixels = session_object.film_boxes[0].image_boxes[0].image.pixels  # type: ignore[union-attr]
+    held = [weakref.ref(session_object), weakref.ref(session_object.film_boxes[0])]
+    base = pixels.base if pixels.base is not None else pixels
+    pixel_refs = sys.getrefcount(base)
+    del engine, session_object, pixels
+    gc.disable()  # freed by reference counting alone: no cycle may keep a hierarchy or its pixels alive
+    try:
+        scu.assoc.abort()
+        _wait_for(lambda: running.server.active_engines == 0)
+        _wait_for(lambda: all(ref() is None for ref in held))
+        assert sys.getrefcount(base) < pixel_refs  # the hierarchy no longer holds the image
+    finally:
+        gc.enable()
     # and the server keeps serving
     with PrintSCU(running.address) as again:
         assert again.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).status == 0

@@ -24,7 +24,6 @@ from printscp.model.enums import (
 from printscp.model.layout import ImageDisplayFormat
 from printscp.model.session import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PresentationLUTSnapshot
 from printscp.render import gsdf
-from printscp.render.png import render_png
 from printscp.render.pdf import DocumentInfo, render_pdf
 from printscp.render.pixels import (
     Viewing,
@@ -35,8 +34,8 @@ from printscp.render.pixels import (
     image_densities,
     image_lut,
 )
-from printscp.model.layout import Rect
 from printscp.render.plan import plan_film
+from printscp.render.png import render_png
 
 PROFILE = load_config(Path(__file__).resolve().parents[2] / "config.toml").printer
 LIGHT_BOX = Viewing(2000, 10, False, 0.10, 3.30)
