@@ -256,6 +256,10 @@ class PrintEngine:
             values = codec.decode(dataset, codec.FILM_BOX_SET, ctx)
             _check_density_range(values.get("min_density", box.min_density),
                                  values.get("max_density", box.max_density))
+            film_lut = values.get("referenced_presentation_lut", box.referenced_presentation_lut)
+            for image_box in box.image_boxes:  # the film box's P-LUT applies to images without their own
+                if image_box.referenced_presentation_lut is None:
+                    _check_lut_matches(film_lut, image_box.image)
             _assign(box, values)
             result = codec.encode_film_box(box, session, self.profile, self.association.annotation_negotiated)
         elif sop_class_uid == uids.BASIC_ANNOTATION_BOX:
@@ -430,8 +434,16 @@ def _assign(target: object, values: dict[str, Any]) -> None:
 
 
 def _apply_character_set(dataset: Dataset, session: FilmSession) -> None:
-    """PS3.4 H.4.2.2.1.3: film and annotation boxes are encoded in the Film Session's character set."""
-    if "SpecificCharacterSet" not in dataset and session.specific_character_set:
+    """PS3.4 H.4.2.2.1.3: film and annotation boxes use the Film Session's character set."""
+    if 0x00080005 in dataset:
+        sent = dataset[0x00080005].value
+        terms = tuple(t.strip() for t in ([sent] if isinstance(sent, str) else list(sent or [])))
+        if tuple(t for t in terms if t) != tuple(t for t in session.specific_character_set if t):
+            raise InvalidAttributeValue(
+                f"Specific Character Set (0008,0005) {'/'.join(terms) or 'default'} differs from the Film "
+                f"Session's {'/'.join(session.specific_character_set) or 'default'} (PS3.4 H.4.2.2.1.3)",
+                [0x00080005])
+    elif session.specific_character_set:
         dataset.SpecificCharacterSet = list(session.specific_character_set)
 
 

@@ -185,21 +185,25 @@ def enumerated(enum: type[StrEnum]) -> Parser:
 _CS = re.compile(r"[A-Z0-9 _]{1,16}")
 
 
-def defined_term(supported: Callable[[PrinterProfile], Iterable[str]], default: Callable[[PrinterProfile], str],
-                 convert: Callable[[str], Any] = str) -> Parser:
-    """Defined Terms: open sets; a well-formed term the printer does not support gives 0116 + default."""
+def defined_term(supported: Callable[[PrinterProfile], Iterable[str]],
+                 default: Callable[[PrinterProfile], str] | None, convert: Callable[[str], Any] = str) -> Parser:
+    """Defined Terms: open sets; a well-formed term the printer does not support gives 0116 and the
+    default: the profile's, or (default None, for Image Box overrides) the Film Box's value."""
 
     def parse(elem: DataElement, ctx: Context) -> Any:
         value = _string(elem)
         if not _CS.fullmatch(value):
             raise InvalidAttributeValue(f"{describe(elem.tag)} '{value}' is not a valid CS value", [elem.tag])
-        allowed = list(supported(ctx.profile))
-        if value not in allowed:
-            substitute = default(ctx.profile)
+        if value in supported(ctx.profile):
+            return convert(value)
+        if default is None:
             ctx.warn(Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
-                     f"{describe(elem.tag)} '{value}' is not supported; using '{substitute}'", elem.tag)
-            return convert(substitute)
-        return convert(value)
+                     f"{describe(elem.tag)} '{value}' is not supported; using the Film Box's", elem.tag)
+            return None
+        substitute = default(ctx.profile)
+        ctx.warn(Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
+                 f"{describe(elem.tag)} '{value}' is not supported; using '{substitute}'", elem.tag)
+        return convert(substitute)
 
     return parse
 
@@ -266,11 +270,11 @@ def border_density(elem: DataElement, ctx: Context) -> str:
     return str(density)
 
 
-def positive_integer(limit: int) -> Parser:
+def integer_between(low: int, high: int) -> Parser:
     def parse(elem: DataElement, ctx: Context) -> int:
         value = _integer(elem)
-        if not 0 <= value <= limit:
-            raise InvalidAttributeValue(f"{describe(elem.tag)} {value} must be 0 to {limit}", [elem.tag])
+        if not low <= value <= high:
+            raise InvalidAttributeValue(f"{describe(elem.tag)} {value} must be {low} to {high}", [elem.tag])
         return value
 
     return parse
@@ -304,15 +308,33 @@ def image_display_format(elem: DataElement, ctx: Context) -> ImageDisplayFormat:
     return fmt
 
 
-def configuration_information(elem: DataElement, ctx: Context) -> str:
-    value = _string(elem)
-    if value not in ctx.profile.contrast_curves:
-        substitute = ctx.profile.defaults.configuration_information
+def configuration_information(film_box_fallback: bool) -> Parser:
+    """An ID of the profile's contrast curves; others get 0116 and the default (or the Film Box's)."""
+
+    def parse(elem: DataElement, ctx: Context) -> str | None:
+        value = _string(elem)
+        if value in ctx.profile.contrast_curves:
+            return value
+        substitute = None if film_box_fallback else ctx.profile.defaults.configuration_information
+        using = "the Film Box's" if substitute is None else f"'{substitute}'"
         ctx.warn(Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
                  f"{describe(elem.tag)} '{value}' is not a configuration of this printer "
-                 f"({', '.join(ctx.profile.contrast_curves)}); using '{substitute}'", elem.tag)
+                 f"({', '.join(ctx.profile.contrast_curves)}); using {using}", elem.tag)
         return substitute
-    return value
+
+    return parse
+
+
+# PS3.3 C.12.1.1.2 Defined Terms of Specific Character Set (single-byte, multi-byte with and without
+# code extensions), those pydicom can decode.
+CHARACTER_SETS = frozenset({
+    "ISO_IR 100", "ISO_IR 101", "ISO_IR 109", "ISO_IR 110", "ISO_IR 144", "ISO_IR 127", "ISO_IR 126",
+    "ISO_IR 138", "ISO_IR 148", "ISO_IR 203", "ISO_IR 13", "ISO_IR 166", "ISO_IR 192", "GB18030", "GBK",
+    "ISO 2022 IR 6", "ISO 2022 IR 100", "ISO 2022 IR 101", "ISO 2022 IR 109", "ISO 2022 IR 110",
+    "ISO 2022 IR 144", "ISO 2022 IR 127", "ISO 2022 IR 126", "ISO 2022 IR 138", "ISO 2022 IR 148",
+    "ISO 2022 IR 203", "ISO 2022 IR 13", "ISO 2022 IR 166", "ISO 2022 IR 87", "ISO 2022 IR 159",
+    "ISO 2022 IR 149", "ISO 2022 IR 58",
+}) & frozenset(pydicom.charset.python_encoding)
 
 
 def specific_character_set(elem: DataElement, ctx: Context) -> tuple[str, ...]:
@@ -320,7 +342,7 @@ def specific_character_set(elem: DataElement, ctx: Context) -> tuple[str, ...]:
     terms = [values] if isinstance(values, str) else list(values or [])
     terms = [term.strip() for term in terms]
     for term in terms:
-        if term and term not in pydicom.charset.python_encoding:
+        if term and term not in CHARACTER_SETS:
             raise InvalidAttributeValue(f"{describe(elem.tag)} '{term}' is not a supported character set",
                                         [elem.tag])
     return tuple(terms)
@@ -539,7 +561,7 @@ _FILM_BOX_SETTABLE = (  # PS3.4 Table H.4-7 (N-SET); also part of H.4-6 (N-CREAT
     Rule("MagnificationType", "magnification_type", Usage.UM,
          defined_term(lambda p: p.magnification_types, lambda p: p.defaults.magnification_type, MagnificationType)),
     Rule("MaxDensity", "max_density", Usage.UM, density_limit),
-    Rule("ConfigurationInformation", "configuration_information", Usage.UM, configuration_information),
+    Rule("ConfigurationInformation", "configuration_information", Usage.UM, configuration_information(False)),
     Rule("ReferencedPresentationLUTSequence", "referenced_presentation_lut", Usage.UU,
          referenced_presentation_lut, _supports_plut),
     Rule("SmoothingType", "smoothing_type", Usage.UU,
@@ -549,8 +571,8 @@ _FILM_BOX_SETTABLE = (  # PS3.4 Table H.4-7 (N-SET); also part of H.4-6 (N-CREAT
     Rule("EmptyImageDensity", "empty_image_density", Usage.UU, border_density),
     Rule("MinDensity", "min_density", Usage.UU, density_limit),
     Rule("Trim", "trim", Usage.UU, enumerated(Trim), lambda p: p.supports_trim),
-    Rule("Illumination", "illumination", Usage.UU, positive_integer(100000), _supports_plut),
-    Rule("ReflectedAmbientLight", "reflected_ambient_light", Usage.UU, positive_integer(10000), _supports_plut),
+    Rule("Illumination", "illumination", Usage.UU, integer_between(1, 65535), _supports_plut),
+    Rule("ReflectedAmbientLight", "reflected_ambient_light", Usage.UU, integer_between(0, 65535), _supports_plut),
 )
 
 FILM_BOX_CREATE = (  # PS3.4 Table H.4-6
@@ -571,14 +593,14 @@ GRAYSCALE_IMAGE_BOX_SET = (  # PS3.4 Table H.4-10
     Rule("ImageBoxPosition", "image_box_position", Usage.MM, image_box_position),
     Rule("BasicGrayscaleImageSequence", "image", Usage.MM, grayscale_image),
     Rule("Polarity", "polarity", Usage.UM, enumerated(Polarity)),
+    # Image Box overrides: an unsupported value falls back to the Film Box's (default None)
     Rule("MagnificationType", "magnification_type", Usage.UU,
-         defined_term(lambda p: p.magnification_types, lambda p: p.defaults.magnification_type, MagnificationType)),
-    Rule("SmoothingType", "smoothing_type", Usage.UU,
-         defined_term(lambda p: p.smoothing_types, lambda p: p.defaults.smoothing_type),
+         defined_term(lambda p: p.magnification_types, None, MagnificationType)),
+    Rule("SmoothingType", "smoothing_type", Usage.UU, defined_term(lambda p: p.smoothing_types, None),
          lambda p: bool(p.smoothing_types)),
     Rule("MinDensity", "min_density", Usage.UU, density_limit),
     Rule("MaxDensity", "max_density", Usage.UU, density_limit),
-    Rule("ConfigurationInformation", "configuration_information", Usage.UU, configuration_information),
+    Rule("ConfigurationInformation", "configuration_information", Usage.UU, configuration_information(True)),
     Rule("RequestedImageSize", "requested_image_size", Usage.UU, requested_image_size,
          lambda p: p.supports_requested_image_size),
     Rule("RequestedDecimateCropBehavior", "requested_decimate_crop_behavior", Usage.UU,

@@ -59,7 +59,9 @@ class FilmPlan:
 
 def viewing_for(snapshot: FilmSnapshot, profile: PrinterProfile) -> Viewing:
     """Illumination and ambient light: the SCU's values override the profile's (PS3.4 H.4.9.2.1.3)."""
-    illumination = snapshot.illumination or profile.illumination_for(snapshot.medium_type)
+    illumination = snapshot.illumination
+    if illumination is None:
+        illumination = profile.illumination_for(snapshot.medium_type)
     ambient = snapshot.reflected_ambient_light
     return Viewing(
         illumination=float(illumination),

@@ -19,7 +19,7 @@ from printscp.config import PrinterProfile, load_config
 from printscp.engine import AssociationInfo, Outcome, PrintEngine, QueueFull
 from printscp.errors import PrintError
 from printscp.model.printer import Printer
-from printscp.model.session import PrintRequest
+from printscp.model.session import PrintRequest, snapshot_film
 from printscp.status import Status
 
 REPO = Path(__file__).resolve().parents[2]
@@ -768,3 +768,45 @@ def test_fit_is_checked_again_at_print_time() -> None:
     h.engine.n_set(META, FILM_BOX, box2, wire({"MagnificationType": "NONE"}))
     fails(Status.IMAGE_LARGER_THAN_BOX, h.engine.n_action, META, FILM_BOX, box2, 1, None)
     assert len(h.submitted) == 2  # nothing queued
+
+
+def test_film_box_presentation_lut_must_fit_the_images_already_set() -> None:
+    h = Harness()
+    eight_bit_lut = h.engine.n_create(PLUT, PLUT, None, lut_request(entries=256, bits=12)).affected_sop_instance_uid
+    box, images, _ = h.film_box(h.session())
+    h.set_image(images[0], 1)  # 12-bit
+    ds = Dataset()
+    ds.ReferencedPresentationLUTSequence = [reference(PLUT, eight_bit_lut)]  # type: ignore[arg-type]
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, META, FILM_BOX, box, wire(ds), offending=0x20500500)
+    assert h.engine.hierarchy.last_film_box().referenced_presentation_lut is None  # type: ignore[union-attr]
+    assert h.engine.n_action(META, FILM_BOX, box, 1, None).status is Status.SUCCESS
+
+
+def test_illumination_must_be_positive() -> None:
+    h = Harness()
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None,
+          film_box_request(h.session(), Illumination=0), offending=0x2010015E)
+
+
+def test_unsupported_image_box_override_falls_back_to_the_film_box() -> None:
+    h = Harness(magnification_types=("REPLICATE", "BILINEAR"))
+    _, images, _ = h.film_box(h.session(), MagnificationType="REPLICATE", ConfigurationInformation="CS700")
+    outcome = h.set_image(images[0], 1, MagnificationType="CUBIC", ConfigurationInformation="CS123")
+    assert outcome.status is Status.ATTRIBUTE_VALUE_OUT_OF_RANGE
+    assert "using the Film Box's" in outcome.error_comment
+    (request_film,) = [snapshot_film(h.engine.hierarchy.film_session, h.engine.hierarchy.last_film_box())]  # type: ignore
+    assert (request_film.image_boxes[0].magnification_type.value,
+            request_film.image_boxes[0].configuration_information) == ("REPLICATE", "CS700")
+
+
+def test_character_set_terms_and_consistency() -> None:
+    fails(Status.INVALID_ATTRIBUTE_VALUE, Harness().engine.n_create, META, SESSION, None,
+          wire({"SpecificCharacterSet": "ISO_IR 6"}), offending=0x00080005)  # a pydicom alias, not a DICOM term
+    h = Harness()
+    session = h.session(SpecificCharacterSet="ISO_IR 100")
+    ds = film_box_request(session)
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None, ds, offending=0x00080005)
+    same = film_box_request(session)
+    same.SpecificCharacterSet = "ISO_IR 100"
+    assert h.engine.n_create(META, FILM_BOX, None, same).status is Status.SUCCESS
