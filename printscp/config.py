@@ -156,10 +156,28 @@ class PrinterProfile:
 
 
 @dataclass(frozen=True)
+class QueueConfig:
+    size: int = 16  # print jobs waiting at most; N-ACTION beyond gets C601 / C602
+    keep_finished_jobs: float = 3600.0  # seconds a finished Print Job can still be read with N-GET
+    on_printer_failure: str = "WAIT"  # WAIT: jobs stay PENDING until the printer recovers; FAIL: they fail
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Scripted faults, for testing how a print SCU copes; all off by default."""
+
+    fail_every: int = 0  # every Nth job fails with FILM JAM (0 = never)
+    print_delay: float = 0.0  # seconds each job spends PRINTING before it renders
+    films_in_supply: int = 0  # films until SUPPLY EMPTY (printer FAILURE until set NORMAL); 0 = endless
+
+
+@dataclass(frozen=True)
 class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     printer: PrinterProfile = field(default_factory=PrinterProfile)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
 
 
 def load_config(path: Path | None) -> Config:
@@ -250,6 +268,13 @@ _AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # PS3.5 AE: 16 chars, no 
 def validate(config: Config) -> Config:
     _validate_network(config.network)
     _validate_printer(config.printer)
+    queue, faults = config.queue, config.faults
+    _check(1 <= queue.size <= 10000, "queue.size", "must be 1 to 10000")
+    _check(queue.keep_finished_jobs >= 0, "queue.keep_finished_jobs", "must be 0 or more seconds")
+    _check(queue.on_printer_failure in ("WAIT", "FAIL"), "queue.on_printer_failure", "must be WAIT or FAIL")
+    _check(faults.fail_every >= 0, "faults.fail_every", "must be 0 (never) or more")
+    _check(0 <= faults.print_delay <= 3600, "faults.print_delay", "must be 0 to 3600 seconds")
+    _check(faults.films_in_supply >= 0, "faults.films_in_supply", "must be 0 (endless) or more")
     return config
 
 

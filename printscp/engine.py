@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, generate_uid
@@ -29,10 +29,12 @@ from printscp.errors import (
     NoSuchSOPInstance,
     PrintError,
     PrintWarning,
+    QueueFull,
     UnrecognizedOperation,
 )
 from printscp.model import codec
 from printscp.model.enums import (
+    ExecutionStatus,
     FilmOrientation,
     MagnificationType,
     PrintPriority,
@@ -45,6 +47,7 @@ from printscp.model.session import (
     AnnotationBox,
     FilmBox,
     FilmSession,
+    GrayscaleImage,
     Hierarchy,
     ImageBox,
     ImageBoxSnapshot,
@@ -82,6 +85,8 @@ OPERATIONS: dict[str, frozenset[str]] = {
     uids.BASIC_ANNOTATION_BOX: frozenset({N_SET, N_GET}),
     uids.PRESENTATION_LUT: frozenset({N_CREATE, N_GET, N_DELETE}),
     uids.PRINTER: frozenset({N_GET}),
+    uids.PRINT_JOB: frozenset({N_GET}),
+    uids.PRINTER_CONFIGURATION_RETRIEVAL: frozenset({N_GET}),
 }
 
 PRINT_ACTION = 1  # Action Type ID of Print (PS3.4 Tables H.4-3 and H.4-8)
@@ -116,23 +121,40 @@ class Outcome:
         return tuple(tag for w in self.warnings for tag in w.offending)
 
 
-class QueueFull(Exception):
-    """The print queue cannot take another job (C601 / C602)."""
+class PrintJobState(Protocol):
+    """What a Print Job N-GET reports (PS3.4 Table H.4-15)."""
+
+    sop_instance_uid: str
+    execution_status: ExecutionStatus
+    execution_status_info: str
+    print_priority: PrintPriority
+    creation: datetime
+    originator: str
 
 
-Submit = Callable[[PrintRequest], str]  # queues a print and returns its Print Job SOP Instance UID
+class Printing(Protocol):
+    """The print queue as one association sees it (jobs.PrintQueue behind a per-association adapter)."""
+
+    def prepare(self, image: GrayscaleImage) -> None:
+        """An image box holds a new image: a queue may start making it durable now."""
+
+    def submit(self, request: PrintRequest) -> str:
+        """Queue a print (raises QueueFull); returns its Print Job SOP Instance UID."""
+
+    def print_job(self, sop_instance_uid: str) -> PrintJobState | None:
+        """A print job of this printer, for N-GET."""
 
 
 class PrintEngine:
     """Print management for one association: a Film Session hierarchy, its P-LUTs, and printing."""
 
     def __init__(self, profile: PrinterProfile, printer: Printer, association: AssociationInfo,
-                 submit: Submit) -> None:
+                 printing: Printing) -> None:
         self.profile = profile
         self.printer = printer
         self.association = association
         self.hierarchy = Hierarchy(profile.supports_film_session_print)
-        self._submit = submit
+        self.printing = printing
 
     # --- dispatch helpers ------------------------------------------------------------------------
 
@@ -287,6 +309,8 @@ class PrintEngine:
                 candidate = snapshot_image_box(dataclasses.replace(image_box, **values), film_box)
                 self._check_fit(film_box, candidate, ctx.warnings)
             _assign(image_box, values)
+            if "image" in values and image_box.image is not None:
+                self.printing.prepare(image_box.image)
             # The N-SET-RSP attribute list is optional (PS3.7 10.1.3); echo without the pixels.
             result = Dataset()
             result.ImageBoxPosition = image_box.image_box_position
@@ -303,6 +327,16 @@ class PrintEngine:
                     f"the Printer is the well-known instance {uids.PRINTER_INSTANCE}, not {sop_instance_uid}"
                 )
             full = self.printer_attributes()
+        elif sop_class_uid == uids.PRINTER_CONFIGURATION_RETRIEVAL:
+            if sop_instance_uid != uids.PRINTER_CONFIGURATION_RETRIEVAL_INSTANCE:
+                raise NoSuchSOPInstance(f"the Printer Configuration is the well-known instance "
+                                        f"{uids.PRINTER_CONFIGURATION_RETRIEVAL_INSTANCE}")
+            full = codec.encode_printer_configuration(self.profile)
+        elif sop_class_uid == uids.PRINT_JOB:
+            job = self.printing.print_job(sop_instance_uid)
+            if job is None:
+                raise NoSuchSOPInstance(f"no such Print Job (or finished too long ago): {sop_instance_uid}")
+            full = codec.encode_print_job(job, self.profile.name)
         else:
             full = self._instance_attributes(sop_class_uid, sop_instance_uid)
         warnings: list[PrintWarning] = []
@@ -380,7 +414,7 @@ class PrintEngine:
             proposed_study=session.proposed_study,
         )
         try:
-            job_uid = self._submit(request)
+            job_uid = self.printing.submit(request)
         except QueueFull:
             status = Status.QUEUE_FULL_FILM_SESSION if is_session else Status.QUEUE_FULL_FILM_BOX
             raise PrintError("the print queue is full; try again later", status=status) from None

@@ -81,6 +81,10 @@ class ProcessingFailure(PrintError):
     status = Status.PROCESSING_FAILURE
 
 
+class QueueFull(Exception):
+    """The print queue cannot take another job (PS3.4: C601 for a film session, C602 for a film box)."""
+
+
 @dataclass(frozen=True)
 class PrintWarning:
     """A warning status and its reason; operations return these instead of raising."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from printscp.archive.store import FilmArchive, StoredJob
 from printscp.config import ArchiveConfig, Config, PrinterProfile, load_config, validate
 from printscp.net.server import PrintServer
 
@@ -36,6 +37,11 @@ class RunningServer:
     @property
     def archive(self) -> Path:
         return self.server.config.archive.folder
+
+    def jobs(self) -> list[StoredJob]:
+        """The print jobs in the archive, once the print queue has printed everything it was given."""
+        assert self.server.queue.wait_idle(60), "the print queue did not finish"
+        return FilmArchive(self.archive).jobs()
 
 
 @pytest.fixture

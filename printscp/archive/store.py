@@ -66,13 +66,23 @@ class FilmArchive:
         manifest = _manifest(job_uid, request, entries, rendered_at, PRINT_PDF if job.print_pdf else None)
         _write(staging / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
         _fsync_dir(staging)
-        day = request.requested_at
-        final = self.folder / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / job_uid
+        final = self.folder_of(job_uid, request.requested_at)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, final)
         _fsync_dir(final.parent)
         log.info("stored print job %s: %d film(s) in %s", job_uid, len(job.films), final)
         return StoredJob(final, manifest)
+
+    def folder_of(self, job_uid: str, requested_at: datetime) -> Path:
+        return self.folder / f"{requested_at:%Y}" / f"{requested_at:%m}" / f"{requested_at:%d}" / job_uid
+
+    def find(self, job_uid: str, requested_at: datetime) -> StoredJob | None:
+        """The stored job, if its folder is in place (renamed there only once complete)."""
+        manifest_path = self.folder_of(job_uid, requested_at) / MANIFEST
+        if not manifest_path.exists():
+            return None
+        with open(manifest_path, encoding="utf-8") as file:
+            return StoredJob(manifest_path.parent, json.load(file))
 
     def jobs(self) -> list[StoredJob]:
         """Every stored job, oldest first."""

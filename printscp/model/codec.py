@@ -54,7 +54,7 @@ from printscp.model.enums import (
     RequestedResolutionID,
     Trim,
 )
-from printscp.model.layout import ImageDisplayFormat, LayoutError
+from printscp.model.layout import MM_PER_INCH, ImageDisplayFormat, LayoutError, film_geometry
 from printscp.model.session import (
     AnnotationBox,
     FilmBox,
@@ -878,3 +878,91 @@ def select(dataset: Dataset, identifiers: Sequence[int], ctx_warnings: list[Prin
             Status.ATTRIBUTE_LIST_ERROR,
             f"{', '.join(describe(t) for t in missing[:3])} not held by this instance", tuple(missing)))
     return selected
+
+
+def encode_print_job(job: Any, printer_name: str) -> Dataset:
+    """Print Job N-GET attributes (PS3.4 Table H.4-15); `job` has the fields of engine.PrintJobState."""
+    ds = Dataset()
+    ds.ExecutionStatus = job.execution_status.value
+    ds.ExecutionStatusInfo = job.execution_status_info
+    ds.PrintPriority = job.print_priority.value
+    ds.CreationDate = job.creation.strftime("%Y%m%d")
+    ds.CreationTime = job.creation.strftime("%H%M%S")
+    ds.PrinterName = printer_name
+    ds.Originator = job.originator
+    return ds
+
+
+def encode_printer_configuration(profile: PrinterProfile) -> Dataset:
+    """Printer Configuration Retrieval N-GET (PS3.4 H.4.11, PS3.3 C.13.13), from the printer profile.
+
+    One item for the one printer and Meta SOP Class. Supported Image Display Formats lists, for every
+    Film Size ID in portrait and each resolution, STANDARD\\1,1 with its printable pixels and the
+    printer's slide layouts; STANDARD, ROW and COL take any counts up to max_columns x max_rows.
+    """
+    item = Dataset()
+    classes = [uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META, uids.PRINT_JOB, uids.PRINTER_CONFIGURATION_RETRIEVAL]
+    if profile.supports_presentation_lut:
+        classes.append(uids.PRESENTATION_LUT)
+    if profile.supports_annotation:
+        classes.append(uids.BASIC_ANNOTATION_BOX)
+    item.SOPClassesSupported = classes
+    item.MaximumMemoryAllocation = 0  # Memory Allocation is not supported
+    item.MemoryBitDepth = 16
+    item.PrintingBitDepth = 12 if profile.supports_12_bit else 8
+    defaults = profile.defaults
+    media = [(defaults.medium_type, defaults.film_size_id)]
+    media += [(m, defaults.film_size_id) for m in profile.medium_types if m != defaults.medium_type]
+    media += [(defaults.medium_type, f) for f in profile.film_size_ids if f != defaults.film_size_id]
+    installed = []
+    for number, (medium, size) in enumerate(media, start=1):  # item 1 is the printer's default
+        medium_item = Dataset()
+        medium_item.ItemNumber = number
+        medium_item.MediumType = medium
+        medium_item.FilmSizeID = size
+        medium_item.MinDensity = profile.min_density
+        medium_item.MaxDensity = profile.max_density
+        installed.append(medium_item)
+    item.MediaInstalledSequence = installed
+    item.OtherMediaAvailableSequence = []
+    formats = []
+    slides = [k for k in ("SLIDE", "SUPERSLIDE") if k in profile.image_display_formats and k in profile.slide_formats]
+    for size in profile.film_size_ids:
+        for resolution, dpi in profile.resolutions.items():
+            for text in ["STANDARD\\1,1", *slides]:
+                fmt = ImageDisplayFormat.parse(text)
+                cell = film_geometry(size, FilmOrientation.PORTRAIT, fmt, profile.layout_tables).cells[0]
+                entry = Dataset()
+                entry.Rows = round(cell.height / MM_PER_INCH * dpi)
+                entry.Columns = round(cell.width / MM_PER_INCH * dpi)
+                entry.ImageDisplayFormat = text
+                entry.FilmOrientation = FilmOrientation.PORTRAIT.value
+                entry.FilmSizeID = size
+                entry.PrinterResolutionID = resolution
+                pitch = f"{MM_PER_INCH / dpi:.6f}"
+                entry.PrinterPixelSpacing = [pitch, pitch]
+                entry.RequestedImageSizeFlag = "YES" if profile.supports_requested_image_size else "NO"
+                formats.append(entry)
+    item.SupportedImageDisplayFormatsSequence = formats
+    item.DefaultPrinterResolutionID = defaults.requested_resolution_id
+    item.DefaultMagnificationType = defaults.magnification_type
+    others = [m for m in profile.magnification_types if m != defaults.magnification_type]
+    if others:
+        item.OtherMagnificationTypesAvailable = others
+    if profile.smoothing_types:
+        item.DefaultSmoothingType = defaults.smoothing_type
+        smoothing = [t for t in profile.smoothing_types if t != defaults.smoothing_type]
+        if smoothing:
+            item.OtherSmoothingTypesAvailable = smoothing
+    item.ConfigurationInformationDescription = "; ".join(
+        f"{curve}: mid-grey contrast {contrast:g} (S-curve on P-Values, used without a Presentation LUT)"
+        for curve, contrast in profile.contrast_curves.items())
+    item.MaximumCollatedFilms = 9999 if profile.supports_film_session_print else 0
+    behavior = defaults.requested_decimate_crop_behavior
+    item.DecimateCropResult = f"DEF {behavior}" if profile.supports_decimate_crop else behavior
+    item.Manufacturer = profile.manufacturer
+    item.ManufacturerModelName = profile.manufacturer_model_name
+    item.PrinterName = profile.name
+    ds = Dataset()
+    ds.PrinterConfigurationSequence = [item]
+    return ds

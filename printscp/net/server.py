@@ -14,13 +14,16 @@ from pynetdicom.events import Event
 from pynetdicom.transport import ThreadedAssociationServer
 
 from printscp import uids
-from printscp.archive.store import FilmArchive
 from printscp.config import Config
-from printscp.engine import AssociationInfo, PrintEngine, Submit
-from printscp.jobs import SynchronousPrintQueue
-from printscp.model.printer import Printer
+from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
+from printscp.events import Notify, printer_event
+from printscp.jobs import PrintQueue
+from printscp.model.enums import PrinterStatus
+from printscp.model.printer import Printer, PrinterState
+from printscp.model.session import GrayscaleImage, PrintRequest
 from printscp.net import compat as _compat  # noqa: F401  (adjusts pynetdicom on import)
 from printscp.net import handlers
+from printscp.net.notify import PrintAssociation, PrintRequestHandler
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +31,35 @@ log = logging.getLogger(__name__)
 PRINT_TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
 
 
-class PrintServer:
-    """A running (or ready to run) printscp: the AE, the printer, the archive and one engine per association."""
+class _AssociationPrinting:
+    """The print queue as one association's engine sees it: its jobs report back to it."""
 
-    def __init__(self, config: Config, submit: Submit | None = None) -> None:
+    def __init__(self, queue: PrintQueue, notify: Notify | None) -> None:
+        self._queue, self._notify = queue, notify
+
+    def prepare(self, image: GrayscaleImage) -> None:
+        self._queue.prepare(image)
+
+    def submit(self, request: PrintRequest) -> str:
+        return self._queue.submit(request, self._notify)
+
+    def print_job(self, sop_instance_uid: str) -> PrintJobState | None:
+        return self._queue.job(sop_instance_uid)
+
+
+class PrintServer:
+    """A running (or ready to run) printscp: the AE, the printer, the print queue, one engine per association."""
+
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.profile = config.printer
         self.printer = Printer()
-        self.archive = FilmArchive(config.archive.folder)
-        self.submit: Submit = submit or SynchronousPrintQueue(self.profile, self.archive).submit
+        self.queue = PrintQueue(config, self.printer)
+        self.archive = self.queue.archive
         self._engines: dict[Association, PrintEngine] = {}
         self._lock = threading.Lock()
         self._server: ThreadedAssociationServer | None = None
+        self.printer.add_listener(self._printer_changed)
 
     # --- association lifecycle -----------------------------------------------------------------------
 
@@ -55,7 +75,8 @@ class PrintServer:
                     annotation_negotiated=uids.BASIC_ANNOTATION_BOX in accepted,
                     print_job_negotiated=uids.PRINT_JOB in accepted,
                 )
-                engine = PrintEngine(self.profile, self.printer, info, self.submit)
+                notify = assoc.post_event if info.print_job_negotiated and isinstance(assoc, PrintAssociation) else None
+                engine = PrintEngine(self.profile, self.printer, info, _AssociationPrinting(self.queue, notify))
                 self._engines[assoc] = engine
             return engine
 
@@ -70,6 +91,33 @@ class PrintServer:
         with self._lock:
             return len(self._engines)
 
+    def _established(self, event: Event) -> None:
+        assoc = event.assoc
+        contexts = ", ".join(uids.name(str(cx.abstract_syntax)) for cx in assoc.accepted_contexts)
+        log.info("association from %s (%s:%s) accepted: %s", str(assoc.requestor.ae_title).strip(),
+                 assoc.requestor.address, assoc.requestor.port, contexts)
+        state = self.printer.state
+        if state.printer_status is not PrinterStatus.NORMAL and isinstance(assoc, PrintAssociation):
+            # The standard sends printer events on changes (PS3.4 H.4.6.2); an SCU that associates while
+            # the printer is in WARNING or FAILURE is told at once, as if it had seen the change.
+            if assoc.context_for(uids.PRINTER) is not None:
+                assoc.post_event(printer_event(state.printer_status, state.printer_status_info, self.profile.name))
+
+    def _printer_changed(self, old: PrinterState, new: PrinterState) -> None:
+        """PS3.4 H.4.6.2: every change goes to every association using the printer."""
+        log.info("printer status %s (%s)", new.printer_status.value, new.printer_status_info)
+        report = printer_event(new.printer_status, new.printer_status_info, self.profile.name)
+        for assoc in self.associations:
+            if assoc.is_established and assoc.context_for(uids.PRINTER) is not None:
+                assoc.post_event(report)
+
+    @property
+    def associations(self) -> list[PrintAssociation]:
+        server = self._server
+        if server is None:
+            return []
+        return [a for a in server.active_associations if isinstance(a, PrintAssociation)]
+
     # --- the AE --------------------------------------------------------------------------------------
 
     def build_ae(self) -> AE:
@@ -82,7 +130,8 @@ class PrintServer:
         ae.maximum_associations = network.max_associations
         ae.require_calling_aet = list(network.allowed_calling_ae_titles)
         ae.add_supported_context(uids.VERIFICATION)
-        print_contexts = [uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META, uids.PRINTER]
+        print_contexts = [uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META, uids.PRINTER, uids.PRINT_JOB,
+                          uids.PRINTER_CONFIGURATION_RETRIEVAL]
         if self.profile.supports_presentation_lut:
             print_contexts.append(uids.PRESENTATION_LUT)
         if self.profile.supports_annotation:
@@ -102,7 +151,7 @@ class PrintServer:
             (evt.EVT_N_ACTION, handlers.handle_n_action, [self]),
             (evt.EVT_N_DELETE, handlers.handle_n_delete, [self]),
             (evt.EVT_N_EVENT_REPORT, handlers.handle_n_event_report, [self]),
-            (evt.EVT_ESTABLISHED, _log_established),
+            (evt.EVT_ESTABLISHED, self._established),
             (evt.EVT_RELEASED, self._forget),
             (evt.EVT_ABORTED, self._forget),
             (evt.EVT_CONN_CLOSE, self._forget),
@@ -112,18 +161,27 @@ class PrintServer:
         """Listen without blocking; returns the bound address (port 0 picks a free port)."""
         network = self.config.network
         address = (host if host is not None else network.host, port if port is not None else network.port)
-        server = self.build_ae().start_server(address, block=False, evt_handlers=self.event_handlers())
-        assert server is not None  # block=False always returns the server
+        ae = self.build_ae()
+        server = ae.make_server(address, evt_handlers=self.event_handlers(), server_class=ThreadedAssociationServer,
+                                request_handler=PrintRequestHandler)
+        ae._servers.append(server)  # as AE.start_server does; the server's shutdown() removes it
+        threading.Thread(target=server.serve_forever, name="printscp-acceptor", daemon=True).start()
         self._server = server
         bound = server.server_address
         log.info("printscp %s listening on %s:%d", network.ae_title, bound[0], bound[1])
         return str(bound[0]), int(bound[1])
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server = None
-            log.info("printscp stopped")
+        """Stop accepting, end open associations, let the print being rendered finish (the rest wait in
+        the spool for the next start)."""
+        server, self._server = self._server, None
+        if server is not None:
+            for assoc in server.active_associations:
+                assoc.abort()
+            server.shutdown()
+        self.queue.stop()
+        self.printer.remove_listener(self._printer_changed)
+        log.info("printscp stopped")
 
 
 def _set_tcp_nodelay(event: Event) -> None:
@@ -132,10 +190,3 @@ def _set_tcp_nodelay(event: Event) -> None:
     sock = event.assoc.dul.socket.socket if event.assoc.dul.socket else None
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def _log_established(event: Event) -> None:
-    assoc = event.assoc
-    contexts = ", ".join(uids.name(str(cx.abstract_syntax)) for cx in assoc.accepted_contexts)
-    log.info("association from %s (%s:%s) accepted: %s", str(assoc.requestor.ae_title).strip(),
-             assoc.requestor.address, assoc.requestor.port, contexts)

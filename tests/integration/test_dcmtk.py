@@ -30,7 +30,7 @@ from dcmtk import (
 from PIL import Image
 from pypdf import PdfReader
 
-from printscp.archive.store import FilmArchive, StoredJob
+from printscp.archive.store import StoredJob
 
 pytestmark = pytest.mark.dcmtk
 
@@ -82,15 +82,15 @@ def expected_sequence(images: int, presentation_lut: bool = True, action_on: str
     return sequence
 
 
-def new_job(archive: Path, before: int) -> StoredJob:
-    """The one job stored since the archive held `before` jobs."""
-    jobs = FilmArchive(archive).jobs()
+def new_job(server: Any, before: int) -> StoredJob:
+    """The one job stored since the archive held `before` jobs (once the print queue is idle)."""
+    jobs = server.jobs()
     assert len(jobs) == before + 1, f"expected one new print job, archive has {len(jobs)} (had {before})"
     return jobs[-1]
 
 
-def job_count(archive: Path) -> int:
-    return len(FilmArchive(archive).jobs())
+def job_count(server: Any) -> int:
+    return len(server.jobs())
 
 
 def check_film_files(job: StoredJob, film_size: str = "14INX17IN") -> np.ndarray:
@@ -180,7 +180,7 @@ def test_one_image(running: Any, tmp_path: Path, profile: dict[str, str]) -> Non
     image_set = log.one("N-SET RQ", "BasicGrayscaleImageBoxSOPClass")
     assert image_set.element("0028,0101") == "12"  # BitsStored: 12-bit printer, 12-bit pixels
 
-    job = new_job(running.archive, 0)
+    job = new_job(running, 0)
     assert job.manifest["calling_ae_title"] == CALLING_AE_TITLE
     assert job.manifest["called_ae_title"] == "PRINTSCP"
     film = job.manifest["films"][0]
@@ -203,7 +203,7 @@ def test_four_images_2x2_on_8x10(running: Any, tmp_path: Path) -> None:
     assert [(kind, sop) for kind, sop, _ in log.statuses] == expected_sequence(4)
     positions = [m.element("2020,0010") for m in log.find("N-SET RQ")]
     assert positions == ["1", "2", "3", "4"]
-    job = new_job(running.archive, 0)
+    job = new_job(running, 0)
     film = job.manifest["films"][0]
     assert film["image_display_format"] == "STANDARD\\2,2"
     # four 288 x 360 pt cells, row by row, each with its square image centred
@@ -225,7 +225,7 @@ def test_twenty_images_4x5(running: Any, tmp_path: Path) -> None:
 
     assert_printed(log)
     assert [(kind, sop) for kind, sop, _ in log.statuses] == expected_sequence(20)
-    job = new_job(running.archive, 0)
+    job = new_job(running, 0)
     film = job.manifest["films"][0]
     assert film["image_display_format"] == "STANDARD\\4,5"
     boxes = film["image_boxes"]
@@ -257,7 +257,7 @@ def test_source_bit_depth(running: Any, tmp_path: Path, bits: int) -> None:
     assert_printed(log)
     item = log.one("N-SET RQ", "BasicGrayscaleImageBoxSOPClass")
     assert item.pixel_format() == ("16", "12", "11")
-    job = new_job(running.archive, 0)
+    job = new_job(running, 0)
     film = job.manifest["films"][0]
     assert film["image_boxes"][0]["bits_stored"] == 12
     check_split_images_land(check_film_files(job), film, 1)
@@ -272,7 +272,7 @@ def test_8_bit_only_printer(start_server: StartServer, tmp_path: Path) -> None:
     item = log.one("N-SET RQ", "BasicGrayscaleImageBoxSOPClass")
     assert item.pixel_format() == ("8", "8", "7")
     assert "OW" in next(line for line in item.dataset if "(7fe0,0010)" in line)  # DCMTK: 8-bit pixels as OW
-    job = new_job(server.archive, 0)
+    job = new_job(server, 0)
     film = job.manifest["films"][0]
     assert film["image_boxes"][0]["bits_stored"] == 8
     check_split_images_land(check_film_files(job), film, 1)
@@ -288,7 +288,7 @@ def test_monochrome1_prints_like_monochrome2(running: Any, tmp_path: Path) -> No
         log = client.print([image], print_options=options)
         assert_printed(log)
         assert log.one("N-SET RQ").element("0028,0004") == photometric
-        job = new_job(running.archive, number)
+        job = new_job(running, number)
         film = job.manifest["films"][0]
         assert film["image_boxes"][0]["photometric_interpretation"] == photometric
         pngs[photometric] = check_film_files(job)
@@ -304,7 +304,7 @@ def test_monochrome1_source_image(running: Any, tmp_path: Path) -> None:
 
     assert_printed(log)
     assert log.one("N-SET RQ").element("0028,0004") == "MONOCHROME2"  # dcmpsprt renders to P-values
-    job = new_job(running.archive, 0)
+    job = new_job(running, 0)
     film = job.manifest["films"][0]
     left, right = halves(check_film_files(job), pixel_rect(film, film["image_boxes"][0]))
     assert left > BRIGHT and right < DARK, (left, right)
@@ -326,7 +326,7 @@ def test_presentation_lut(running: Any, tmp_path: Path) -> None:
     assert log.one("N-CREATE RSP", "BasicFilmBoxSOPClass").status == 0x0000
     deleted = log.one("N-DELETE RSP", "PresentationLUTSOPClass")
     assert (deleted.status, deleted.sop_instance) == (0x0000, response.sop_instance)
-    new_job(running.archive, 0)
+    new_job(running, 0)
 
 
 def test_presentation_lut_not_supported(start_server: StartServer, tmp_path: Path) -> None:
@@ -339,7 +339,7 @@ def test_presentation_lut_not_supported(start_server: StartServer, tmp_path: Pat
     assert not log.find("N-CREATE RQ", "PresentationLUTSOPClass")
     assert any("does not support Presentation LUT" in line for line in log.warnings), log.warnings
     assert [(kind, sop) for kind, sop, _ in log.statuses] == expected_sequence(1, presentation_lut=False)
-    film = new_job(server.archive, 0).manifest["films"][0]
+    film = new_job(server, 0).manifest["films"][0]
     assert not film["image_boxes"][0].get("empty")
 
 
@@ -353,7 +353,7 @@ def test_session_print(running: Any, tmp_path: Path) -> None:
         2, action_on="BasicFilmSessionSOPClass")
     session_uid = log.one("N-CREATE RSP", "BasicFilmSessionSOPClass").sop_instance
     assert log.one("N-ACTION RQ").sop_instance == session_uid
-    job = new_job(running.archive, 0)
+    job = new_job(running, 0)
     assert job.manifest["film_session"]["sop_instance_uid"] == session_uid
     film = job.manifest["films"][0]
     assert film["image_display_format"] == "STANDARD\\1,2"
@@ -369,7 +369,7 @@ def test_copies_and_film_session_attributes(running: Any, tmp_path: Path) -> Non
     assert_printed(log)
     session = log.one("N-CREATE RQ", "BasicFilmSessionSOPClass")
     assert session.element("2000,0010") == "3"
-    job = new_job(running.archive, 0)
+    job = new_job(running, 0)
     manifest = job.manifest
     assert manifest["calling_ae_title"] == CALLING_AE_TITLE
     session_manifest = manifest["film_session"]
@@ -389,7 +389,7 @@ def test_film_box_and_image_box_options(running: Any, tmp_path: Path) -> None:
         "--landscape", "--border", "WHITE", "--img-polarity", "REVERSE"])
 
     assert_printed(log)
-    job = new_job(running.archive, 0)
+    job = new_job(running, 0)
     film = job.manifest["films"][0]
     box = film["image_boxes"][0]
     assert (film["film_orientation"], film["border_density"]) == ("LANDSCAPE", "WHITE")
@@ -438,7 +438,7 @@ def test_unsupported_defined_term_is_substituted_with_warning(
     warnings = [(kind, sop, status) for kind, sop, status in log.statuses if status != 0x0000]
     assert warnings == [("N-CREATE RSP", warned, 0x0116)], log.summary()
     section, index, key, value = manifest_value
-    job = new_job(server.archive, 0)
+    job = new_job(server, 0)
     entry = job.manifest[section] if index is None else job.manifest[section][index]
     assert entry[key] == value
     check_film_files(job, "14INX17IN")
@@ -478,7 +478,7 @@ def test_refused_request_then_next_print_succeeds(
     assert (log.responses[-1].type, log.responses[-1].sop_class) == refused, log.summary()
     assert not log.find("N-ACTION RQ") and not log.find("N-DELETE RQ")  # DCMTK stops at the failure
     assert any("failed" in line for line in log.errors), log.summary()
-    assert job_count(server.archive) == 0
+    assert job_count(server) == 0
     assert wait_until_idle(server) == 0
 
     # the same server prints the next, supported job
@@ -486,7 +486,7 @@ def test_refused_request_then_next_print_succeeds(
     printer = {**IHEFULL, "Supports12Bit": "false"} if eight_bit else None
     log = client.print([image], layout=(1, 1), printer=printer)
     assert_printed(log)
-    job = new_job(server.archive, 0)
+    job = new_job(server, 0)
     check_split_images_land(check_film_files(job), job.manifest["films"][0], 1)
 
 
@@ -499,7 +499,7 @@ def test_requested_image_size_sets_the_printed_width(running: Any, tmp_path: Pat
 
     assert_printed(log)
     assert log.one("N-SET RQ").element("2020,0030") == "100"
-    job = new_job(running.archive, 0)
+    job = new_job(running, 0)
     film = job.manifest["films"][0]
     assert film["image_boxes"][0]["rect_pt"][2] == pytest.approx(100 / 25.4 * 72, abs=0.5)
     check_split_images_land(check_film_files(job), film, 1)  # drawn in that smaller rect, border around
@@ -512,7 +512,7 @@ def test_requested_image_size_larger_than_box_with_fail_behavior(running: Any, t
     log = client.print([split_image(tmp_path)], render_options=options)
 
     assert [(m.type, m.status) for m in log.failures] == [("N-SET RSP", 0xC603)], log.summary()
-    assert job_count(running.archive) == 0
+    assert job_count(running) == 0
 
 
 def test_trim_draws_a_trim_box(running: Any, tmp_path: Path) -> None:
@@ -523,7 +523,7 @@ def test_trim_draws_a_trim_box(running: Any, tmp_path: Path) -> None:
     for number, trim in enumerate(("--no-trim", "--trim")):
         log = client.print([gray] * 4, layout=(2, 2), render_options=[trim, "--border", "WHITE"])
         assert_printed(log)
-        job = new_job(running.archive, number)
+        job = new_job(running, number)
         film = job.manifest["films"][0]
         assert film["trim"] == ("YES" if trim == "--trim" else "NO")
         pngs.append(check_film_files(job))
@@ -559,7 +559,7 @@ def test_presentation_lut_data_is_applied(running: Any, tmp_path: Path) -> None:
     assert pixels.startswith("0400\\0400"), pixels  # 1024 sent as it is: the LUT was not burnt in
 
     def left_grey(number: int) -> float:
-        job = new_job(running.archive, number)
+        job = new_job(running, number)
         film = job.manifest["films"][0]
         return halves(check_film_files(job), pixel_rect(film, film["image_boxes"][0]))[0]
 

@@ -22,13 +22,13 @@ from pynetdicom import AE
 from pypdf import PdfReader
 
 from printscp import uids
-from printscp.archive.store import FilmArchive, StoredJob
+from printscp.archive.store import StoredJob
 
 SESSION, FILM_BOX, IMAGE_BOX = uids.BASIC_FILM_SESSION, uids.BASIC_FILM_BOX, uids.BASIC_GRAYSCALE_IMAGE_BOX
 
 
 def only_job(running: RunningServer) -> StoredJob:
-    jobs = FilmArchive(running.archive).jobs()
+    jobs = running.jobs()
     assert len(jobs) == 1, jobs
     return jobs[0]
 
@@ -146,7 +146,7 @@ def test_empty_film_box_print_is_b603_and_prints_nothing(running: RunningServer)
         box, _, _ = scu.film_box(session, "STANDARD\\2,2")
         response = scu.n_action(FILM_BOX, box)
         assert response.status == 0xB603
-    assert FilmArchive(running.archive).jobs() == []
+    assert running.jobs() == []
 
 
 def test_image_box_failures_over_the_network(running: RunningServer) -> None:
@@ -175,7 +175,8 @@ def test_unknown_and_retired_sop_classes_get_0118_without_abort(running: Running
 
 def test_presentation_contexts(running: RunningServer) -> None:
     ae = AE("CONTEXTS")
-    for uid in (META, uids.PRINT_JOB, uids.PRINTER_CONFIGURATION_RETRIEVAL, uids.VERIFICATION):
+    for uid in (META, uids.PRINT_JOB, uids.PRINTER_CONFIGURATION_RETRIEVAL, uids.VERIFICATION,
+                uids.BASIC_COLOR_PRINT_MANAGEMENT_META, "1.2.840.10008.5.1.1.27"):  # color, retired Stored Print
         ae.add_requested_context(uid)
     ae.add_requested_context(uids.PRESENTATION_LUT, [ExplicitVRBigEndian])
     ae.add_requested_context(uids.PRINTER, [ImplicitVRLittleEndian])
@@ -184,8 +185,9 @@ def test_presentation_contexts(running: RunningServer) -> None:
         assert assoc.is_established
         accepted = {str(cx.abstract_syntax): str(cx.transfer_syntax[0]) for cx in assoc.accepted_contexts}
         rejected = {str(cx.abstract_syntax) for cx in assoc.rejected_contexts}
-        assert set(accepted) == {META, uids.VERIFICATION, uids.PRINTER}
-        assert rejected == {uids.PRINT_JOB, uids.PRINTER_CONFIGURATION_RETRIEVAL, uids.PRESENTATION_LUT}
+        assert set(accepted) == {META, uids.VERIFICATION, uids.PRINTER, uids.PRINT_JOB,
+                                 uids.PRINTER_CONFIGURATION_RETRIEVAL}
+        assert rejected == {uids.PRESENTATION_LUT, uids.BASIC_COLOR_PRINT_MANAGEMENT_META, "1.2.840.10008.5.1.1.27"}
         assert accepted[META] == "1.2.840.10008.1.2.1"  # Explicit VR Little Endian, never Big Endian
         # a status-only association on the Printer SOP class alone (PS3.4 H.3.1)
         status, printer = assoc.send_n_get([], uids.PRINTER, uids.PRINTER_INSTANCE)
@@ -245,7 +247,7 @@ def test_abort_mid_session_leaves_nothing_behind(running: RunningServer) -> None
     # and the server keeps serving
     with PrintSCU(running.address) as again:
         assert again.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).status == 0
-    assert FilmArchive(running.archive).jobs() == []  # nothing printed on abort (PS3.4 H.5)
+    assert running.jobs() == []  # nothing printed on abort (PS3.4 H.5)
 
 
 def test_release_without_deletes_drops_the_session(running: RunningServer) -> None:
@@ -278,7 +280,7 @@ def test_two_concurrent_associations_keep_their_own_sessions(running: RunningSer
     for thread in threads:
         thread.join(30)
     assert not errors, errors
-    jobs = {job.manifest["calling_ae_title"]: job for job in FilmArchive(running.archive).jobs()}
+    jobs = {job.manifest["calling_ae_title"]: job for job in running.jobs()}
     assert set(jobs) == {"MODALITY_A", "MODALITY_B"}
     assert jobs["MODALITY_A"].manifest["film_session"]["film_session_label"] == "LABEL A"
     assert jobs["MODALITY_B"].manifest["film_session"]["film_session_label"] == "LABEL B"

@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from pypdf import PdfReader
 
 from printscp import uids
-from printscp.archive.store import FilmArchive, StoredJob
+from printscp.archive.store import StoredJob
 
 SESSION, FILM_BOX, IMAGE_BOX = uids.BASIC_FILM_SESSION, uids.BASIC_FILM_BOX, uids.BASIC_GRAYSCALE_IMAGE_BOX
 MM_PER_INCH = 25.4
@@ -29,7 +29,7 @@ FILM_SIZES = {"8INX10IN": (8 * 25.4, 10 * 25.4), "8_5INX11IN": (8.5 * 25.4, 11 *
 
 
 def jobs_by_film_box(running: RunningServer) -> dict[str, StoredJob]:
-    return {film["film_box_uid"]: job for job in FilmArchive(running.archive).jobs() for film in job.manifest["films"]}
+    return {film["film_box_uid"]: job for job in running.jobs() for film in job.manifest["films"]}
 
 
 def raster(job: StoredJob, number: int = 0) -> np.ndarray:
@@ -372,7 +372,7 @@ def test_session_print_writes_collated_print_pdf(running: RunningServer) -> None
             _, boxes, _ = scu.film_box(session, "STANDARD\\1,1", FilmSizeID="8INX10IN")
             scu.set_image(boxes[0], 1, np.full((8, 8), value, dtype=np.uint16))
         assert scu.n_action(SESSION, session).status == 0
-    (job,) = FilmArchive(running.archive).jobs()
+    (job,) = running.jobs()
     assert job.manifest["print_pdf"] == "print.pdf"
     reader = PdfReader(job.folder / "print.pdf")
     assert len(reader.pages) == 6
@@ -385,5 +385,5 @@ def test_session_print_writes_collated_print_pdf(running: RunningServer) -> None
 def test_film_of_one_sheet_has_no_print_pdf(running: RunningServer, start_server: Callable[..., RunningServer]) -> None:
     with PrintSCU(running.address) as scu:
         print_film(scu, "STANDARD\\1,1", {1: np.zeros((4, 4), dtype=np.uint16)})
-    (job,) = FilmArchive(running.archive).jobs()
+    (job,) = running.jobs()
     assert job.manifest["print_pdf"] is None and not (job.folder / "print.pdf").exists()

@@ -16,10 +16,11 @@ from pynetdicom.dsutils import decode, encode
 
 from printscp import uids
 from printscp.config import PrinterProfile, load_config
-from printscp.engine import AssociationInfo, Outcome, PrintEngine, QueueFull
+from printscp.engine import AssociationInfo, Outcome, PrintEngine
+from printscp.errors import QueueFull
 from printscp.errors import PrintError
 from printscp.model.printer import Printer
-from printscp.model.session import PrintRequest, snapshot_film
+from printscp.model.session import GrayscaleImage, PrintRequest, snapshot_film
 from printscp.status import Status
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,20 +34,27 @@ def profile(**changes: Any) -> PrinterProfile:
 
 
 class Harness:
-    """An engine whose print queue records what it was given."""
+    """An engine whose print queue records what it was given (engine.Printing)."""
 
     def __init__(self, annotation: bool = False, print_job: bool = False, **profile_changes: Any) -> None:
         self.submitted: list[PrintRequest] = []
+        self.prepared: list[GrayscaleImage] = []
         self.queue_full = False
         info = AssociationInfo("MODALITY", "PRINTSCP", annotation_negotiated=annotation,
                                print_job_negotiated=print_job)
-        self.engine = PrintEngine(profile(**profile_changes), Printer(), info, self._submit)
+        self.engine = PrintEngine(profile(**profile_changes), Printer(), info, self)
 
-    def _submit(self, request: PrintRequest) -> str:
+    def prepare(self, image: GrayscaleImage) -> None:
+        self.prepared.append(image)
+
+    def submit(self, request: PrintRequest) -> str:
         if self.queue_full:
             raise QueueFull
         self.submitted.append(request)
         return f"1.2.3.{len(self.submitted)}"
+
+    def print_job(self, sop_instance_uid: str) -> Any:
+        return None
 
     # steps
 

@@ -1,0 +1,250 @@
+"""The print spool: acknowledged print jobs, durable on disk until their films are in the archive.
+
+Layout under `<archive>/.spool/`:
+
+    live/<n>.npy          pixels of an Image Box as received, written in the background at N-SET time;
+                          deleted when the image is dropped (replaced, its hierarchy gone)
+    incoming/<job uid>/   a job being written
+    jobs/<job uid>/       an acknowledged job: job.json (the frozen request) and one hard link per image
+    failed/<job uid>/     a job that could not be rendered, kept with error.txt for inspection
+
+N-ACTION hard-links the images of the request (waiting for any write still in flight), writes
+job.json, fsyncs, and renames the folder into jobs/ in one step; only then is the N-ACTION answered.
+Writing the pixels while the N-SETs arrive keeps that step short: on this machine 20 x 8 MB take
+~0.5 s to write, the same as receiving them. A job leaves jobs/ after its films are in the archive;
+after a crash, a job whose archive folder already exists is removed, not printed twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import logging
+import os
+import shutil
+import threading
+import typing
+import weakref
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from types import MappingProxyType, NoneType, UnionType
+from typing import Any
+
+import numpy as np
+
+from printscp.model.layout import ImageDisplayFormat
+from printscp.model.session import GrayscaleImage, PrintRequest
+
+log = logging.getLogger(__name__)
+
+JOB_FILE = "job.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class SpooledJob:
+    job_uid: str
+    sequence: int  # order of acknowledgement, kept across restarts
+    request: PrintRequest
+    folder: Path
+
+
+class Spool:
+    def __init__(self, archive: Path) -> None:
+        self.root = archive / ".spool"
+        self.live, self.incoming = self.root / "live", self.root / "incoming"
+        self.jobs, self.failed = self.root / "jobs", self.root / "failed"
+        for folder in (self.live, self.incoming, self.jobs, self.failed):
+            folder.mkdir(parents=True, exist_ok=True)
+        # Files in live/ and incoming/ belong to a process that is gone: nothing refers to them.
+        for folder in (self.live, self.incoming):
+            for entry in folder.iterdir():
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-writer")
+        self._written: dict[int, tuple[Future[Path], Any]] = {}  # id(image) -> (write, finalizer)
+        self._lock = threading.Lock()
+        self._names = itertools.count()
+        existing = [job.sequence for job in self.pending()]
+        self._sequence = itertools.count(max(existing, default=0) + 1)
+
+    # --- images, as they arrive --------------------------------------------------------------------
+
+    def prepare(self, image: GrayscaleImage) -> None:
+        """Start writing an image's pixels now, so that a print of it can be made durable quickly."""
+        path = self.live / f"{next(self._names)}.npy"
+        future = self._writer.submit(_save, path, image.pixels)
+        key = id(image)
+        # the file goes when the image does (replaced by a later N-SET, or its association ended)
+        finalizer = weakref.finalize(image, self._forget, key, future)
+        with self._lock:
+            self._written[key] = (future, finalizer)
+
+    def _forget(self, key: int, future: Future[Path]) -> None:
+        with self._lock:
+            self._written.pop(key, None)
+        future.add_done_callback(lambda done: _unlink(done.result()) if not done.exception() else None)
+
+    def _image_file(self, image: GrayscaleImage) -> Path:
+        with self._lock:
+            entry = self._written.get(id(image))
+        if entry is None:  # not prepared (or prepared by another spool): write it now
+            self.prepare(image)
+            with self._lock:
+                entry = self._written[id(image)]
+        return entry[0].result()
+
+    # --- jobs ----------------------------------------------------------------------------------------
+
+    def add(self, job_uid: str, request: PrintRequest) -> SpooledJob:
+        """Make a job durable: when this returns, a crash cannot lose it."""
+        staging = self.incoming / job_uid
+        staging.mkdir()
+        images: dict[int, str] = {}
+        for f, film in enumerate(request.films):
+            for box in film.image_boxes:
+                if box.image is not None and id(box.image) not in images:
+                    name = f"film{f + 1}-box{box.image_box_position}.npy"
+                    os.link(self._image_file(box.image), staging / name)
+                    images[id(box.image)] = name
+        sequence = next(self._sequence)
+        document = {"job_uid": job_uid, "sequence": sequence, "request": _dump(request, images)}
+        _write_json(staging / JOB_FILE, document)
+        _fsync_dir(staging)
+        final = self.jobs / job_uid
+        os.rename(staging, final)
+        _fsync_dir(self.jobs)
+        return SpooledJob(job_uid, sequence, request, final)
+
+    def pending(self) -> list[SpooledJob]:
+        """Every acknowledged job still to print, as stored (pixels memory-mapped from the spool)."""
+        found = []
+        for folder in sorted(self.jobs.iterdir()):
+            try:
+                found.append(self.load(folder))
+            except Exception:  # a job that cannot be read is set aside, not retried for ever
+                log.exception("spooled job %s cannot be read; moved to %s", folder.name, self.failed)
+                self.set_aside(folder, "cannot be read")
+        return found
+
+    def load(self, folder: Path) -> SpooledJob:
+        with open(folder / JOB_FILE, encoding="utf-8") as file:
+            document = json.load(file)
+        request = _load(PrintRequest, document["request"], folder)
+        return SpooledJob(document["job_uid"], document["sequence"], request, folder)
+
+    def remove(self, job_uid: str) -> None:
+        shutil.rmtree(self.jobs / job_uid, ignore_errors=True)
+
+    def set_aside(self, folder: Path, reason: str) -> None:
+        target = self.failed / folder.name
+        if target.exists():
+            shutil.rmtree(target)
+        os.rename(folder, target)
+        (target / "error.txt").write_text(reason + "\n", encoding="utf-8")
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+
+
+def _save(path: Path, pixels: np.ndarray) -> Path:
+    with open(path, "wb") as file:
+        np.save(file, pixels, allow_pickle=False)
+        file.flush()
+        os.fsync(file.fileno())
+    return path
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _write_json(path: Path, document: Any) -> None:
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(document, file, ensure_ascii=False)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- the frozen request as JSON ---------------------------------------------------------------------
+#
+# Snapshots are frozen dataclasses of plain values, enums, tuples and a few special types; they are
+# written field by field and read back by their type hints. Pixels go to .npy files next to job.json.
+
+
+def _dump(value: Any, images: Mapping[int, str]) -> Any:
+    if isinstance(value, GrayscaleImage):
+        fields = {f.name: _dump(getattr(value, f.name), images) for f in dataclasses.fields(value)
+                  if f.name != "pixels"}
+        return {**fields, "pixels": images[id(value)]}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _dump(getattr(value, f.name), images) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, ImageDisplayFormat):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): _dump(v, images) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_dump(v, images) for v in value]
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _load(hint: Any, value: Any, folder: Path) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, UnionType):
+        if value is None:
+            return None
+        (inner,) = [a for a in typing.get_args(hint) if a is not NoneType]
+        return _load(inner, value, folder)
+    if hint is GrayscaleImage:
+        fields = {name: _load(t, value[name], folder) for name, t in _hints(GrayscaleImage).items()
+                  if name != "pixels"}
+        return GrayscaleImage(**fields, pixels=np.load(folder / value["pixels"], mmap_mode="r"))
+    if dataclasses.is_dataclass(hint):
+        return hint(**{name: _load(t, value[name], folder) for name, t in _hints(hint).items()  # type: ignore
+                       if name in value})
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    if hint is ImageDisplayFormat:
+        return ImageDisplayFormat.parse(value)
+    if hint is datetime:
+        return datetime.fromisoformat(value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_load(args[0], v, folder) for v in value)
+        return tuple(_load(a, v, folder) for a, v in zip(args, value, strict=True))
+    if origin in (Mapping, dict) or hint is Mapping:
+        return MappingProxyType(dict(value))
+    if origin is np.ndarray or "NDArray" in str(hint):
+        array = np.asarray(value, dtype=np.uint16)
+        array.flags.writeable = False
+        return array
+    return value
