@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from pynetdicom import _config as pynetdicom_config
+
 from printscp import __version__
 from printscp.config import ArchiveConfig, Config, ConfigError, load_config, validate
 
@@ -19,10 +21,11 @@ log = logging.getLogger("printscp")
 
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # pynetdicom's own INFO lines repeat ours; its DEBUG dump of every PDU and DIMSE message stays
-    # available with --log-level DEBUG.
+    # pynetdicom's INFO lines repeat ours; its own dump of every PDU and DIMSE message (which it
+    # formats for every message, logged or not) is only switched on with --log-level DEBUG.
     if level != "DEBUG":
         logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+        pynetdicom_config.LOG_HANDLER_LEVEL = "none"
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -86,6 +89,29 @@ def _echo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _printer(args: argparse.Namespace) -> int:
+    from printscp import admin
+
+    config = _load(args)
+    command: dict[str, object] = {"command": args.action}
+    if args.action == "set":
+        command.update(status=args.status, info=args.info)
+    try:
+        reply = admin.send(config.archive.folder, config.network.port, command)
+    except admin.AdminError as exc:
+        print(f"printscp printer {args.action}: {exc}", file=sys.stderr)
+        return 1
+    print(f"printer: {reply['printer_status']} ({reply['printer_status_info']})")
+    print(f"queue: {reply['queue_depth']} job(s) waiting")
+    return 0
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
+    parser.add_argument("--port", type=int, help="TCP port (0 picks a free one)")
+    parser.add_argument("--archive", type=Path, help="folder for printed films")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="printscp", description="A virtual DICOM film printer.")
     parser.add_argument("--version", action="version", version=f"printscp {__version__}")
@@ -93,12 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the print SCP")
-    serve.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
+    _server_options(serve)
     serve.add_argument("--host", help="address to listen on")
-    serve.add_argument("--port", type=int, help="TCP port (0 picks a free one)")
     serve.add_argument("--ae-title", help="our AE title")
-    serve.add_argument("--archive", type=Path, help="folder for printed films")
     serve.set_defaults(run=_serve)
+
+    printer = commands.add_parser("printer", help="read or change the printer status of a running server")
+    actions = printer.add_subparsers(dest="action", required=True)
+    status = actions.add_parser("status", help="show the printer status and the print queue")
+    _server_options(status)
+    change = actions.add_parser("set", help="set the printer status: NORMAL, WARNING or FAILURE [INFO]")
+    change.add_argument("status", choices=["NORMAL", "WARNING", "FAILURE", "normal", "warning", "failure"])
+    change.add_argument("info", nargs="?", help="Printer Status Info term of PS3.3 C.13.9.1, e.g. 'SUPPLY LOW'")
+    _server_options(change)
+    for action in (status, change):
+        action.set_defaults(run=_printer)
 
     echo = commands.add_parser("echo", help="C-ECHO a DICOM peer; exits non-zero on failure")
     echo.add_argument("host")

@@ -11,17 +11,28 @@ from typing import Any
 import pytest
 
 from printscp.archive.store import FilmArchive, StoredJob
-from printscp.config import ArchiveConfig, Config, PrinterProfile, load_config, validate
+from printscp.config import (
+    ArchiveConfig,
+    Config,
+    FaultConfig,
+    PrinterProfile,
+    QueueConfig,
+    load_config,
+    validate,
+)
 from printscp.net.server import PrintServer
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED_CONFIG = REPO / "config.toml"
 
 
-def bundled_config(archive: Path, **printer_changes: Any) -> Config:
+def bundled_config(archive: Path, queue: QueueConfig | None = None, faults: FaultConfig | None = None,
+                   **printer_changes: Any) -> Config:
+    """The bundled config.toml with another archive folder, queue or faults, and printer profile changes."""
     config = load_config(BUNDLED_CONFIG)
     printer: PrinterProfile = dataclasses.replace(config.printer, **printer_changes)
-    return validate(dataclasses.replace(config, archive=ArchiveConfig(archive), printer=printer))
+    return validate(dataclasses.replace(config, archive=ArchiveConfig(archive), printer=printer,
+                                        queue=queue or config.queue, faults=faults or config.faults))
 
 
 @dataclass
@@ -49,8 +60,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Start a server whose printer profile differs from the bundled one by the given changes."""
     started: list[PrintServer] = []
 
-    def start(**printer_changes: Any) -> RunningServer:
-        server = PrintServer(bundled_config(tmp_path / f"films{len(started)}", **printer_changes))
+    def start(queue: QueueConfig | None = None, faults: FaultConfig | None = None,
+              **printer_changes: Any) -> RunningServer:
+        server = PrintServer(bundled_config(tmp_path / f"films{len(started)}", queue, faults, **printer_changes))
         host, port = server.start("127.0.0.1", 0)
         started.append(server)
         return RunningServer(server, host, port)

@@ -9,7 +9,9 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
+from pynetdicom.dimse_primitives import N_EVENT_REPORT
 from pynetdicom.events import Event
+from pynetdicom.service_class_n import PrintManagementServiceClass
 
 from printscp import uids
 
@@ -82,6 +84,22 @@ class PrintSCU:
                                   evt_handlers=[(evt.EVT_DIMSE_RECV, self._received), *self.handlers])
         if not self.assoc.is_established:
             raise ConnectionError(f"association to {self.address} failed")
+        self._serve = self.assoc._serve_request
+        self.assoc._serve_request = self._serve_without_unpausing
+
+    def _serve_without_unpausing(self, msg: Any, context_id: int) -> None:
+        """Serve an incoming N-EVENT-REPORT without pynetdicom's pause flag bookkeeping.
+
+        pynetdicom (3.0.4) serves each event report it receives in a new thread whose _serve_request
+        ends with `_is_paused = False`. If that lands while this SCU's reactor is parked for a request
+        of ours, send_n_get & co. then wait for `_is_paused` for ever: a deadlock of pynetdicom's
+        requestor, seen in the event stress test (the server idle, this SCU spinning in send_n_get).
+        The service class call is what _serve_request does for an event report, minus that flag.
+        """
+        if isinstance(msg, N_EVENT_REPORT):
+            PrintManagementServiceClass(self.assoc).SCP(msg, self.assoc._accepted_cx[context_id])
+        else:
+            self._serve(msg, context_id)
 
     def _received(self, event: Event) -> None:
         command = event.message.command_set

@@ -45,11 +45,13 @@ class PrintAssociation(Association):  # type: ignore[misc]
     _events: queue.Queue[EventReport]
     _event_message_id: int
     events_sent: int
+    requests_held: int  # requests that arrived while an event response was awaited
 
     def setup_events(self) -> None:
         self._events = queue.Queue()
         self._event_message_id = 0
         self.events_sent = 0
+        self.requests_held = 0
 
     def post_event(self, report: EventReport) -> None:
         """Queue an event report for this association; any thread may call this."""
@@ -165,6 +167,7 @@ class PrintAssociation(Association):  # type: ignore[misc]
                 return held
             if getattr(msg, "is_valid_request", False):
                 held.append((cast(int, context_id), msg))
+                self.requests_held += 1
             else:
                 log.warning("unexpected %s from %s while waiting for an event report response; dropped",
                             type(msg).__name__, self.requestor.ae_title)

@@ -14,6 +14,7 @@ from pynetdicom.events import Event
 from pynetdicom.transport import ThreadedAssociationServer
 
 from printscp import uids
+from printscp.admin import AdminServer
 from printscp.config import Config
 from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
 from printscp.events import Notify, printer_event
@@ -59,6 +60,7 @@ class PrintServer:
         self._engines: dict[Association, PrintEngine] = {}
         self._lock = threading.Lock()
         self._server: ThreadedAssociationServer | None = None
+        self._admin: AdminServer | None = None
         self.printer.add_listener(self._printer_changed)
 
     # --- association lifecycle -----------------------------------------------------------------------
@@ -168,6 +170,8 @@ class PrintServer:
         threading.Thread(target=server.serve_forever, name="printscp-acceptor", daemon=True).start()
         self._server = server
         bound = server.server_address
+        self._admin = AdminServer(self.printer, self.queue, self.config.archive.folder, int(bound[1]))
+        self._admin.start()
         log.info("printscp %s listening on %s:%d", network.ae_title, bound[0], bound[1])
         return str(bound[0]), int(bound[1])
 
@@ -176,6 +180,8 @@ class PrintServer:
         the spool for the next start)."""
         server, self._server = self._server, None
         if server is not None:
+            if self._admin is not None:
+                self._admin.stop()
             for assoc in server.active_associations:
                 assoc.abort()
             server.shutdown()

@@ -17,8 +17,7 @@ from pynetdicom.dsutils import decode, encode
 from printscp import uids
 from printscp.config import PrinterProfile, load_config
 from printscp.engine import AssociationInfo, Outcome, PrintEngine
-from printscp.errors import QueueFull
-from printscp.errors import PrintError
+from printscp.errors import PrintError, QueueFull
 from printscp.model.printer import Printer
 from printscp.model.session import GrayscaleImage, PrintRequest, snapshot_film
 from printscp.status import Status

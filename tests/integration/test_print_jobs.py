@@ -1,0 +1,200 @@
+"""Print jobs, printer status and N-EVENT-REPORT over real associations."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from conftest import RunningServer
+from printscu import META, PrintSCU
+from pydicom.dataset import Dataset
+from pynetdicom import evt
+from pynetdicom.events import Event
+
+from printscp import uids
+from printscp.config import FaultConfig, QueueConfig
+from printscp.model.enums import PrinterStatus
+
+FILM_BOX, SESSION = uids.BASIC_FILM_BOX, uids.BASIC_FILM_SESSION
+PRINT_CONTEXTS = (META, uids.PRINT_JOB, uids.PRINTER)
+
+
+@dataclass
+class Received:
+    """Event reports an SCU received: (time, SOP class, instance, event type, information)."""
+
+    reports: list[tuple[float, str, str, int, Dataset | None]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handler(self, event: Event) -> tuple[int, None]:
+        request = event.request
+        information = event.event_information if request.EventInformation.getvalue() else None  # type: ignore
+        with self.lock:
+            self.reports.append((time.monotonic(), str(request.AffectedSOPClassUID),
+                                 str(request.AffectedSOPInstanceUID), int(request.EventTypeID), information))
+        return 0x0000, None
+
+    def of(self, sop_class_uid: str, instance: str | None = None) -> list[tuple[float, str, str, int, Dataset | None]]:
+        with self.lock:
+            return [r for r in self.reports if r[1] == sop_class_uid and (instance is None or r[2] == instance)]
+
+
+def scu_with_events(running: RunningServer, received: Received, calling: str = "EVENTS") -> PrintSCU:
+    return PrintSCU(running.address, contexts=PRINT_CONTEXTS, calling=calling,
+                    handlers=[(evt.EVT_N_EVENT_REPORT, received.handler)])
+
+
+def print_one(scu: PrintSCU, label: str = "JOB") -> str:
+    session = scu.film_session(FilmSessionLabel=label)
+    box, boxes, _ = scu.film_box(session)
+    scu.set_image(boxes[0], 1, np.full((64, 64), 2000, dtype=np.uint16))
+    action = scu.n_action(FILM_BOX, box)
+    assert action.status == 0 and action.dataset is not None
+    (item,) = action.dataset[0x21000500].value  # Referenced Print Job Sequence, PS3.4 Table H.4-8
+    assert item.ReferencedSOPClassUID == uids.PRINT_JOB
+    return str(item.ReferencedSOPInstanceUID)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def test_print_job_events_arrive_in_order_at_the_moments_of_the_work(
+        start_server: Callable[..., RunningServer]) -> None:
+    running = start_server(faults=FaultConfig(print_delay=0.5))
+    received = Received()
+    with scu_with_events(running, received) as scu:
+        acknowledged = time.monotonic()
+        job = print_one(scu, "EVENT TEST")
+        wait_for(lambda: len(received.of(uids.PRINT_JOB, job)) >= 2)
+        during = scu.n_get(uids.PRINT_JOB, job)
+        assert during.status == 0 and during.dataset is not None
+        assert (during.dataset.ExecutionStatus, during.dataset.ExecutionStatusInfo) == ("PRINTING", "NORMAL")
+        wait_for(lambda: len(received.of(uids.PRINT_JOB, job)) == 3)
+    events = received.of(uids.PRINT_JOB, job)
+    assert [e[3] for e in events] == [1, 2, 3]  # Pending, Printing, Done
+    assert [str(e[4].ExecutionStatusInfo) for e in events] == ["QUEUED", "NORMAL", "NORMAL"]  # type: ignore
+    assert {str(e[4].FilmSessionLabel) for e in events} == {"EVENT TEST"}  # type: ignore[union-attr]
+    assert {str(e[4].PrinterName) for e in events} == {"printscp"}  # type: ignore[union-attr]
+    pending, printing, done = (e[0] for e in events)
+    assert pending - acknowledged < 0.5  # sent when the job was queued...
+    assert done - printing > 0.45  # ...and Done only after the print took its time, not in a burst
+    # the job outlives its association: another SCU reads it
+    with PrintSCU(running.address, contexts=(uids.PRINT_JOB,), calling="LATER") as later:
+        after = later.n_get(uids.PRINT_JOB, job)
+        assert after.status == 0 and after.dataset is not None
+        assert (after.dataset.ExecutionStatus, after.dataset.Originator, after.dataset.PrinterName) == (
+            "DONE", "EVENTS", "printscp")
+        assert later.n_get(uids.PRINT_JOB, "1.2.3.4.5").status == 0x0112
+
+
+def test_no_print_job_events_without_the_print_job_context(running: RunningServer) -> None:
+    received = Received()
+    with PrintSCU(running.address, contexts=(META,), handlers=[(evt.EVT_N_EVENT_REPORT, received.handler)]) as scu:
+        session = scu.film_session()
+        box, boxes, _ = scu.film_box(session)
+        scu.set_image(boxes[0], 1, np.zeros((8, 8), dtype=np.uint16))
+        action = scu.n_action(FILM_BOX, box)
+        assert action.status == 0 and action.command.CommandDataSetType == 0x0101  # no Action Reply either
+        assert running.server.queue.wait_idle()
+    assert received.reports == []
+
+
+def test_a_printer_status_change_reaches_every_association(running: RunningServer) -> None:
+    first, second = Received(), Received()
+    with scu_with_events(running, first, "FIRST") as a, scu_with_events(running, second, "SECOND") as b:
+        assert a.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).status == 0
+        assert b.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).status == 0
+        running.server.printer.set_status(PrinterStatus.WARNING, "SUPPLY LOW")
+        running.server.printer.set_status(PrinterStatus.NORMAL)
+        wait_for(lambda: len(first.of(uids.PRINTER)) == 2 and len(second.of(uids.PRINTER)) == 2)
+        printer = a.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).dataset
+        assert printer is not None and printer.PrinterStatus == "NORMAL"
+    for received in (first, second):
+        (warning, normal) = received.of(uids.PRINTER)
+        assert (warning[2], warning[3], normal[3]) == (uids.PRINTER_INSTANCE, 2, 1)  # Warning, then Normal
+        assert str(warning[4].PrinterStatusInfo) == "SUPPLY LOW" and normal[4] is None  # type: ignore[union-attr]
+
+
+def test_an_scu_associating_while_the_printer_fails_is_told(running: RunningServer) -> None:
+    running.server.printer.set_status(PrinterStatus.FAILURE, "FILM JAM")
+    received = Received()
+    with scu_with_events(running, received) as scu:
+        wait_for(lambda: len(received.of(uids.PRINTER)) == 1)
+        assert scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).dataset.PrinterStatusInfo == "FILM JAM"  # type: ignore
+    ((_, _, _, event_type, information),) = received.of(uids.PRINTER)
+    assert event_type == 3 and str(information.PrinterStatusInfo) == "FILM JAM"  # type: ignore[union-attr]
+
+
+def test_events_never_race_the_scus_requests(running: RunningServer) -> None:
+    """Events fire from another thread while the SCU hammers requests on the same association."""
+    received = Received()
+    rounds, requests = 200, 0
+    with scu_with_events(running, received, "HAMMER") as scu:
+        assert scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).status == 0
+        (server_side,) = running.server.associations
+        stop = threading.Event()
+
+        def fire() -> None:
+            for i in range(rounds):
+                status = PrinterStatus.WARNING if i % 2 == 0 else PrinterStatus.NORMAL
+                running.server.printer.set_status(status, "SUPPLY LOW" if i % 2 == 0 else None)
+                time.sleep(0.002)
+            stop.set()
+
+        firing = threading.Thread(target=fire)
+        firing.start()
+        while not stop.is_set() or len(received.of(uids.PRINTER)) < rounds:
+            response = scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE, [0x21100010])
+            assert response.status == 0 and response.dataset is not None  # never misrouted
+            requests += 1
+            assert requests < 50000
+        firing.join()
+        assert scu.assoc.is_established and not scu.assoc.is_aborted
+    events = received.of(uids.PRINTER)
+    assert [e[3] for e in events] == [2, 1] * (rounds // 2)  # none lost, none out of order
+    assert server_side.events_sent == rounds
+    # the race was really run: requests came in while the server waited for an event response
+    assert server_side.requests_held > 0, (requests, server_side.requests_held)
+    assert all(r.Status == 0 for r in scu.responses)
+
+
+def test_queue_full_statuses_over_the_network(start_server: Callable[..., RunningServer]) -> None:
+    running = start_server(queue=QueueConfig(size=1))
+    running.server.printer.set_status(PrinterStatus.FAILURE, "PRINTER DOWN")  # nothing leaves the queue
+    with PrintSCU(running.address) as scu:
+        session = scu.film_session()
+        box, boxes, _ = scu.film_box(session)
+        scu.set_image(boxes[0], 1, np.zeros((8, 8), dtype=np.uint16))
+        assert scu.n_action(FILM_BOX, box).status == 0
+        full = scu.n_action(FILM_BOX, box)
+        assert full.status == 0xC602 and "queue is full" in full.comment
+        assert scu.n_action(SESSION, session).status == 0xC601
+    running.server.printer.set_status(PrinterStatus.NORMAL)
+    assert len(running.jobs()) == 1
+
+
+def test_printer_configuration_retrieval(running: RunningServer) -> None:
+    with PrintSCU(running.address, contexts=(uids.PRINTER_CONFIGURATION_RETRIEVAL,)) as scu:
+        response = scu.n_get(uids.PRINTER_CONFIGURATION_RETRIEVAL, uids.PRINTER_CONFIGURATION_RETRIEVAL_INSTANCE)
+        assert response.status == 0 and response.dataset is not None
+        (item,) = response.dataset.PrinterConfigurationSequence
+        assert uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META in item.SOPClassesSupported
+        assert (item.PrintingBitDepth, item.DefaultMagnificationType, item.DefaultPrinterResolutionID) == (
+            12, "BILINEAR", "STANDARD")
+        first = item.MediaInstalledSequence[0]
+        assert (first.ItemNumber, first.MediumType, first.FilmSizeID) == (1, "CLEAR FILM", "14INX17IN")
+        formats = {(f.ImageDisplayFormat, f.FilmSizeID, f.PrinterResolutionID): f
+                   for f in item.SupportedImageDisplayFormatsSequence}
+        standard = formats[("STANDARD\\1,1", "14INX17IN", "STANDARD")]
+        assert (standard.Columns, standard.Rows) == (2100, 2550)  # 14 x 17 in at 150 dpi
+        assert ("SLIDE", "14INX17IN", "HIGH") in formats
+        assert item.DecimateCropResult == "DEF DECIMATE"
+        wrong = scu.n_get(uids.PRINTER_CONFIGURATION_RETRIEVAL, "1.2.3")
+        assert wrong.status == 0x0112

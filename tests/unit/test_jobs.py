@@ -1,0 +1,313 @@
+"""The print queue and spool without sockets: durability, order, events, faults, failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import bundled_config
+from test_engine import META, PLUT, dataset, film_box_request, image_request, lut_request, reference, wire
+
+import printscp.jobs
+from printscp import uids
+from printscp.config import FaultConfig, QueueConfig
+from printscp.engine import AssociationInfo, PrintEngine
+from printscp.errors import PrintError, QueueFull
+from printscp.events import EventReport
+from printscp.jobs import PrintQueue
+from printscp.model.enums import ExecutionStatus, PrinterStatus
+from printscp.model.printer import Printer
+from printscp.model.session import GrayscaleImage, PrintRequest
+from printscp.spool import Spool
+
+FILM_BOX, SESSION = uids.BASIC_FILM_BOX, uids.BASIC_FILM_SESSION
+
+
+class Association:
+    """One association's engine on a real PrintQueue, with the events it would be sent."""
+
+    def __init__(self, queue: PrintQueue, printer: Printer, calling: str = "MODALITY") -> None:
+        self.events: list[EventReport] = []
+        self.queue = queue
+        info = AssociationInfo(calling, "PRINTSCP", print_job_negotiated=True)
+        self.engine = PrintEngine(queue.profile, printer, info, self)
+
+    def prepare(self, image: GrayscaleImage) -> None:
+        self.queue.prepare(image)
+
+    def submit(self, request: PrintRequest) -> str:
+        return self.queue.submit(request, self.events.append)
+
+    def print_job(self, uid: str) -> Any:
+        return self.queue.job(uid)
+
+    def print(self, value: int = 2000, fmt: str = "STANDARD\\1,1", copies: str = "1", priority: str = "MED",
+              label: str = "") -> str:
+        """A film session with one film box holding one image, printed; returns the Print Job UID."""
+        if self.engine.hierarchy.film_session is not None:
+            self.engine.n_delete(META, SESSION, self.engine.hierarchy.film_session.sop_instance_uid)
+        session = self.engine.n_create(META, SESSION, None, wire(dataset(NumberOfCopies=copies, PrintPriority=priority,
+                                                                       FilmSessionLabel=label or "LABEL")))
+        box = self.engine.n_create(META, FILM_BOX, None, film_box_request(session.affected_sop_instance_uid, fmt))
+        image_box = str(box.dataset.ReferencedImageBoxSequence[0].ReferencedSOPInstanceUID)  # type: ignore
+        self.engine.n_set(META, uids.BASIC_GRAYSCALE_IMAGE_BOX, image_box,
+                          image_request(1, np.full((32, 32), value, dtype=np.uint16)))
+        reply = self.engine.n_action(META, FILM_BOX, box.affected_sop_instance_uid, 1, None)  # type: ignore
+        assert reply.dataset is not None
+        return str(reply.dataset[0x21000500].value[0].ReferencedSOPInstanceUID)
+
+
+@pytest.fixture
+def make_queue(tmp_path: Path) -> Iterator[Any]:
+    made: list[PrintQueue] = []
+
+    def make(queue: QueueConfig | None = None, faults: FaultConfig | None = None,
+             printer: Printer | None = None) -> tuple[PrintQueue, Printer]:
+        printer = printer or Printer()
+        print_queue = PrintQueue(bundled_config(tmp_path / "films", queue, faults), printer)
+        made.append(print_queue)
+        return print_queue, printer
+
+    yield make
+    for queue in made:
+        queue.stop()
+
+
+def statuses(events: list[EventReport], job: str) -> list[tuple[int, str]]:
+    return [(e.event_type_id, str(e.information.ExecutionStatusInfo)) for e in events  # type: ignore[union-attr]
+            if e.sop_instance_uid == job]
+
+
+def test_a_job_goes_pending_printing_done_with_its_events(make_queue: Any) -> None:
+    queue, printer = make_queue()
+    scu = Association(queue, printer)
+    job = scu.print(label="CHEST")
+    assert queue.wait_idle()
+    assert statuses(scu.events, job) == [(1, "QUEUED"), (2, "NORMAL"), (3, "NORMAL")]
+    assert {str(e.information.FilmSessionLabel) for e in scu.events} == {"CHEST"}  # type: ignore[union-attr]
+    record = queue.job(job)
+    assert record is not None and record.execution_status is ExecutionStatus.DONE and record.stored is not None
+    assert record.stored.pdfs[0].exists()
+    n_get = scu.engine.n_get(uids.PRINT_JOB, uids.PRINT_JOB, job, [])
+    assert n_get.dataset is not None
+    assert (n_get.dataset.ExecutionStatus, n_get.dataset.Originator, n_get.dataset.PrintPriority) == (
+        "DONE", "MODALITY", "MED")
+    assert not list(queue.spool.jobs.iterdir())  # printed: gone from the spool
+
+
+def test_spool_round_trip_keeps_everything_the_renderer_needs(make_queue: Any, tmp_path: Path) -> None:
+    queue, printer = make_queue()
+    printer.set_status(PrinterStatus.FAILURE, "PRINTER DOWN")  # WAIT: the job stays in the spool
+    scu = Association(queue, printer)
+    plut = scu.engine.n_create(PLUT, PLUT, None, lut_request()).affected_sop_instance_uid
+    study = dataset(PatientName="DOE^JANE", PatientID="42")
+    request = dataset(FilmSessionLabel="ROUND TRIP", NumberOfCopies="2", PrintPriority="HIGH")
+    request.ProposedStudySequence = [study]
+    session = scu.engine.n_create(META, SESSION, None, wire(request)).affected_sop_instance_uid
+    box_request = film_box_request(session, "ROW\\1,1", Trim="YES", BorderDensity="120")  # type: ignore[arg-type]
+    box_request.ReferencedPresentationLUTSequence = [reference(PLUT, plut)]  # type: ignore[arg-type]
+    box = scu.engine.n_create(META, FILM_BOX, None, wire(box_request))
+    images = [str(i.ReferencedSOPInstanceUID) for i in box.dataset.ReferencedImageBoxSequence]  # type: ignore
+    pixels = (np.arange(48 * 64).reshape(48, 64) % 4096).astype(np.uint16)
+    scu.engine.n_set(META, uids.BASIC_GRAYSCALE_IMAGE_BOX, images[1],
+                     image_request(2, pixels, Polarity="REVERSE", RequestedImageSize="50"))
+    scu.engine.n_action(META, FILM_BOX, box.affected_sop_instance_uid, 1, None)  # type: ignore[arg-type]
+    (original,) = [r for r in [queue._spooled[uid].request for uid in queue._spooled]]  # noqa: SLF001
+    (spooled,) = Spool(tmp_path / "films").pending()
+    restored = spooled.request
+    assert dataclasses.replace(restored, films=()) == dataclasses.replace(original, films=())
+    film, before = restored.films[0], original.films[0]
+    assert dataclasses.replace(film, image_boxes=()) == dataclasses.replace(before, image_boxes=())
+    empty, full = film.image_boxes
+    assert empty.image is None and full.image is not None and full.image.pixels.tolist() == pixels.tolist()
+    assert full.presentation_lut is not None and before.image_boxes[1].presentation_lut is not None
+    assert full.presentation_lut.lut_data.tolist() == before.image_boxes[1].presentation_lut.lut_data.tolist()  # type: ignore
+    assert dataclasses.replace(full, image=None, presentation_lut=None) == dataclasses.replace(
+        before.image_boxes[1], image=None, presentation_lut=None)
+
+
+def test_priority_orders_the_queue(make_queue: Any) -> None:
+    queue, printer = make_queue()
+    printer.set_status(PrinterStatus.FAILURE, "PRINTER OFFLINE")  # hold everything until all are queued
+    scu = Association(queue, printer)
+    jobs = {priority: scu.print(priority=priority, label=name)
+            for priority, name in (("LOW", "first low"), ("HIGH", "high"), ("MED", "med"))}
+    later_low = scu.print(priority="LOW", label="second low")
+    assert queue.depth == 4 and queue.job(jobs["HIGH"]).execution_status is ExecutionStatus.PENDING  # type: ignore
+    printer.set_status(PrinterStatus.NORMAL)
+    assert queue.wait_idle()
+    done_order = [e.sop_instance_uid for e in scu.events if e.event_type_id == 3]
+    assert done_order == [jobs["HIGH"], jobs["MED"], jobs["LOW"], later_low]
+
+
+def test_bounded_queue_refuses_with_c601_and_c602(make_queue: Any) -> None:
+    queue, printer = make_queue(QueueConfig(size=2))
+    printer.set_status(PrinterStatus.FAILURE, "PRINTER DOWN")
+    scu = Association(queue, printer)
+    scu.print()
+    scu.print()
+    with pytest.raises(QueueFull):
+        queue.submit(queue._spooled[next(iter(queue._spooled))].request)  # noqa: SLF001
+    with pytest.raises(PrintError) as error:
+        scu.print()
+    assert error.value.status == 0xC602
+    session = scu.engine.hierarchy.film_session
+    assert session is not None
+    with pytest.raises(PrintError) as error:
+        scu.engine.n_action(META, SESSION, session.sop_instance_uid, 1, None)
+    assert error.value.status == 0xC601
+
+
+def test_printer_failure_policy_fail(make_queue: Any) -> None:
+    queue, printer = make_queue(QueueConfig(on_printer_failure="FAIL"))
+    printer.set_status(PrinterStatus.FAILURE, "COVER OPEN")
+    scu = Association(queue, printer)
+    job = scu.print()
+    assert queue.wait_idle()
+    assert statuses(scu.events, job) == [(1, "QUEUED"), (4, "COVER OPEN")]
+    assert queue.archive.jobs() == []
+
+
+def test_render_error_fails_the_job_and_the_next_one_prints(make_queue: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    queue, printer = make_queue()
+    real = printscp.jobs.print_request
+    calls = []
+
+    def broken_once(*args: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise ValueError("the renderer fell over")
+        return real(*args)
+
+    monkeypatch.setattr(printscp.jobs, "print_request", broken_once)
+    scu = Association(queue, printer)
+    bad = scu.print()
+    good = scu.print()
+    assert queue.wait_idle()
+    assert statuses(scu.events, bad)[-1] == (4, "INVALID PAGE DES")
+    assert statuses(scu.events, good)[-1] == (3, "NORMAL")
+    (set_aside,) = list(queue.spool.failed.iterdir())
+    assert set_aside.name == bad and "the renderer fell over" in (set_aside / "error.txt").read_text()
+
+
+def test_fault_fail_every_nth_job(make_queue: Any) -> None:
+    queue, printer = make_queue(faults=FaultConfig(fail_every=2))
+    scu = Association(queue, printer)
+    jobs = [scu.print() for _ in range(4)]
+    assert queue.wait_idle()
+    assert [statuses(scu.events, j)[-1] for j in jobs] == [(3, "NORMAL"), (4, "FILM JAM")] * 2
+    assert len(queue.archive.jobs()) == 2
+
+
+def test_fault_run_out_of_film_until_reset(make_queue: Any) -> None:
+    queue, printer = make_queue(faults=FaultConfig(films_in_supply=3))
+    changes: list[tuple[str, str]] = []
+    printer.add_listener(lambda old, new: changes.append((new.printer_status.value, new.printer_status_info)))
+    scu = Association(queue, printer)
+    first = scu.print(copies="2")
+    second = scu.print()  # the 3rd film: the magazine is empty after it
+    third = scu.print()
+    assert queue.wait_idle(5) is False  # the third waits for film
+    assert printer.state.printer_status is PrinterStatus.FAILURE and changes == [("FAILURE", "SUPPLY EMPTY")]
+    assert [statuses(scu.events, j)[-1][0] for j in (first, second, third)] == [3, 3, 1]
+    printer.set_status(PrinterStatus.NORMAL)  # film loaded
+    assert queue.wait_idle()
+    assert statuses(scu.events, third)[-1] == (3, "NORMAL")
+
+
+def test_delay_makes_printing_take_time(make_queue: Any) -> None:
+    queue, printer = make_queue(faults=FaultConfig(print_delay=0.4))
+    scu = Association(queue, printer)
+    start = time.monotonic()
+    job = scu.print()
+    acknowledged = time.monotonic() - start
+    deadline = time.monotonic() + 5
+    while queue.job(job).execution_status is not ExecutionStatus.PRINTING:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert queue.wait_idle()
+    assert acknowledged < 0.4 < time.monotonic() - start  # answered before the print was done
+
+
+def test_restart_prints_the_spool_once(make_queue: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue, printer = make_queue()
+    printer.set_status(PrinterStatus.FAILURE, "PRINTER DOWN")
+    scu = Association(queue, printer)
+    waiting = scu.print(label="waiting")
+    already = scu.print(label="already printed")
+    queue.stop()
+    # the second job reached the archive before the crash, but its spool folder was not yet removed
+    spooled = {job.job_uid: job for job in Spool(tmp_path / "films").pending()}
+    printscp.jobs.print_request(already, spooled[already].request, queue.profile, queue.archive)
+    rendered = []
+    real = printscp.jobs.print_request
+    monkeypatch.setattr(printscp.jobs, "print_request", lambda *a: rendered.append(a[0]) or real(*a))
+    again, _ = make_queue()
+    assert again.wait_idle()
+    assert rendered == [waiting]  # the other is not printed twice
+    assert sorted(j.manifest["print_job_uid"] for j in again.archive.jobs()) == sorted([waiting, already])
+    assert again.job(waiting).execution_status is ExecutionStatus.DONE  # type: ignore[union-attr]
+    assert not list(again.spool.jobs.iterdir())
+
+
+def test_finished_jobs_are_forgotten_after_keep_finished_jobs(make_queue: Any) -> None:
+    queue, printer = make_queue(QueueConfig(keep_finished_jobs=0.2))
+    job = Association(queue, printer).print()
+    assert queue.wait_idle() and queue.job(job) is not None
+    time.sleep(0.3)
+    assert queue.job(job) is None
+
+
+def test_live_image_files_go_with_their_images(make_queue: Any) -> None:
+    queue, printer = make_queue()
+    scu = Association(queue, printer)
+    session = scu.engine.n_create(META, SESSION, None, None).affected_sop_instance_uid
+    box = scu.engine.n_create(META, FILM_BOX, None, film_box_request(session, "STANDARD\\2,1"))  # type: ignore
+    images = [str(i.ReferencedSOPInstanceUID) for i in box.dataset.ReferencedImageBoxSequence]  # type: ignore
+    for position, uid in enumerate(images, start=1):
+        scu.engine.n_set(META, uids.BASIC_GRAYSCALE_IMAGE_BOX, uid, image_request(position))
+    queue.spool._writer.submit(lambda: None).result()  # noqa: SLF001  (writes done)
+    assert len(list(queue.spool.live.iterdir())) == 2
+    scu.engine.n_set(META, uids.BASIC_GRAYSCALE_IMAGE_BOX, images[0], image_request(1))  # replaces image 1
+    gc.collect()
+    queue.spool._writer.submit(lambda: None).result()  # noqa: SLF001
+    assert len(list(queue.spool.live.iterdir())) == 2
+    scu.engine.close()  # association ended
+    gc.collect()
+    queue.spool._writer.submit(lambda: None).result()  # noqa: SLF001
+    deadline = time.monotonic() + 5
+    while list(queue.spool.live.iterdir()):
+        assert time.monotonic() < deadline, list(queue.spool.live.iterdir())
+        time.sleep(0.01)
+
+
+def test_concurrent_submissions_keep_every_job(make_queue: Any) -> None:
+    queue, printer = make_queue(QueueConfig(size=100))
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def print_some() -> None:
+        try:
+            scu = Association(queue, printer)
+            for _ in range(5):
+                results.append(scu.print())
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=print_some) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(set(results)) == 20
+    assert queue.wait_idle()
+    assert sorted(j.manifest["print_job_uid"] for j in queue.archive.jobs()) == sorted(results)
+
