@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +89,42 @@ def test_port_in_use_is_reported(served: Served) -> None:
     result = run("serve", "--host", "127.0.0.1", "--port", str(served.port), timeout=20)
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{served.port}" in result.stderr
+
+
+def test_printer_commands_change_a_running_server(served: Served, tmp_path: Path) -> None:
+    import threading
+
+    from printscu import META, PrintSCU
+    from pynetdicom import evt
+
+    from printscp import uids
+
+    options = ["--config", str(REPO / "config.toml"), "--port", str(served.port), "--archive", str(tmp_path / "films")]
+    status = run("printer", "status", *options)
+    assert status.returncode == 0 and "printer: NORMAL (NORMAL)" in status.stdout
+    events: list[tuple[int, str]] = []
+    arrived = threading.Event()
+
+    def on_event(event: Any) -> tuple[int, None]:
+        info = event.event_information if event.request.EventInformation.getvalue() else None
+        events.append((int(event.request.EventTypeID), str(info.PrinterStatusInfo) if info else ""))
+        arrived.set()
+        return 0, None
+
+    with PrintSCU(("127.0.0.1", served.port), contexts=(META,), called="CLI_PRINTER",
+                  handlers=[(evt.EVT_N_EVENT_REPORT, on_event)]) as scu:
+        changed = run("printer", "set", "FAILURE", "film jam", *options)
+        assert changed.returncode == 0 and "printer: FAILURE (FILM JAM)" in changed.stdout
+        assert arrived.wait(10)
+        printer = scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).dataset
+        assert printer is not None and (printer.PrinterStatus, printer.PrinterStatusInfo) == ("FAILURE", "FILM JAM")
+    assert events == [(3, "FILM JAM")]
+    refused = run("printer", "set", "WARNING", "NOT A TERM", *options)
+    assert refused.returncode == 1 and "not a Printer Status Info defined term" in refused.stderr
+    assert "printer: FAILURE (FILM JAM)" in run("printer", "status", *options).stdout
+    wrong_port = run("printer", "status", "--port", "1", "--archive", str(tmp_path / "films"))
+    assert wrong_port.returncode == 1 and "no printscp is serving" in wrong_port.stderr
+    # the channel is loopback only and not the DICOM port
+    endpoint = json.loads((tmp_path / "films" / f".printscp-{served.port}.admin").read_text())
+    assert endpoint["port"] != served.port
+    assert oct((tmp_path / "films" / f".printscp-{served.port}.admin").stat().st_mode & 0o777) == "0o600"

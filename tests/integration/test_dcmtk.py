@@ -572,3 +572,21 @@ def test_presentation_lut_data_is_applied(running: Any, tmp_path: Path) -> None:
     without_lut = left_grey(2)
     assert with_lut == pytest.approx(expected, abs=1.0), (with_lut, expected, without_lut)
     assert with_lut > without_lut + 40, (with_lut, expected, without_lut)
+
+
+def test_printing_while_the_printer_is_warning(running: Any, tmp_path: Path) -> None:
+    """dcmprscu is told the printer status with an N-EVENT-REPORT, answers it, and the job prints."""
+    from printscp.model.enums import PrinterStatus
+
+    running.server.printer.set_status(PrinterStatus.WARNING, "SUPPLY LOW")
+    log = client_for(running, tmp_path).print([split_image(tmp_path)], layout=(1, 1), film_size="14INX17IN")
+    assert_printed(log)
+    (event,) = [m for m in log.find("N-EVENT-REPORT RQ") if m.direction == "INCOMING"]
+    assert (event.sop_class, event.sop_instance, event.fields["Event Type ID"]) == (
+        "PrinterSOPClass", "1.2.840.10008.5.1.1.17", "2")  # Warning (PS3.4 Table H.4-16)
+    assert event.element("2110,0020") == "SUPPLY LOW"
+    (answer,) = [m for m in log.find("N-EVENT-REPORT RSP") if m.direction == "OUTGOING"]
+    assert answer.status == 0x0000 and answer.fields["Message ID Being Responded To"] == event.fields["Message ID"]
+    printer = log.one("N-GET RSP", "PrinterSOPClass")
+    assert printer.element("2110,0010") == "WARNING" and printer.element("2110,0020") == "SUPPLY LOW"
+    assert len(new_job(running, 0).manifest["films"]) == 1
