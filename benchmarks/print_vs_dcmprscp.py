@@ -8,8 +8,9 @@ STANDARD\\4,5 film of 14INX17IN):
   (association, Printer N-GET, P-LUT, Film Session, Film Box, the N-SETs, N-ACTION, N-DELETEs, release),
   median of --repeat runs, for printscp and for dcmprscp, and the ratio printscp / dcmprscp;
 * for printscp also the time from dcmprscu's start until the job folder with the film's PDF appeared in
-  the archive (the mtime of the folder it was renamed into; file system clock, a few ms coarse). printscp
-  prints synchronously inside the N-ACTION, so this is a little less than the wall time;
+  the archive (the mtime of the folder it was renamed into; file system clock, a few ms coarse), and its
+  ratio to dcmprscp's wall time. printscp answers N-ACTION once the job is durably spooled and renders
+  it afterwards, so the PDF can appear after dcmprscu has exited;
 * the peak resident memory (VmHWM from /proc/<pid>/status) of each server process, which is started
   fresh for every case: after the case's first job and after all its jobs (warm-up + repeats).
 
@@ -226,6 +227,16 @@ def printscp_job_folders(archive: Path) -> list[Path]:
     return [job.folder for job in FilmArchive(archive).jobs()]
 
 
+def wait_for_jobs(archive: Path, count: int, timeout: float = 120) -> list[Path]:
+    """printscp answers N-ACTION once the job is spooled and prints it afterwards: wait for the film."""
+    deadline = time.monotonic() + timeout
+    while len(jobs := printscp_job_folders(archive)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"printscp: {len(jobs)} of {count} jobs in {archive} after {timeout} s")
+        time.sleep(0.002)
+    return jobs
+
+
 def max_send_pdv(log: PrintLog) -> str:
     match = re.search(r"Max Send PDV: (\d+)", log.text)
     return match.group(1) if match else "?"
@@ -247,9 +258,7 @@ def run_case(case: Case, workdir: Path, repeat: int, warmup: int) -> tuple[Timin
         for number in range(warmup + repeat):
             # printscp: the job must land in the archive with its PDF
             started_ns, elapsed, log = send_timed(ours_client, ours_job)
-            jobs = printscp_job_folders(archive)
-            if len(jobs) != number + 1:
-                raise SystemExit(f"printscp run {number + 1}: {len(jobs)} jobs in {archive}")
+            jobs = wait_for_jobs(archive, number + 1)
             pdf = jobs[-1] / "film-1.pdf"
             if not pdf.is_file() or pdf.stat().st_size == 0:
                 raise SystemExit(f"printscp run {number + 1}: no PDF in {jobs[-1]}")
@@ -302,7 +311,7 @@ def main() -> int:
     print(f"every job: dcmprscu --dump, IHEFULL client profile, STANDARD\\{LAYOUT[0]},{LAYOUT[1]} on "
           f"{FILM_SIZE}, 12-bit MONOCHROME2; times are medians in seconds\n")
     header = (f"{'case':<16} {'printscp wall':>13} {'printscp PDF':>13} {'dcmprscp wall':>13} "
-              f"{'ratio':>6}  {'printscp RSS':>12} {'dcmprscp RSS':>12}")
+              f"{'ratio':>6} {'PDF ratio':>9}  {'printscp RSS':>12} {'dcmprscp RSS':>12}")
     print(header)
     print("-" * len(header))
     results = []
@@ -311,8 +320,9 @@ def main() -> int:
             ours, theirs = run_case(case, workdir, args.repeat, args.warmup)
             results.append((case, ours, theirs))
             ours_wall, theirs_wall = statistics.median(ours.wall), statistics.median(theirs.wall)
-            print(f"{case.name:<16} {ours_wall:>13.3f} {statistics.median(ours.stored):>13.3f} "
-                  f"{theirs_wall:>13.3f} {ours_wall / theirs_wall:>6.2f}  "
+            ours_pdf = statistics.median(ours.stored)
+            print(f"{case.name:<16} {ours_wall:>13.3f} {ours_pdf:>13.3f} "
+                  f"{theirs_wall:>13.3f} {ours_wall / theirs_wall:>6.2f} {ours_pdf / theirs_wall:>9.2f}  "
                   f"{ours.peak_rss_kib / 1024:>9.0f} MiB {theirs.peak_rss_kib / 1024:>8.0f} MiB", flush=True)
     finally:
         if args.keep:

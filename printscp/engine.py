@@ -241,12 +241,13 @@ class PrintEngine:
         # PS3.4 H.4.2.2.1.3: the Meta SOP Class of the context decides the Image Box class; printscp
         # accepts only the Grayscale Meta SOP Class.
         image_box_class = uids.BASIC_GRAYSCALE_IMAGE_BOX
-        box = FilmBox(uid, image_box_sop_class_uid=image_box_class, **values)
         try:
-            geometry = geometry_of(box.film_size_id, box.film_orientation, box.image_display_format,
-                                   box.annotation_display_format_id, self.profile)
+            geometry = geometry_of(values["film_size_id"], values["film_orientation"],
+                                   values["image_display_format"], values["annotation_display_format_id"],
+                                   self.profile)
         except LayoutError as exc:
             raise InvalidAttributeValue(f"Image Display Format (2010,0010): {exc}", [0x20100010]) from None
+        box = FilmBox(uid, image_box_sop_class_uid=image_box_class, geometry=geometry, **values)
         # One Image Box per cell, created and listed in Image Box Position order (digest 4.3).
         box.image_boxes = [ImageBox(generate_uid(), image_box_class, position, weakref.ref(box))
                            for position in range(1, len(geometry.cells) + 1)]
@@ -311,10 +312,7 @@ class PrintEngine:
             _assign(image_box, values)
             if "image" in values and image_box.image is not None:
                 self.printing.prepare(image_box.image)
-            # The N-SET-RSP attribute list is optional (PS3.7 10.1.3); echo without the pixels.
-            result = Dataset()
-            result.ImageBoxPosition = image_box.image_box_position
-            result.Polarity = image_box.polarity.value
+            result = None  # the N-SET-RSP attribute list is optional (PS3.7 10.1.3); N-GET reads it back
         return Outcome(result, ctx.warnings)
 
     # --- N-GET ---------------------------------------------------------------------------------------
@@ -431,10 +429,8 @@ class PrintEngine:
         return Outcome(reply, warnings)
 
     def _check_fit(self, film_box: FilmBox, box: ImageBoxSnapshot, warnings: list[PrintWarning]) -> None:
-        geometry = geometry_of(film_box.film_size_id, film_box.film_orientation, film_box.image_display_format,
-                               film_box.annotation_display_format_id, self.profile)
         dpi = self.profile.dpi(film_box.requested_resolution_id.value)
-        placement = place(geometry.cells[box.image_box_position - 1], box, dpi, self.profile)
+        placement = place(film_box.geometry.cells[box.image_box_position - 1], box, dpi, self.profile)
         if placement.status is not None:
             warnings.append(PrintWarning(placement.status, _FIT_MESSAGES[placement.status]))
 

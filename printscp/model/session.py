@@ -141,6 +141,7 @@ class FilmBox:
     annotation_display_format_id: str
     referenced_presentation_lut: PresentationLUT | None
     image_box_sop_class_uid: str
+    geometry: FilmGeometry  # from the create-only attributes, so fixed for the film box's life
     image_boxes: list[ImageBox] = field(default_factory=list)
     annotation_boxes: list[AnnotationBox] = field(default_factory=list)
     printed: bool = False

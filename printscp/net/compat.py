@@ -8,9 +8,8 @@
    Annex C failure field that names the attribute at fault. We add it to the N-CREATE, N-SET,
    N-GET, N-ACTION and N-DELETE responses (command set, primitive and status keywords).
 3. pynetdicom's DUL thread sleeps 1 ms whenever it finds nothing to do, so every message, and every
-   PDU of a large N-SET that has not fully arrived, waits up to a millisecond more. Our DUL polls
-   every 50 us for 50 ms after the last traffic and every millisecond (pynetdicom's delay) when the
-   association is quiet: lower latency during a print, the same idle cost.
+   PDU of a large N-SET that has not fully arrived, waits up to a millisecond more. Our DUL waits in
+   select() for the socket or for something to send instead: no delay, and no CPU while idle.
 
 1 and 2 are covered by integration tests that look at the bytes on the wire; 3 is measured by
 benchmarks/print_vs_dcmprscp.py.
@@ -18,7 +17,8 @@ benchmarks/print_vs_dcmprscp.py.
 
 from __future__ import annotations
 
-import time
+import select
+import socket
 from typing import Any
 
 import pynetdicom.association
@@ -38,33 +38,57 @@ def _service_class_or_print(uid: str) -> Any:
     return PrintManagementServiceClass if service_class is ServiceClass else service_class
 
 
-class _AdaptiveDUL(DULServiceProvider):  # type: ignore[misc]
-    """pynetdicom's DUL with a run-loop delay that depends on how recently there was traffic."""
+class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
+    """pynetdicom's DUL, waiting in select() for the peer or for something to send instead of polling.
 
-    BUSY_DELAY, IDLE_DELAY, BUSY_FOR = 0.00005, 0.001, 0.05  # seconds
+    pynetdicom's run loop sleeps 1 ms whenever it finds nothing to do. This one sleeps 0 and instead
+    blocks in `_is_transport_event` until the socket is readable or `send_pdu` writes a byte to a
+    wake-up socket pair, at most WAIT seconds so that the ARTIM timer, the idle timer and a kill are
+    still seen in time. The loop itself is pynetdicom's.
+    """
 
-    _last_traffic = 0.0
+    WAIT = 0.01  # seconds
+
+    def __init__(self, assoc: Any) -> None:
+        super().__init__(assoc)
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)
 
     @property  # type: ignore[override]
     def _run_loop_delay(self) -> float:
-        busy = time.monotonic() - self._last_traffic < self.BUSY_FOR
-        return self.BUSY_DELAY if busy else self.IDLE_DELAY
+        return 0.0
 
     @_run_loop_delay.setter
     def _run_loop_delay(self, value: float) -> None:
-        pass  # pynetdicom's constant 0.001 is replaced by the property above
+        pass  # pynetdicom's constant 0.001 is replaced by the select() below
+
+    def send_pdu(self, primitive: Any) -> None:
+        super().send_pdu(primitive)
+        try:
+            self._wake_write.send(b"\0")
+        except OSError:  # a wake-up is already pending (buffer full), or the DUL has ended
+            pass
 
     def _is_transport_event(self) -> bool:
-        if super()._is_transport_event():
-            self._last_traffic = time.monotonic()
-            return True
-        return False
+        sock = self.socket.socket if self.socket is not None else None
+        if sock is not None and self.to_provider_queue.empty() and self.event_queue.empty():
+            try:
+                select.select([sock, self._wake_read], [], [], self.WAIT)
+                while self._wake_read.recv(4096):
+                    pass
+            except (BlockingIOError, InterruptedError):
+                pass
+            except (OSError, ValueError):  # the socket closed under us: pynetdicom's check says so
+                pass
+        return bool(super()._is_transport_event())
 
-    def _process_recv_primitive(self) -> bool:
-        if super()._process_recv_primitive():
-            self._last_traffic = time.monotonic()
-            return True
-        return False
+    def run_reactor(self) -> None:
+        try:
+            super().run_reactor()
+        finally:
+            self._wake_read.close()
+            self._wake_write.close()
 
 
 def _apply() -> None:
@@ -79,7 +103,7 @@ def _apply() -> None:
         setattr(primitive, "OffendingElement", None)  # noqa: B010
         if "OffendingElement" not in primitive.STATUS_OPTIONAL_KEYWORDS:
             primitive.STATUS_OPTIONAL_KEYWORDS = (*primitive.STATUS_OPTIONAL_KEYWORDS, "OffendingElement")
-    setattr(pynetdicom.association, "DULServiceProvider", _AdaptiveDUL)  # noqa: B010
+    setattr(pynetdicom.association, "DULServiceProvider", _EventDrivenDUL)  # noqa: B010
     pynetdicom.association._printscp_patched = True  # type: ignore[attr-defined]
 
 
