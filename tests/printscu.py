@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,9 @@ class PrintSCU:
                                   evt_handlers=[(evt.EVT_DIMSE_RECV, self._received), *self.handlers])
         if not self.assoc.is_established:
             raise ConnectionError(f"association to {self.address} failed")
+        # like the server: without TCP_NODELAY a request and an event response sent back to back wait
+        # ~40 ms for the peer's delayed ACK
+        self.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._serve = self.assoc._serve_request
         self.assoc._serve_request = self._serve_without_unpausing
 
