@@ -45,3 +45,28 @@ def ct_series(count: int = 20, size: int = 512, center: float = 40, width: float
               bits: int = 12) -> list[np.ndarray]:
     """`count` consecutive slices, windowed."""
     return [windowed(ct_slice(size, (n + 0.5) / count, seed=n), center, width, bits) for n in range(count)]
+
+
+def chest_radiograph(rows: int = 1024, columns: int = 860, bits: int = 12) -> np.ndarray:
+    """A PA chest radiograph as a CR sends it: MONOCHROME1, so low values print white (bone, heart)."""
+    y, x = (np.mgrid[0:rows, 0:columns] + 0.5) / np.array([rows, columns])[:, None, None] * 2 - 1
+    attenuation = np.zeros((rows, columns))
+    body = (x / 0.92) ** 2 + ((y - 0.05) / 1.1) ** 2 <= 1
+    attenuation[body] = 0.55
+    for side in (-1, 1):  # lungs: little attenuation
+        lung = ((x - side * 0.42) / 0.33) ** 2 + ((y + 0.05) / 0.62) ** 2 <= 1
+        attenuation[lung] = 0.18
+    heart = ((x - 0.08) / 0.30) ** 2 + ((y - 0.30) / 0.30) ** 2 <= 1
+    attenuation[heart] = 0.62
+    spine = np.abs(x) < 0.07
+    attenuation[spine & body] += 0.25
+    for level in np.linspace(-0.55, 0.45, 8):  # ribs: arcs across each lung
+        for side in (-1, 1):
+            arc = np.abs(y - level - 0.12 * (x * side - 0.4) ** 2) < 0.025
+            attenuation[arc & body & (x * side > 0.05)] += 0.15
+    attenuation += np.random.default_rng(7).normal(0, 0.01, attenuation.shape)
+    top = (1 << bits) - 1
+    # MONOCHROME1: the minimum value prints white, so the more the body attenuates, the lower the value:
+    # bone and heart low (white), lungs and the unattenuated field outside the body high (black)
+    values = (1 - np.clip(attenuation / 0.9, 0, 1)) * top
+    return np.asarray(np.round(values).astype(np.uint16))
