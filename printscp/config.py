@@ -53,6 +53,17 @@ class NetworkConfig:
 @dataclass(frozen=True)
 class ArchiveConfig:
     folder: Path = Path("films")
+    max_age_days: float = 0  # films and instances older than this are deleted; 0 keeps them for ever
+    max_size_gb: float = 0  # the oldest are deleted while the archive is bigger; 0 = no limit
+    forward_to: tuple[str, ...] = ()  # nodes that get every printed film as an Encapsulated PDF
+
+
+@dataclass(frozen=True)
+class Node:
+    """A DICOM peer, named by its AE title: a C-MOVE destination or a forwarding target."""
+
+    host: str
+    port: int
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,7 @@ class Config:
     printer: PrinterProfile = field(default_factory=PrinterProfile)
     queue: QueueConfig = field(default_factory=QueueConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
+    nodes: Mapping[str, Node] = field(default_factory=dict)
 
 
 def load_config(path: Path | None) -> Config:
@@ -194,7 +206,8 @@ def load_config(path: Path | None) -> Config:
     config = _build(Config, raw, "")
     # A relative archive folder is relative to the file that names it.
     if "folder" in raw.get("archive", {}) and not config.archive.folder.is_absolute():
-        config = dataclasses.replace(config, archive=ArchiveConfig(path.parent / config.archive.folder))
+        archive = dataclasses.replace(config.archive, folder=path.parent / config.archive.folder)
+        config = dataclasses.replace(config, archive=archive)
     return validate(config)
 
 
@@ -275,6 +288,15 @@ def validate(config: Config) -> Config:
     _check(faults.fail_every >= 0, "faults.fail_every", "must be 0 (never) or more")
     _check(0 <= faults.print_delay <= 3600, "faults.print_delay", "must be 0 to 3600 seconds")
     _check(faults.films_in_supply >= 0, "faults.films_in_supply", "must be 0 (endless) or more")
+    archive = config.archive
+    _check(archive.max_age_days >= 0, "archive.max_age_days", "must be 0 (keep) or more days")
+    _check(archive.max_size_gb >= 0, "archive.max_size_gb", "must be 0 (no limit) or more")
+    for ae_title, node in config.nodes.items():
+        _check(bool(_AE_TITLE.fullmatch(ae_title)), f"nodes.{ae_title}", "the name must be the node's AE title")
+        _check(bool(node.host), f"nodes.{ae_title}.host", "must not be empty")
+        _check(1 <= node.port <= 65535, f"nodes.{ae_title}.port", "must be between 1 and 65535")
+    for i, name in enumerate(archive.forward_to):
+        _check(name in config.nodes, f"archive.forward_to[{i}]", f"'{name}' is not one of [nodes]")
     return config
 
 

@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -70,11 +71,13 @@ def print_request(job_uid: str, request: PrintRequest, profile: PrinterProfile, 
 
 
 class PrintQueue:
-    def __init__(self, config: Config, printer: Printer) -> None:
+    def __init__(self, config: Config, printer: Printer, archive: FilmArchive | None = None,
+                 on_stored: Callable[[StoredJob], None] | None = None) -> None:
         self.config = config
         self.profile = config.printer
         self.printer = printer
-        self.archive = FilmArchive(config.archive.folder)
+        self.archive = archive or FilmArchive(config.archive.folder, config.printer)
+        self._on_stored = on_stored
         self.spool = Spool(config.archive.folder)
         self._jobs: dict[str, PrintJob] = {}
         self._waiting: list[tuple[int, int, str]] = []  # heap of (priority rank, sequence, job uid)
@@ -203,6 +206,8 @@ class PrintQueue:
             log.info("print job %s was already in the archive; not printed again", job.sop_instance_uid)
         job.stored = stored
         self.spool.remove(job.sop_instance_uid)
+        if self._on_stored is not None:  # forwarding, retention: after the film is safe in the archive
+            self._on_stored(stored)
         self._finish(job, ExecutionStatus.DONE, "NORMAL")
         if faults.films_in_supply:
             self._films_used += job.films

@@ -1,24 +1,43 @@
-"""The film archive: one folder per print job, made visible atomically.
+"""The film archive: printed films, received instances, and their index.
 
-A job is written into `<archive>/.incoming/<job uid>/`, every file fsynced, and the folder renamed
-to `<archive>/<YYYY>/<MM>/<DD>/<job uid>/` in one step, so a reader never sees half a job. Names on
-disk come from UIDs and counters only, never from text an SCU sent (a Film Session Label of
-`../../etc/passwd` stays a string in the manifest).
+Layout under the archive folder:
+
+    YYYY/MM/DD/<print job uid>/   one print job: film-N.pdf, film-N.png, film-N.dcm (Encapsulated PDF),
+                                  manifest.json, and print.pdf when the job is more than one sheet
+    instances/YYYYMMDD/<sop instance uid>.dcm   instances received by C-STORE, by day of arrival
+    index.sqlite                  the index (archive/index.py), rebuilt from the files when lost
+    .incoming/  .trash/           being written / being deleted
+
+A job is written into `.incoming/<job uid>/`, every file fsynced, and the folder renamed into its day
+folder in one step, so a reader never sees half a job; it is indexed after the rename, and a crash in
+between is mended by `reconcile` at the next start. Deleting moves a folder into `.trash/` first (one
+atomic step), then drops its rows, then removes the files. Names on disk come from UIDs and counters only,
+never from text an SCU sent (a Film Session Label of `../../etc/passwd` stays a string in the manifest).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import re
 import shutil
+import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.filewriter import dcmwrite
+
+from printscp.archive.dicom import INDEXED, encapsulated_pdf, index_row
+from printscp.archive.index import Index
+from printscp.config import PrinterProfile
 from printscp.model.session import FilmSnapshot, PrintRequest
 from printscp.render.film import RenderedFilm, RenderedJob
 
@@ -26,7 +45,9 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 PRINT_PDF = "print.pdf"  # the whole job in print order, when it is more than one sheet
+INDEX = "index.sqlite"
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+_JOB_MANIFESTS = f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*/{MANIFEST}"
 
 
 @dataclass(frozen=True)
@@ -42,11 +63,25 @@ class StoredJob:
     def pngs(self) -> list[Path]:
         return [self.folder / film["png"] for film in self.manifest["films"]]
 
+    @property
+    def dicoms(self) -> list[Path]:
+        return [self.folder / film["dcm"] for film in self.manifest["films"]]
+
 
 class FilmArchive:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, profile: PrinterProfile | None = None, index: Index | None = None) -> None:
         self.folder = folder
+        self.profile = profile or PrinterProfile()
         self.incoming = folder / ".incoming"
+        self.trash = folder / ".trash"
+        self.instances = folder / "instances"
+        self.index = index or Index(folder / INDEX)
+        self._lock = threading.Lock()
+
+    # --- print jobs ----------------------------------------------------------------------------------
+
+    def folder_of(self, job_uid: str, requested_at: datetime) -> Path:
+        return self.folder / f"{requested_at:%Y}" / f"{requested_at:%m}" / f"{requested_at:%d}" / job_uid
 
     def store(self, job_uid: str, request: PrintRequest, job: RenderedJob, rendered_at: datetime) -> StoredJob:
         if not _UID.fullmatch(job_uid):
@@ -55,12 +90,16 @@ class FilmArchive:
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
-        entries = []
+        entries, documents = [], []
         for number, (snapshot, rendered) in enumerate(zip(request.films, job.films, strict=True), start=1):
-            pdf, png = f"film-{number}.pdf", f"film-{number}.png"
+            pdf, png, dcm = f"film-{number}.pdf", f"film-{number}.png", f"film-{number}.dcm"
             _write(staging / pdf, rendered.pdf)
             _write(staging / png, rendered.png)
-            entries.append(_film_entry(number, snapshot, rendered, pdf, png))
+            document = encapsulated_pdf(rendered.pdf, request, snapshot, job_uid, number, self.profile, rendered_at)
+            encoded = _encode(document)
+            _write(staging / dcm, encoded)
+            entries.append(_film_entry(number, snapshot, rendered, pdf, png, dcm, document, encoded))
+            documents.append(document)
         if job.print_pdf is not None:
             _write(staging / PRINT_PDF, job.print_pdf)
         manifest = _manifest(job_uid, request, entries, rendered_at, PRINT_PDF if job.print_pdf else None)
@@ -70,27 +109,183 @@ class FilmArchive:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, final)
         _fsync_dir(final.parent)
+        stored = StoredJob(final, manifest)
+        self._index_job(stored, documents)
         log.info("stored print job %s: %d film(s) in %s", job_uid, len(job.films), final)
-        return StoredJob(final, manifest)
-
-    def folder_of(self, job_uid: str, requested_at: datetime) -> Path:
-        return self.folder / f"{requested_at:%Y}" / f"{requested_at:%m}" / f"{requested_at:%d}" / job_uid
+        return stored
 
     def find(self, job_uid: str, requested_at: datetime) -> StoredJob | None:
         """The stored job, if its folder is in place (renamed there only once complete)."""
         manifest_path = self.folder_of(job_uid, requested_at) / MANIFEST
         if not manifest_path.exists():
             return None
-        with open(manifest_path, encoding="utf-8") as file:
-            return StoredJob(manifest_path.parent, json.load(file))
+        return _load_job(manifest_path)
 
     def jobs(self) -> list[StoredJob]:
-        """Every stored job, oldest first."""
-        found = []
-        for manifest_path in sorted(self.folder.glob(f"[0-9]*/[0-9]*/[0-9]*/*/{MANIFEST}")):
-            with open(manifest_path, encoding="utf-8") as file:
-                found.append(StoredJob(manifest_path.parent, json.load(file)))
+        """Every stored print job, oldest first (read from the files, not the index)."""
+        found = [_load_job(path) for path in self.folder.glob(_JOB_MANIFESTS)]
         return sorted(found, key=lambda job: job.manifest["requested_at"])
+
+    def _index_job(self, job: StoredJob, documents: list[Dataset] | None = None) -> None:
+        """Index a stored job; its Encapsulated PDFs are read from disk (index tags only) unless given."""
+        manifest = job.manifest
+        session = manifest["film_session"]
+        study = session.get("proposed_study") or {}
+        films, instances = [], []
+        for n, film in enumerate(manifest["films"]):
+            size = sum((job.folder / film[key]).stat().st_size for key in ("pdf", "png", "dcm"))
+            films.append({
+                "job_uid": manifest["print_job_uid"], "film_number": film["number"],
+                "sop_instance_uid": film["sop_instance_uid"], "film_session_uid": session["sop_instance_uid"],
+                "film_box_uid": film["film_box_uid"], "calling_ae_title": manifest["calling_ae_title"],
+                "called_ae_title": manifest["called_ae_title"], "requested_at": manifest["requested_at"],
+                "rendered_at": manifest["rendered_at"], "film_session_label": session["film_session_label"],
+                "owner_id": session["owner_id"], "film_size_id": film["film_size_id"],
+                "image_display_format": film["image_display_format"],
+                "number_of_copies": session["number_of_copies"], "patient_name": study.get("PatientName", ""),
+                "patient_id": study.get("PatientID", ""), "study_instance_uid": film["study_instance_uid"],
+                "folder": self._relative(job.folder), "pdf": film["pdf"], "png": film["png"], "dcm": film["dcm"],
+                "pdf_sha256": film["pdf_sha256"], "png_sha256": film["png_sha256"],
+                "dcm_sha256": film["dcm_sha256"], "size": size,
+            })
+            header = documents[n] if documents else _read_header(job.folder / film["dcm"])
+            instances.append({**index_row(header), "path": self._relative(job.folder / film["dcm"]),
+                              "size": (job.folder / film["dcm"]).stat().st_size,
+                              "added_at": manifest["rendered_at"], "source": "print",
+                              "job_uid": manifest["print_job_uid"], "calling_ae_title": manifest["calling_ae_title"]})
+        self.index.add_instances(instances)
+        self.index.add_films(films)
+
+    # --- instances received by C-STORE ----------------------------------------------------------------
+
+    def store_instance(self, encoded: bytes, dataset: Dataset, calling_ae_title: str) -> Path:
+        """Keep a received instance (`encoded`: the file as pynetdicom gives it) and index it."""
+        uid = str(dataset.SOPInstanceUID)
+        if not _UID.fullmatch(uid):
+            raise ValueError(f"SOP Instance UID {uid!r} is not a UID")
+        now = datetime.now().astimezone()
+        final = self.instances / f"{now:%Y%m%d}" / f"{uid}.dcm"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temporary = final.with_suffix(".tmp")
+        _write(temporary, encoded)
+        os.replace(temporary, final)
+        _fsync_dir(final.parent)
+        with self._lock:  # a second copy of an instance replaces the first
+            previous = self.index.query("SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'store'",
+                                        (uid,))
+            self.index.add_instances([{**index_row(dataset), "path": self._relative(final), "size": len(encoded),
+                                       "added_at": now.isoformat(), "source": "store",
+                                       "calling_ae_title": calling_ae_title}])
+        for row in previous:
+            if row["path"] != self._relative(final):
+                _unlink(self.folder / row["path"])
+        return final
+
+    # --- consistency with the disk -------------------------------------------------------------------------
+
+    def reconcile(self) -> tuple[int, int]:
+        """Make the index match the files: index what it misses, drop what is gone; (added, dropped)."""
+        with self._lock:
+            for leftover in (self.trash, self.incoming):  # interrupted deletes and writes
+                if leftover.exists():
+                    shutil.rmtree(leftover)
+            added = dropped = 0
+            indexed = self.index.job_uids()
+            on_disk = {path.parent.name: path for path in self.folder.glob(_JOB_MANIFESTS)}
+            for job_uid, path in on_disk.items():
+                if job_uid not in indexed:
+                    self._index_job(_load_job(path))
+                    added += 1
+            for job_uid in indexed - set(on_disk):
+                self.index.remove_job(job_uid)
+                dropped += 1
+            known = self.index.stored_paths()
+            files = {self._relative(path) for path in self.instances.glob("*/*.dcm")}
+            for relative in files - set(known):
+                path = self.folder / relative
+                try:
+                    header = _read_header(path)
+                    self.index.add_instances([{**index_row(header), "path": relative, "size": path.stat().st_size,
+                                               "added_at": datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+                                               .isoformat(), "source": "store"}])
+                    added += 1
+                except Exception:  # not a DICOM file after all: leave it, say so
+                    log.exception("%s is in the archive but cannot be read as DICOM", path)
+            for relative in set(known) - files:
+                self.index.remove_instance(known[relative])
+                dropped += 1
+        if added or dropped:
+            log.info("archive index reconciled with %s: %d added, %d dropped", self.folder, added, dropped)
+        return added, dropped
+
+    # --- deletion and retention -------------------------------------------------------------------------------
+
+    def remove_job(self, job_uid: str) -> None:
+        rows = self.index.query("SELECT DISTINCT folder FROM films WHERE job_uid = ?", (job_uid,))
+        for row in rows:
+            self._discard(self.folder / row["folder"])
+        self.index.remove_job(job_uid)
+        shutil.rmtree(self.trash, ignore_errors=True)
+
+    def remove_instance(self, sop_instance_uid: str) -> None:
+        for row in self.index.query("SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'store'",
+                                    (sop_instance_uid,)):
+            self._discard(self.folder / row["path"])
+        self.index.remove_instance(sop_instance_uid)
+        shutil.rmtree(self.trash, ignore_errors=True)
+
+    def _discard(self, path: Path) -> None:
+        """Move a job folder or instance file into .trash in one step (a crash leaves no half folder)."""
+        if path.exists():
+            self.trash.mkdir(exist_ok=True)
+            os.rename(path, self.trash / f"{path.name}-{time.monotonic_ns()}")
+
+    def enforce_retention(self, max_age_days: float, max_size_gb: float) -> int:
+        """Delete the oldest print jobs and instances past the age or over the size; returns how many."""
+        if not max_age_days and not max_size_gb:
+            return 0
+        items = [(row["at"], row["size"] or 0, "job", row["uid"]) for row in self.index.query(
+            "SELECT job_uid AS uid, MIN(rendered_at) AS at, SUM(CAST(size AS INTEGER)) AS size FROM films "
+            "GROUP BY job_uid")]
+        items += [(row["at"], row["size"] or 0, "instance", row["uid"]) for row in self.index.query(
+            "SELECT sop_instance_uid AS uid, added_at AS at, CAST(size AS INTEGER) AS size FROM instances "
+            "WHERE source = 'store'")]
+        items.sort()
+        total = sum(int(size) for _, size, _, _ in items)
+        oldest_kept = (datetime.now().astimezone() - timedelta(days=max_age_days)).isoformat() if max_age_days else ""
+        removed = 0
+        for at, size, kind, uid in items:
+            too_old = bool(oldest_kept) and at < oldest_kept
+            too_big = bool(max_size_gb) and total > max_size_gb * 1e9
+            if not (too_old or too_big):
+                break
+            if kind == "job":
+                self.remove_job(uid)
+            else:
+                self.remove_instance(uid)
+            total -= int(size)
+            removed += 1
+            log.info("retention: removed %s %s (%s)", kind, uid, "older than allowed" if too_old else "over size")
+        return removed
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.folder).as_posix()
+
+
+def _read_header(path: Path) -> Dataset:
+    """Only what the index keeps, not pixels or an encapsulated document."""
+    return dcmread(path, specific_tags=["SpecificCharacterSet", *INDEXED.values()])
+
+
+def _encode(dataset: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    dcmwrite(buffer, dataset, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _load_job(manifest_path: Path) -> StoredJob:
+    with open(manifest_path, encoding="utf-8") as file:
+        return StoredJob(manifest_path.parent, json.load(file))
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -98,6 +293,13 @@ def _write(path: Path, data: bytes) -> None:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _fsync_dir(path: Path) -> None:
@@ -108,7 +310,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: str, png: str) -> dict[str, Any]:
+def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: str, png: str, dcm: str,
+                document: Dataset, encoded: bytes) -> dict[str, Any]:
     plan = rendered.plan
     placed = {image.image_box_position: image.rect for image in plan.images}
     placed_pixels = {image.image_box_position: image.pixels.shape for image in plan.images}
@@ -136,6 +339,7 @@ def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: st
     return {
         "number": number,
         "film_box_uid": film.film_box_uid,
+        "film_box_number": film.film_box_number,
         "image_display_format": str(film.image_display_format),
         "film_orientation": film.film_orientation.value,
         "film_size_id": film.film_size_id,
@@ -158,8 +362,13 @@ def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: st
         "png_dpi": plan.dpi,
         "pdf": pdf,
         "png": png,
+        "dcm": dcm,
+        "sop_instance_uid": str(document.SOPInstanceUID),
+        "study_instance_uid": str(document.StudyInstanceUID),
+        "series_instance_uid": str(document.SeriesInstanceUID),
         "pdf_sha256": hashlib.sha256(rendered.pdf).hexdigest(),
         "png_sha256": hashlib.sha256(rendered.png).hexdigest(),
+        "dcm_sha256": hashlib.sha256(encoded).hexdigest(),
     }
 
 

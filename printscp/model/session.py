@@ -254,6 +254,7 @@ class FilmSnapshot:
     annotation_display_format_id: str
     image_boxes: tuple[ImageBoxSnapshot, ...]
     annotations: tuple[AnnotationSnapshot, ...]
+    film_box_number: int = 1  # position of the film box in its Film Session, from 1
 
     @property
     def image_count(self) -> int:
@@ -324,6 +325,7 @@ def snapshot_film(session: FilmSession, box: FilmBox) -> FilmSnapshot:
         annotation_display_format_id=box.annotation_display_format_id,
         image_boxes=tuple(snapshot_image_box(ib, box) for ib in box.image_boxes),
         annotations=tuple(AnnotationSnapshot(a.annotation_position, a.text_string) for a in box.annotation_boxes),
+        film_box_number=session.film_boxes.index(box) + 1,
     )
 
 

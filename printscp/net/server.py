@@ -7,14 +7,21 @@ import socket
 import threading
 from typing import Any
 
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import AE, evt
+from pydicom.uid import (
+    AllTransferSyntaxes,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.association import Association
 from pynetdicom.events import Event
 from pynetdicom.transport import ThreadedAssociationServer
 
 from printscp import uids
 from printscp.admin import AdminServer
+from printscp.archive.store import FilmArchive, StoredJob
 from printscp.config import Config
 from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
 from printscp.events import Notify, printer_event
@@ -23,13 +30,18 @@ from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer, PrinterState
 from printscp.model.session import GrayscaleImage, PrintRequest
 from printscp.net import compat as _compat  # noqa: F401  (adjusts pynetdicom on import)
-from printscp.net import handlers
+from printscp.net import handlers, qr
+from printscp.net.forward import Forwarder
 from printscp.net.notify import PrintAssociation, PrintRequestHandler
 
 log = logging.getLogger(__name__)
 
 # Print contexts take Little Endian only: pixel data arrives as OW, and DCMTK also offers Big Endian.
 PRINT_TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+# Stored instances are kept as they arrive, compressed ones included.
+ALL_TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
+                         ExplicitVRBigEndian, *AllTransferSyntaxes[4:]]
+RETENTION_INTERVAL = 600.0  # seconds between retention checks when nothing is stored
 
 
 class _AssociationPrinting:
@@ -55,13 +67,20 @@ class PrintServer:
         self.config = config
         self.profile = config.printer
         self.printer = Printer()
-        self.queue = PrintQueue(config, self.printer)
-        self.archive = self.queue.archive
+        self.archive = FilmArchive(config.archive.folder, config.printer)
+        self.archive.reconcile()  # the index matches the disk before anyone asks it anything
+        archive = config.archive
+        self.forwarder = (Forwarder(archive.folder, config.nodes, archive.forward_to, config.network.ae_title)
+                          if archive.forward_to else None)
+        self.queue = PrintQueue(config, self.printer, self.archive, on_stored=self._stored)
         self._engines: dict[Association, PrintEngine] = {}
         self._lock = threading.Lock()
         self._server: ThreadedAssociationServer | None = None
         self._admin: AdminServer | None = None
+        self._stopping = threading.Event()
         self.printer.add_listener(self._printer_changed)
+        self.after_store()
+        threading.Thread(target=self._retention_timer, name="printscp-retention", daemon=True).start()
 
     # --- association lifecycle -----------------------------------------------------------------------
 
@@ -113,6 +132,23 @@ class PrintServer:
             if assoc.is_established and assoc.context_for(uids.PRINTER) is not None:
                 assoc.post_event(report)
 
+    # --- the archive -----------------------------------------------------------------------------
+
+    def _stored(self, job: StoredJob) -> None:
+        """A print job reached the archive: forward its films, keep the archive within its limits."""
+        if self.forwarder is not None:
+            self.forwarder.enqueue(job.dicoms)
+        self.after_store()
+
+    def after_store(self) -> None:
+        archive = self.config.archive
+        if archive.max_age_days or archive.max_size_gb:
+            self.archive.enforce_retention(archive.max_age_days, archive.max_size_gb)
+
+    def _retention_timer(self) -> None:
+        while not self._stopping.wait(RETENTION_INTERVAL):  # films also age while nobody prints
+            self.after_store()
+
     @property
     def associations(self) -> list[PrintAssociation]:
         server = self._server
@@ -140,6 +176,14 @@ class PrintServer:
             print_contexts.append(uids.BASIC_ANNOTATION_BOX)
         for abstract_syntax in print_contexts:
             ae.add_supported_context(abstract_syntax, PRINT_TRANSFER_SYNTAXES)
+        # Storage: C-STORE in, and the C-STORE sub-operations of C-GET out (SCP role selection, PS3.7 D.3.3.4)
+        for context in StoragePresentationContexts:
+            if str(context.abstract_syntax) in uids.RETIRED_PRINT_CLASSES:  # Stored Print, Hardcopy: retired
+                continue
+            ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES, scu_role=True,
+                                     scp_role=True)
+        for abstract_syntax in sorted(qr.PATIENT_ROOT_CLASSES | qr.STUDY_ROOT_CLASSES):
+            ae.add_supported_context(abstract_syntax)
         return ae
 
     def event_handlers(self) -> list[tuple[Any, ...]]:
@@ -153,6 +197,10 @@ class PrintServer:
             (evt.EVT_N_ACTION, handlers.handle_n_action, [self]),
             (evt.EVT_N_DELETE, handlers.handle_n_delete, [self]),
             (evt.EVT_N_EVENT_REPORT, handlers.handle_n_event_report, [self]),
+            (evt.EVT_C_STORE, qr.handle_c_store, [self]),
+            (evt.EVT_C_FIND, qr.handle_c_find, [self]),
+            (evt.EVT_C_GET, qr.handle_c_get, [self]),
+            (evt.EVT_C_MOVE, qr.handle_c_move, [self]),
             (evt.EVT_ESTABLISHED, self._established),
             (evt.EVT_RELEASED, self._forget),
             (evt.EVT_ABORTED, self._forget),
@@ -186,7 +234,11 @@ class PrintServer:
                 assoc.abort()
             server.shutdown()
         self.queue.stop()
+        self._stopping.set()
+        if self.forwarder is not None:
+            self.forwarder.stop()
         self.printer.remove_listener(self._printer_changed)
+        self.archive.index.close()
         log.info("printscp stopped")
 
 

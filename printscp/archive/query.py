@@ -1,0 +1,158 @@
+"""Query/Retrieve over the archive index: C-FIND matching (PS3.4 C.2.2.2) as SQL, per level.
+
+Patient Root (PATIENT, STUDY, SERIES, IMAGE) and Study Root (STUDY, SERIES, IMAGE) information models,
+hierarchical keys of the queried level and the levels above it. Matching, per PS3.4 C.2.2.2:
+
+* universal: a key sent empty matches everything and is returned;
+* single value: exact, except Person Name which ignores case;
+* wildcard: `*` and `?` in a value (not for UIDs, dates or times);
+* range: `A-B`, `A-` or `-B` for DA, TM and DT keys;
+* list of UIDs: UI values separated by backslashes.
+
+A key this index does not keep is returned empty (PS3.4 C.4.1.1.3.1 lets an SCP leave out or return
+empty the keys it does not support).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+from printscp.archive.index import Index
+
+PATIENT_ROOT, STUDY_ROOT = "PATIENT", "STUDY"
+
+# keyword -> index column, per level
+LEVEL_KEYS: dict[str, dict[str, str]] = {
+    "PATIENT": {"PatientID": "patient_id", "PatientName": "patient_name", "PatientBirthDate": "patient_birth_date",
+                "PatientSex": "patient_sex"},
+    "STUDY": {"StudyInstanceUID": "study_instance_uid", "StudyDate": "study_date", "StudyTime": "study_time",
+              "AccessionNumber": "accession_number", "StudyID": "study_id", "StudyDescription": "study_description",
+              "ReferringPhysicianName": "referring_physician_name"},
+    "SERIES": {"SeriesInstanceUID": "series_instance_uid", "Modality": "modality", "SeriesNumber": "series_number",
+               "SeriesDescription": "series_description"},
+    "IMAGE": {"SOPInstanceUID": "sop_instance_uid", "SOPClassUID": "sop_class_uid",
+              "InstanceNumber": "instance_number"},
+}
+UNIQUE = {"PATIENT": "patient_id", "STUDY": "study_instance_uid", "SERIES": "series_instance_uid",
+          "IMAGE": "sop_instance_uid"}
+ORDER = ("PATIENT", "STUDY", "SERIES", "IMAGE")
+# return keys computed from the instances below the matched entity (PS3.4 C.3.2 to C.3.4)
+COUNTS = {
+    "NumberOfPatientRelatedStudies": "COUNT(DISTINCT study_instance_uid)",
+    "NumberOfPatientRelatedSeries": "COUNT(DISTINCT series_instance_uid)",
+    "NumberOfPatientRelatedInstances": "COUNT(*)",
+    "NumberOfStudyRelatedSeries": "COUNT(DISTINCT series_instance_uid)",
+    "NumberOfStudyRelatedInstances": "COUNT(*)",
+    "NumberOfSeriesRelatedInstances": "COUNT(*)",
+    "ModalitiesInStudy": "GROUP_CONCAT(DISTINCT modality)",
+}
+
+
+class QueryError(ValueError):
+    """The identifier cannot be answered: C-FIND 0xA900, C-GET/C-MOVE 0xA900."""
+
+
+@dataclass(frozen=True)
+class Match:
+    sop_instance_uid: str
+    sop_class_uid: str
+    path: str
+
+
+def levels(model: str, level: str) -> list[str]:
+    """The levels whose keys may be used at `level` of an information model."""
+    if level not in ORDER or (model == STUDY_ROOT and level == "PATIENT"):
+        raise QueryError(f"Query/Retrieve Level '{level}' is not one of the {model} root model")
+    return list(ORDER[: ORDER.index(level) + 1])
+
+
+def _conditions(identifier: Dataset, allowed: list[str]) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    parameters: list[Any] = []
+    columns = {keyword: column for level in allowed for keyword, column in LEVEL_KEYS[level].items()}
+    for element in identifier:
+        column = columns.get(element.keyword)
+        if column is None or element.VR == "SQ":
+            continue
+        value = element.value
+        if value in (None, "") or (isinstance(value, (list, tuple)) and not value):
+            continue  # universal matching
+        vr = dictionary_VR(element.tag)
+        if vr == "UI":  # list of UID matching
+            uids = [str(v) for v in value] if isinstance(value, (list, MultiValue)) else [str(value)]
+            where.append(f"{column} IN ({', '.join('?' for _ in uids)})")
+            parameters.extend(uids)
+            continue
+        text = str(value)
+        if vr in ("DA", "TM", "DT") and "-" in text:  # range matching
+            low, _, high = text.partition("-")
+            if low:
+                where.append(f"{column} >= ?")
+                parameters.append(low)
+            if high:
+                where.append(f"{column} <= ?")
+                # a range up to a date or time includes all of that day (or minute, ...)
+                parameters.append(high + "\uffff")
+            continue
+        if vr == "PN":
+            text = text.upper()
+            target = f"UPPER({column})"
+        else:
+            target = column
+        if "*" in text or "?" in text:  # wildcard matching; GLOB's own [ is escaped
+            where.append(f"{target} GLOB ?")
+            parameters.append(text.replace("[", "[[]"))
+        else:
+            where.append(f"{target} = ?")
+            parameters.append(text)
+    return where, parameters
+
+
+def find(index: Index, model: str, identifier: Dataset) -> Iterator[Dataset]:
+    """C-FIND: one response identifier per matching entity at the query's level."""
+    level = str(identifier.get("QueryRetrieveLevel", "")).strip()
+    allowed = levels(model, level)
+    where, parameters = _conditions(identifier, allowed)
+    unique = UNIQUE[level]
+    columns = {keyword: column for lvl in allowed for keyword, column in LEVEL_KEYS[lvl].items()}
+    requested = [element.keyword for element in identifier if element.keyword not in ("QueryRetrieveLevel",
+                                                                                        "SpecificCharacterSet")]
+    select = [f"MAX({column}) AS {column}" for column in dict.fromkeys(columns.values())]
+    select += [f"{expression} AS {keyword}" for keyword, expression in COUNTS.items() if keyword in requested]
+    sql = (f"SELECT {', '.join(select)} FROM instances {'WHERE ' + ' AND '.join(where) if where else ''} "
+           f"GROUP BY {unique} ORDER BY MAX(study_date), MAX(study_time), {unique}")
+    for row in index.query(sql, parameters):
+        answer = Dataset()
+        answer.SpecificCharacterSet = "ISO_IR 192"  # the index holds decoded text
+        answer.QueryRetrieveLevel = level
+        for keyword in requested:
+            tag = tag_for_keyword(keyword)
+            if tag is None:
+                continue
+            value = row[columns[keyword]] if keyword in columns else (row[keyword] if keyword in COUNTS else None)
+            vr = dictionary_VR(tag)
+            if keyword == "ModalitiesInStudy" and value:
+                answer.add_new(tag, vr, value.split(","))
+            elif value not in (None, "") and vr in ("IS", "US", "UL"):
+                answer.add_new(tag, vr, int(value))
+            else:
+                answer.add_new(tag, vr, value if value is not None else "")
+        yield answer
+
+
+def retrieve(index: Index, model: str, identifier: Dataset) -> list[Match]:
+    """C-GET / C-MOVE: every instance under the entities the identifier names."""
+    level = str(identifier.get("QueryRetrieveLevel", "")).strip()
+    where, parameters = _conditions(identifier, levels(model, level))
+    if not where:
+        raise QueryError("a retrieve names at least one unique key (PS3.4 C.4.2.2.1)")
+    rows = index.query(f"SELECT sop_instance_uid, sop_class_uid, path FROM instances WHERE {' AND '.join(where)} "
+                       "ORDER BY study_instance_uid, series_instance_uid, CAST(instance_number AS INTEGER)",
+                       parameters)
+    return [Match(row["sop_instance_uid"], row["sop_class_uid"], row["path"]) for row in rows]

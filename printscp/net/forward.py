@@ -1,0 +1,131 @@
+"""Forwarding: every printed film's Encapsulated PDF goes to the PACS of `archive.forward_to`, durably.
+
+When a film reaches the archive its .dcm file is hard-linked into `<archive>/.outbox/<node>/` (a link, so
+the film in the archive is not copied, and the outbox keeps it even if retention removes the job). A
+worker sends what is in each node's outbox with C-STORE and unlinks a file once the PACS answered success
+or warning. A node that cannot be reached is tried again after 1, 2, 4 ... up to MAX_BACKOFF seconds; the
+outbox survives restarts, so a PACS that is down loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from pydicom import dcmread
+from pynetdicom import AE
+
+from printscp.config import Node
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 10.0  # seconds
+
+
+class Forwarder:
+    def __init__(self, archive: Path, nodes: Mapping[str, Node], targets: Iterable[str], ae_title: str) -> None:
+        self.root = archive / ".outbox"
+        self.nodes = {name: nodes[name] for name in targets}
+        self.ae_title = ae_title
+        for name in self.nodes:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._retry_at: dict[str, float] = {}
+        self._backoff: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._run, name="printscp-forward", daemon=True)
+        self._thread.start()
+
+    def enqueue(self, files: Iterable[Path]) -> None:
+        """Queue instance files for every target node; durable when this returns."""
+        for name in self.nodes:
+            folder = self.root / name
+            for path in files:  # named by time, so the outbox is sent oldest first
+                os.link(path, folder / f"{time.time_ns()}-{path.name}")
+            fd = os.open(folder, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+        with self._wake:
+            self._retry_at.clear()  # new work: try now
+            self._wake.notify_all()
+
+    def pending(self) -> dict[str, int]:
+        return {name: len(list((self.root / name).glob("*"))) for name in self.nodes}
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if self._stopping:
+                    return
+                now = time.monotonic()
+                due = [n for n in self.nodes if self._retry_at.get(n, 0) <= now and any((self.root / n).iterdir())]
+                if not due:
+                    waits = [t - now for n, t in self._retry_at.items() if any((self.root / n).iterdir())]
+                    self._wake.wait(timeout=min(waits) if waits else None)
+                    continue
+            for name in due:
+                self._send(name)
+
+    def _send(self, name: str) -> None:
+        node = self.nodes[name]
+        files = sorted((self.root / name).iterdir())
+        datasets = []
+        for path in files:
+            try:
+                datasets.append((path, dcmread(path)))
+            except Exception:
+                log.exception("outbox file %s cannot be read; dropped", path)
+                path.unlink()
+        if not datasets:
+            return
+        ae = AE(self.ae_title)
+        for sop_class in sorted({str(ds.SOPClassUID) for _, ds in datasets})[:128]:
+            ae.add_requested_context(sop_class)
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
+        assoc = ae.associate(node.host, node.port, ae_title=name)
+        if not assoc.is_established:
+            self._failed(name, "cannot associate")
+            return
+        if assoc.dul.socket is not None and assoc.dul.socket.socket is not None:
+            assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sent = 0
+        try:
+            for path, ds in datasets:
+                status = assoc.send_c_store(ds)
+                code = getattr(status, "Status", None)
+                if code is None:
+                    self._failed(name, "no response")
+                    return
+                if code == 0x0000 or 0xB000 <= code <= 0xBFFF:
+                    path.unlink()
+                    sent += 1
+                else:
+                    log.warning("forwarding %s to %s refused with 0x%04X; kept in the outbox", path.name, name, code)
+                    self._failed(name, f"status 0x{code:04X}")
+                    return
+        finally:
+            if assoc.is_established:
+                assoc.release()
+        log.info("forwarded %d instance(s) to %s", sent, name)
+        with self._wake:
+            self._backoff.pop(name, None)
+            self._retry_at.pop(name, None)
+
+    def _failed(self, name: str, why: str) -> None:
+        with self._wake:
+            backoff = min(MAX_BACKOFF, self._backoff.get(name, 0.5) * 2)
+            self._backoff[name] = backoff
+            self._retry_at[name] = time.monotonic() + backoff
+        log.warning("forwarding to %s failed (%s); %d waiting, next try in %.0f s", name, why,
+                    len(list((self.root / name).iterdir())), backoff)
