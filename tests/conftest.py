@@ -15,6 +15,7 @@ from printscp.config import (
     ArchiveConfig,
     Config,
     FaultConfig,
+    Node,
     PrinterProfile,
     QueueConfig,
     load_config,
@@ -26,13 +27,16 @@ REPO = Path(__file__).resolve().parent.parent
 BUNDLED_CONFIG = REPO / "config.toml"
 
 
-def bundled_config(archive: Path, queue: QueueConfig | None = None, faults: FaultConfig | None = None,
+def bundled_config(archive: Path | ArchiveConfig, queue: QueueConfig | None = None,
+                   faults: FaultConfig | None = None, nodes: dict[str, Node] | None = None,
                    **printer_changes: Any) -> Config:
-    """The bundled config.toml with another archive folder, queue or faults, and printer profile changes."""
+    """The bundled config.toml with another archive, queue, faults or nodes, and printer profile changes."""
     config = load_config(BUNDLED_CONFIG)
     printer: PrinterProfile = dataclasses.replace(config.printer, **printer_changes)
-    return validate(dataclasses.replace(config, archive=ArchiveConfig(archive), printer=printer,
-                                        queue=queue or config.queue, faults=faults or config.faults))
+    archive_config = archive if isinstance(archive, ArchiveConfig) else ArchiveConfig(archive)
+    return validate(dataclasses.replace(config, archive=archive_config, printer=printer,
+                                        queue=queue or config.queue, faults=faults or config.faults,
+                                        nodes=nodes if nodes is not None else config.nodes))
 
 
 @dataclass
@@ -61,8 +65,11 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     started: list[PrintServer] = []
 
     def start(queue: QueueConfig | None = None, faults: FaultConfig | None = None,
+              nodes: dict[str, Node] | None = None, archive: ArchiveConfig | None = None,
               **printer_changes: Any) -> RunningServer:
-        server = PrintServer(bundled_config(tmp_path / f"films{len(started)}", queue, faults, **printer_changes))
+        """`archive` replaces the whole [archive] section (its folder included); default: a fresh folder."""
+        folder = archive or tmp_path / f"films{len(started)}"
+        server = PrintServer(bundled_config(folder, queue, faults, nodes, **printer_changes))
         host, port = server.start("127.0.0.1", 0)
         started.append(server)
         return RunningServer(server, host, port)

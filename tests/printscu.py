@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,20 @@ class PrintSCU:
         self.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._serve = self.assoc._serve_request
         self.assoc._serve_request = self._serve_without_unpausing
+        self._send = self.assoc.dimse.send_msg
+        self._send_lock = threading.Lock()
+        self.assoc.dimse.send_msg = self._send_whole_message  # type: ignore[method-assign]
+
+    def _send_whole_message(self, primitive: Any, context_id: int) -> None:
+        """Send one DIMSE message's P-DATA PDUs without another thread's PDUs between them.
+
+        pynetdicom (3.0.4) answers an event report from its own thread while this SCU's thread may be
+        sending a request; DIMSEServiceProvider.send_msg queues the PDUs of each message with no lock,
+        so the two messages' fragments can interleave and the server decodes a mixture (seen as an
+        N-CREATE answered with the status for an N-EVENT-REPORT-RQ, 1 run in 8).
+        """
+        with self._send_lock:
+            self._send(primitive, context_id)
 
     def _serve_without_unpausing(self, msg: Any, context_id: int) -> None:
         """Serve an incoming N-EVENT-REPORT without pynetdicom's pause flag bookkeeping.
