@@ -405,10 +405,11 @@ def _validate_defaults(p: PrinterProfile) -> None:
         value = getattr(d, name)
         _check(value in ("BLACK", "WHITE") or (value.isdigit() and int(value) <= 500), f"printer.defaults.{name}",
                f"'{value}' is not BLACK, WHITE or a density in hundredths of OD")
+    # Illumination and Reflected Ambient Light are US (PS3.3 C.13.3): what an SCU may send, at most 65535
     for name in ("illumination", "reflective_illumination"):
-        _check(1 <= getattr(d, name) <= 100000, f"printer.defaults.{name}", "must be 1 to 100000 cd/m2")
-    _check(0 <= d.reflected_ambient_light <= 10000, "printer.defaults.reflected_ambient_light",
-           "must be 0 to 10000 cd/m2")
+        _check(1 <= getattr(d, name) <= 65535, f"printer.defaults.{name}", "must be 1 to 65535 cd/m2")
+    _check(0 <= d.reflected_ambient_light <= 65535, "printer.defaults.reflected_ambient_light",
+           "must be 0 to 65535 cd/m2")
 
 
 def _inside(box: tuple[float, float, float, float]) -> bool:

@@ -37,6 +37,7 @@ from printscp.model.enums import (
     ExecutionStatus,
     FilmOrientation,
     MagnificationType,
+    Polarity,
     PrintPriority,
     RequestedResolutionID,
     Trim,
@@ -249,7 +250,8 @@ class PrintEngine:
             raise InvalidAttributeValue(f"Image Display Format (2010,0010): {exc}", [0x20100010]) from None
         box = FilmBox(uid, image_box_sop_class_uid=image_box_class, geometry=geometry, **values)
         # One Image Box per cell, created and listed in Image Box Position order (digest 4.3).
-        box.image_boxes = [ImageBox(generate_uid(), image_box_class, position, weakref.ref(box))
+        polarity = Polarity(self.profile.defaults.polarity)  # Image Box Polarity is U for the SCU
+        box.image_boxes = [ImageBox(generate_uid(), image_box_class, position, weakref.ref(box), polarity=polarity)
                            for position in range(1, len(geometry.cells) + 1)]
         if self.association.annotation_negotiated and box.annotation_display_format_id:
             layout = self.profile.annotation_display_formats[box.annotation_display_format_id]

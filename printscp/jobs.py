@@ -85,6 +85,7 @@ class PrintQueue:
         self._condition = threading.Condition()
         self._stopping = False
         self._busy = False
+        self._arriving = 0  # N-ACTIONs being spooled: they have their place in the queue already
         self._started = 0  # jobs the worker has begun, for faults.fail_every
         self._films_used = 0  # for faults.films_in_supply
         for job in self.spool.pending():  # acknowledged before a restart: print them now
@@ -103,12 +104,17 @@ class PrintQueue:
 
     def submit(self, request: PrintRequest, notify: Notify | None = None) -> str:
         """Spool a print durably and queue it; returns the Print Job SOP Instance UID."""
-        with self._condition:
-            if len(self._waiting) >= self.config.queue.size:
+        with self._condition:  # a place in the queue is taken before spooling, so racing N-ACTIONs cannot overfill
+            if len(self._waiting) + self._arriving >= self.config.queue.size:
                 raise QueueFull
-        job_uid = generate_uid()
-        spooled = self.spool.add(job_uid, request)  # durable from here on
-        job = self._enqueue(spooled, notify)
+            self._arriving += 1
+        try:
+            job_uid = generate_uid()
+            spooled = self.spool.add(job_uid, request)  # durable from here on
+            job = self._enqueue(spooled, notify)
+        finally:
+            with self._condition:
+                self._arriving -= 1
         log.info("print job %s queued: %d film(s) from %s, priority %s", job_uid, job.films,
                  request.calling_ae_title, request.print_priority.value)
         self._event(job)
@@ -174,7 +180,10 @@ class PrintQueue:
             except Exception as exc:  # a job that cannot print fails; the printer goes on
                 info = "INSUFFIC MEMORY" if isinstance(exc, MemoryError) else "INVALID PAGE DES"
                 log.exception("print job %s failed", job.sop_instance_uid)
-                self.spool.set_aside(spooled.folder, traceback.format_exc())
+                try:
+                    self.spool.set_aside(spooled.folder, traceback.format_exc())
+                except OSError:
+                    log.exception("print job %s could not be set aside in the spool", job.sop_instance_uid)
                 self._finish(job, ExecutionStatus.FAILURE, info)
             finally:
                 with self._condition:
@@ -206,9 +215,12 @@ class PrintQueue:
             log.info("print job %s was already in the archive; not printed again", job.sop_instance_uid)
         job.stored = stored
         self.spool.remove(job.sop_instance_uid)
-        if self._on_stored is not None:  # forwarding, retention: after the film is safe in the archive
-            self._on_stored(stored)
         self._finish(job, ExecutionStatus.DONE, "NORMAL")
+        if self._on_stored is not None:  # forwarding, retention: after the film is safe in the archive
+            try:
+                self._on_stored(stored)
+            except Exception:  # the job is printed and archived whatever happens here
+                log.exception("after print job %s was archived", job.sop_instance_uid)
         if faults.films_in_supply:
             self._films_used += job.films
             if self._films_used >= faults.films_in_supply:

@@ -5,7 +5,7 @@ hierarchical keys of the queried level and the levels above it. Matching, per PS
 
 * universal: a key sent empty matches everything and is returned;
 * single value: exact, except Person Name which ignores case;
-* wildcard: `*` and `?` in a value (not for UIDs, dates or times);
+* wildcard: `*` and `?` in a value (not for UIDs, dates or times; a lone `*` is universal);
 * range: `A-B`, `A-` or `-B` for DA, TM and DT keys;
 * list of UIDs: UI values separated by backslashes.
 
@@ -81,8 +81,8 @@ def _conditions(identifier: Dataset, allowed: list[str]) -> tuple[list[str], lis
         if column is None or element.VR == "SQ":
             continue
         value = element.value
-        if value in (None, "") or (isinstance(value, (list, tuple)) and not value):
-            continue  # universal matching
+        if value in (None, "", "*") or (isinstance(value, (list, tuple)) and not value):
+            continue  # universal matching (C.2.2.2.3), a lone * included (C.2.2.2.4)
         vr = dictionary_VR(element.tag)
         if vr == "UI":  # list of UID matching
             uids = [str(v) for v in value] if isinstance(value, (list, MultiValue)) else [str(value)]
@@ -105,7 +105,7 @@ def _conditions(identifier: Dataset, allowed: list[str]) -> tuple[list[str], lis
             target = f"UPPER({column})"
         else:
             target = column
-        if "*" in text or "?" in text:  # wildcard matching; GLOB's own [ is escaped
+        if ("*" in text or "?" in text) and vr not in ("DA", "TM", "DT"):  # wildcards; GLOB's own [ escaped
             where.append(f"{target} GLOB ?")
             parameters.append(text.replace("[", "[[]"))
         else:
@@ -147,11 +147,25 @@ def find(index: Index, model: str, identifier: Dataset) -> Iterator[Dataset]:
 
 
 def retrieve(index: Index, model: str, identifier: Dataset) -> list[Match]:
-    """C-GET / C-MOVE: every instance under the entities the identifier names."""
+    """C-GET / C-MOVE: every instance under the entities the identifier names.
+
+    Hierarchical retrieve (PS3.4 C.4.2.2.1): the unique key of the retrieve level is required (one value or
+    a UID list); unique keys of the levels above are matched when sent; other keys play no part.
+    """
     level = str(identifier.get("QueryRetrieveLevel", "")).strip()
-    where, parameters = _conditions(identifier, levels(model, level))
-    if not where:
-        raise QueryError("a retrieve names at least one unique key (PS3.4 C.4.2.2.1)")
+    allowed = levels(model, level)
+    unique = Dataset()
+    for lvl in allowed:
+        keyword = next(k for k, column in LEVEL_KEYS[lvl].items() if column == UNIQUE[lvl])
+        value = identifier.get(keyword)
+        if value in (None, "") and lvl == level:
+            raise QueryError(f"a {level} level retrieve needs the unique key {keyword} (PS3.4 C.4.2.2.1)")
+        if value in (None, ""):
+            continue
+        if any(c in str(value) for c in "*?"):
+            raise QueryError(f"{keyword} is a unique key: a retrieve takes no wildcards in it (PS3.4 C.4.2.2.1)")
+        setattr(unique, keyword, value)
+    where, parameters = _conditions(unique, allowed)
     rows = index.query(f"SELECT sop_instance_uid, sop_class_uid, path FROM instances WHERE {' AND '.join(where)} "
                        "ORDER BY study_instance_uid, series_instance_uid, CAST(instance_number AS INTEGER)",
                        parameters)

@@ -110,7 +110,11 @@ class FilmArchive:
         os.rename(staging, final)
         _fsync_dir(final.parent)
         stored = StoredJob(final, manifest)
-        self._index_job(stored, documents)
+        try:
+            self._index_job(stored, documents)
+        except Exception:  # the films are safe on disk: the job is printed; reconcile() indexes it later
+            log.exception("print job %s is archived in %s but could not be indexed; it will be at the next "
+                          "start", job_uid, final)
         log.info("stored print job %s: %d film(s) in %s", job_uid, len(job.films), final)
         return stored
 
@@ -132,8 +136,12 @@ class FilmArchive:
         session = manifest["film_session"]
         study = session.get("proposed_study") or {}
         films, instances = [], []
+        # the job's own files (manifest, print.pdf) count with its first film, so retention sees them
+        shared = sum(path.stat().st_size for path in (job.folder / MANIFEST, job.folder / PRINT_PDF)
+                     if path.exists())
         for n, film in enumerate(manifest["films"]):
             size = sum((job.folder / film[key]).stat().st_size for key in ("pdf", "png", "dcm"))
+            size += shared if n == 0 else 0
             films.append({
                 "job_uid": manifest["print_job_uid"], "film_number": film["number"],
                 "sop_instance_uid": film["sop_instance_uid"], "film_session_uid": session["sop_instance_uid"],
@@ -163,10 +171,16 @@ class FilmArchive:
         uid = str(dataset.SOPInstanceUID)
         if not _UID.fullmatch(uid):
             raise ValueError(f"SOP Instance UID {uid!r} is not a UID")
+        printed = self.index.query("SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'print'",
+                                   (uid,))
+        if printed:  # one of our films coming back (say, a PACS returning what we forwarded): ours stays
+            log.info("C-STORE of %s from %s: a printed film that is archived already; kept as it is", uid,
+                     calling_ae_title)
+            return self.folder / str(printed[0]["path"])
         now = datetime.now().astimezone()
         final = self.instances / f"{now:%Y%m%d}" / f"{uid}.dcm"
         final.parent.mkdir(parents=True, exist_ok=True)
-        temporary = final.with_suffix(".tmp")
+        temporary = final.with_name(f"{uid}.{threading.get_ident()}.tmp")
         _write(temporary, encoded)
         os.replace(temporary, final)
         _fsync_dir(final.parent)
@@ -194,8 +208,11 @@ class FilmArchive:
             on_disk = {path.parent.name: path for path in self.folder.glob(_JOB_MANIFESTS)}
             for job_uid, path in on_disk.items():
                 if job_uid not in indexed:
-                    self._index_job(_load_job(path))
-                    added += 1
+                    try:
+                        self._index_job(_load_job(path))
+                        added += 1
+                    except Exception:  # one damaged manifest must not stop the server; the files stay
+                        log.exception("print job folder %s cannot be indexed", path.parent)
             for job_uid in indexed - set(on_disk):
                 self.index.remove_job(job_uid)
                 dropped += 1

@@ -31,6 +31,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import Tag
+from pydicom.uid import UID
 
 from printscp import uids
 from printscp.config import PrinterProfile
@@ -209,13 +210,17 @@ def defined_term(supported: Callable[[PrinterProfile], Iterable[str]],
 
 
 def text(max_length: int) -> Parser:
-    """LO (64), SH (16) or ST (1024) text; longer values are invalid (PS3.5 6.2)."""
+    """LO (64) or SH (16) text; longer values or control characters are invalid (PS3.5 6.2)."""
 
     def parse(elem: DataElement, ctx: Context) -> str:
         value = _single(elem)
         if not isinstance(value, str):
             raise InvalidAttributeValue(f"{describe(elem.tag)} is not text", [elem.tag])
-        value = value.rstrip(" \x00")
+        value = value.rstrip(" \x00")  # NUL padding is wrong but common: tolerated at the end only
+        control = next((c for c in value if ord(c) < 0x20 or ord(c) == 0x7F), None)
+        if control is not None:  # PS3.5 6.2: no control characters in LO and SH (ESC goes with decoding)
+            raise InvalidAttributeValue(
+                f"{describe(elem.tag)} contains the control character {ord(control):#04x}", [elem.tag])
         if len(value) > max_length:
             raise InvalidAttributeValue(
                 f"{describe(elem.tag)} is {len(value)} characters long, at most {max_length} allowed", [elem.tag]
@@ -372,6 +377,10 @@ def proposed_study(elem: DataElement, ctx: Context) -> ProposedStudy | None:
         if keyword in item and item[keyword].value not in (None, ""):
             value = item[keyword].value
             values[keyword] = "\\".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    study_uid = values.get("StudyInstanceUID")
+    if study_uid is not None and not UID(study_uid).is_valid:  # it becomes the printed films' study
+        raise InvalidAttributeValue(f"{describe(elem.tag)}: Study Instance UID '{study_uid}' is not a valid UID",
+                                    [elem.tag])
     return ProposedStudy(frozen_mapping(values))
 
 

@@ -37,6 +37,8 @@ class Printer:
             info = "NORMAL" if status is PrinterStatus.NORMAL else "UNKNOWN"
         if info not in PRINTER_STATUS_INFO_TERMS:
             raise ValueError(f"'{info}' is not a Printer Status Info defined term of PS3.3 C.13.9.1")
+        if (status is PrinterStatus.NORMAL) != (info == "NORMAL"):  # C.13.9.1: NORMAL goes with NORMAL only
+            raise ValueError(f"Printer Status Info '{info}' does not go with Printer Status {status.value}")
         new = PrinterState(status, info)
         with self._lock:
             old, self._state = self._state, new

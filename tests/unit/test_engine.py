@@ -18,6 +18,7 @@ from printscp import uids
 from printscp.config import PrinterProfile, load_config
 from printscp.engine import AssociationInfo, Outcome, PrintEngine
 from printscp.errors import PrintError, QueueFull
+from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer
 from printscp.model.session import GrayscaleImage, PrintRequest, snapshot_film
 from printscp.status import Status
@@ -218,6 +219,20 @@ def test_proposed_study_sequence_is_kept() -> None:
     assert session is not None and session.proposed_study is not None
     assert dict(session.proposed_study.attributes) == {"PatientName": "DOE^JANE", "PatientID": "P-1",
                                                         "StudyInstanceUID": "1.2.3.4"}
+
+
+def test_a_proposed_study_uid_that_is_not_a_uid_is_refused() -> None:
+    ds = dataset()
+    ds.ProposedStudySequence = [dataset(StudyInstanceUID="1.2.3.04\\..")]
+    fails(Status.INVALID_ATTRIBUTE_VALUE, Harness().engine.n_create, META, SESSION, None, wire(ds),
+          offending=0x213000A0)
+
+
+@pytest.mark.parametrize("label", ["../../etc\x00passwd", "TAB\tHERE", "LINE\nBREAK", "\x1b$B"])
+def test_control_characters_in_text_are_invalid(label: str) -> None:
+    error = fails(Status.INVALID_ATTRIBUTE_VALUE, Harness().engine.n_create, META, SESSION, None,
+                  wire(dataset(FilmSessionLabel=label)), offending=0x20000050)
+    assert "control character" in error.message
 
 
 def test_one_film_session_per_association() -> None:
@@ -817,3 +832,20 @@ def test_character_set_terms_and_consistency() -> None:
     same = film_box_request(session)
     same.SpecificCharacterSet = "ISO_IR 100"
     assert h.engine.n_create(META, FILM_BOX, None, same).status is Status.SUCCESS
+
+
+def test_image_box_polarity_default_comes_from_the_profile() -> None:
+    defaults = dataclasses.replace(profile().defaults, polarity="REVERSE")
+    h = Harness(defaults=defaults)
+    _, box, _ = h.printable()
+    h.engine.n_action(META, FILM_BOX, box, 1, None)
+    assert h.submitted[0].films[0].image_boxes[0].polarity.value == "REVERSE"
+
+
+@pytest.mark.parametrize(("status", "info"), [(PrinterStatus.NORMAL, "SUPPLY LOW"),
+                                              (PrinterStatus.WARNING, "NORMAL"), (PrinterStatus.FAILURE, "NOT A TERM")])
+def test_printer_status_info_must_go_with_the_status(status: PrinterStatus, info: str) -> None:
+    printer = Printer()
+    with pytest.raises(ValueError, match="Printer Status Info"):
+        printer.set_status(status, info)
+    assert printer.state.printer_status is PrinterStatus.NORMAL

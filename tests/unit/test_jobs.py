@@ -69,9 +69,9 @@ def make_queue(tmp_path: Path) -> Iterator[Any]:
     made: list[PrintQueue] = []
 
     def make(queue: QueueConfig | None = None, faults: FaultConfig | None = None,
-             printer: Printer | None = None) -> tuple[PrintQueue, Printer]:
+             printer: Printer | None = None, on_stored: Any = None) -> tuple[PrintQueue, Printer]:
         printer = printer or Printer()
-        print_queue = PrintQueue(bundled_config(tmp_path / "films", queue, faults), printer)
+        print_queue = PrintQueue(bundled_config(tmp_path / "films", queue, faults), printer, on_stored=on_stored)
         made.append(print_queue)
         return print_queue, printer
 
@@ -311,3 +311,41 @@ def test_concurrent_submissions_keep_every_job(make_queue: Any) -> None:
     assert queue.wait_idle()
     assert sorted(j.manifest["print_job_uid"] for j in queue.archive.jobs()) == sorted(results)
 
+
+
+def test_racing_submissions_never_overfill_the_queue(make_queue: Any) -> None:
+    queue, printer = make_queue(QueueConfig(size=3))
+    printer.set_status(PrinterStatus.FAILURE, "PRINTER DOWN")  # nothing leaves the queue
+    scu = Association(queue, printer)
+    scu.print()
+    template = queue._spooled[next(iter(queue._spooled))].request  # noqa: SLF001
+    accepted: list[str] = []
+    refused: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def submit() -> None:
+        barrier.wait()
+        try:
+            accepted.append(queue.submit(template))
+        except QueueFull:
+            refused.append(1)
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (len(accepted), len(refused), queue.depth) == (2, 6, 3)
+
+
+def test_an_error_after_archiving_neither_fails_the_job_nor_stops_the_worker(make_queue: Any) -> None:
+    def broken_forwarding(stored: Any) -> None:
+        raise OSError("the outbox disk is gone")
+
+    queue, printer = make_queue(on_stored=broken_forwarding)
+    scu = Association(queue, printer)
+    first, second = scu.print(), scu.print()
+    assert queue.wait_idle()
+    assert statuses(scu.events, first)[-1] == (3, "NORMAL")
+    assert statuses(scu.events, second)[-1] == (3, "NORMAL")  # the worker lived on
+    assert len(queue.archive.jobs()) == 2
