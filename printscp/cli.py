@@ -1,4 +1,4 @@
-"""Command line: `printscp serve` and `printscp echo`. The only place logging is configured."""
+"""Command line: `printscp serve`, `echo`, `printer` and `films`. The only place logging is configured."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 from types import FrameType
 
@@ -106,10 +107,58 @@ def _printer(args: argparse.Namespace) -> int:
     return 0
 
 
-def _server_options(parser: argparse.ArgumentParser) -> None:
+def _films(args: argparse.Namespace) -> int:
+    from printscp.archive import films
+    from printscp.archive.store import FilmArchive
+
+    config = _load(args)
+    folder = config.archive.folder
+    if not folder.is_dir():
+        print(f"printscp films: no archive at {folder}", file=sys.stderr)
+        return 1
+    archive = FilmArchive(folder, config.printer)
+    archive.reconcile()  # films written while no index was kept, or with the index lost
+    where = films.FilmFilter(args.printed_from, args.printed_to, args.calling, args.label, args.patient,
+                             getattr(args, "job", None))
+    selected = films.select(archive, where)
+    if args.action == "list":
+        print(films.table(selected))
+        print(f"{len(selected)} film(s)")
+    elif args.action == "show":
+        if not selected:
+            print(f"printscp films show: no print job {args.job}", file=sys.stderr)
+            return 1
+        print(films.show(archive, selected))
+    else:
+        copied = films.export(archive, selected, args.destination, args.dicom)
+        print(f"{len(copied)} film(s) exported to {args.destination}")
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-11-30") from None
+
+
+def _archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
-    parser.add_argument("--port", type=int, help="TCP port (0 picks a free one)")
     parser.add_argument("--archive", type=Path, help="folder for printed films")
+
+
+def _film_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="printed_from", type=_day, metavar="DATE",
+                        help="printed on or after (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="printed_to", type=_day, metavar="DATE", help="printed on or before (YYYY-MM-DD)")
+    parser.add_argument("--calling", metavar="AE", help="calling AE title of the print SCU")
+    parser.add_argument("--label", help="Film Session Label: contains, or a pattern with * and ?")
+    parser.add_argument("--patient", help="patient name or ID: contains, or a pattern with * and ?")
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    _archive_options(parser)
+    parser.add_argument("--port", type=int, help="TCP port (0 picks a free one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
     _server_options(change)
     for action in (status, change):
         action.set_defaults(run=_printer)
+
+    films = commands.add_parser("films", help="list, show and export printed films (with or without a server)")
+    film_actions = films.add_subparsers(dest="action", required=True)
+    listing = film_actions.add_parser("list", help="printed films as a table, oldest first")
+    _film_filters(listing)
+    show = film_actions.add_parser("show", help="one print job in full, its files checked")
+    show.add_argument("job", help="Print Job SOP Instance UID, or its beginning")
+    export = film_actions.add_parser("export", help="copy the films' PDFs (or DICOM objects) to a folder")
+    export.add_argument("destination", type=Path)
+    export.add_argument("--dicom", action="store_true", help="export the Encapsulated PDF DICOM files instead")
+    export.add_argument("--job", help="only this print job (UID or its beginning)")
+    _film_filters(export)
+    for action in (listing, show, export):
+        _archive_options(action)
+        action.set_defaults(run=_films)
+    show.set_defaults(printed_from=None, printed_to=None, calling=None, label=None, patient=None)
 
     echo = commands.add_parser("echo", help="C-ECHO a DICOM peer; exits non-zero on failure")
     echo.add_argument("host")

@@ -197,12 +197,19 @@ class FilmArchive:
 
     # --- consistency with the disk -------------------------------------------------------------------------
 
+    def clear_leftovers(self) -> None:
+        """Finish deletes and drop writes a killed server left half done; only the server calls this."""
+        for leftover in (self.trash, self.incoming):
+            if leftover.exists():
+                shutil.rmtree(leftover)
+
     def reconcile(self) -> tuple[int, int]:
-        """Make the index match the files: index what it misses, drop what is gone; (added, dropped)."""
+        """Make the index match the files: index what it misses, drop what is gone; (added, dropped).
+
+        Safe beside a running server (a `printscp films` command does it too): rows are written by
+        primary key, and it never touches a file.
+        """
         with self._lock:
-            for leftover in (self.trash, self.incoming):  # interrupted deletes and writes
-                if leftover.exists():
-                    shutil.rmtree(leftover)
             added = dropped = 0
             indexed = self.index.job_uids()
             on_disk = {path.parent.name: path for path in self.folder.glob(_JOB_MANIFESTS)}

@@ -68,6 +68,7 @@ class PrintServer:
         self.profile = config.printer
         self.printer = Printer()
         self.archive = FilmArchive(config.archive.folder, config.printer)
+        self.archive.clear_leftovers()
         self.archive.reconcile()  # the index matches the disk before anyone asks it anything
         archive = config.archive
         self.forwarder = (Forwarder(archive.folder, config.nodes, archive.forward_to, config.network.ae_title)

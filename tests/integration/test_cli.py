@@ -128,3 +128,99 @@ def test_printer_commands_change_a_running_server(served: Served, tmp_path: Path
     endpoint = json.loads((tmp_path / "films" / f".printscp-{served.port}.admin").read_text())
     assert endpoint["port"] != served.port
     assert oct((tmp_path / "films" / f".printscp-{served.port}.admin").stat().st_mode & 0o777) == "0o600"
+
+
+def _print_film(address: tuple[str, int], calling: str, label: str, patient: tuple[str, str] | None = None,
+                films: int = 1) -> None:
+    import numpy as np
+    from printscu import PrintSCU
+    from pydicom.dataset import Dataset
+
+    from printscp import uids
+
+    attributes: dict[str, Any] = {"FilmSessionLabel": label}
+    if patient:
+        study = Dataset()
+        study.PatientName, study.PatientID = patient
+        attributes["ProposedStudySequence"] = [study]
+    with PrintSCU(address, calling=calling) as scu:
+        session = scu.film_session(**attributes)
+        for _ in range(films):
+            _, boxes, _ = scu.film_box(session)
+            assert scu.set_image(boxes[0], 1, np.full((32, 32), 1000, dtype=np.uint16)).status == 0
+        assert scu.n_action(uids.BASIC_FILM_SESSION, session).status == 0
+
+
+def _rows(listing: str) -> list[str]:
+    """The table's data lines (no header, no count line)."""
+    return listing.splitlines()[1:-1]
+
+
+def test_films_list_show_and_export_with_and_without_a_server(start_server: Any, tmp_path: Path) -> None:
+    running = start_server()
+    _print_film(running.address, "CT_ROOM1", "CHEST/ABDOMEN", ("DOE^JANE", "P-0001"), films=2)
+    _print_film(running.address, "MR_3T", "BRAIN", ("ROE^RICHARD", "P-0002"))
+    _print_film(running.address, "../US", "Zürich ümlaut")  # a sender's name is no path; no patient
+    jobs = running.jobs()
+    assert len(jobs) == 3
+    archive = ["--archive", str(running.archive)]
+
+    listing = run("films", "list", *archive)  # while the server runs
+    assert listing.returncode == 0, listing.stderr
+    rows = _rows(listing.stdout)
+    assert listing.stdout.splitlines()[-1] == "4 film(s)" and len(rows) == 4
+    assert [row.split()[2] for row in rows] == ["CT_ROOM1", "CT_ROOM1", "MR_3T", "../US"]  # oldest first
+    assert "DOE^JANE [P-0001]" in rows[0] and "Zürich ümlaut" in rows[3]
+
+    def count(*filters: str) -> int:
+        result = run("films", "list", *archive, *filters)
+        assert result.returncode == 0, result.stderr
+        return len(_rows(result.stdout))
+
+    today = time.strftime("%Y-%m-%d")
+    tomorrow = time.strftime("%Y-%m-%d", time.localtime(time.time() + 86400))
+    yesterday = time.strftime("%Y-%m-%d", time.localtime(time.time() - 86400))
+    assert count("--calling", "MR_3T") == 1
+    assert count("--label", "chest") == 2  # contains, any case
+    assert count("--label", "B*") == 1  # a pattern: BRAIN only
+    assert count("--patient", "P-000?") == 3
+    assert count("--patient", "roe") == 1
+    assert count("--from", today, "--to", today) == 4
+    assert count("--from", tomorrow) == 0 and count("--to", yesterday) == 0
+    assert count("--patient", "nobody") == 0
+    bad_date = run("films", "list", *archive, "--from", "30/11/2026")
+    assert bad_date.returncode == 2 and "is not a date" in bad_date.stderr
+
+    ct_job = next(j for j in jobs if j.manifest["calling_ae_title"] == "CT_ROOM1")
+    uid = ct_job.manifest["print_job_uid"]
+    shown = run("films", "show", uid[:-3], *archive)
+    assert shown.returncode == 0, shown.stderr
+    assert f"print job {uid}" in shown.stdout and "CHEST/ABDOMEN" in shown.stdout
+    assert shown.stdout.count("sha256 ok") == 6  # pdf, png, dcm of two films
+    ct_job.pngs[1].write_bytes(b"damaged")
+    assert "CHECKSUM MISMATCH" in run("films", "show", uid, *archive).stdout
+    assert run("films", "show", "9.9.9", *archive).returncode == 1
+
+    # without the server, and with the index lost: the same films
+    running.server.stop()
+    for path in running.archive.glob("index.sqlite*"):
+        path.unlink()
+    assert _rows(run("films", "list", *archive).stdout) == rows
+
+    exported = tmp_path / "export"
+    result = run("films", "export", str(exported), "--calling", "CT_ROOM1", *archive)
+    assert result.returncode == 0 and "2 film(s) exported" in result.stdout, result.stderr
+    pdfs = sorted(exported.iterdir())
+    assert [p.read_bytes() for p in pdfs] == [p.read_bytes() for p in ct_job.pdfs]
+    assert all(p.name.endswith(f"_CT_ROOM1_{uid}_film-{n}.pdf") for n, p in enumerate(pdfs, start=1))
+    dicom = tmp_path / "dicom"
+    assert run("films", "export", str(dicom), "--dicom", *archive).returncode == 0
+    names = sorted(p.name for p in dicom.iterdir())
+    assert len(names) == 4 and all(name.endswith(".dcm") and "/" not in name for name in names)
+    assert any("_US_" in name for name in names)  # ../US made safe, inside the destination
+    assert {p.parent for p in dicom.rglob("*")} == {dicom}
+
+
+def test_films_without_an_archive_say_so(tmp_path: Path) -> None:
+    result = run("films", "list", "--archive", str(tmp_path / "nowhere"))
+    assert result.returncode == 1 and "no archive at" in result.stderr

@@ -1,0 +1,151 @@
+"""The archive's printed films for people: select by date, sender, label or patient; show; export.
+
+`printscp films` is a thin shell over this. It reads the same index as the server and brings it up to
+date with the files first (FilmArchive.reconcile), so it gives the same answers whether or not a server
+is running, and after the index was lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from printscp.archive.store import FilmArchive
+
+
+@dataclass(frozen=True)
+class FilmFilter:
+    printed_from: date | None = None  # first day, inclusive
+    printed_to: date | None = None  # last day, inclusive
+    calling_ae_title: str | None = None
+    label: str | None = None  # Film Session Label; contains, or a * ? pattern; any case
+    patient: str | None = None  # Patient Name or Patient ID of the Proposed Study Sequence, the same way
+    job_uid: str | None = None  # a Print Job SOP Instance UID or its beginning
+
+
+def _like(text: str) -> str:
+    """A user's text as a LIKE pattern: * and ? are wildcards, anything else is contained, any case."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if "*" in text or "?" in text:
+        return escaped.replace("*", "%").replace("?", "_")
+    return f"%{escaped}%"
+
+
+def select(archive: FilmArchive, where: FilmFilter) -> list[dict[str, Any]]:
+    """The printed films that match, oldest first, as index rows (film rows of archive/index.py)."""
+    conditions: list[str] = []
+    parameters: list[str] = []
+    if where.printed_from:
+        conditions.append("substr(requested_at, 1, 10) >= ?")
+        parameters.append(where.printed_from.isoformat())
+    if where.printed_to:
+        conditions.append("substr(requested_at, 1, 10) <= ?")
+        parameters.append(where.printed_to.isoformat())
+    if where.calling_ae_title:
+        conditions.append("calling_ae_title = ?")
+        parameters.append(where.calling_ae_title.strip())
+    if where.label:
+        conditions.append("film_session_label LIKE ? ESCAPE '\\'")
+        parameters.append(_like(where.label))
+    if where.patient:
+        conditions.append("(patient_name LIKE ? ESCAPE '\\' OR patient_id LIKE ? ESCAPE '\\')")
+        parameters += [_like(where.patient)] * 2
+    if where.job_uid:
+        conditions.append("job_uid LIKE ? ESCAPE '\\'")
+        parameters.append(_like(where.job_uid.rstrip("*") + "*"))
+    sql = "SELECT * FROM films"
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    sql += " ORDER BY requested_at, job_uid, CAST(film_number AS INTEGER)"
+    return [dict(row) for row in archive.index.query(sql, parameters)]
+
+
+_COLUMNS = (("PRINTED", "requested_at"), ("CALLING AE", "calling_ae_title"), ("LABEL", "film_session_label"),
+            ("PATIENT", "patient"), ("FILM", "film"), ("SIZE", "film_size_id"), ("FORMAT", "image_display_format"),
+            ("PRINT JOB", "job_uid"))
+
+
+def table(films: Sequence[dict[str, Any]]) -> str:
+    """Films as a plain text table, one line each; text an SCU sent is shown, never interpreted."""
+    lines = [[title for title, _ in _COLUMNS]]
+    for film in films:
+        values = {**film,
+                  "requested_at": str(film["requested_at"])[:19].replace("T", " "),
+                  "patient": _patient(film),
+                  "film": film["film_number"]}
+        lines.append([_printable(values[key]) for _, key in _COLUMNS])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(_COLUMNS))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+                     for line in lines)
+
+
+def _patient(film: dict[str, Any]) -> str:
+    name, patient_id = _printable(film["patient_name"]), _printable(film["patient_id"])
+    return " ".join(v for v in (name, patient_id and f"[{patient_id}]") if v)
+
+
+def _printable(value: Any) -> str:
+    """A value for a terminal: control characters (an escape sequence in a label, say) made visible."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(value or ""))
+
+
+def show(archive: FilmArchive, films: Sequence[dict[str, Any]]) -> str:
+    """Everything the archive knows of some films: the job, each film's layout and its files, checked."""
+    out: list[str] = []
+    for job_uid in dict.fromkeys(film["job_uid"] for film in films):
+        job = [film for film in films if film["job_uid"] == job_uid]
+        first = job[0]
+        folder = archive.folder / first["folder"]
+        out += [f"print job {job_uid}",
+                f"  printed      {first['requested_at']} (rendered {first['rendered_at']})",
+                f"  from         {_printable(first['calling_ae_title'])} to {_printable(first['called_ae_title'])}",
+                f"  label        {_printable(first['film_session_label'])}",
+                f"  owner        {_printable(first['owner_id'])}",
+                f"  patient      {_patient(first) or 'none given (no Proposed Study Sequence)'}",
+                f"  study        {first['study_instance_uid']}",
+                f"  copies       {first['number_of_copies']}",
+                f"  folder       {folder}"]
+        for film in job:
+            out += [f"  film {film['film_number']}: {film['film_size_id']} {film['image_display_format']}, "
+                    f"film box {film['film_box_uid']}",
+                    f"    Encapsulated PDF SOP Instance UID {film['sop_instance_uid']}"]
+            for kind in ("pdf", "png", "dcm"):
+                path = folder / film[kind]
+                out.append(f"    {kind}  {path}  {_check(path, film[f'{kind}_sha256'])}")
+    return "\n".join(out)
+
+
+def _check(path: Path, sha256: str) -> str:
+    if not path.exists():
+        return "MISSING"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"{path.stat().st_size} bytes, sha256 ok" if digest == sha256 else "CHECKSUM MISMATCH"
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def export_name(film: dict[str, Any], kind: str) -> str:
+    """A file name for an exported film: printing time, sender, job, film; safe whatever the sender sent."""
+    printed = re.sub(r"[^0-9]", "", str(film["requested_at"])[:19])
+    calling = _UNSAFE.sub("_", str(film["calling_ae_title"]).strip()).strip("._") or "unknown"
+    return f"{printed[:8]}-{printed[8:14]}_{calling}_{film['job_uid']}_film-{film['film_number']}.{kind}"
+
+
+def export(archive: FilmArchive, films: Sequence[dict[str, Any]], destination: Path, dicom: bool = False) -> list[Path]:
+    """Copy the films' PDFs (or their Encapsulated PDF DICOM files) into `destination`; the copies made."""
+    destination.mkdir(parents=True, exist_ok=True)
+    kind = "dcm" if dicom else "pdf"
+    copied = []
+    for film in films:
+        source = archive.folder / film["folder"] / film[kind]
+        target = destination / export_name(film, kind)
+        shutil.copyfile(source, target)
+        copied.append(target)
+    return copied
