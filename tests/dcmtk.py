@@ -5,20 +5,27 @@ Grayscale bitmaps in the `[DATABASE]` folder of its config, and dcmprscu sends t
 printer, finding the bitmaps through the database's index.dat. So every job gets its own config and
 database folder. dcmprscu exits 0 even when the job failed, so a job is judged only from its `--dump`
 log (stderr): every DIMSE message, its command fields, status and data set are parsed from there.
+
+The composite services are driven with storescu, findscu (responses extracted to files), getscu, movescu
+and a storescp the test starts on a free port; what they wrote is read back with pydicom.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
@@ -381,3 +388,162 @@ class DcmtkPrintClient:
               printer: Mapping[str, str] | None = None, presentation_lut: Path | None = None) -> PrintLog:
         job = self.prepare(images, layout, film_size, render_options, printer, presentation_lut)
         return self.send(job, print_options)
+
+
+# --- composite services: storescu, findscu, getscu, movescu, storescp ------------------------------------
+
+QR_LEVEL_KEYS = {"PATIENT": "PatientID", "STUDY": "StudyInstanceUID", "SERIES": "SeriesInstanceUID",
+                 "IMAGE": "SOPInstanceUID"}  # the unique key of each Query/Retrieve level
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def key_options(level: str, keys: Mapping[str, str]) -> list[str]:
+    """`-k` options for a query or retrieve identifier; an empty value asks for the key (universal)."""
+    options = ["-k", f"QueryRetrieveLevel={level}"]
+    for keyword, value in keys.items():
+        options += ["-k", f"{keyword}={value}"]
+    return options
+
+
+@dataclass
+class ToolRun:
+    """One run of a DCMTK network tool: its exit, its log (stderr + stdout), and the files it wrote."""
+
+    returncode: int
+    text: str
+    files: list[Path]
+
+    @functools.cached_property
+    def datasets(self) -> list[Dataset]:
+        return [dcmread(path) for path in self.files]
+
+    @property
+    def errors(self) -> list[str]:
+        return [line for line in self.text.splitlines() if line.startswith(("E: ", "F: "))]
+
+    def values(self, keyword: str) -> list[str]:
+        return [str(ds.get(keyword, "")) for ds in self.datasets]
+
+
+def _network_run(command: Sequence[str], output: Path) -> ToolRun:
+    output.mkdir(parents=True, exist_ok=True)
+    result = run(command)
+    files = sorted(path for path in output.iterdir() if path.is_file())
+    return ToolRun(result.returncode, result.stderr + result.stdout, files)
+
+
+def _output_folder(workdir: Path, name: str) -> Path:
+    """A new, empty folder for one run's output files."""
+    for n in itertools.count(1):
+        folder = workdir / f"{name}-{n}"
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            return folder
+    raise AssertionError("unreachable")
+
+
+def storescu(address: tuple[str, int], files: Iterable[Path], called: str = "PRINTSCP",
+             calling: str = "STORESCU") -> subprocess.CompletedProcess[str]:
+    """Send files with C-STORE (storescu proposes the SOP class of each file)."""
+    return run([tool("storescu"), "--verbose", "--aetitle", calling, "--call", called, address[0],
+                str(address[1]), *map(str, files)])
+
+
+def findscu(address: tuple[str, int], workdir: Path, model: str, level: str, keys: Mapping[str, str],
+            called: str = "PRINTSCP") -> ToolRun:
+    """C-FIND with findscu (`model`: "-P" Patient Root or "-S" Study Root); every response identifier
+    is extracted to a file (--extract) and read back, in the order they came."""
+    output = _output_folder(workdir, "findscu")
+    return _network_run([tool("findscu"), "--verbose", model, "--aetitle", "FINDSCU", "--call", called,
+                         "--extract", "--output-directory", str(output), *key_options(level, keys),
+                         address[0], str(address[1])], output)
+
+
+def getscu(address: tuple[str, int], workdir: Path, model: str, level: str, keys: Mapping[str, str],
+           called: str = "PRINTSCP") -> ToolRun:
+    """C-GET with getscu; the instances it received, read from its output folder."""
+    output = _output_folder(workdir, "getscu")
+    return _network_run([tool("getscu"), "--verbose", model, "--aetitle", "GETSCU", "--call", called,
+                         "--output-directory", str(output), *key_options(level, keys),
+                         address[0], str(address[1])], output)
+
+
+def movescu(address: tuple[str, int], model: str, level: str, keys: Mapping[str, str], destination: str,
+            called: str = "PRINTSCP") -> subprocess.CompletedProcess[str]:
+    """C-MOVE with movescu to the AE title `destination` (movescu itself receives nothing); --debug, so
+    that every response's DIMSE Status is in the log as hex (see dimse_statuses)."""
+    return run([tool("movescu"), "--debug", model, "--aetitle", "MOVESCU", "--call", called,
+                "--move", destination, *key_options(level, keys), address[0], str(address[1])])
+
+
+def dimse_statuses(text: str) -> list[int]:
+    """Every DIMSE Status of a tool's --debug log, in order ("DIMSE Status : 0xa801: Refused ...")."""
+    return [int(value, 16) for value in re.findall(r"DIMSE Status\s*:\s*0x([0-9a-fA-F]{4})", text)]
+
+
+class StoreSCP:
+    """DCMTK's storescp on a loopback port, receiving into `folder`; a context manager that stops it."""
+
+    def __init__(self, folder: Path, port: int, ae_title: str = "STORESCP") -> None:
+        self.folder, self.port, self.ae_title = folder, port, ae_title
+        self.log = folder.with_name(f"{folder.name}.log")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10) -> StoreSCP:
+        """Start storescp and return once it accepts TCP connections."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [tool("storescp"), "--verbose", "--aetitle", self.ae_title, "--output-directory",
+                 str(self.folder), str(self.port)], stdout=log, stderr=subprocess.STDOUT,
+                env=dcmtk_environment())
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process.poll() is None, f"storescp exited:\n{self.text()}"
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                assert time.monotonic() < deadline, f"storescp did not listen on {self.port}:\n{self.text()}"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def __enter__(self) -> StoreSCP:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def received(self) -> list[Path]:
+        return sorted(path for path in self.folder.iterdir() if path.is_file())
+
+    def wait_for(self, count: int, timeout: float) -> list[Dataset]:
+        """The instances received, once there are `count` complete files (polling, up to `timeout` s)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            files = self.received()
+            if len(files) >= count:
+                try:  # storescp writes a file in place: a partly written one does not read yet
+                    return [dcmread(path) for path in files]
+                except Exception:
+                    pass
+            assert time.monotonic() < deadline, (
+                f"storescp received {len(files)} of {count} instance(s) in {timeout} s:\n{self.text()[-3000:]}")
+            time.sleep(0.05)
