@@ -49,6 +49,8 @@ from pydicom.uid import (  # noqa: E402
     generate_uid,
 )
 
+from printscp.cli import configure_logging  # noqa: E402
+
 PER_SERIES, SERIES_PER_STUDY, STUDIES_PER_PATIENT = 5, 5, 2
 PER_STUDY = PER_SERIES * SERIES_PER_STUDY
 SURNAMES = ("DOE", "SMITH", "MARTIN", "MULLER", "GARCIA", "ROSSI", "NOVAK", "JANSEN", "DUBOIS", "SILVA",
@@ -393,11 +395,9 @@ def measure_disk(jobs: int) -> None:
 
 
 def main() -> int:
-    import logging
-
     import pynetdicom
 
-    logging.disable(logging.INFO)
+    configure_logging("WARNING")  # as `printscp serve` runs, pynetdicom's per-message logging off
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=10_000, help="instances in the measured archive")
     parser.add_argument("--reference", type=int, default=100, help="instances in the reference archive")

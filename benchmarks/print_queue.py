@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "tests")]
 
+from printscp.cli import configure_logging  # noqa: E402
 
 # --- the SCU, run as `print_queue.py --client ...` in its own process ----------------------------------------
 
@@ -154,9 +155,7 @@ def event_rate(mode: str, events: int) -> tuple[float, int]:
 
 
 def main() -> int:
-    import logging
-
-    logging.disable(logging.INFO)
+    configure_logging("WARNING")  # as `printscp serve` runs, pynetdicom's per-message logging off
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--events", type=int, default=1000)

@@ -54,6 +54,7 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self._wake_write.setblocking(False)
+        self._selecting = False  # the DUL thread is in (or about to enter) select(): a send must wake it
 
     @property  # type: ignore[override]
     def _run_loop_delay(self) -> float:
@@ -65,22 +66,29 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
 
     def send_pdu(self, primitive: Any) -> None:
         super().send_pdu(primitive)
-        try:
-            self._wake_write.send(b"\0")
-        except OSError:  # a wake-up is already pending (buffer full), or the DUL has ended
-            pass
+        # Only a DUL thread that may be asleep needs the byte: it set _selecting before it looked at the
+        # queue, so either it sees this PDU there or we see the flag. A busy DUL thread finds the PDU
+        # on its next turn, and a stream of responses costs no system call per PDU.
+        if self._selecting:
+            try:
+                self._wake_write.send(b"\0")
+            except OSError:  # a wake-up is already pending (buffer full), or the DUL has ended
+                pass
 
     def _is_transport_event(self) -> bool:
         sock = self.socket.socket if self.socket is not None else None
-        if sock is not None and self.to_provider_queue.empty() and self.event_queue.empty():
-            try:
+        self._selecting = True
+        try:
+            if sock is not None and self.to_provider_queue.empty() and self.event_queue.empty():
                 select.select([sock, self._wake_read], [], [], self.WAIT)
                 while self._wake_read.recv(4096):
                     pass
-            except (BlockingIOError, InterruptedError):
-                pass
-            except (OSError, ValueError):  # the socket closed under us: pynetdicom's check says so
-                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        except (OSError, ValueError):  # the socket closed under us: pynetdicom's check says so
+            pass
+        finally:
+            self._selecting = False
         return bool(super()._is_transport_event())
 
     def run_reactor(self) -> None:
