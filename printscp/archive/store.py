@@ -77,6 +77,7 @@ class FilmArchive:
         self.instances = folder / "instances"
         self.index = index or Index(folder / INDEX)
         self._lock = threading.Lock()
+        self._retention = threading.Lock()  # the print worker, C-STORE and a timer may all enforce it
 
     # --- print jobs ----------------------------------------------------------------------------------
 
@@ -268,6 +269,10 @@ class FilmArchive:
         """Delete the oldest print jobs and instances past the age or over the size; returns how many."""
         if not max_age_days and not max_size_gb:
             return 0
+        with self._retention:
+            return self._enforce_retention(max_age_days, max_size_gb)
+
+    def _enforce_retention(self, max_age_days: float, max_size_gb: float) -> int:
         items = [(row["at"], row["size"] or 0, "job", row["uid"]) for row in self.index.query(
             "SELECT job_uid AS uid, MIN(rendered_at) AS at, SUM(CAST(size AS INTEGER)) AS size FROM films "
             "GROUP BY job_uid")]

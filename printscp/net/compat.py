@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import select
 import socket
+import threading
+import time
 from typing import Any
 
 import pynetdicom.association
@@ -48,6 +50,7 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
     """
 
     WAIT = 0.01  # seconds
+    MAX_QUEUED = 8  # PDUs waiting to be sent
 
     def __init__(self, assoc: Any) -> None:
         super().__init__(assoc)
@@ -55,6 +58,7 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
         self._wake_read.setblocking(False)
         self._wake_write.setblocking(False)
         self._selecting = False  # the DUL thread is in (or about to enter) select(): a send must wake it
+        self._sent_last = False  # the last turn of the loop sent a PDU
 
     @property  # type: ignore[override]
     def _run_loop_delay(self) -> float:
@@ -65,6 +69,11 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
         pass  # pynetdicom's constant 0.001 is replaced by the select() below
 
     def send_pdu(self, primitive: Any) -> None:
+        # Back-pressure: a handler streaming responses (C-FIND) waits while MAX_QUEUED PDUs are not yet
+        # sent, so memory stays bounded and it sees a C-CANCEL within a few responses.
+        while (self.to_provider_queue.qsize() >= self.MAX_QUEUED and not self._kill_thread
+               and threading.current_thread() is not self and self.is_alive()):
+            time.sleep(0.0005)
         super().send_pdu(primitive)
         # Only a DUL thread that may be asleep needs the byte: it set _selecting before it looked at the
         # queue, so either it sees this PDU there or we see the flag. A busy DUL thread finds the PDU
@@ -74,6 +83,17 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
                 self._wake_write.send(b"\0")
             except OSError:  # a wake-up is already pending (buffer full), or the DUL has ended
                 pass
+
+    def _process_recv_primitive(self) -> bool:
+        # pynetdicom sends all it has queued before it reads again, so a C-CANCEL (or an A-ABORT)
+        # behind a stream of C-FIND responses would be read after the last of them. While associated,
+        # sending and reading take turns when both have work (returning False makes the loop read).
+        if (self._sent_last and self.state_machine.current_state == "Sta6"
+                and not self.to_provider_queue.empty() and self.socket is not None and self.socket.ready):
+            self._sent_last = False
+            return False
+        self._sent_last = bool(super()._process_recv_primitive())
+        return self._sent_last
 
     def _is_transport_event(self) -> bool:
         sock = self.socket.socket if self.socket is not None else None
