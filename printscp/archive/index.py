@@ -92,10 +92,11 @@ class Index:
 
     # --- writes (idempotent) --------------------------------------------------------------------------
 
-    def add_instances(self, rows: Iterable[dict[str, Any]]) -> None:
+    def add_instances(self, rows: Iterable[dict[str, Any]], replace: bool = True) -> None:
+        """Add rows; with replace=False a row already there wins (a rebuild never overwrites a fresher row)."""
         with self._lock, self._db:
             self._db.executemany(
-                f"INSERT OR REPLACE INTO instances ({', '.join(INSTANCE_COLUMNS)}) "
+                f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO instances ({', '.join(INSTANCE_COLUMNS)}) "
                 f"VALUES ({', '.join('?' for _ in INSTANCE_COLUMNS)})",
                 [tuple(_text(row.get(c)) for c in INSTANCE_COLUMNS) for row in rows])
 

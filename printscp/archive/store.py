@@ -232,7 +232,7 @@ class FilmArchive:
                     header = _read_header(path)
                     self.index.add_instances([{**index_row(header), "path": relative, "size": path.stat().st_size,
                                                "added_at": datetime.fromtimestamp(path.stat().st_mtime).astimezone()
-                                               .isoformat(), "source": "store"}])
+                                               .isoformat(), "source": "store"}], replace=False)
                     added += 1
                 except Exception:  # not a DICOM file after all: leave it, say so
                     log.exception("%s is in the archive but cannot be read as DICOM", path)

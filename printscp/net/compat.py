@@ -26,6 +26,7 @@ from typing import Any
 import pynetdicom.association
 from pynetdicom import dimse_messages, dimse_primitives
 from pynetdicom.dul import DULServiceProvider
+from pynetdicom.presentation import PresentationContext
 from pynetdicom.service_class import ServiceClass
 from pynetdicom.service_class_n import PrintManagementServiceClass
 from pynetdicom.sop_class import uid_to_service_class
@@ -117,6 +118,31 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
         finally:
             self._wake_read.close()
             self._wake_write.close()
+
+
+class TemplateContext(PresentationContext):  # type: ignore[misc]
+    """A presentation context the server accepts, cheap to copy for each association.
+
+    pynetdicom deep-copies the server's contexts for every association it accepts
+    (RequestHandler._create_association). printscp's 130 contexts hold 4603 transfer syntax UIDs, and
+    deep-copying re-creates and re-validates each: 19 ms per association. UIDs are immutable strings, so
+    a copy with its own list of the same UIDs is as safe for the association to change.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PresentationContext:
+        copied = PresentationContext()
+        copied.__dict__.update(self.__dict__)
+        copied._transfer_syntax = list(self._transfer_syntax)
+        return copied
+
+
+def template_contexts(contexts: list[PresentationContext]) -> list[PresentationContext]:
+    templates: list[PresentationContext] = []
+    for context in contexts:
+        template = TemplateContext()
+        template.__dict__.update(context.__dict__)
+        templates.append(template)
+    return templates
 
 
 def _apply() -> None:

@@ -29,7 +29,7 @@ from printscp.jobs import PrintQueue
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer, PrinterState
 from printscp.model.session import GrayscaleImage, PrintRequest
-from printscp.net import compat as _compat  # noqa: F401  (adjusts pynetdicom on import)
+from printscp.net import compat as _compat  # adjusts pynetdicom on import
 from printscp.net import handlers, qr
 from printscp.net.forward import Forwarder
 from printscp.net.notify import PrintAssociation, PrintRequestHandler
@@ -215,6 +215,7 @@ class PrintServer:
         ae = self.build_ae()
         server = ae.make_server(address, evt_handlers=self.event_handlers(), server_class=ThreadedAssociationServer,
                                 request_handler=PrintRequestHandler)
+        server.contexts = _compat.template_contexts(server.contexts)  # copied for each association
         ae._servers.append(server)  # as AE.start_server does; the server's shutdown() removes it
         threading.Thread(target=server.serve_forever, name="printscp-acceptor", daemon=True).start()
         self._server = server
