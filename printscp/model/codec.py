@@ -906,8 +906,8 @@ def encode_printer_configuration(profile: PrinterProfile) -> Dataset:
     """Printer Configuration Retrieval N-GET (PS3.4 H.4.11, PS3.3 C.13.13), from the printer profile.
 
     One item for the one printer and Meta SOP Class. Supported Image Display Formats lists, for every
-    Film Size ID in portrait and each resolution, STANDARD\\1,1 with its printable pixels and the
-    printer's slide layouts; STANDARD, ROW and COL take any counts up to max_columns x max_rows.
+    Film Size ID in portrait and each resolution, STANDARD\\1,1 (or ROW\\1 or COL\\1) with its printable
+    pixels and the printer's slide layouts; STANDARD, ROW and COL take any counts up to max_columns x max_rows.
     """
     item = Dataset()
     classes = [uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META, uids.PRINT_JOB, uids.PRINTER_CONFIGURATION_RETRIEVAL]
@@ -918,7 +918,7 @@ def encode_printer_configuration(profile: PrinterProfile) -> Dataset:
     item.SOPClassesSupported = classes
     item.MaximumMemoryAllocation = 0  # Memory Allocation is not supported
     item.MemoryBitDepth = 16
-    item.PrintingBitDepth = 12 if profile.supports_12_bit else 8
+    item.PrintingBitDepth = 8  # the densities printed: PNG and PDF grey levels are 8-bit (MemoryBitDepth: input)
     defaults = profile.defaults
     media = [(defaults.medium_type, defaults.film_size_id)]
     media += [(m, defaults.film_size_id) for m in profile.medium_types if m != defaults.medium_type]
@@ -936,9 +936,12 @@ def encode_printer_configuration(profile: PrinterProfile) -> Dataset:
     item.OtherMediaAvailableSequence = []
     formats = []
     slides = [k for k in ("SLIDE", "SUPERSLIDE") if k in profile.image_display_formats and k in profile.slide_formats]
+    # one whole-film cell, in the first of STANDARD, ROW, COL the printer offers
+    whole = [text for kind, text in (("STANDARD", "STANDARD\\1,1"), ("ROW", "ROW\\1"), ("COL", "COL\\1"))
+             if kind in profile.image_display_formats][:1]
     for size in profile.film_size_ids:
         for resolution, dpi in profile.resolutions.items():
-            for text in ["STANDARD\\1,1", *slides]:
+            for text in [*whole, *slides]:
                 fmt = ImageDisplayFormat.parse(text)
                 cell = film_geometry(size, FilmOrientation.PORTRAIT, fmt, profile.layout_tables).cells[0]
                 entry = Dataset()

@@ -187,7 +187,7 @@ def test_printer_configuration_retrieval(running: RunningServer) -> None:
         (item,) = response.dataset.PrinterConfigurationSequence
         assert uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META in item.SOPClassesSupported
         assert (item.PrintingBitDepth, item.DefaultMagnificationType, item.DefaultPrinterResolutionID) == (
-            12, "BILINEAR", "STANDARD")
+            8, "BILINEAR", "STANDARD")
         first = item.MediaInstalledSequence[0]
         assert (first.ItemNumber, first.MediumType, first.FilmSizeID) == (1, "CLEAR FILM", "14INX17IN")
         formats = {(f.ImageDisplayFormat, f.FilmSizeID, f.PrinterResolutionID): f

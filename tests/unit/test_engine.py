@@ -849,3 +849,11 @@ def test_printer_status_info_must_go_with_the_status(status: PrinterStatus, info
     with pytest.raises(ValueError, match="Printer Status Info"):
         printer.set_status(status, info)
     assert printer.state.printer_status is PrinterStatus.NORMAL
+
+
+def test_printer_configuration_lists_only_formats_the_printer_offers() -> None:
+    from printscp.model.codec import encode_printer_configuration
+
+    (item,) = encode_printer_configuration(profile(image_display_formats=("ROW", "COL"))).PrinterConfigurationSequence
+    formats = {str(f.ImageDisplayFormat) for f in item.SupportedImageDisplayFormatsSequence}
+    assert formats == {"ROW\\1"} and item.PrintingBitDepth == 8
