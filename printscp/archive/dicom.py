@@ -79,6 +79,18 @@ def encapsulated_pdf(pdf: bytes, request: PrintRequest, film: FilmSnapshot, job_
     ds.BurnedInAnnotation = "YES"  # modality prints carry identity and dates in their pixels
     ds.DocumentTitle = film.film_session_label or f"Film printed by {request.calling_ae_title}"
     ds.ConceptNameCodeSequence = []
+    # Source Instance Sequence (PS3.3 C.24.2, 1C): the images printed, where the SCU named them in an
+    # Original Image Sequence; a film whose SCU did not say is not known to derive from DICOM instances
+    sources = {(ref["ReferencedSOPClassUID"], ref["ReferencedSOPInstanceUID"]): None
+               for box in film.image_boxes for ref in box.original_image
+               if "ReferencedSOPClassUID" in ref and "ReferencedSOPInstanceUID" in ref}
+    if sources:
+        items = []
+        for sop_class_uid, sop_instance_uid in sources:
+            item = Dataset()
+            item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = sop_class_uid, sop_instance_uid
+            items.append(item)
+        ds.SourceInstanceSequence = items
     ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
     ds.EncapsulatedDocumentLength = len(pdf)
     ds.add_new(0x00420011, "OB", pdf + b"\x00" * (len(pdf) & 1))  # OB values have even length

@@ -364,6 +364,8 @@ def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: st
                 printed_rows=placed_pixels[box.image_box_position][0],
                 printed_columns=placed_pixels[box.image_box_position][1],
             )
+            if box.original_image:
+                entry["original_image"] = [dict(ref) for ref in box.original_image]
         boxes.append(entry)
     return {
         "number": number,

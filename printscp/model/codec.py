@@ -387,7 +387,13 @@ def proposed_study(elem: DataElement, ctx: Context) -> ProposedStudy | None:
 def original_image(elem: DataElement, ctx: Context) -> tuple[Any, ...]:
     items = _sequence(elem, maximum=None)
     keys = ("StudyInstanceUID", "SeriesInstanceUID", "ReferencedSOPClassUID", "ReferencedSOPInstanceUID")
-    return tuple(frozen_mapping({k: str(item[k].value) for k in keys if k in item}) for item in items)
+    references = tuple(frozen_mapping({k: str(item[k].value) for k in keys if k in item and item[k].value})
+                       for item in items)
+    for reference in references:  # they go into the printed film's Source Instance Sequence
+        for keyword, uid in reference.items():
+            if not UID(uid).is_valid:
+                raise InvalidAttributeValue(f"{describe(elem.tag)}: {keyword} '{uid}' is not a valid UID", [elem.tag])
+    return references
 
 
 def _sequence(elem: DataElement, maximum: int | None, minimum: int = 0) -> list[Dataset]:

@@ -218,6 +218,7 @@ class ImageBoxSnapshot:
     requested_image_size: float | None
     requested_decimate_crop_behavior: RequestedDecimateCropBehavior | None
     presentation_lut: PresentationLUTSnapshot | None
+    original_image: tuple[Mapping[str, str], ...] = ()  # the modality's source instances, when it said
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,7 @@ def snapshot_image_box(ib: ImageBox, box: FilmBox) -> ImageBoxSnapshot:
         requested_image_size=ib.requested_image_size,
         requested_decimate_crop_behavior=ib.requested_decimate_crop_behavior,
         presentation_lut=plut.snapshot if plut else None,
+        original_image=ib.original_image,
     )
 
 

@@ -223,3 +223,16 @@ def test_hostile_labels_stay_text(make_queue: Any, tmp_path: Path) -> None:
     assert json.loads((job.folder / "manifest.json").read_text())["film_session"]["film_session_label"] == (
         "../../etc/passwd")
     assert {p.name for p in tmp_path.iterdir()} == {"films"}  # nothing written beside the archive
+
+
+def test_the_images_a_modality_named_become_the_source_instances(make_queue: Any) -> None:
+    source = Dataset()
+    source.ReferencedSOPClassUID, source.ReferencedSOPInstanceUID = "1.2.840.10008.5.1.4.1.1.2", "1.2.3.4.5"
+    source.StudyInstanceUID, source.SeriesInstanceUID = "1.2.3", "1.2.3.4"
+    archive, _ = printed(make_queue, OriginalImageSequence=[source])
+    (job,) = archive.jobs()
+    (item,) = dcmread(job.dicoms[0]).SourceInstanceSequence
+    assert (item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID) == ("1.2.840.10008.5.1.4.1.1.2", "1.2.3.4.5")
+    assert job.manifest["films"][0]["image_boxes"][0]["original_image"][0]["StudyInstanceUID"] == "1.2.3"
+    archive_without, _ = printed(make_queue)
+    assert "SourceInstanceSequence" not in dcmread(archive_without.jobs()[-1].dicoms[0])

@@ -49,7 +49,7 @@ class Association:
         return self.queue.job(uid)
 
     def print(self, value: int = 2000, fmt: str = "STANDARD\\1,1", copies: str = "1", priority: str = "MED",
-              label: str = "") -> str:
+              label: str = "", **image_box_attributes: Any) -> str:
         """A film session with one film box holding one image, printed; returns the Print Job UID."""
         if self.engine.hierarchy.film_session is not None:
             self.engine.n_delete(META, SESSION, self.engine.hierarchy.film_session.sop_instance_uid)
@@ -58,7 +58,7 @@ class Association:
         box = self.engine.n_create(META, FILM_BOX, None, film_box_request(session.affected_sop_instance_uid, fmt))
         image_box = str(box.dataset.ReferencedImageBoxSequence[0].ReferencedSOPInstanceUID)  # type: ignore
         self.engine.n_set(META, uids.BASIC_GRAYSCALE_IMAGE_BOX, image_box,
-                          image_request(1, np.full((32, 32), value, dtype=np.uint16)))
+                          image_request(1, np.full((32, 32), value, dtype=np.uint16), **image_box_attributes))
         reply = self.engine.n_action(META, FILM_BOX, box.affected_sop_instance_uid, 1, None)  # type: ignore
         assert reply.dataset is not None
         return str(reply.dataset[0x21000500].value[0].ReferencedSOPInstanceUID)
