@@ -23,7 +23,6 @@ from printscp.config import ArchiveConfig
 
 StartServer = Callable[..., RunningServer]
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
-STUDY_ROOT_GET = "1.2.840.10008.5.1.4.1.2.2.3"
 
 
 def ct(patient: str = "DOE^JOHN", **changes: str) -> Dataset:
@@ -113,7 +112,7 @@ def test_bad_c_stores_get_statuses_and_the_server_goes_on(start_server: StartSer
         (0xA900, "StudyInstanceUID missing"), (0xA900, "a UID of the instance is not valid")]
     assert good.Status == 0
     assert len(find_studies(running)) == 1
-    assert [p.name for p in (running.archive / "instances").rglob("*")if p.is_file()] == [
+    assert [p.name for p in (running.archive / "instances").rglob("*") if p.is_file()] == [
         f"{instance.SOPInstanceUID}.dcm"]
 
 
