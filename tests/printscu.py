@@ -16,6 +16,7 @@ from pynetdicom.events import Event
 from pynetdicom.service_class_n import PrintManagementServiceClass
 
 from printscp import uids
+from printscp.net import compat  # noqa: F401  (the requestor keeps its responses: compat item 4)
 
 META = uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META
 
@@ -115,7 +116,7 @@ class PrintSCU:
         requestor, seen in the event stress test (the server idle, this SCU spinning in send_n_get).
         The service class call is what _serve_request does for an event report, minus that flag.
         """
-        if isinstance(msg, N_EVENT_REPORT):
+        if isinstance(msg, N_EVENT_REPORT) and msg.is_valid_request:
             PrintManagementServiceClass(self.assoc).SCP(msg, self.assoc._accepted_cx[context_id])
         else:
             self._serve(msg, context_id)

@@ -11,8 +11,14 @@
    PDU of a large N-SET that has not fully arrived, waits up to a millisecond more. Our DUL waits in
    select() for the socket or for something to send instead: no delay, and no CPU while idle.
 
-1 and 2 are covered by integration tests that look at the bytes on the wire; 3 is measured by
-benchmarks/print_vs_dcmprscp.py.
+4. pynetdicom's requestor can lose a response. send_c_store & co. clear the reactor checkpoint and
+   send once `_is_paused` is True, but the flag is also True in the instant after the reactor's
+   checkpoint wait returned and before it resets it; a response that arrives then is taken by the
+   reactor, logged as "Received unexpected ... service message" and dropped, and the requestor waits
+   out its DIMSE timeout. We hand such a response back to the send_* that is waiting for it. This
+   concerns printscp's forwarder and echo command, and the test SCUs.
+
+1, 2 and 4 are covered by integration tests; 3 is measured by benchmarks/print_vs_dcmprscp.py.
 """
 
 from __future__ import annotations
@@ -145,6 +151,16 @@ def template_contexts(contexts: list[PresentationContext]) -> list[PresentationC
     return templates
 
 
+_serve_request = pynetdicom.association.Association._serve_request
+
+
+def _serve_request_keeping_responses(self: Any, msg: Any, context_id: int) -> None:
+    if not msg.is_valid_request and not self._reactor_checkpoint.is_set():
+        self.dimse.msg_queue.put((context_id, msg))  # a send_* cleared the checkpoint and waits for it
+        return
+    _serve_request(self, msg, context_id)
+
+
 def _apply() -> None:
     if getattr(pynetdicom.association, "_printscp_patched", False):
         return
@@ -158,6 +174,7 @@ def _apply() -> None:
         if "OffendingElement" not in primitive.STATUS_OPTIONAL_KEYWORDS:
             primitive.STATUS_OPTIONAL_KEYWORDS = (*primitive.STATUS_OPTIONAL_KEYWORDS, "OffendingElement")
     setattr(pynetdicom.association, "DULServiceProvider", _EventDrivenDUL)  # noqa: B010
+    setattr(pynetdicom.association.Association, "_serve_request", _serve_request_keeping_responses)  # noqa: B010
     pynetdicom.association._printscp_patched = True  # type: ignore[attr-defined]
 
 

@@ -165,6 +165,27 @@ def test_events_never_race_the_scus_requests(running: RunningServer) -> None:
     assert all(r.Status == 0 for r in scu.responses)
 
 
+def test_a_requestor_gets_the_responses_its_reactor_takes(running: RunningServer) -> None:
+    """pynetdicom's requestor lets its reactor take a response (net/compat.py, item 4); the test SCUs
+    and printscp's forwarder are requestors. Widening the window between the reactor's checkpoint
+    wait and its `_is_paused = False` makes that race happen in every run, not 1 CI run in many."""
+    with PrintSCU(running.address) as scu:
+        checkpoint = scu.assoc._reactor_checkpoint
+        wait = checkpoint.wait
+
+        def slow_wait(timeout: float | None = None) -> bool:
+            result = wait(timeout)
+            if threading.current_thread() is scu.assoc:
+                time.sleep(0.005)
+            return result
+
+        checkpoint.wait = slow_wait  # type: ignore[method-assign]
+        scu.assoc.dimse_timeout = 5
+        for _ in range(100):
+            assert scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE, [0x21100010]).status == 0
+        assert scu.assoc.is_established
+
+
 def test_queue_full_statuses_over_the_network(start_server: Callable[..., RunningServer]) -> None:
     running = start_server(queue=QueueConfig(size=1))
     running.server.printer.set_status(PrinterStatus.FAILURE, "PRINTER DOWN")  # nothing leaves the queue
