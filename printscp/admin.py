@@ -55,7 +55,15 @@ class AdminServer:
         self._thread.start()
 
     def stop(self) -> None:
+        # close() alone does not wake a thread blocked in accept() on Linux: the socket would keep
+        # listening and the thread would live on. shutdown() makes that accept() fail.
+        try:
+            self._socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._socket.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         try:
             self.path.unlink()
         except FileNotFoundError:

@@ -11,12 +11,10 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
-from pynetdicom.dimse_primitives import N_EVENT_REPORT
 from pynetdicom.events import Event
-from pynetdicom.service_class_n import PrintManagementServiceClass
 
 from printscp import uids
-from printscp.net import compat  # noqa: F401  (the requestor keeps its responses: compat item 4)
+from printscp.net import compat  # noqa: F401  (pynetdicom's requestor races: compat items 4 and 5)
 
 META = uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META
 
@@ -90,8 +88,6 @@ class PrintSCU:
         # like the server: without TCP_NODELAY a request and an event response sent back to back wait
         # ~40 ms for the peer's delayed ACK
         self.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._serve = self.assoc._serve_request
-        self.assoc._serve_request = self._serve_without_unpausing
         self._send = self.assoc.dimse.send_msg
         self._send_lock = threading.Lock()
         self.assoc.dimse.send_msg = self._send_whole_message  # type: ignore[method-assign]
@@ -106,20 +102,6 @@ class PrintSCU:
         """
         with self._send_lock:
             self._send(primitive, context_id)
-
-    def _serve_without_unpausing(self, msg: Any, context_id: int) -> None:
-        """Serve an incoming N-EVENT-REPORT without pynetdicom's pause flag bookkeeping.
-
-        pynetdicom (3.0.4) serves each event report it receives in a new thread whose _serve_request
-        ends with `_is_paused = False`. If that lands while this SCU's reactor is parked for a request
-        of ours, send_n_get & co. then wait for `_is_paused` for ever: a deadlock of pynetdicom's
-        requestor, seen in the event stress test (the server idle, this SCU spinning in send_n_get).
-        The service class call is what _serve_request does for an event report, minus that flag.
-        """
-        if isinstance(msg, N_EVENT_REPORT) and msg.is_valid_request:
-            PrintManagementServiceClass(self.assoc).SCP(msg, self.assoc._accepted_cx[context_id])
-        else:
-            self._serve(msg, context_id)
 
     def _received(self, event: Event) -> None:
         command = event.message.command_set

@@ -17,12 +17,18 @@
    reactor, logged as "Received unexpected ... service message" and dropped, and the requestor waits
    out its DIMSE timeout. We hand such a response back to the send_* that is waiting for it. This
    concerns printscp's forwarder and echo command, and the test SCUs.
+5. pynetdicom serves each N-EVENT-REPORT request a requestor receives in a new thread, through
+   _serve_request, which ends with `_is_paused = False`. If that lands while the reactor is parked
+   for a send_*, the next send_* waits for `_is_paused` for ever (seen: an SCU associating with a
+   printer in FAILURE, whose status event arrives at once). We serve those events without touching
+   the flag.
 
-1, 2 and 4 are covered by integration tests; 3 is measured by benchmarks/print_vs_dcmprscp.py.
+1, 2, 4 and 5 are covered by integration tests; 3 is measured by benchmarks/print_vs_dcmprscp.py.
 """
 
 from __future__ import annotations
 
+import logging
 import select
 import socket
 import threading
@@ -36,6 +42,8 @@ from pynetdicom.presentation import PresentationContext
 from pynetdicom.service_class import ServiceClass
 from pynetdicom.service_class_n import PrintManagementServiceClass
 from pynetdicom.sop_class import uid_to_service_class
+
+log = logging.getLogger(__name__)
 
 _N_RESPONSES = ("N-CREATE-RSP", "N-SET-RSP", "N-GET-RSP", "N-ACTION-RSP", "N-DELETE-RSP")
 _N_PRIMITIVES = (dimse_primitives.N_CREATE, dimse_primitives.N_SET, dimse_primitives.N_GET,
@@ -158,7 +166,25 @@ def _serve_request_keeping_responses(self: Any, msg: Any, context_id: int) -> No
     if not msg.is_valid_request and not self._reactor_checkpoint.is_set():
         self.dimse.msg_queue.put((context_id, msg))  # a send_* cleared the checkpoint and waits for it
         return
+    if (isinstance(msg, dimse_primitives.N_EVENT_REPORT) and self.is_requestor
+            and threading.current_thread() is not self):  # pynetdicom's event thread (dimse.py)
+        _serve_event_report(self, msg, context_id)
+        return
     _serve_request(self, msg, context_id)
+
+
+def _serve_event_report(assoc: Any, msg: dimse_primitives.N_EVENT_REPORT, context_id: int) -> None:
+    """What _serve_request does for an event report, minus the reactor's pause flag."""
+    context = assoc._accepted_cx.get(context_id)
+    if context is None:
+        log.warning("N-EVENT-REPORT on a context that was not accepted (%d); aborting", context_id)
+        assoc.abort()
+        return
+    try:
+        _service_class_or_print(str(msg.AffectedSOPClassUID))(assoc).SCP(msg, context)
+    except Exception:
+        log.exception("serving an N-EVENT-REPORT failed; aborting")
+        assoc.abort()
 
 
 def _apply() -> None:

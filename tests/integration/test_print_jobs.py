@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 from conftest import RunningServer
 from printscu import META, PrintSCU
 from pydicom.dataset import Dataset
@@ -184,6 +187,39 @@ def test_a_requestor_gets_the_responses_its_reactor_takes(running: RunningServer
         for _ in range(100):
             assert scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE, [0x21100010]).status == 0
         assert scu.assoc.is_established
+
+
+def test_an_event_report_leaves_a_parked_requestor_reactor_parked(running: RunningServer) -> None:
+    """pynetdicom serves an event report in a thread of its own whose _serve_request ends with
+    `_is_paused = False`; landing while a send_* has parked the reactor, that made the next send_*
+    wait for ever (net/compat.py, item 5). Park the reactor as send_n_get does and let an event come."""
+    received = Received()
+    with scu_with_events(running, received) as scu:
+        assoc = scu.assoc
+        assoc._reactor_checkpoint.clear()
+        wait_for(lambda: assoc._is_paused)
+        running.server.printer.set_status(PrinterStatus.WARNING, "SUPPLY LOW")
+        wait_for(lambda: len(received.of(uids.PRINTER)) == 1)
+        (server_side,) = running.server.associations
+        time.sleep(0.2)  # the event thread has returned from the handler and ended
+        still_paused = assoc._is_paused
+        assoc._reactor_checkpoint.set()
+        assert still_paused
+        assert scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).dataset.PrinterStatus == "WARNING"  # type: ignore
+        assert server_side.events_sent == 1
+
+
+def test_a_stopped_server_closes_its_admin_channel(start_server: Callable[..., RunningServer]) -> None:
+    running = start_server()
+    admin = running.server._admin
+    assert admin is not None
+    port = json.loads(admin.path.read_text())["port"]
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()  # listening while serving
+    running.server.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+    assert not admin.path.exists()
+    assert not any(thread.name == "printscp-admin" and thread.is_alive() for thread in threading.enumerate())
 
 
 def test_queue_full_statuses_over_the_network(start_server: Callable[..., RunningServer]) -> None:
