@@ -271,6 +271,13 @@ class PrintEngine:
             session = self.hierarchy.find(sop_class_uid, sop_instance_uid)
             assert isinstance(session, FilmSession)
             values = codec.decode(dataset, codec.FILM_SESSION, ctx)
+            character_set = values.get("specific_character_set", session.specific_character_set)
+            if session.film_boxes and not _same_character_set(character_set, session.specific_character_set):
+                # its Film Boxes' text was decoded in the old set and must stay in the session's (H.4.2.2.1.3)
+                raise InvalidAttributeValue(
+                    f"Specific Character Set (0008,0005) cannot change to {'/'.join(character_set) or 'default'} "
+                    f"while the Film Session has Film Boxes in {'/'.join(session.specific_character_set) or 'default'} "
+                    "(PS3.4 H.4.2.2.1.3)", [0x00080005])
             _assign(session, values)
             result = codec.encode_film_session(session)
         elif sop_class_uid == uids.BASIC_FILM_BOX:
@@ -465,12 +472,16 @@ def _assign(target: object, values: dict[str, Any]) -> None:
         setattr(target, name, value)
 
 
+def _same_character_set(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    return tuple(t for t in a if t) == tuple(t for t in b if t)
+
+
 def _apply_character_set(dataset: Dataset, session: FilmSession) -> None:
     """PS3.4 H.4.2.2.1.3: film and annotation boxes use the Film Session's character set."""
     if 0x00080005 in dataset:
         sent = dataset[0x00080005].value
         terms = tuple(t.strip() for t in ([sent] if isinstance(sent, str) else list(sent or [])))
-        if tuple(t for t in terms if t) != tuple(t for t in session.specific_character_set if t):
+        if not _same_character_set(terms, session.specific_character_set):
             raise InvalidAttributeValue(
                 f"Specific Character Set (0008,0005) {'/'.join(terms) or 'default'} differs from the Film "
                 f"Session's {'/'.join(session.specific_character_set) or 'default'} (PS3.4 H.4.2.2.1.3)",

@@ -834,6 +834,19 @@ def test_character_set_terms_and_consistency() -> None:
     assert h.engine.n_create(META, FILM_BOX, None, same).status is Status.SUCCESS
 
 
+def test_the_session_character_set_changes_only_before_its_first_film_box() -> None:
+    h = Harness()
+    session = h.session(SpecificCharacterSet="ISO_IR 100")
+    assert h.engine.n_set(META, SESSION, session, wire({"SpecificCharacterSet": "ISO_IR 192"})).status is Status.SUCCESS
+    assert h.engine.n_create(META, FILM_BOX, None, film_box_request(session)).status is Status.SUCCESS
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, META, SESSION, session,
+          wire({"SpecificCharacterSet": "ISO_IR 100"}), offending=0x00080005)
+    same = wire({"SpecificCharacterSet": "ISO_IR 192", "FilmSessionLabel": "Ωmega"})
+    outcome = h.engine.n_set(META, SESSION, session, same)
+    assert outcome.status is Status.SUCCESS and outcome.dataset is not None
+    assert (outcome.dataset.SpecificCharacterSet, outcome.dataset.FilmSessionLabel) == ("ISO_IR 192", "Ωmega")
+
+
 def test_image_box_polarity_default_comes_from_the_profile() -> None:
     defaults = dataclasses.replace(profile().defaults, polarity="REVERSE")
     h = Harness(defaults=defaults)
