@@ -12,7 +12,8 @@ STANDARD\\4,5 film of 14INX17IN):
   ratio to dcmprscp's wall time. printscp answers N-ACTION once the job is durably spooled and renders
   it afterwards, so the PDF can appear after dcmprscu has exited;
 * the peak resident memory (VmHWM from /proc/<pid>/status) of each server process, which is started
-  fresh for every case: after the case's first job and after all its jobs (warm-up + repeats).
+  fresh for every case: after the case's first job and after all its jobs (warm-up + repeats); and
+  printscp's resident memory (VmRSS) once each job is in the archive, where a leak would show as growth.
 
 dcmprscp does not render anything: it stores each N-SET's pixels as a Hardcopy Grayscale object and the
 film as a Stored Print in its database. printscp renders a PDF and a PNG of the film. The comparison is
@@ -91,6 +92,7 @@ class Timings:
     stored: list[float] = field(default_factory=list)  # printscp: until the job is in the archive
     peak_rss_kib: int = 0  # over every job of the case
     first_job_peak_rss_kib: int = 0
+    resident_kib: list[int] = field(default_factory=list)  # VmRSS once each job is done: growth = a leak
     jobs: int = 0
     max_send_pdv: str = "?"
 
@@ -115,11 +117,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def peak_rss_kib(pid: int) -> int:
+def peak_rss_kib(pid: int, field: str = "VmHWM") -> int:
     status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
     if not match:
-        raise SystemExit(f"no VmHWM for process {pid}")
+        raise SystemExit(f"no {field} for process {pid}")
     return int(match.group(1))
 
 
@@ -268,6 +270,7 @@ def run_case(case: Case, workdir: Path, repeat: int, warmup: int) -> tuple[Timin
                 ours.wall.append(elapsed)
                 ours.stored.append(appeared)
             ours.max_send_pdv = max_send_pdv(log)
+            ours.resident_kib.append(peak_rss_kib(scp.pid, "VmRSS"))
             if number == 0:
                 ours.first_job_peak_rss_kib = peak_rss_kib(scp.pid)
 
@@ -339,6 +342,9 @@ def main() -> int:
         print(f"  {case.name:<16} printscp {ours.first_job_peak_rss_kib / 1024:5.0f} / "
               f"{ours.peak_rss_kib / 1024:5.0f}   dcmprscp {theirs.first_job_peak_rss_kib / 1024:4.0f} / "
               f"{theirs.peak_rss_kib / 1024:4.0f}   ({ours.jobs} jobs each)")
+    print("\nprintscp resident memory (VmRSS) once each job is in the archive, MiB:")
+    for case, ours, _ in results:
+        print(f"  {case.name:<16} {' '.join(f'{kib / 1024:.0f}' for kib in ours.resident_kib)}")
     big = results[-1]
     print(f"printscp server peak RSS for {big[0].name}: {big[1].peak_rss_kib / 1024:.0f} MiB "
           f"({big[1].first_job_peak_rss_kib / 1024:.0f} MiB after its first job)")
