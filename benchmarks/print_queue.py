@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "tests")]
@@ -49,9 +50,10 @@ def client(port: int, mode: str, repeat: int, events: int) -> None:
 
     def on_event(event: Event) -> tuple[int, None]:
         now = time.perf_counter()
-        if str(event.request.AffectedSOPClassUID) == uids.PRINT_JOB and event.request.EventTypeID == 3:
-            done_at[str(event.request.AffectedSOPInstanceUID)] = now
-        elif str(event.request.AffectedSOPClassUID) == uids.PRINTER:
+        request: Any = event.request
+        if str(request.AffectedSOPClassUID) == uids.PRINT_JOB and request.EventTypeID == 3:
+            done_at[str(request.AffectedSOPInstanceUID)] = now
+        elif str(request.AffectedSOPClassUID) == uids.PRINTER:
             received.append(now)
         return 0, None
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
 from pynetdicom.events import Event
@@ -87,6 +88,7 @@ class PrintSCU:
             raise ConnectionError(f"association to {self.address} failed")
         # like the server: without TCP_NODELAY a request and an event response sent back to back wait
         # ~40 ms for the peer's delayed ACK
+        assert self.assoc.dul.socket is not None and self.assoc.dul.socket.socket is not None
         self.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._send = self.assoc.dimse.send_msg
         self._send_lock = threading.Lock()
@@ -134,7 +136,8 @@ class PrintSCU:
         return self._response(status, ds)
 
     def n_get(self, sop_class_uid: str, instance_uid: str, tags: list[int] | None = None) -> Response:
-        status, ds = self.assoc.send_n_get(tags or [], sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid))
+        status, ds = self.assoc.send_n_get([Tag(t) for t in tags or []], sop_class_uid, instance_uid,
+                                           meta_uid=self._meta(sop_class_uid))
         return self._response(status, ds)
 
     def n_action(self, sop_class_uid: str, instance_uid: str, action_type_id: int = 1) -> Response:

@@ -84,7 +84,7 @@ def expected_sequence(images: int, presentation_lut: bool = True, action_on: str
 
 def new_job(server: Any, before: int) -> StoredJob:
     """The one job stored since the archive held `before` jobs (once the print queue is idle)."""
-    jobs = server.jobs()
+    jobs: list[StoredJob] = server.jobs()
     assert len(jobs) == before + 1, f"expected one new print job, archive has {len(jobs)} (had {before})"
     return jobs[-1]
 

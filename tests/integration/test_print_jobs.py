@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,8 +34,8 @@ class Received:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handler(self, event: Event) -> tuple[int, None]:
-        request = event.request
-        information = event.event_information if request.EventInformation.getvalue() else None  # type: ignore
+        request: Any = event.request
+        information = event.event_information if request.EventInformation.getvalue() else None
         with self.lock:
             self.reports.append((time.monotonic(), str(request.AffectedSOPClassUID),
                                  str(request.AffectedSOPInstanceUID), int(request.EventTypeID), information))

@@ -10,6 +10,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -191,7 +192,7 @@ def test_presentation_contexts(running: RunningServer) -> None:
         assert accepted[META] == "1.2.840.10008.1.2.1"  # Explicit VR Little Endian, never Big Endian
         # a status-only association on the Printer SOP class alone (PS3.4 H.3.1)
         status, printer = assoc.send_n_get([], uids.PRINTER, uids.PRINTER_INSTANCE)
-        assert status.Status == 0 and printer.PrinterName == "printscp"
+        assert status.Status == 0 and printer is not None and printer.PrinterName == "printscp"
     finally:
         assoc.release()
 
@@ -232,7 +233,7 @@ def test_abort_mid_session_leaves_nothing_behind(running: RunningServer) -> None
     session_object = engine.hierarchy.film_session
     assert session_object is not None
     pixels = session_object.film_boxes[0].image_boxes[0].image.pixels  # type: ignore[union-attr]
-    held = [weakref.ref(session_object), weakref.ref(session_object.film_boxes[0])]
+    held: list[weakref.ref[Any]] = [weakref.ref(session_object), weakref.ref(session_object.film_boxes[0])]
     base = pixels.base if pixels.base is not None else pixels
     pixel_refs = sys.getrefcount(base)
     del engine, session_object, pixels
@@ -305,7 +306,9 @@ def test_tcp_nodelay_on_accepted_sockets(running: RunningServer) -> None:
         server = running.server._server  # noqa: SLF001
         assert server is not None
         _wait_for(lambda: len(server.active_associations) == 1)
-        sock = server.active_associations[0].dul.socket.socket
+        assoc_socket = server.active_associations[0].dul.socket
+        assert assoc_socket is not None and assoc_socket.socket is not None
+        sock = assoc_socket.socket
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
 

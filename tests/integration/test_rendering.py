@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -230,7 +231,7 @@ def test_presentation_luts_on_a_ramp(running: RunningServer) -> None:
         session = scu.film_session()
         boxes = {}
         for name, plut in (("table", table_uid), ("lin od", lin_od_uid)):
-            request = {"ReferencedPresentationLUTSequence": [ref_item(uids.PRESENTATION_LUT, plut)]}
+            request: dict[str, Any] = {"ReferencedPresentationLUTSequence": [ref_item(uids.PRESENTATION_LUT, plut)]}
             boxes[name] = print_film(scu, "STANDARD\\1,1", {1: ramp}, session, FilmSizeID="8INX10IN",
                                      MagnificationType="REPLICATE", **request)
     jobs = jobs_by_film_box(running)
@@ -316,8 +317,9 @@ def test_trim_box_and_requested_image_size(running: RunningServer) -> None:
 
 def test_magnification_and_smoothing_types_change_the_resampling(running: RunningServer) -> None:
     checker = (np.indices((8, 8)).sum(axis=0) % 2 * 4095).astype(np.uint16)
-    variants = {"REPLICATE": {}, "BILINEAR": {}, "CUBIC SHARP": {"SmoothingType": "SHARP"},
-                "CUBIC SMOOTH": {"SmoothingType": "SMOOTH"}}
+    variants: dict[str, dict[str, object]] = {"REPLICATE": {}, "BILINEAR": {},
+                                              "CUBIC SHARP": {"SmoothingType": "SHARP"},
+                                              "CUBIC SMOOTH": {"SmoothingType": "SMOOTH"}}
     boxes = {}
     with PrintSCU(running.address) as scu:
         session = scu.film_session()
@@ -356,7 +358,7 @@ def test_fit_statuses_over_the_network(running: RunningServer) -> None:
     image = np.zeros((64, 64), dtype=np.uint16)
     with PrintSCU(running.address) as scu:
         _, boxes, _ = scu.film_box(scu.film_session(), "STANDARD\\1,1", FilmSizeID="8INX10IN")
-        cases = [({"RequestedImageSize": "300"}, 0xB604, "demagnified"),
+        cases: list[tuple[dict[str, Any], int, str]] = [({"RequestedImageSize": "300"}, 0xB604, "demagnified"),
                  ({"RequestedImageSize": "300", "RequestedDecimateCropBehavior": "DECIMATE"}, 0xB60A, "decimated"),
                  ({"RequestedImageSize": "300", "RequestedDecimateCropBehavior": "CROP"}, 0xB609, "cropped"),
                  ({"RequestedImageSize": "300", "RequestedDecimateCropBehavior": "FAIL"}, 0xC603, "larger than")]
@@ -376,7 +378,8 @@ def test_session_print_writes_collated_print_pdf(running: RunningServer) -> None
     assert job.manifest["print_pdf"] == "print.pdf"
     reader = PdfReader(job.folder / "print.pdf")
     assert len(reader.pages) == 6
-    first_images = [list(page["/Resources"]["/XObject"].values())[0].idnum for page in reader.pages]
+    first_images = [list(page["/Resources"]["/XObject"].values())[0].idnum  # type: ignore[index]
+                    for page in reader.pages]
     assert first_images[0::2] == [first_images[0]] * 3 and first_images[1::2] == [first_images[1]] * 3
     assert first_images[0] != first_images[1]  # 1-2-1-2-1-2, each image embedded once
     assert len(PdfReader(job.pdfs[0]).pages) == 1

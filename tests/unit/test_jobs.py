@@ -55,6 +55,7 @@ class Association:
             self.engine.n_delete(META, SESSION, self.engine.hierarchy.film_session.sop_instance_uid)
         session = self.engine.n_create(META, SESSION, None, wire(dataset(NumberOfCopies=copies, PrintPriority=priority,
                                                                        FilmSessionLabel=label or "LABEL")))
+        assert session.affected_sop_instance_uid is not None
         box = self.engine.n_create(META, FILM_BOX, None, film_box_request(session.affected_sop_instance_uid, fmt))
         image_box = str(box.dataset.ReferencedImageBoxSequence[0].ReferencedSOPInstanceUID)  # type: ignore
         self.engine.n_set(META, uids.BASIC_GRAYSCALE_IMAGE_BOX, image_box,
@@ -249,7 +250,12 @@ def test_restart_prints_the_spool_once(make_queue: Any, tmp_path: Path, monkeypa
     printscp.jobs.print_request(already, spooled[already].request, queue.profile, queue.archive)
     rendered = []
     real = printscp.jobs.print_request
-    monkeypatch.setattr(printscp.jobs, "print_request", lambda *a: rendered.append(a[0]) or real(*a))
+
+    def recording(*args: Any) -> Any:
+        rendered.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(printscp.jobs, "print_request", recording)
     again, _ = make_queue()
     assert again.wait_idle()
     assert rendered == [waiting]  # the other is not printed twice

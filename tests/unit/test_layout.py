@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from fractions import Fraction as F
 
 import pytest
@@ -66,7 +67,7 @@ def test_film_sizes_in_points(film_size: str, portrait_pt: tuple[float, float]) 
 
 from printscp.errors import PrintError  # noqa: E402
 from printscp.model.enums import MagnificationType, RequestedDecimateCropBehavior  # noqa: E402
-from printscp.model.layout import LayoutTables, Rect, film_geometry, place_image  # noqa: E402
+from printscp.model.layout import LayoutTables, Placement, Rect, film_geometry, place_image  # noqa: E402
 from printscp.status import Status  # noqa: E402
 
 TABLES = LayoutTables({"SLIDE": (36.0, 24.0, 50.0), "SUPERSLIDE": (40.0, 40.0, 50.0)},
@@ -115,7 +116,7 @@ DECIMATE, CROP, FAIL = (RequestedDecimateCropBehavior.DECIMATE, RequestedDecimat
 def place(rows: int = 100, columns: int = 100, aspect: tuple[int, int] = (1, 1),
           magnification: MagnificationType = MagnificationType.BILINEAR, size: float | None = None,
           behavior: RequestedDecimateCropBehavior | None = None, default: RequestedDecimateCropBehavior = DECIMATE,
-          dpi: int = 254):
+          dpi: int = 254) -> Placement:
     return place_image(BOX, rows, columns, aspect, magnification, size, behavior, default, dpi)
 
 
@@ -146,9 +147,11 @@ def test_too_large_images_follow_requested_decimate_crop_behavior() -> None:
     assert cropped.status is Status.IMAGE_CROPPED
     assert rect(cropped.rect) == pytest.approx(rect(BOX)) and cropped.crop == (25, 50, 50, 100)
     assert place(size=150.0, default=CROP).status is Status.IMAGE_CROPPED
-    for call in (lambda: place(size=150.0, behavior=FAIL),
+    calls: tuple[Callable[[], Placement], ...] = (
+                 lambda: place(size=150.0, behavior=FAIL),
                  lambda: place(columns=2000, rows=2000, magnification=MagnificationType.NONE, behavior=DECIMATE),
-                 lambda: place(size=101.0, default=FAIL)):
+                 lambda: place(size=101.0, default=FAIL))
+    for call in calls:
         with pytest.raises(PrintError) as error:
             call()
         assert error.value.status is Status.IMAGE_LARGER_THAN_BOX

@@ -168,7 +168,7 @@ def test_pdf_page_size_images_and_embedding() -> None:
     assert reader.metadata is not None and (reader.metadata.title, reader.metadata.subject) == ("LABEL", "CT_AE")
     xobjects = {}
     for page in reader.pages:
-        for _name, ref in page["/Resources"]["/XObject"].items():
+        for _name, ref in page["/Resources"]["/XObject"].items():  # type: ignore[index]
             xobjects[ref.idnum] = ref.get_object()
     assert len(xobjects) == 2  # the identical image is embedded once for all its uses
     for xobject in xobjects.values():
