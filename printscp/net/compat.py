@@ -1,4 +1,4 @@
-"""Two adjustments to pynetdicom 3.0 that a strict print SCP needs, applied once at import.
+"""Adjustments to pynetdicom 3.0 that a strict print SCP (and its own SCU roles) need, applied once at import.
 
 1. pynetdicom aborts the association when a request names a SOP class it does not know (a retired
    print class, or any unknown UID), before any handler runs. PS3.7 wants a status (0118 No Such SOP
