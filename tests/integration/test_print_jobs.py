@@ -19,6 +19,7 @@ from pynetdicom import evt
 from pynetdicom.events import Event
 
 from printscp import uids
+from printscp.admin import send
 from printscp.config import FaultConfig, QueueConfig
 from printscp.model.enums import PrinterStatus
 
@@ -215,12 +216,13 @@ def test_a_stopped_server_closes_its_admin_channel(start_server: Callable[..., R
     admin = running.server._admin
     assert admin is not None
     port = json.loads(admin.path.read_text())["port"]
-    socket.create_connection(("127.0.0.1", port), timeout=5).close()  # listening while serving
+    assert send(admin.path.parent, running.port, {"command": "status"})["printer_status"] == "NORMAL"
+    time.sleep(0.2)  # its thread is back in accept(), where close() alone left it
     running.server.stop()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5)
     assert not admin.path.exists()
-    assert not any(thread.name == "printscp-admin" and thread.is_alive() for thread in threading.enumerate())
+    assert not admin._thread.is_alive()
 
 
 def test_queue_full_statuses_over_the_network(start_server: Callable[..., RunningServer]) -> None:
