@@ -128,7 +128,12 @@ class FilmArchive:
 
     def jobs(self) -> list[StoredJob]:
         """Every stored print job, oldest first (read from the files, not the index)."""
-        found = [_load_job(path) for path in self.folder.glob(_JOB_MANIFESTS)]
+        found = []
+        for path in self.folder.glob(_JOB_MANIFESTS):
+            try:
+                found.append(_load_job(path))
+            except FileNotFoundError:  # deleted by retention since the glob (a `printscp films` beside the server)
+                continue
         return sorted(found, key=lambda job: job.manifest["requested_at"])
 
     def _index_job(self, job: StoredJob, documents: list[Dataset] | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,21 @@ def test_a_damaged_manifest_does_not_stop_the_rebuild(make_queue: Any) -> None:
     assert rebuilt.reconcile() == (1, 0)
     assert rebuilt.index.job_uids() == {second}
     assert (job.folder / "film-1.pdf").exists()  # its files are left alone
+
+
+def test_a_job_deleted_while_listing_is_left_out(make_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`printscp films` lists beside a running server whose retention may delete a job meanwhile."""
+    archive, (first, second) = printed(make_queue, 2)
+    (gone,) = [j for j in archive.jobs() if j.manifest["print_job_uid"] == first]
+    glob = Path.glob
+
+    def glob_then_delete(self: Path, pattern: str) -> Any:
+        found = list(glob(self, pattern))
+        shutil.rmtree(gone.folder)  # retention's delete lands between the glob and the reads
+        return iter(found)
+
+    monkeypatch.setattr(Path, "glob", glob_then_delete)
+    assert [j.manifest["print_job_uid"] for j in archive.jobs()] == [second]
 
 
 def test_the_encapsulated_pdf_is_the_film_and_invents_no_patient(make_queue: Any) -> None:
