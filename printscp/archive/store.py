@@ -47,7 +47,7 @@ MANIFEST = "manifest.json"
 PRINT_PDF = "print.pdf"  # the whole job in print order, when it is more than one sheet
 INDEX = "index.sqlite"
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
-_JOB_MANIFESTS = f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*/{MANIFEST}"
+JOB_MANIFESTS = f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*/{MANIFEST}"
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class FilmArchive:
     def jobs(self) -> list[StoredJob]:
         """Every stored print job, oldest first (read from the files, not the index)."""
         found = []
-        for path in self.folder.glob(_JOB_MANIFESTS):
+        for path in self.folder.glob(JOB_MANIFESTS):
             try:
                 found.append(_load_job(path))
             except FileNotFoundError:  # deleted by retention since the glob (a `printscp films` beside the server)
@@ -218,7 +218,7 @@ class FilmArchive:
         with self._lock:
             added = dropped = 0
             indexed = self.index.job_uids()
-            on_disk = {path.parent.name: path for path in self.folder.glob(_JOB_MANIFESTS)}
+            on_disk = {path.parent.name: path for path in self.folder.glob(JOB_MANIFESTS)}
             for job_uid, path in on_disk.items():
                 if job_uid not in indexed:
                     try:

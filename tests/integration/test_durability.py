@@ -18,6 +18,7 @@ from printscu import META, PrintSCU
 from pynetdicom import evt
 
 from printscp import uids
+from printscp.archive.store import JOB_MANIFESTS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,13 +86,12 @@ def print_jobs(port: int, count: int, images: int = 20) -> list[str]:
     return acknowledged
 
 
-# Only the day folders: pathlib's "*" also matches .incoming, whose job folders the server renames
-# away, and Python 3.11's glob then fails with FileNotFoundError (1 run in about 10).
-JOB_MANIFESTS = "[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*/manifest.json"
-
-
 def printed(archive: Path) -> list[str]:
-    """Print Job UIDs of the jobs in the archive, one entry per job folder."""
+    """Print Job UIDs of the jobs in the archive, one entry per job folder.
+
+    Only the day folders (JOB_MANIFESTS): pathlib's "*" also matches .incoming, whose job folders the
+    server renames away, and Python 3.11's glob then fails with FileNotFoundError (1 run in 8).
+    """
     return [json.loads(path.read_text())["print_job_uid"] for path in archive.glob(JOB_MANIFESTS)]
 
 
