@@ -117,7 +117,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def peak_rss_kib(pid: int, field: str = "VmHWM") -> int:
+def proc_status_kib(pid: int, field: str = "VmHWM") -> int:
+    """A memory figure of /proc/<pid>/status: VmHWM (peak resident) or VmRSS (resident now)."""
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
     if not match:
@@ -270,9 +271,9 @@ def run_case(case: Case, workdir: Path, repeat: int, warmup: int) -> tuple[Timin
                 ours.wall.append(elapsed)
                 ours.stored.append(appeared)
             ours.max_send_pdv = max_send_pdv(log)
-            ours.resident_kib.append(peak_rss_kib(scp.pid, "VmRSS"))
+            ours.resident_kib.append(proc_status_kib(scp.pid, "VmRSS"))
             if number == 0:
-                ours.first_job_peak_rss_kib = peak_rss_kib(scp.pid)
+                ours.first_job_peak_rss_kib = proc_status_kib(scp.pid)
 
             # dcmprscp: one more Stored Print in its database
             _, elapsed, log = send_timed(theirs_client, theirs_job)
@@ -283,9 +284,9 @@ def run_case(case: Case, workdir: Path, repeat: int, warmup: int) -> tuple[Timin
                 theirs.wall.append(elapsed)
             theirs.max_send_pdv = max_send_pdv(log)
             if number == 0:
-                theirs.first_job_peak_rss_kib = peak_rss_kib(ref.pid)
-        ours.peak_rss_kib = peak_rss_kib(scp.pid)
-        theirs.peak_rss_kib = peak_rss_kib(ref.pid)
+                theirs.first_job_peak_rss_kib = proc_status_kib(ref.pid)
+        ours.peak_rss_kib = proc_status_kib(scp.pid)
+        theirs.peak_rss_kib = proc_status_kib(ref.pid)
         ours.jobs = theirs.jobs = warmup + repeat
     return ours, theirs
 

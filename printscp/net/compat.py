@@ -16,7 +16,7 @@
    checkpoint wait returned and before it resets it; a response that arrives then is taken by the
    reactor, logged as "Received unexpected ... service message" and dropped, and the requestor waits
    out its DIMSE timeout. We hand such a response back to the send_* that is waiting for it. This
-   concerns printscp's forwarder and echo command, and the test SCUs.
+   concerns printscp's forwarder, C-MOVE sub-associations and echo command, and the test SCUs.
 5. pynetdicom serves each N-EVENT-REPORT request a requestor receives in a new thread, through
    _serve_request, which ends with `_is_paused = False`. If that lands while the reactor is parked
    for a send_*, the next send_* waits for `_is_paused` for ever (seen: an SCU associating with a
