@@ -53,8 +53,28 @@ from printscp.cli import configure_logging  # noqa: E402
 
 PER_SERIES, SERIES_PER_STUDY, STUDIES_PER_PATIENT = 5, 5, 2
 PER_STUDY = PER_SERIES * SERIES_PER_STUDY
-SURNAMES = ("DOE", "SMITH", "MARTIN", "MULLER", "GARCIA", "ROSSI", "NOVAK", "JANSEN", "DUBOIS", "SILVA",
-            "KOWALSKI", "NIELSEN", "HORVAT", "MURPHY", "PETERS", "LAMBERT", "MORENO", "FISCHER", "BERG", "WEBER")
+SURNAMES = (
+    "DOE",
+    "SMITH",
+    "MARTIN",
+    "MULLER",
+    "GARCIA",
+    "ROSSI",
+    "NOVAK",
+    "JANSEN",
+    "DUBOIS",
+    "SILVA",
+    "KOWALSKI",
+    "NIELSEN",
+    "HORVAT",
+    "MURPHY",
+    "PETERS",
+    "LAMBERT",
+    "MORENO",
+    "FISCHER",
+    "BERG",
+    "WEBER",
+)
 GIVEN = ("JOHN", "JANE", "ANNA", "PETER", "MARIA", "LUKAS", "EMMA", "PAUL", "SOFIA", "MARC", "ELENA")
 BODY_PARTS = ("CHEST", "ABDOMEN", "HEAD", "PELVIS", "NECK")
 PATTERNS = ("DOE*", "*")
@@ -75,8 +95,10 @@ def instances(count: int) -> Iterator[tuple[bytes, Dataset]]:
     import numpy as np
     from ct_phantom import ct_slice
 
-    slices = [(np.round(ct_slice(64, (n + 0.5) / PER_SERIES, seed=n)) + 1024).clip(0, 4095).astype("<u2")
-              for n in range(PER_SERIES)]
+    slices = [
+        (np.round(ct_slice(64, (n + 0.5) / PER_SERIES, seed=n)) + 1024).clip(0, 4095).astype("<u2")
+        for n in range(PER_SERIES)
+    ]
     for number in range(count):
         study, rest = divmod(number, PER_STUDY)
         series, image = divmod(rest, PER_SERIES)
@@ -125,9 +147,21 @@ def study_query(patient_name: str) -> Dataset:
     ds = Dataset()
     ds.QueryRetrieveLevel = "STUDY"
     ds.PatientName = patient_name
-    for keyword in ("PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate", "StudyTime",
-                    "AccessionNumber", "StudyID", "StudyDescription", "ReferringPhysicianName",
-                    "ModalitiesInStudy", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances"):
+    for keyword in (
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyTime",
+        "AccessionNumber",
+        "StudyID",
+        "StudyDescription",
+        "ReferringPhysicianName",
+        "ModalitiesInStudy",
+        "NumberOfStudyRelatedSeries",
+        "NumberOfStudyRelatedInstances",
+    ):
         setattr(ds, keyword, "")
     return ds
 
@@ -185,8 +219,13 @@ def client(port: int, mode: str, n: int) -> None:
 
 
 def run_client(port: int, mode: str, n: int) -> list[dict[str, Any]]:
-    process = subprocess.run([sys.executable, __file__, "--client", str(port), mode, str(n)], stdout=subprocess.PIPE,
-                             text=True, cwd=REPO, check=True)
+    process = subprocess.run(
+        [sys.executable, __file__, "--client", str(port), mode, str(n)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
     return [json.loads(line) for line in process.stdout.splitlines()]
 
 
@@ -247,10 +286,14 @@ def measure_find(folder: Path, count: int, repeat: int, by_store_instance: bool)
 
 
 def report_find(big: dict[str, Any], small: dict[str, Any], repeat: int) -> None:
-    print(f"1. C-FIND, Study Root, STUDY level, PatientName wildcard, 14 return keys; median / p95 of {repeat} runs "
-          "from C-FIND-RQ to the final response (SQL alone: the same query in the server's process)\n")
-    print(f"{'archive':<30} {'PatientName':<12} {'matches':>7} {'median':>10} {'p95':>10} {'per match':>10} "
-          f"{'SQL alone':>10}")
+    print(
+        f"1. C-FIND, Study Root, STUDY level, PatientName wildcard, 14 return keys; median / p95 of {repeat} runs "
+        "from C-FIND-RQ to the final response (SQL alone: the same query in the server's process)\n"
+    )
+    print(
+        f"{'archive':<30} {'PatientName':<12} {'matches':>7} {'median':>10} {'p95':>10} {'per match':>10} "
+        f"{'SQL alone':>10}"
+    )
     for result in (big, small):
         label = f"{result['instances']:,} instances ({-(-result['instances'] // PER_STUDY)} studies)"
         for pattern in PATTERNS:
@@ -258,18 +301,24 @@ def report_find(big: dict[str, Any], small: dict[str, Any], repeat: int) -> None
             median = statistics.median(run["times"])
             matches = run["matches"][0] if len(run["matches"]) == 1 else run["matches"]
             per_match = ms(median / matches) if isinstance(matches, int) and matches else "-"
-            print(f"{label:<30} {pattern:<12} {matches!s:>7} {ms(median):>10} {ms(p95(run['times'])):>10} "
-                  f"{per_match:>10} {ms(statistics.median(run['sql'])):>10}")
+            print(
+                f"{label:<30} {pattern:<12} {matches!s:>7} {ms(median):>10} {ms(p95(run['times'])):>10} "
+                f"{per_match:>10} {ms(statistics.median(run['sql'])):>10}"
+            )
             label = ""
     print()
     for pattern in PATTERNS:
         ratio = statistics.median(big["runs"][pattern]["times"]) / statistics.median(small["runs"][pattern]["times"])
-        print(f"PatientName {pattern!r}: {big['instances']:,} instances take {ratio:.1f}x as long as "
-              f"{small['instances']:,}")
+        print(
+            f"PatientName {pattern!r}: {big['instances']:,} instances take {ratio:.1f}x as long as "
+            f"{small['instances']:,}"
+        )
     echo = big["runs"]["C-ECHO"]["times"]
     print(f"C-ECHO round trip on the same association: median {ms(statistics.median(echo))}, p95 {ms(p95(echo))}")
-    print(f"{big['instances']:,} instances put in by {big['filled']}; server start with them (index reconciled "
-          f"with the disk): {big['startup']:.2f} s")
+    print(
+        f"{big['instances']:,} instances put in by {big['filled']}; server start with them (index reconciled "
+        f"with the disk): {big['startup']:.2f} s"
+    )
     print(f"{small['instances']:,} instances put in by {small['filled']}")
     print()
 
@@ -340,9 +389,17 @@ def index_growth(path: Path, job_uid: str, films: int = 1000) -> float:
         film = dict(index.query("SELECT * FROM films WHERE job_uid = ?", (job_uid,))[0])
         instance = dict(index.query("SELECT * FROM instances WHERE job_uid = ?", (job_uid,))[0])
         for _ in range(films):
-            uids = {key: str(generate_uid()) for key in ("job_uid", "sop_instance_uid", "film_session_uid",
-                                                           "film_box_uid", "study_instance_uid",
-                                                           "series_instance_uid")}
+            uids = {
+                key: str(generate_uid())
+                for key in (
+                    "job_uid",
+                    "sop_instance_uid",
+                    "film_session_uid",
+                    "film_box_uid",
+                    "study_instance_uid",
+                    "series_instance_uid",
+                )
+            }
             index.add_instances([{**instance, **{k: v for k, v in uids.items() if k in instance}}])
             index.add_films([{**film, **{k: v for k, v in uids.items() if k in film}}])
         index.close()
@@ -364,34 +421,53 @@ def measure_disk(jobs: int) -> None:
         singles, copied = print_films(folder, jobs)
         full = index_figures(folder / INDEX)
         rows: list[tuple[str, float, float]] = []
-        for label, name in (("film PDF (film-1.pdf)", "film-1.pdf"), ("film PNG (film-1.png)", "film-1.png"),
-                            ("Encapsulated PDF (film-1.dcm)", "film-1.dcm"), (MANIFEST, MANIFEST)):
-            rows.append((label, statistics.mean((f / name).stat().st_size for f in singles),
-                         statistics.mean(allocated(f / name) for f in singles)))
+        for label, name in (
+            ("film PDF (film-1.pdf)", "film-1.pdf"),
+            ("film PNG (film-1.png)", "film-1.png"),
+            ("Encapsulated PDF (film-1.dcm)", "film-1.dcm"),
+            (MANIFEST, MANIFEST),
+        ):
+            rows.append(
+                (
+                    label,
+                    statistics.mean((f / name).stat().st_size for f in singles),
+                    statistics.mean(allocated(f / name) for f in singles),
+                )
+            )
         rows.append((f"{PRINT_PDF} (more than one sheet only)", 0, 0))
         films = jobs + 1  # the 2-copy job is one film too
         growth = index_growth(folder / INDEX, singles[0].name)
         rows.append((f"{INDEX} growth (of 1,000 more films)", growth, growth))
-        others = [p for f in singles for p in f.iterdir() if p.name not in
-                  ("film-1.pdf", "film-1.png", "film-1.dcm", MANIFEST)]
+        others = [
+            p
+            for f in singles
+            for p in f.iterdir()
+            if p.name not in ("film-1.pdf", "film-1.png", "film-1.dcm", MANIFEST)
+        ]
         assert not others, others
         total = sum(r[1] for r in rows), sum(r[2] for r in rows)
         copied_pdf = (copied / PRINT_PDF).stat().st_size
         copied_total = sum(p.stat().st_size for p in copied.iterdir())
         png_dpi = json.loads((singles[0] / MANIFEST).read_text())["films"][0]["png_dpi"]
 
-    print(f"2. Disk use per film: STANDARD\\4,5 on 14INX17IN, 20 x 512x512 12-bit CT slices; raw pixel data "
-          f"sent {raw:,} bytes;\n   mean over {jobs} one-film jobs printed by a pynetdicom SCU (PNG at {png_dpi} "
-          "dpi)\n")
+    print(
+        f"2. Disk use per film: STANDARD\\4,5 on 14INX17IN, 20 x 512x512 12-bit CT slices; raw pixel data "
+        f"sent {raw:,} bytes;\n   mean over {jobs} one-film jobs printed by a pynetdicom SCU (PNG at {png_dpi} "
+        "dpi)\n"
+    )
     print(f"{'file':<40} {'bytes':>12} {'allocated':>12} {'of raw':>8}")
     for label, size, blocks in rows:
         print(f"{label:<40} {size:>12,.0f} {blocks:>12,.0f} {size / raw:>8.1%}")
     print(f"{'total':<40} {total[0]:>12,.0f} {total[1]:>12,.0f} {total[0] / raw:>8.1%}")
-    print(f"\nindex: the file grows by 4096-byte pages: {full[0] - empty[0]:,} bytes more after the {films} jobs "
-          f"printed here,\n       holding {(full[1] - empty[1]) / films:,.0f} bytes of rows and index entries per "
-          "film; the growth above is per film over 1,000 more")
-    print(f"the same film printed with Number of Copies 2: print.pdf {copied_pdf:,} bytes (both sheets), "
-          f"the job {copied_total:,} bytes in all ({copied_total / raw:.1%} of raw)")
+    print(
+        f"\nindex: the file grows by 4096-byte pages: {full[0] - empty[0]:,} bytes more after the {films} jobs "
+        f"printed here,\n       holding {(full[1] - empty[1]) / films:,.0f} bytes of rows and index entries per "
+        "film; the growth above is per film over 1,000 more"
+    )
+    print(
+        f"the same film printed with Number of Copies 2: print.pdf {copied_pdf:,} bytes (both sheets), "
+        f"the job {copied_total:,} bytes in all ({copied_total / raw:.1%} of raw)"
+    )
 
 
 def main() -> int:
@@ -404,9 +480,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=20, help="timed runs of each C-FIND")
     parser.add_argument("--films", type=int, default=5, help="one-film print jobs for the disk use")
     args = parser.parse_args()
-    print(f"archive benchmark: Python {platform.python_version()}, pynetdicom {pynetdicom.__version__}, "
-          f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs; the SCU in its own process, printscp in "
-          "this one, over loopback\n")
+    print(
+        f"archive benchmark: Python {platform.python_version()}, pynetdicom {pynetdicom.__version__}, "
+        f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs; the SCU in its own process, printscp in "
+        "this one, over loopback\n"
+    )
     with tempfile.TemporaryDirectory() as big, tempfile.TemporaryDirectory() as small:
         measured = measure_find(Path(big), args.instances, args.repeat, by_store_instance=True)
         reference = measure_find(Path(small), args.reference, args.repeat, by_store_instance=False)

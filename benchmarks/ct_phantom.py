@@ -41,8 +41,9 @@ def windowed(hu: np.ndarray, center: float = 40, width: float = 400, bits: int =
     return np.asarray(np.round(values).astype(np.uint16 if bits > 8 else np.uint8))
 
 
-def ct_series(count: int = 20, size: int = 512, center: float = 40, width: float = 400,
-              bits: int = 12) -> list[np.ndarray]:
+def ct_series(
+    count: int = 20, size: int = 512, center: float = 40, width: float = 400, bits: int = 12
+) -> list[np.ndarray]:
     """`count` consecutive slices, windowed."""
     return [windowed(ct_slice(size, (n + 0.5) / count, seed=n), center, width, bits) for n in range(count)]
 

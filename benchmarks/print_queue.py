@@ -57,8 +57,12 @@ def client(port: int, mode: str, repeat: int, events: int) -> None:
             received.append(now)
         return 0, None
 
-    with PrintSCU(("127.0.0.1", port), contexts=(META, uids.PRINT_JOB, uids.PRINTER), calling="BENCH",
-                  handlers=[(evt.EVT_N_EVENT_REPORT, on_event)]) as scu:
+    with PrintSCU(
+        ("127.0.0.1", port),
+        contexts=(META, uids.PRINT_JOB, uids.PRINTER),
+        calling="BENCH",
+        handlers=[(evt.EVT_N_EVENT_REPORT, on_event)],
+    ) as scu:
         if mode == "print":
             images = ct_series(20, 512)
             for _ in range(repeat):
@@ -84,8 +88,10 @@ def client(port: int, mode: str, repeat: int, events: int) -> None:
                     requests += 1
                 else:
                     time.sleep(0.001)
-            print(json.dumps({"first": received[0], "last": received[-1], "count": len(received),
-                              "requests": requests}), flush=True)
+            print(
+                json.dumps({"first": received[0], "last": received[-1], "count": len(received), "requests": requests}),
+                flush=True,
+            )
     del np
 
 
@@ -112,8 +118,12 @@ def start_server(folder: Path, synchronous: bool):  # type: ignore[no-untyped-de
 
 
 def run_client(port: int, mode: str, repeat: int = 1, events: int = 0) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, __file__, "--client", str(port), mode, str(repeat), str(events)],
-                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+    return subprocess.Popen(
+        [sys.executable, __file__, "--client", str(port), mode, str(repeat), str(events)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
 
 
 def print_times(synchronous: bool, repeat: int) -> tuple[list[float], list[float]]:
@@ -162,8 +172,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--events", type=int, default=1000)
     args = parser.parse_args()
-    print(f"print queue benchmark: Python {platform.python_version()}, {os.cpu_count()} CPUs; medians of "
-          f"{args.repeat} prints of 20 x 512x512 12-bit images on STANDARD\\4,5, 14INX17IN\n")
+    print(
+        f"print queue benchmark: Python {platform.python_version()}, {os.cpu_count()} CPUs; medians of "
+        f"{args.repeat} prints of 20 x 512x512 12-bit images on STANDARD\\4,5, 14INX17IN\n"
+    )
     print(f"{'':<24} {'N-ACTION answered':>18} {'film DONE':>10}")
     for name, synchronous in (("with the queue", False), ("printing synchronously", True)):
         answered, done = print_times(synchronous, args.repeat)

@@ -141,8 +141,18 @@ def printscp_server(folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], int
     archive = folder / "films"
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "printscp.log"
-    command = [str(REPO / ".venv" / "bin" / "printscp"), "serve", "--config", str(REPO / "config.toml"),
-               "--host", "127.0.0.1", "--port", "0", "--archive", str(archive)]
+    command = [
+        str(REPO / ".venv" / "bin" / "printscp"),
+        "serve",
+        "--config",
+        str(REPO / "config.toml"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--archive",
+        str(archive),
+    ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dcmtk_environment())
     try:
@@ -195,8 +205,12 @@ def dcmprscp_server(folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], int
     (folder / "spool").mkdir(exist_ok=True)
     log_path = folder / "dcmprscp.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([tool("dcmprscp"), "--config", str(config), "--printer", DCMPRSCP_SECTION],
-                                   stdout=log, stderr=subprocess.STDOUT, env=dcmtk_environment())
+        process = subprocess.Popen(
+            [tool("dcmprscp"), "--config", str(config), "--printer", DCMPRSCP_SECTION],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dcmtk_environment(),
+        )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:  # dcmprscp answers C-ECHO on its print port
@@ -250,12 +264,14 @@ def run_case(case: Case, workdir: Path, repeat: int, warmup: int) -> tuple[Timin
     source = write_image(folder / "source.dcm", phantom(case.size))
     images = [source] * case.images
     ours, theirs = Timings(), Timings()
-    with printscp_server(folder / "printscp") as (scp, scp_port, archive), \
-            dcmprscp_server(folder / "dcmprscp") as (ref, ref_port, database):
-        ours_client = DcmtkPrintClient(folder / "client-printscp", "127.0.0.1", scp_port, PRINTSCP_AE,
-                                       printer=IHEFULL)
-        theirs_client = DcmtkPrintClient(folder / "client-dcmprscp", "127.0.0.1", ref_port, DCMPRSCP_AE,
-                                         printer=IHEFULL)
+    with (
+        printscp_server(folder / "printscp") as (scp, scp_port, archive),
+        dcmprscp_server(folder / "dcmprscp") as (ref, ref_port, database),
+    ):
+        ours_client = DcmtkPrintClient(folder / "client-printscp", "127.0.0.1", scp_port, PRINTSCP_AE, printer=IHEFULL)
+        theirs_client = DcmtkPrintClient(
+            folder / "client-dcmprscp", "127.0.0.1", ref_port, DCMPRSCP_AE, printer=IHEFULL
+        )
         ours_job = ours_client.prepare(images, LAYOUT, FILM_SIZE)  # dcmpsprt, outside the timing
         theirs_job = theirs_client.prepare(images, LAYOUT, FILM_SIZE)
         for number in range(warmup + repeat):
@@ -310,12 +326,18 @@ def main() -> int:
         parser.error("--repeat must be at least 1 and --warmup at least 0")
 
     workdir = Path(tempfile.mkdtemp(prefix="printscp-bench-"))
-    print(f"printscp vs dcmprscp (DCMTK {dcmtk_version()}), Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, {args.repeat} timed runs + {args.warmup} warm-up per case and server")
-    print(f"every job: dcmprscu --dump, IHEFULL client profile, STANDARD\\{LAYOUT[0]},{LAYOUT[1]} on "
-          f"{FILM_SIZE}, 12-bit MONOCHROME2; times are medians in seconds\n")
-    header = (f"{'case':<16} {'printscp wall':>13} {'printscp PDF':>13} {'dcmprscp wall':>13} "
-              f"{'ratio':>6} {'PDF ratio':>9}  {'printscp RSS':>12} {'dcmprscp RSS':>12}")
+    print(
+        f"printscp vs dcmprscp (DCMTK {dcmtk_version()}), Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {args.repeat} timed runs + {args.warmup} warm-up per case and server"
+    )
+    print(
+        f"every job: dcmprscu --dump, IHEFULL client profile, STANDARD\\{LAYOUT[0]},{LAYOUT[1]} on "
+        f"{FILM_SIZE}, 12-bit MONOCHROME2; times are medians in seconds\n"
+    )
+    header = (
+        f"{'case':<16} {'printscp wall':>13} {'printscp PDF':>13} {'dcmprscp wall':>13} "
+        f"{'ratio':>6} {'PDF ratio':>9}  {'printscp RSS':>12} {'dcmprscp RSS':>12}"
+    )
     print(header)
     print("-" * len(header))
     results = []
@@ -325,9 +347,12 @@ def main() -> int:
             results.append((case, ours, theirs))
             ours_wall, theirs_wall = statistics.median(ours.wall), statistics.median(theirs.wall)
             ours_pdf = statistics.median(ours.stored)
-            print(f"{case.name:<16} {ours_wall:>13.3f} {ours_pdf:>13.3f} "
-                  f"{theirs_wall:>13.3f} {ours_wall / theirs_wall:>6.2f} {ours_pdf / theirs_wall:>9.2f}  "
-                  f"{ours.peak_rss_kib / 1024:>9.0f} MiB {theirs.peak_rss_kib / 1024:>8.0f} MiB", flush=True)
+            print(
+                f"{case.name:<16} {ours_wall:>13.3f} {ours_pdf:>13.3f} "
+                f"{theirs_wall:>13.3f} {ours_wall / theirs_wall:>6.2f} {ours_pdf / theirs_wall:>9.2f}  "
+                f"{ours.peak_rss_kib / 1024:>9.0f} MiB {theirs.peak_rss_kib / 1024:>8.0f} MiB",
+                flush=True,
+            )
     finally:
         if args.keep:
             print(f"\nfiles kept in {workdir}")
@@ -340,17 +365,23 @@ def main() -> int:
         print(f"  {'':<16} dcmprscp {' '.join(f'{t:.3f}' for t in theirs.wall)}")
     print("\npeak RSS (VmHWM) of the server processes, MiB: after the first job / after all jobs of the case")
     for case, ours, theirs in results:
-        print(f"  {case.name:<16} printscp {ours.first_job_peak_rss_kib / 1024:5.0f} / "
-              f"{ours.peak_rss_kib / 1024:5.0f}   dcmprscp {theirs.first_job_peak_rss_kib / 1024:4.0f} / "
-              f"{theirs.peak_rss_kib / 1024:4.0f}   ({ours.jobs} jobs each)")
+        print(
+            f"  {case.name:<16} printscp {ours.first_job_peak_rss_kib / 1024:5.0f} / "
+            f"{ours.peak_rss_kib / 1024:5.0f}   dcmprscp {theirs.first_job_peak_rss_kib / 1024:4.0f} / "
+            f"{theirs.peak_rss_kib / 1024:4.0f}   ({ours.jobs} jobs each)"
+        )
     print("\nprintscp resident memory (VmRSS) once each job is in the archive, MiB:")
     for case, ours, _ in results:
         print(f"  {case.name:<16} {' '.join(f'{kib / 1024:.0f}' for kib in ours.resident_kib)}")
     big = results[-1]
-    print(f"printscp server peak RSS for {big[0].name}: {big[1].peak_rss_kib / 1024:.0f} MiB "
-          f"({big[1].first_job_peak_rss_kib / 1024:.0f} MiB after its first job)")
-    print(f"largest PDV dcmprscu could send: printscp {results[0][1].max_send_pdv} bytes, "
-          f"dcmprscp {results[0][2].max_send_pdv} bytes")
+    print(
+        f"printscp server peak RSS for {big[0].name}: {big[1].peak_rss_kib / 1024:.0f} MiB "
+        f"({big[1].first_job_peak_rss_kib / 1024:.0f} MiB after its first job)"
+    )
+    print(
+        f"largest PDV dcmprscu could send: printscp {results[0][1].max_send_pdv} bytes, "
+        f"dcmprscp {results[0][2].max_send_pdv} bytes"
+    )
     return 0
 
 

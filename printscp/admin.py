@@ -94,8 +94,11 @@ class AdminServer:
         elif command.get("command") != "status":
             return {"error": f"unknown command {command.get('command')!r}"}
         state = self.printer.state
-        return {"printer_status": state.printer_status.value, "printer_status_info": state.printer_status_info,
-                "queue_depth": self.queue.depth}
+        return {
+            "printer_status": state.printer_status.value,
+            "printer_status_info": state.printer_status_info,
+            "queue_depth": self.queue.depth,
+        }
 
 
 def _read_line(connection: socket.socket) -> str:
@@ -121,8 +124,9 @@ def send(archive: Path, dicom_port: int, command: dict[str, Any], timeout: float
             connection.sendall(json.dumps({**command, "token": endpoint["token"]}).encode() + b"\n")
             reply: dict[str, Any] = json.loads(_read_line(connection))
     except OSError as exc:
-        raise AdminError(f"printscp on port {dicom_port} does not answer ({exc.strerror or exc}); "
-                         f"is it still running?") from None
+        raise AdminError(
+            f"printscp on port {dicom_port} does not answer ({exc.strerror or exc}); is it still running?"
+        ) from None
     if "error" in reply:
         raise AdminError(reply["error"])
     return reply

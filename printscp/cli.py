@@ -35,8 +35,9 @@ def configure_logging(level: str) -> None:
 def _load(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
     network = config.network
-    overrides = {name: getattr(args, name) for name in ("host", "port", "ae_title")
-                 if getattr(args, name, None) is not None}
+    overrides = {
+        name: getattr(args, name) for name in ("host", "port", "ae_title") if getattr(args, name, None) is not None
+    }
     if overrides:
         network = dataclasses.replace(network, **overrides)
     archive = ArchiveConfig(args.archive) if getattr(args, "archive", None) is not None else config.archive
@@ -121,8 +122,9 @@ def _films(args: argparse.Namespace) -> int:
         return 1
     archive = FilmArchive(folder, config.printer)
     archive.reconcile()  # films written while no index was kept, or with the index lost
-    where = films.FilmFilter(args.printed_from, args.printed_to, args.calling, args.label, args.patient,
-                             getattr(args, "job", None))
+    where = films.FilmFilter(
+        args.printed_from, args.printed_to, args.calling, args.label, args.patient, getattr(args, "job", None)
+    )
     selected = films.select(archive, where)
     if args.action == "list":
         print(films.table(selected))
@@ -151,8 +153,9 @@ def _archive_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _film_filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="printed_from", type=_day, metavar="DATE",
-                        help="printed on or after (YYYY-MM-DD)")
+    parser.add_argument(
+        "--from", dest="printed_from", type=_day, metavar="DATE", help="printed on or after (YYYY-MM-DD)"
+    )
     parser.add_argument("--to", dest="printed_to", type=_day, metavar="DATE", help="printed on or before (YYYY-MM-DD)")
     parser.add_argument("--calling", metavar="AE", help="calling AE title of the print SCU")
     parser.add_argument("--label", help="Film Session Label: contains, or a pattern with * and ?")

@@ -122,7 +122,8 @@ class PrinterProfile:
     max_rows: int = 10
     # SLIDE / SUPERSLIDE: [box width, box height, pitch] in mm; as many as fit the film (PS3.3 C.13.3)
     slide_formats: Mapping[str, tuple[float, float, float]] = field(
-        default_factory=lambda: {"SLIDE": (36.0, 24.0, 50.0), "SUPERSLIDE": (40.0, 40.0, 50.0)})
+        default_factory=lambda: {"SLIDE": (36.0, 24.0, 50.0), "SUPERSLIDE": (40.0, 40.0, 50.0)}
+    )
     # CUSTOM\i: image boxes as [left, top, width, height] fractions of the image area, in position order
     custom_display_formats: Mapping[str, tuple[tuple[float, float, float, float], ...]] = field(default_factory=dict)
     medium_types: tuple[str, ...] = ("CLEAR FILM", "BLUE FILM", "PAPER")
@@ -263,9 +264,7 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
         key_type, value_type = typing.get_args(hint)
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a table, got {value!r}")
-        return types.MappingProxyType(
-            {str(k): _convert(value_type, v, _join(key, str(k))) for k, v in value.items()}
-        )
+        return types.MappingProxyType({str(k): _convert(value_type, v, _join(key, str(k))) for k, v in value.items()})
     raise TypeError(f"no conversion for {hint}")  # a bug in the dataclasses above
 
 
@@ -306,23 +305,32 @@ def _check(condition: bool, key: str, message: str) -> None:
 
 
 def _validate_network(network: NetworkConfig) -> None:
-    _check(bool(_AE_TITLE.fullmatch(network.ae_title)) and bool(network.ae_title.strip()),
-           "network.ae_title", "must be 1 to 16 printable characters without a backslash")
+    _check(
+        bool(_AE_TITLE.fullmatch(network.ae_title)) and bool(network.ae_title.strip()),
+        "network.ae_title",
+        "must be 1 to 16 printable characters without a backslash",
+    )
     _check(0 <= network.port <= 65535, "network.port", "must be between 0 and 65535")
     _check(network.max_pdu == 0 or network.max_pdu >= 4096, "network.max_pdu", "must be 0 or at least 4096")
     for name in ("acse_timeout", "dimse_timeout", "network_timeout"):
         _check(getattr(network, name) > 0, f"network.{name}", "must be positive")
     _check(network.max_associations >= 1, "network.max_associations", "must be at least 1")
     for i, title in enumerate(network.allowed_calling_ae_titles):
-        _check(bool(_AE_TITLE.fullmatch(title)), f"network.allowed_calling_ae_titles[{i}]",
-               f"'{title}' is not a valid AE title")
+        _check(
+            bool(_AE_TITLE.fullmatch(title)),
+            f"network.allowed_calling_ae_titles[{i}]",
+            f"'{title}' is not a valid AE title",
+        )
 
 
 def _validate_printer(p: PrinterProfile) -> None:
     _check(bool(p.film_size_ids), "printer.film_size_ids", "must list at least one Film Size ID")
     for i, size in enumerate(p.film_size_ids):
-        _check(size in FILM_SIZES_MM, f"printer.film_size_ids[{i}]",
-               f"'{size}' is not a Film Size ID of PS3.3 C.13.3 ({', '.join(FILM_SIZES_MM)})")
+        _check(
+            size in FILM_SIZES_MM,
+            f"printer.film_size_ids[{i}]",
+            f"'{size}' is not a Film Size ID of PS3.3 C.13.3 ({', '.join(FILM_SIZES_MM)})",
+        )
     _check(bool(p.image_display_formats), "printer.image_display_formats", "must list at least one format")
     kinds = ("STANDARD", "ROW", "COL", "SLIDE", "SUPERSLIDE", "CUSTOM")
     for i, kind in enumerate(p.image_display_formats):
@@ -333,7 +341,7 @@ def _validate_printer(p: PrinterProfile) -> None:
         _check(0 < width <= pitch and 0 < height <= pitch, key, "need 0 < box width, height <= pitch (mm)")
     for number, boxes in p.custom_display_formats.items():
         key = f"printer.custom_display_formats.{number}"
-        _check(number.isdigit(), key, "CUSTOM layouts are numbered: CUSTOM\\1 is key \"1\"")
+        _check(number.isdigit(), key, 'CUSTOM layouts are numbered: CUSTOM\\1 is key "1"')
         _check(bool(boxes), key, "must define at least one image box")
         for i, box in enumerate(boxes):
             _check(_inside(box), f"{key}[{i}]", "must be [left, top, width, height] inside the area (0..1)")
@@ -344,25 +352,40 @@ def _validate_printer(p: PrinterProfile) -> None:
         _check(_is_cs(medium), f"printer.medium_types[{i}]", f"'{medium}' is not a valid CS value")
     _check(bool(p.film_destinations), "printer.film_destinations", "must list at least one Film Destination")
     for i, destination in enumerate(p.film_destinations):
-        _check(bool(FILM_DESTINATION_PATTERN.fullmatch(destination)), f"printer.film_destinations[{i}]",
-               f"'{destination}' is not MAGAZINE, PROCESSOR or BIN_i")
+        _check(
+            bool(FILM_DESTINATION_PATTERN.fullmatch(destination)),
+            f"printer.film_destinations[{i}]",
+            f"'{destination}' is not MAGAZINE, PROCESSOR or BIN_i",
+        )
     _check(bool(p.magnification_types), "printer.magnification_types", "must list at least one type")
     for i, magnification in enumerate(p.magnification_types):
-        _check(magnification in MagnificationType.__members__, f"printer.magnification_types[{i}]",
-               f"'{magnification}' is not one of {', '.join(MagnificationType)}")
+        _check(
+            magnification in MagnificationType.__members__,
+            f"printer.magnification_types[{i}]",
+            f"'{magnification}' is not one of {', '.join(MagnificationType)}",
+        )
     for i, smoothing in enumerate(p.smoothing_types):
         _check(_is_cs(smoothing), f"printer.smoothing_types[{i}]", f"'{smoothing}' is not a valid CS value")
     for resolution, dpi in p.resolutions.items():
-        _check(resolution in RequestedResolutionID.__members__, f"printer.resolutions.{resolution}",
-               "Requested Resolution ID must be STANDARD or HIGH")
+        _check(
+            resolution in RequestedResolutionID.__members__,
+            f"printer.resolutions.{resolution}",
+            "Requested Resolution ID must be STANDARD or HIGH",
+        )
         _check(36 <= dpi <= 1200, f"printer.resolutions.{resolution}", "dots per inch must be 36 to 1200")
     _check("STANDARD" in p.resolutions, "printer.resolutions", "must define STANDARD")
     for curve, contrast in p.contrast_curves.items():
-        _check(bool(re.fullmatch(r"CS\d{3}", curve)), f"printer.contrast_curves.{curve}",
-               "Configuration Information IDs are CS000 to CS999")
+        _check(
+            bool(re.fullmatch(r"CS\d{3}", curve)),
+            f"printer.contrast_curves.{curve}",
+            "Configuration Information IDs are CS000 to CS999",
+        )
         _check(0.1 <= contrast <= 10, f"printer.contrast_curves.{curve}", "contrast must be 0.1 to 10")
-    _check(0 <= p.min_density < p.max_density <= 500, "printer.min_density",
-           "need 0 <= min_density < max_density <= 500 (hundredths of OD)")
+    _check(
+        0 <= p.min_density < p.max_density <= 500,
+        "printer.min_density",
+        "need 0 <= min_density < max_density <= 500 (hundredths of OD)",
+    )
     _check(p.max_number_of_copies >= 1, "printer.max_number_of_copies", "must be at least 1")
     for format_id, fmt in p.annotation_display_formats.items():
         key = f"printer.annotation_display_formats.{format_id}"
@@ -379,11 +402,17 @@ def _validate_defaults(p: PrinterProfile) -> None:
 
     def one_of(name: str, allowed: typing.Iterable[str]) -> None:
         allowed = list(allowed)
-        _check(getattr(d, name) in allowed, f"printer.defaults.{name}",
-               f"'{getattr(d, name)}' is not one of {', '.join(allowed)}")
+        _check(
+            getattr(d, name) in allowed,
+            f"printer.defaults.{name}",
+            f"'{getattr(d, name)}' is not one of {', '.join(allowed)}",
+        )
 
-    _check(1 <= d.number_of_copies <= p.max_number_of_copies, "printer.defaults.number_of_copies",
-           "must be between 1 and printer.max_number_of_copies")
+    _check(
+        1 <= d.number_of_copies <= p.max_number_of_copies,
+        "printer.defaults.number_of_copies",
+        "must be between 1 and printer.max_number_of_copies",
+    )
     one_of("print_priority", PrintPriority)
     one_of("medium_type", p.medium_types)
     one_of("film_destination", p.film_destinations)
@@ -399,17 +428,24 @@ def _validate_defaults(p: PrinterProfile) -> None:
     one_of("polarity", Polarity)
     if d.annotation_display_format_id:
         one_of("annotation_display_format_id", p.annotation_display_formats)
-    _check(p.min_density <= d.min_density < d.max_density <= p.max_density, "printer.defaults.min_density",
-           "need printer.min_density <= defaults.min_density < defaults.max_density <= printer.max_density")
+    _check(
+        p.min_density <= d.min_density < d.max_density <= p.max_density,
+        "printer.defaults.min_density",
+        "need printer.min_density <= defaults.min_density < defaults.max_density <= printer.max_density",
+    )
     for name in ("border_density", "empty_image_density"):
         value = getattr(d, name)
-        _check(value in ("BLACK", "WHITE") or (value.isdigit() and int(value) <= 500), f"printer.defaults.{name}",
-               f"'{value}' is not BLACK, WHITE or a density in hundredths of OD")
+        _check(
+            value in ("BLACK", "WHITE") or (value.isdigit() and int(value) <= 500),
+            f"printer.defaults.{name}",
+            f"'{value}' is not BLACK, WHITE or a density in hundredths of OD",
+        )
     # Illumination and Reflected Ambient Light are US (PS3.3 C.13.3): what an SCU may send, at most 65535
     for name in ("illumination", "reflective_illumination"):
         _check(1 <= getattr(d, name) <= 65535, f"printer.defaults.{name}", "must be 1 to 65535 cd/m2")
-    _check(0 <= d.reflected_ambient_light <= 65535, "printer.defaults.reflected_ambient_light",
-           "must be 0 to 65535 cd/m2")
+    _check(
+        0 <= d.reflected_ambient_light <= 65535, "printer.defaults.reflected_ambient_light", "must be 0 to 65535 cd/m2"
+    )
 
 
 def _inside(box: tuple[float, float, float, float]) -> bool:

@@ -149,8 +149,9 @@ class Printing(Protocol):
 class PrintEngine:
     """Print management for one association: a Film Session hierarchy, its P-LUTs, and printing."""
 
-    def __init__(self, profile: PrinterProfile, printer: Printer, association: AssociationInfo,
-                 printing: Printing) -> None:
+    def __init__(
+        self, profile: PrinterProfile, printer: Printer, association: AssociationInfo, printing: Printing
+    ) -> None:
         self.profile = profile
         self.printer = printer
         self.association = association
@@ -165,8 +166,7 @@ class PrintEngine:
             if sop_class_uid in uids.RETIRED_PRINT_CLASSES:
                 raise NoSuchSOPClass(f"{uids.name(sop_class_uid)} {sop_class_uid} is retired and not supported")
             raise NoSuchSOPClass(
-                f"SOP class {uids.name(sop_class_uid)} is not part of the {uids.name(context)} "
-                "presentation context"
+                f"SOP class {uids.name(sop_class_uid)} is not part of the {uids.name(context)} presentation context"
             )
         if operation not in OPERATIONS.get(sop_class_uid, frozenset()):
             raise UnrecognizedOperation(f"{operation} is not a service of {uids.name(sop_class_uid)}")
@@ -178,8 +178,9 @@ class PrintEngine:
 
     # --- N-CREATE ----------------------------------------------------------------------------------
 
-    def n_create(self, context: str, sop_class_uid: str, sop_instance_uid: str | None,
-                 dataset: Dataset | None) -> Outcome:
+    def n_create(
+        self, context: str, sop_class_uid: str, sop_instance_uid: str | None, dataset: Dataset | None
+    ) -> Outcome:
         self._check_request(N_CREATE, context, sop_class_uid, sop_instance_uid)
         uid = sop_instance_uid or generate_uid()
         self.hierarchy.check_new_uid(uid)
@@ -243,16 +244,22 @@ class PrintEngine:
         # accepts only the Grayscale Meta SOP Class.
         image_box_class = uids.BASIC_GRAYSCALE_IMAGE_BOX
         try:
-            geometry = geometry_of(values["film_size_id"], values["film_orientation"],
-                                   values["image_display_format"], values["annotation_display_format_id"],
-                                   self.profile)
+            geometry = geometry_of(
+                values["film_size_id"],
+                values["film_orientation"],
+                values["image_display_format"],
+                values["annotation_display_format_id"],
+                self.profile,
+            )
         except LayoutError as exc:
             raise InvalidAttributeValue(f"Image Display Format (2010,0010): {exc}", [0x20100010]) from None
         box = FilmBox(uid, image_box_sop_class_uid=image_box_class, geometry=geometry, **values)
         # One Image Box per cell, created and listed in Image Box Position order (digest 4.3).
         polarity = Polarity(self.profile.defaults.polarity)  # Image Box Polarity is U for the SCU
-        box.image_boxes = [ImageBox(generate_uid(), image_box_class, position, weakref.ref(box), polarity=polarity)
-                           for position in range(1, len(geometry.cells) + 1)]
+        box.image_boxes = [
+            ImageBox(generate_uid(), image_box_class, position, weakref.ref(box), polarity=polarity)
+            for position in range(1, len(geometry.cells) + 1)
+        ]
         if self.association.annotation_negotiated and box.annotation_display_format_id:
             layout = self.profile.annotation_display_formats[box.annotation_display_format_id]
             box.annotation_boxes = [
@@ -277,7 +284,9 @@ class PrintEngine:
                 raise InvalidAttributeValue(
                     f"Specific Character Set (0008,0005) cannot change to {'/'.join(character_set) or 'default'} "
                     f"while the Film Session has Film Boxes in {'/'.join(session.specific_character_set) or 'default'} "
-                    "(PS3.4 H.4.2.2.1.3)", [0x00080005])
+                    "(PS3.4 H.4.2.2.1.3)",
+                    [0x00080005],
+                )
             _assign(session, values)
             result = codec.encode_film_session(session)
         elif sop_class_uid == uids.BASIC_FILM_BOX:
@@ -286,8 +295,7 @@ class PrintEngine:
             if dataset is not None:
                 _apply_character_set(dataset, session)
             values = codec.decode(dataset, codec.FILM_BOX_SET, ctx)
-            _check_density_range(values.get("min_density", box.min_density),
-                                 values.get("max_density", box.max_density))
+            _check_density_range(values.get("min_density", box.min_density), values.get("max_density", box.max_density))
             film_lut = values.get("referenced_presentation_lut", box.referenced_presentation_lut)
             for image_box in box.image_boxes:  # the film box's P-LUT applies to images without their own
                 if image_box.referenced_presentation_lut is None:
@@ -336,8 +344,10 @@ class PrintEngine:
             full = self.printer_attributes()
         elif sop_class_uid == uids.PRINTER_CONFIGURATION_RETRIEVAL:
             if sop_instance_uid != uids.PRINTER_CONFIGURATION_RETRIEVAL_INSTANCE:
-                raise NoSuchSOPInstance(f"the Printer Configuration is the well-known instance "
-                                        f"{uids.PRINTER_CONFIGURATION_RETRIEVAL_INSTANCE}")
+                raise NoSuchSOPInstance(
+                    f"the Printer Configuration is the well-known instance "
+                    f"{uids.PRINTER_CONFIGURATION_RETRIEVAL_INSTANCE}"
+                )
             full = codec.encode_printer_configuration(self.profile)
         elif sop_class_uid == uids.PRINT_JOB:
             job = self.printing.print_job(sop_instance_uid)
@@ -383,8 +393,14 @@ class PrintEngine:
 
     # --- N-ACTION ----------------------------------------------------------------------------------
 
-    def n_action(self, context: str, sop_class_uid: str, sop_instance_uid: str, action_type_id: int | None,
-                 dataset: Dataset | None) -> Outcome:
+    def n_action(
+        self,
+        context: str,
+        sop_class_uid: str,
+        sop_instance_uid: str,
+        action_type_id: int | None,
+        dataset: Dataset | None,
+    ) -> Outcome:
         self._check_request(N_ACTION, context, sop_class_uid, sop_instance_uid)
         if action_type_id != PRINT_ACTION:
             raise NoSuchAction(f"Action Type ID {action_type_id}: the only action is 1 (Print)")
@@ -400,8 +416,11 @@ class PrintEngine:
             # PS3.4 H.4.1.2.4.2 / H.4.2.2.4.2: empty pages are reported and not printed
             empty = len(boxes) - len(printable)
             if is_session:
-                warnings.append(PrintWarning(Status.EMPTY_PAGE_FILM_SESSION,
-                                             f"{empty} of {len(boxes)} Film Boxes hold no image; not printed"))
+                warnings.append(
+                    PrintWarning(
+                        Status.EMPTY_PAGE_FILM_SESSION, f"{empty} of {len(boxes)} Film Boxes hold no image; not printed"
+                    )
+                )
             else:
                 warnings.append(PrintWarning(Status.EMPTY_PAGE_FILM_BOX, "the Film Box holds no image; not printed"))
         if not printable:
@@ -485,7 +504,8 @@ def _apply_character_set(dataset: Dataset, session: FilmSession) -> None:
             raise InvalidAttributeValue(
                 f"Specific Character Set (0008,0005) {'/'.join(terms) or 'default'} differs from the Film "
                 f"Session's {'/'.join(session.specific_character_set) or 'default'} (PS3.4 H.4.2.2.1.3)",
-                [0x00080005])
+                [0x00080005],
+            )
     elif session.specific_character_set:
         dataset.SpecificCharacterSet = list(session.specific_character_set)
 
@@ -493,8 +513,7 @@ def _apply_character_set(dataset: Dataset, session: FilmSession) -> None:
 def _check_position(sent: int, bound: int, keyword: str) -> None:
     if sent != bound:
         tag = 0x20200010 if keyword == "ImageBoxPosition" else 0x20300010
-        raise InvalidAttributeValue(f"{codec.describe(tag)} {sent} does not match this box's position {bound}",
-                                    [tag])
+        raise InvalidAttributeValue(f"{codec.describe(tag)} {sent} does not match this box's position {bound}", [tag])
 
 
 def _check_density_range(min_density: int, max_density: int) -> None:
@@ -512,6 +531,6 @@ def _check_lut_matches(plut: PresentationLUT | None, image: Any) -> None:
     if entries != 1 << image.bits_stored:
         raise InvalidAttributeValue(
             f"Presentation LUT has {entries} entries; a {image.bits_stored}-bit image needs "
-            f"{1 << image.bits_stored} ({plut.sop_instance_uid})", [0x20500500]
+            f"{1 << image.bits_stored} ({plut.sop_instance_uid})",
+            [0x20500500],
         )
-

@@ -11,8 +11,12 @@ from printscp import uids
 from printscp.model.enums import ExecutionStatus, PrinterStatus
 
 # Event Type IDs
-PRINT_JOB_EVENTS = {ExecutionStatus.PENDING: 1, ExecutionStatus.PRINTING: 2, ExecutionStatus.DONE: 3,
-                    ExecutionStatus.FAILURE: 4}
+PRINT_JOB_EVENTS = {
+    ExecutionStatus.PENDING: 1,
+    ExecutionStatus.PRINTING: 2,
+    ExecutionStatus.DONE: 3,
+    ExecutionStatus.FAILURE: 4,
+}
 PRINTER_EVENTS = {PrinterStatus.NORMAL: 1, PrinterStatus.WARNING: 2, PrinterStatus.FAILURE: 3}
 
 

@@ -71,8 +71,13 @@ def print_request(job_uid: str, request: PrintRequest, profile: PrinterProfile, 
 
 
 class PrintQueue:
-    def __init__(self, config: Config, printer: Printer, archive: FilmArchive | None = None,
-                 on_stored: Callable[[StoredJob], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        printer: Printer,
+        archive: FilmArchive | None = None,
+        on_stored: Callable[[StoredJob], None] | None = None,
+    ) -> None:
         self.config = config
         self.profile = config.printer
         self.printer = printer
@@ -115,8 +120,13 @@ class PrintQueue:
         finally:
             with self._condition:
                 self._arriving -= 1
-        log.info("print job %s queued: %d film(s) from %s, priority %s", job_uid, job.films,
-                 request.calling_ae_title, request.print_priority.value)
+        log.info(
+            "print job %s queued: %d film(s) from %s, priority %s",
+            job_uid,
+            job.films,
+            request.calling_ae_title,
+            request.print_priority.value,
+        )
         self._event(job)
         return job_uid
 
@@ -130,27 +140,41 @@ class PrintQueue:
 
     def _enqueue(self, spooled: SpooledJob, notify: Notify | None) -> PrintJob:
         request = spooled.request
-        job = PrintJob(spooled.job_uid, request.print_priority, request.requested_at, request.calling_ae_title,
-                       request.film_session_label, len(request.collated_order), notify=notify)
+        job = PrintJob(
+            spooled.job_uid,
+            request.print_priority,
+            request.requested_at,
+            request.calling_ae_title,
+            request.film_session_label,
+            len(request.collated_order),
+            notify=notify,
+        )
         with self._condition:
             self._jobs[job.sop_instance_uid] = job
             self._spooled[job.sop_instance_uid] = spooled
-            heapq.heappush(self._waiting, (_PRIORITY_RANK[request.print_priority], spooled.sequence,
-                                           spooled.job_uid))
+            heapq.heappush(self._waiting, (_PRIORITY_RANK[request.print_priority], spooled.sequence, spooled.job_uid))
             self._condition.notify_all()
         return job
 
     def _expire(self) -> None:
         keep = self.config.queue.keep_finished_jobs
         now = time.monotonic()
-        for uid in [uid for uid, job in self._jobs.items() if job.finished_at is not None
-                    and now - job.finished_at > keep]:
+        for uid in [
+            uid for uid, job in self._jobs.items() if job.finished_at is not None and now - job.finished_at > keep
+        ]:
             del self._jobs[uid]
 
     def _event(self, job: PrintJob) -> None:
         if job.notify is not None:
-            job.notify(print_job_event(job.sop_instance_uid, job.execution_status, job.execution_status_info,
-                                       job.film_session_label, self.profile.name))
+            job.notify(
+                print_job_event(
+                    job.sop_instance_uid,
+                    job.execution_status,
+                    job.execution_status_info,
+                    job.film_session_label,
+                    self.profile.name,
+                )
+            )
 
     def _printer_changed(self, old: PrinterState, new: PrinterState) -> None:
         if new.printer_status is PrinterStatus.NORMAL:
@@ -260,4 +284,3 @@ class PrintQueue:
         self._worker.join()
         self.printer.remove_listener(self._printer_changed)
         self.spool.close()
-

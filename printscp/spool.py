@@ -187,8 +187,9 @@ def _fsync_dir(path: Path) -> None:
 
 def _dump(value: Any, images: Mapping[int, str]) -> Any:
     if isinstance(value, GrayscaleImage):
-        fields = {f.name: _dump(getattr(value, f.name), images) for f in dataclasses.fields(value)
-                  if f.name != "pixels"}
+        fields = {
+            f.name: _dump(getattr(value, f.name), images) for f in dataclasses.fields(value) if f.name != "pixels"
+        }
         return {**fields, "pixels": images[id(value)]}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _dump(getattr(value, f.name), images) for f in dataclasses.fields(value)}
@@ -224,12 +225,16 @@ def _load(hint: Any, value: Any, folder: Path) -> Any:
         (inner,) = [a for a in typing.get_args(hint) if a is not NoneType]
         return _load(inner, value, folder)
     if hint is GrayscaleImage:
-        fields = {name: _load(t, value[name], folder) for name, t in _hints(GrayscaleImage).items()
-                  if name != "pixels"}
+        fields = {name: _load(t, value[name], folder) for name, t in _hints(GrayscaleImage).items() if name != "pixels"}
         return GrayscaleImage(**fields, pixels=np.load(folder / value["pixels"], mmap_mode="r"))
     if dataclasses.is_dataclass(hint):
-        return hint(**{name: _load(t, value[name], folder) for name, t in _hints(hint).items()  # type: ignore
-                       if name in value})
+        return hint(
+            **{
+                name: _load(t, value[name], folder)
+                for name, t in _hints(hint).items()  # type: ignore
+                if name in value
+            }
+        )
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(value)
     if hint is ImageDisplayFormat:

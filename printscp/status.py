@@ -45,9 +45,7 @@ class Status(IntEnum):
     @property
     def is_warning(self) -> bool:
         # PS3.7 C.1: 0001, Bxxx, 0107 and 0116 are warnings
-        return self in (Status.ATTRIBUTE_LIST_ERROR, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE) or (
-            0xB000 <= self <= 0xBFFF
-        )
+        return self in (Status.ATTRIBUTE_LIST_ERROR, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE) or (0xB000 <= self <= 0xBFFF)
 
     @property
     def is_failure(self) -> bool:

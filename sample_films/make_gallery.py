@@ -38,8 +38,15 @@ CT = ct_series(20, 512)
 CHEST_CT = windowed(ct_slice(512, 0.5), center=-600, width=1600)  # lung window
 
 
-def film(scu: PrintSCU, fmt: str, images: list[np.ndarray], session: dict[str, Any] | None = None,
-         image: dict[str, Any] | None = None, photometric: str = "MONOCHROME2", **box: Any) -> str:
+def film(
+    scu: PrintSCU,
+    fmt: str,
+    images: list[np.ndarray],
+    session: dict[str, Any] | None = None,
+    image: dict[str, Any] | None = None,
+    photometric: str = "MONOCHROME2",
+    **box: Any,
+) -> str:
     """One film: a session, a film box and its images, printed; returns the film box UID."""
     session_uid = scu.film_session(**(session or {}))
     box_uid, boxes, _ = scu.film_box(session_uid, fmt, **box)
@@ -55,14 +62,20 @@ def lin_od(scu: PrintSCU) -> str:
     plut = Dataset()
     plut.PresentationLUTShape = "LIN OD"
     uid = scu.n_create(uids.PRESENTATION_LUT, plut).affected_uid
-    return film(scu, "STANDARD\\1,1", [CT[10]], FilmSizeID="8INX10IN",
-                ReferencedPresentationLUTSequence=[reference(uids.PRESENTATION_LUT, uid)])
+    return film(
+        scu,
+        "STANDARD\\1,1",
+        [CT[10]],
+        FilmSizeID="8INX10IN",
+        ReferencedPresentationLUTSequence=[reference(uids.PRESENTATION_LUT, uid)],
+    )
 
 
 def annotated(scu: PrintSCU) -> str:
     session = scu.film_session(SpecificCharacterSet="ISO_IR 192", FilmSessionLabel="CT THORAX")
-    box_uid, boxes, created = scu.film_box(session, "STANDARD\\3,2", FilmSizeID="14INX17IN",
-                                           AnnotationDisplayFormatID="TOP_BOTTOM")
+    box_uid, boxes, created = scu.film_box(
+        session, "STANDARD\\3,2", FilmSizeID="14INX17IN", AnnotationDisplayFormatID="TOP_BOTTOM"
+    )
     for position in range(1, 7):
         scu.set_image(boxes[position - 1], position, CT[position * 3])
     texts = ["CT THORAX  —  Müller, Jürgen  *1956  —  2026-11-26", "W 400 L 40   5 mm   printscp sample film"]
@@ -80,28 +93,68 @@ def annotated(scu: PrintSCU) -> str:
 
 SAMPLES: dict[str, tuple[str, Callable[[PrintSCU], str]]] = {
     "ct-lin-od": ("STANDARD\\1,1, a CT slice through a LIN OD Presentation LUT, 8INX10IN", lin_od),
-    "ct-20-slices": ("STANDARD\\4,5, 20 CT slices on 14INX17IN", lambda scu: film(
-        scu, "STANDARD\\4,5", CT, FilmSizeID="14INX17IN")),
-    "row-2-3": ("ROW\\2,3, two over three, 11INX14IN", lambda scu: film(
-        scu, "ROW\\2,3", CT[2:7], FilmSizeID="11INX14IN", BorderDensity="WHITE")),
-    "col-1-3": ("COL\\1,3, one column of one and one of three, landscape 14INX17IN", lambda scu: film(
-        scu, "COL\\1,3", [CHEST_CT, CT[4], CT[10], CT[16]], FilmSizeID="14INX17IN", FilmOrientation="LANDSCAPE")),
-    "cr-monochrome1": ("a MONOCHROME1 chest radiograph on 14INX17IN", lambda scu: film(
-        scu, "STANDARD\\1,1", [chest_radiograph()], photometric="MONOCHROME1", FilmSizeID="14INX17IN")),
-    "paper": ("the same CT slice on PAPER (reflective, L0 150 cd/m2)", lambda scu: film(
-        scu, "STANDARD\\1,1", [CT[10]], session={"MediumType": "PAPER"}, FilmSizeID="A4", MaxDensity=200)),
-    "clear-film": ("... and on CLEAR FILM on a light box (L0 2000, La 10 cd/m2)", lambda scu: film(
-        scu, "STANDARD\\1,1", [CT[10]], session={"MediumType": "CLEAR FILM"}, FilmSizeID="A4")),
+    "ct-20-slices": (
+        "STANDARD\\4,5, 20 CT slices on 14INX17IN",
+        lambda scu: film(scu, "STANDARD\\4,5", CT, FilmSizeID="14INX17IN"),
+    ),
+    "row-2-3": (
+        "ROW\\2,3, two over three, 11INX14IN",
+        lambda scu: film(scu, "ROW\\2,3", CT[2:7], FilmSizeID="11INX14IN", BorderDensity="WHITE"),
+    ),
+    "col-1-3": (
+        "COL\\1,3, one column of one and one of three, landscape 14INX17IN",
+        lambda scu: film(
+            scu, "COL\\1,3", [CHEST_CT, CT[4], CT[10], CT[16]], FilmSizeID="14INX17IN", FilmOrientation="LANDSCAPE"
+        ),
+    ),
+    "cr-monochrome1": (
+        "a MONOCHROME1 chest radiograph on 14INX17IN",
+        lambda scu: film(scu, "STANDARD\\1,1", [chest_radiograph()], photometric="MONOCHROME1", FilmSizeID="14INX17IN"),
+    ),
+    "paper": (
+        "the same CT slice on PAPER (reflective, L0 150 cd/m2)",
+        lambda scu: film(
+            scu, "STANDARD\\1,1", [CT[10]], session={"MediumType": "PAPER"}, FilmSizeID="A4", MaxDensity=200
+        ),
+    ),
+    "clear-film": (
+        "... and on CLEAR FILM on a light box (L0 2000, La 10 cd/m2)",
+        lambda scu: film(scu, "STANDARD\\1,1", [CT[10]], session={"MediumType": "CLEAR FILM"}, FilmSizeID="A4"),
+    ),
     "annotated": ("STANDARD\\3,2 with top and bottom annotations (UTF-8), Film Session Label", annotated),
-    "reverse": ("Polarity REVERSE", lambda scu: film(
-        scu, "STANDARD\\2,1", [CT[8], CT[12]], image={"Polarity": "REVERSE"}, FilmSizeID="8INX10IN",
-        FilmOrientation="LANDSCAPE")),
-    "crop": ("Requested Image Size 150 mm in 101.6 mm boxes, CROP: the centre, at size (B609)", lambda scu: film(
-        scu, "STANDARD\\2,2", [CT[10]] * 4, FilmSizeID="8INX10IN", Trim="YES",
-        image={"RequestedImageSize": "150", "RequestedDecimateCropBehavior": "CROP"})),
-    "decimate": ("... and DECIMATE: the whole image, shrunk to fit (B60A)", lambda scu: film(
-        scu, "STANDARD\\2,2", [CT[10]] * 4, FilmSizeID="8INX10IN", Trim="YES",
-        image={"RequestedImageSize": "150", "RequestedDecimateCropBehavior": "DECIMATE"})),
+    "reverse": (
+        "Polarity REVERSE",
+        lambda scu: film(
+            scu,
+            "STANDARD\\2,1",
+            [CT[8], CT[12]],
+            image={"Polarity": "REVERSE"},
+            FilmSizeID="8INX10IN",
+            FilmOrientation="LANDSCAPE",
+        ),
+    ),
+    "crop": (
+        "Requested Image Size 150 mm in 101.6 mm boxes, CROP: the centre, at size (B609)",
+        lambda scu: film(
+            scu,
+            "STANDARD\\2,2",
+            [CT[10]] * 4,
+            FilmSizeID="8INX10IN",
+            Trim="YES",
+            image={"RequestedImageSize": "150", "RequestedDecimateCropBehavior": "CROP"},
+        ),
+    ),
+    "decimate": (
+        "... and DECIMATE: the whole image, shrunk to fit (B60A)",
+        lambda scu: film(
+            scu,
+            "STANDARD\\2,2",
+            [CT[10]] * 4,
+            FilmSizeID="8INX10IN",
+            Trim="YES",
+            image={"RequestedImageSize": "150", "RequestedDecimateCropBehavior": "DECIMATE"},
+        ),
+    ),
 }
 
 
@@ -116,8 +169,12 @@ def main() -> int:
                     printed[name] = make(scu)
             assert server.queue.wait_idle(120)
             jobs = {film["film_box_uid"]: job for job in server.archive.jobs() for film in job.manifest["films"]}
-            lines = ["# Sample films", "",
-                     "Made by `.venv/bin/python sample_films/make_gallery.py`: each is a real print session.", ""]
+            lines = [
+                "# Sample films",
+                "",
+                "Made by `.venv/bin/python sample_films/make_gallery.py`: each is a real print session.",
+                "",
+            ]
             for name, box in printed.items():
                 job = jobs[box]
                 shutil.copyfile(job.pdfs[0], HERE / f"{name}.pdf")

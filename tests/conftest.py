@@ -27,16 +27,27 @@ REPO = Path(__file__).resolve().parent.parent
 BUNDLED_CONFIG = REPO / "config.toml"
 
 
-def bundled_config(archive: Path | ArchiveConfig, queue: QueueConfig | None = None,
-                   faults: FaultConfig | None = None, nodes: dict[str, Node] | None = None,
-                   **printer_changes: Any) -> Config:
+def bundled_config(
+    archive: Path | ArchiveConfig,
+    queue: QueueConfig | None = None,
+    faults: FaultConfig | None = None,
+    nodes: dict[str, Node] | None = None,
+    **printer_changes: Any,
+) -> Config:
     """The bundled config.toml with another archive, queue, faults or nodes, and printer profile changes."""
     config = load_config(BUNDLED_CONFIG)
     printer: PrinterProfile = dataclasses.replace(config.printer, **printer_changes)
     archive_config = archive if isinstance(archive, ArchiveConfig) else ArchiveConfig(archive)
-    return validate(dataclasses.replace(config, archive=archive_config, printer=printer,
-                                        queue=queue or config.queue, faults=faults or config.faults,
-                                        nodes=nodes if nodes is not None else config.nodes))
+    return validate(
+        dataclasses.replace(
+            config,
+            archive=archive_config,
+            printer=printer,
+            queue=queue or config.queue,
+            faults=faults or config.faults,
+            nodes=nodes if nodes is not None else config.nodes,
+        )
+    )
 
 
 @dataclass
@@ -64,9 +75,13 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Start a server whose printer profile differs from the bundled one by the given changes."""
     started: list[PrintServer] = []
 
-    def start(queue: QueueConfig | None = None, faults: FaultConfig | None = None,
-              nodes: dict[str, Node] | None = None, archive: ArchiveConfig | None = None,
-              **printer_changes: Any) -> RunningServer:
+    def start(
+        queue: QueueConfig | None = None,
+        faults: FaultConfig | None = None,
+        nodes: dict[str, Node] | None = None,
+        archive: ArchiveConfig | None = None,
+        **printer_changes: Any,
+    ) -> RunningServer:
         """`archive` replaces the whole [archive] section (its folder included); default: a fresh folder."""
         folder = archive or tmp_path / f"films{len(started)}"
         server = PrintServer(bundled_config(folder, queue, faults, nodes, **printer_changes))

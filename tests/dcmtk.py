@@ -90,16 +90,16 @@ def dcmtk_environment() -> dict[str, str]:
 # --- source images -------------------------------------------------------------------------------------
 
 
-def split_pixels(rows: int = 256, columns: int = 256, left: int = 0, right: int = 4095,
-                 dtype: type = np.uint16) -> np.ndarray:
+def split_pixels(
+    rows: int = 256, columns: int = 256, left: int = 0, right: int = 4095, dtype: type = np.uint16
+) -> np.ndarray:
     """An image whose left half is `left` and right half `right`: shows where and which way up it lands."""
     pixels: np.ndarray = np.full((rows, columns), left, dtype=dtype)
-    pixels[:, columns // 2:] = right
+    pixels[:, columns // 2 :] = right
     return pixels
 
 
-def write_image(path: Path, pixels: np.ndarray, bits_stored: int = 12,
-                photometric: str = "MONOCHROME2") -> Path:
+def write_image(path: Path, pixels: np.ndarray, bits_stored: int = 12, photometric: str = "MONOCHROME2") -> Path:
     """A Secondary Capture image file dcmpsprt accepts (no VOI window: dcmpsprt passes values linearly)."""
     dataset = Dataset()
     dataset.SOPClassUID = SecondaryCaptureImageStorage
@@ -268,8 +268,7 @@ class PrintLog:
         return [line for line in self.text.splitlines() if line.startswith("W: ")]
 
     def find(self, message_type: str, sop_class: str | None = None) -> list[DimseMessage]:
-        return [m for m in self.messages
-                if m.type == message_type and (sop_class is None or m.sop_class == sop_class)]
+        return [m for m in self.messages if m.type == message_type and (sop_class is None or m.sop_class == sop_class)]
 
     def one(self, message_type: str, sop_class: str | None = None) -> DimseMessage:
         found = self.find(message_type, sop_class)
@@ -280,8 +279,14 @@ class PrintLog:
     def printed(self) -> bool:
         """The job reached a successful N-ACTION and nothing failed."""
         actions = self.find("N-ACTION RSP")
-        return (self.returncode == 0 and not self.errors and not self.failures and len(actions) == 1
-                and actions[0].status is not None and is_success_or_warning(actions[0].status))
+        return (
+            self.returncode == 0
+            and not self.errors
+            and not self.failures
+            and len(actions) == 1
+            and actions[0].status is not None
+            and is_success_or_warning(actions[0].status)
+        )
 
     def summary(self) -> str:
         lines = [str(m) for m in self.responses] + self.errors + self.warnings
@@ -291,8 +296,13 @@ class PrintLog:
 # --- one job: config, database, dcmpsprt, dcmprscu -----------------------------------------------------
 
 
-def write_config(path: Path, database: Path, printers: Mapping[str, Mapping[str, str]],
-                 calling_ae_title: str = CALLING_AE_TITLE, presentation_lut: Path | None = None) -> Path:
+def write_config(
+    path: Path,
+    database: Path,
+    printers: Mapping[str, Mapping[str, str]],
+    calling_ae_title: str = CALLING_AE_TITLE,
+    presentation_lut: Path | None = None,
+) -> Path:
     """A dcmpstat.cfg with one database folder and the given [[COMMUNICATION]] sections; a
     `presentation_lut` file becomes the print LUT named PLUT (dcmpsprt --plut PLUT)."""
     lut_directory = presentation_lut.parent if presentation_lut else database.parent
@@ -321,8 +331,14 @@ def write_config(path: Path, database: Path, printers: Mapping[str, Mapping[str,
 
 
 def run(command: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(command), capture_output=True, text=True, timeout=TIMEOUT,
-                          env=dict(env or dcmtk_environment()), check=False)
+    return subprocess.run(
+        list(command),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=dict(env or dcmtk_environment()),
+        check=False,
+    )
 
 
 @dataclass
@@ -346,9 +362,15 @@ class DcmtkPrintClient:
     printer: Mapping[str, str] = field(default_factory=lambda: dict(IHEFULL))
     jobs: int = 0
 
-    def prepare(self, images: Iterable[Path], layout: tuple[int, int] = (1, 1), film_size: str | None = None,
-                render_options: Sequence[str] = (), printer: Mapping[str, str] | None = None,
-                presentation_lut: Path | None = None) -> PreparedJob:
+    def prepare(
+        self,
+        images: Iterable[Path],
+        layout: tuple[int, int] = (1, 1),
+        film_size: str | None = None,
+        render_options: Sequence[str] = (),
+        printer: Mapping[str, str] | None = None,
+        presentation_lut: Path | None = None,
+    ) -> PreparedJob:
         """Run dcmpsprt: render `images` into a Stored Print for STANDARD\\columns,rows."""
         self.jobs += 1
         folder = self.workdir / f"dcmtk-job-{self.jobs}"
@@ -360,10 +382,24 @@ class DcmtkPrintClient:
             "Description": "printer under test",
             **(printer if printer is not None else self.printer),
         }
-        config = write_config(folder / "dcmpstat.cfg", folder / "database", {PRINTER_SECTION: section},
-                              self.calling_ae_title, presentation_lut)
-        command = [tool("dcmpsprt"), "--config", str(config), "--printer", PRINTER_SECTION, "--nospool",
-                   "--layout", str(layout[0]), str(layout[1])]
+        config = write_config(
+            folder / "dcmpstat.cfg",
+            folder / "database",
+            {PRINTER_SECTION: section},
+            self.calling_ae_title,
+            presentation_lut,
+        )
+        command = [
+            tool("dcmpsprt"),
+            "--config",
+            str(config),
+            "--printer",
+            PRINTER_SECTION,
+            "--nospool",
+            "--layout",
+            str(layout[0]),
+            str(layout[1]),
+        ]
         if film_size:
             command += ["--filmsize", film_size]
         if presentation_lut:
@@ -372,28 +408,49 @@ class DcmtkPrintClient:
         result = run(command)
         stored = sorted((folder / "database").glob("SP_*.dcm"))
         assert result.returncode == 0 and len(stored) == 1, (
-            f"dcmpsprt failed (exit {result.returncode}, {len(stored)} stored prints):\n{result.stderr}")
+            f"dcmpsprt failed (exit {result.returncode}, {len(stored)} stored prints):\n{result.stderr}"
+        )
         return PreparedJob(config, stored[0], result.stderr)
 
     def send(self, job: PreparedJob, print_options: Sequence[str] = ()) -> PrintLog:
         """Run dcmprscu in printer mode on a prepared Stored Print, with the DIMSE dump on."""
-        command = [tool("dcmprscu"), "--verbose", "--dump", "--config", str(job.config),
-                   "--printer", PRINTER_SECTION, *print_options, str(job.stored_print)]
+        command = [
+            tool("dcmprscu"),
+            "--verbose",
+            "--dump",
+            "--config",
+            str(job.config),
+            "--printer",
+            PRINTER_SECTION,
+            *print_options,
+            str(job.stored_print),
+        ]
         result = run(command)
         text = result.stderr + result.stdout
         return PrintLog(result.returncode, text, parse_dump(text))
 
-    def print(self, images: Iterable[Path], layout: tuple[int, int] = (1, 1), film_size: str | None = None,
-              render_options: Sequence[str] = (), print_options: Sequence[str] = (),
-              printer: Mapping[str, str] | None = None, presentation_lut: Path | None = None) -> PrintLog:
+    def print(
+        self,
+        images: Iterable[Path],
+        layout: tuple[int, int] = (1, 1),
+        film_size: str | None = None,
+        render_options: Sequence[str] = (),
+        print_options: Sequence[str] = (),
+        printer: Mapping[str, str] | None = None,
+        presentation_lut: Path | None = None,
+    ) -> PrintLog:
         job = self.prepare(images, layout, film_size, render_options, printer, presentation_lut)
         return self.send(job, print_options)
 
 
 # --- composite services: storescu, findscu, getscu, movescu, storescp ------------------------------------
 
-QR_LEVEL_KEYS = {"PATIENT": "PatientID", "STUDY": "StudyInstanceUID", "SERIES": "SeriesInstanceUID",
-                 "IMAGE": "SOPInstanceUID"}  # the unique key of each Query/Retrieve level
+QR_LEVEL_KEYS = {
+    "PATIENT": "PatientID",
+    "STUDY": "StudyInstanceUID",
+    "SERIES": "SeriesInstanceUID",
+    "IMAGE": "SOPInstanceUID",
+}  # the unique key of each Query/Retrieve level
 
 
 def free_port() -> int:
@@ -448,38 +505,101 @@ def _output_folder(workdir: Path, name: str) -> Path:
     raise AssertionError("unreachable")
 
 
-def storescu(address: tuple[str, int], files: Iterable[Path], called: str = "PRINTSCP",
-             calling: str = "STORESCU") -> subprocess.CompletedProcess[str]:
+def storescu(
+    address: tuple[str, int], files: Iterable[Path], called: str = "PRINTSCP", calling: str = "STORESCU"
+) -> subprocess.CompletedProcess[str]:
     """Send files with C-STORE (storescu proposes the SOP class of each file)."""
-    return run([tool("storescu"), "--verbose", "--aetitle", calling, "--call", called, address[0],
-                str(address[1]), *map(str, files)])
+    return run(
+        [
+            tool("storescu"),
+            "--verbose",
+            "--aetitle",
+            calling,
+            "--call",
+            called,
+            address[0],
+            str(address[1]),
+            *map(str, files),
+        ]
+    )
 
 
-def findscu(address: tuple[str, int], workdir: Path, model: str, level: str, keys: Mapping[str, str],
-            called: str = "PRINTSCP") -> ToolRun:
+def findscu(
+    address: tuple[str, int], workdir: Path, model: str, level: str, keys: Mapping[str, str], called: str = "PRINTSCP"
+) -> ToolRun:
     """C-FIND with findscu (`model`: "-P" Patient Root or "-S" Study Root); every response identifier
     is extracted to a file (--extract) and read back, in the order they came."""
     output = _output_folder(workdir, "findscu")
-    return _network_run([tool("findscu"), "--verbose", model, "--aetitle", "FINDSCU", "--call", called,
-                         "--extract", "--output-directory", str(output), *key_options(level, keys),
-                         address[0], str(address[1])], output)
+    return _network_run(
+        [
+            tool("findscu"),
+            "--verbose",
+            model,
+            "--aetitle",
+            "FINDSCU",
+            "--call",
+            called,
+            "--extract",
+            "--output-directory",
+            str(output),
+            *key_options(level, keys),
+            address[0],
+            str(address[1]),
+        ],
+        output,
+    )
 
 
-def getscu(address: tuple[str, int], workdir: Path, model: str, level: str, keys: Mapping[str, str],
-           called: str = "PRINTSCP") -> ToolRun:
+def getscu(
+    address: tuple[str, int], workdir: Path, model: str, level: str, keys: Mapping[str, str], called: str = "PRINTSCP"
+) -> ToolRun:
     """C-GET with getscu; the instances it received, read from its output folder."""
     output = _output_folder(workdir, "getscu")
-    return _network_run([tool("getscu"), "--verbose", model, "--aetitle", "GETSCU", "--call", called,
-                         "--output-directory", str(output), *key_options(level, keys),
-                         address[0], str(address[1])], output)
+    return _network_run(
+        [
+            tool("getscu"),
+            "--verbose",
+            model,
+            "--aetitle",
+            "GETSCU",
+            "--call",
+            called,
+            "--output-directory",
+            str(output),
+            *key_options(level, keys),
+            address[0],
+            str(address[1]),
+        ],
+        output,
+    )
 
 
-def movescu(address: tuple[str, int], model: str, level: str, keys: Mapping[str, str], destination: str,
-            called: str = "PRINTSCP") -> subprocess.CompletedProcess[str]:
+def movescu(
+    address: tuple[str, int],
+    model: str,
+    level: str,
+    keys: Mapping[str, str],
+    destination: str,
+    called: str = "PRINTSCP",
+) -> subprocess.CompletedProcess[str]:
     """C-MOVE with movescu to the AE title `destination` (movescu itself receives nothing); --debug, so
     that every response's DIMSE Status is in the log as hex (see dimse_statuses)."""
-    return run([tool("movescu"), "--debug", model, "--aetitle", "MOVESCU", "--call", called,
-                "--move", destination, *key_options(level, keys), address[0], str(address[1])])
+    return run(
+        [
+            tool("movescu"),
+            "--debug",
+            model,
+            "--aetitle",
+            "MOVESCU",
+            "--call",
+            called,
+            "--move",
+            destination,
+            *key_options(level, keys),
+            address[0],
+            str(address[1]),
+        ]
+    )
 
 
 def dimse_statuses(text: str) -> list[int]:
@@ -500,9 +620,19 @@ class StoreSCP:
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [tool("storescp"), "--verbose", "--aetitle", self.ae_title, "--output-directory",
-                 str(self.folder), str(self.port)], stdout=log, stderr=subprocess.STDOUT,
-                env=dcmtk_environment())
+                [
+                    tool("storescp"),
+                    "--verbose",
+                    "--aetitle",
+                    self.ae_title,
+                    "--output-directory",
+                    str(self.folder),
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dcmtk_environment(),
+            )
         deadline = time.monotonic() + timeout
         while True:
             assert self.process.poll() is None, f"storescp exited:\n{self.text()}"
@@ -545,5 +675,6 @@ class StoreSCP:
                 except Exception:
                     pass
             assert time.monotonic() < deadline, (
-                f"storescp received {len(files)} of {count} instance(s) in {timeout} s:\n{self.text()[-3000:]}")
+                f"storescp received {len(files)} of {count} instance(s) in {timeout} s:\n{self.text()[-3000:]}"
+            )
             time.sleep(0.05)

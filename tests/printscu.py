@@ -42,8 +42,9 @@ class Response:
         return str(self.command.AffectedSOPInstanceUID)
 
 
-def image_item(pixels: np.ndarray, bits_stored: int = 12, photometric: str = "MONOCHROME2",
-               aspect: tuple[int, int] | None = None) -> Dataset:
+def image_item(
+    pixels: np.ndarray, bits_stored: int = 12, photometric: str = "MONOCHROME2", aspect: tuple[int, int] | None = None
+) -> Dataset:
     """A Basic Grayscale Image Sequence item for `pixels` (rows x columns)."""
     item = Dataset()
     item.SamplesPerPixel = 1
@@ -82,8 +83,9 @@ class PrintSCU:
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
         for context in self.contexts:
             ae.add_requested_context(context, list(self.transfer_syntaxes))
-        self.assoc = ae.associate(*self.address, ae_title=self.called,
-                                  evt_handlers=[(evt.EVT_DIMSE_RECV, self._received), *self.handlers])
+        self.assoc = ae.associate(
+            *self.address, ae_title=self.called, evt_handlers=[(evt.EVT_DIMSE_RECV, self._received), *self.handlers]
+        )
         if not self.assoc.is_established:
             raise ConnectionError(f"association to {self.address} failed")
         # like the server: without TCP_NODELAY a request and an event response sent back to back wait
@@ -136,13 +138,15 @@ class PrintSCU:
         return self._response(status, ds)
 
     def n_get(self, sop_class_uid: str, instance_uid: str, tags: list[int] | None = None) -> Response:
-        status, ds = self.assoc.send_n_get([Tag(t) for t in tags or []], sop_class_uid, instance_uid,
-                                           meta_uid=self._meta(sop_class_uid))
+        status, ds = self.assoc.send_n_get(
+            [Tag(t) for t in tags or []], sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid)
+        )
         return self._response(status, ds)
 
     def n_action(self, sop_class_uid: str, instance_uid: str, action_type_id: int = 1) -> Response:
-        status, ds = self.assoc.send_n_action(None, action_type_id, sop_class_uid, instance_uid,
-                                              meta_uid=self._meta(sop_class_uid))
+        status, ds = self.assoc.send_n_action(
+            None, action_type_id, sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid)
+        )
         return self._response(status, ds)
 
     def n_delete(self, sop_class_uid: str, instance_uid: str) -> Response:
@@ -157,8 +161,9 @@ class PrintSCU:
         assert response.status in (0, 0x0116, 0xB600), (hex(response.status), response.comment)
         return response.affected_uid
 
-    def film_box(self, session_uid: str, image_display_format: str = "STANDARD\\1,1",
-                 **attributes: Any) -> tuple[str, list[str], Response]:
+    def film_box(
+        self, session_uid: str, image_display_format: str = "STANDARD\\1,1", **attributes: Any
+    ) -> tuple[str, list[str], Response]:
         dataset = _dataset(attributes)
         dataset.ImageDisplayFormat = image_display_format
         dataset.ReferencedFilmSessionSequence = [reference(uids.BASIC_FILM_SESSION, session_uid)]
@@ -168,9 +173,16 @@ class PrintSCU:
         boxes = [str(item.ReferencedSOPInstanceUID) for item in response.dataset.ReferencedImageBoxSequence]
         return response.affected_uid, boxes, response
 
-    def set_image(self, image_box_uid: str, position: int, pixels: np.ndarray, bits_stored: int = 12,
-                  photometric: str = "MONOCHROME2", aspect: tuple[int, int] | None = None,
-                  **attributes: Any) -> Response:
+    def set_image(
+        self,
+        image_box_uid: str,
+        position: int,
+        pixels: np.ndarray,
+        bits_stored: int = 12,
+        photometric: str = "MONOCHROME2",
+        aspect: tuple[int, int] | None = None,
+        **attributes: Any,
+    ) -> Response:
         dataset = _dataset(attributes)
         dataset.ImageBoxPosition = position
         dataset.BasicGrayscaleImageSequence = [image_item(pixels, bits_stored, photometric, aspect)]

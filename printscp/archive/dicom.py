@@ -28,8 +28,15 @@ def derived_uid(*parts: str) -> str:
     return str(generate_uid(entropy_srcs=["printscp", *parts]))
 
 
-def encapsulated_pdf(pdf: bytes, request: PrintRequest, film: FilmSnapshot, job_uid: str, number: int,
-                     profile: PrinterProfile, rendered_at: datetime) -> Dataset:
+def encapsulated_pdf(
+    pdf: bytes,
+    request: PrintRequest,
+    film: FilmSnapshot,
+    job_uid: str,
+    number: int,
+    profile: PrinterProfile,
+    rendered_at: datetime,
+) -> Dataset:
     """The Encapsulated PDF instance of one printed film; its document is the film's PDF, byte for byte."""
     study = dict(request.proposed_study.attributes) if request.proposed_study else {}
     ds = Dataset()
@@ -81,9 +88,12 @@ def encapsulated_pdf(pdf: bytes, request: PrintRequest, film: FilmSnapshot, job_
     ds.ConceptNameCodeSequence = []
     # Source Instance Sequence (PS3.3 C.24.2, 1C): the images printed, where the SCU named them in an
     # Original Image Sequence; a film whose SCU did not say is not known to derive from DICOM instances
-    sources = {(ref["ReferencedSOPClassUID"], ref["ReferencedSOPInstanceUID"]): None
-               for box in film.image_boxes for ref in box.original_image
-               if "ReferencedSOPClassUID" in ref and "ReferencedSOPInstanceUID" in ref}
+    sources = {
+        (ref["ReferencedSOPClassUID"], ref["ReferencedSOPInstanceUID"]): None
+        for box in film.image_boxes
+        for ref in box.original_image
+        if "ReferencedSOPClassUID" in ref and "ReferencedSOPInstanceUID" in ref
+    }
     if sources:
         items = []
         for sop_class_uid, sop_instance_uid in sources:
@@ -106,14 +116,24 @@ def encapsulated_pdf(pdf: bytes, request: PrintRequest, film: FilmSnapshot, job_
 
 # Attributes the index keeps for every instance, by query level (PS3.4 C.6.1.1 / C.6.2.1 keys).
 INDEXED = {
-    "patient_id": "PatientID", "patient_name": "PatientName", "patient_birth_date": "PatientBirthDate",
+    "patient_id": "PatientID",
+    "patient_name": "PatientName",
+    "patient_birth_date": "PatientBirthDate",
     "patient_sex": "PatientSex",
-    "study_instance_uid": "StudyInstanceUID", "study_date": "StudyDate", "study_time": "StudyTime",
-    "accession_number": "AccessionNumber", "study_id": "StudyID", "study_description": "StudyDescription",
+    "study_instance_uid": "StudyInstanceUID",
+    "study_date": "StudyDate",
+    "study_time": "StudyTime",
+    "accession_number": "AccessionNumber",
+    "study_id": "StudyID",
+    "study_description": "StudyDescription",
     "referring_physician_name": "ReferringPhysicianName",
-    "series_instance_uid": "SeriesInstanceUID", "modality": "Modality", "series_number": "SeriesNumber",
+    "series_instance_uid": "SeriesInstanceUID",
+    "modality": "Modality",
+    "series_number": "SeriesNumber",
     "series_description": "SeriesDescription",
-    "sop_instance_uid": "SOPInstanceUID", "sop_class_uid": "SOPClassUID", "instance_number": "InstanceNumber",
+    "sop_instance_uid": "SOPInstanceUID",
+    "sop_class_uid": "SOPClassUID",
+    "instance_number": "InstanceNumber",
 }
 
 

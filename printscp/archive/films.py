@@ -66,23 +66,33 @@ def select(archive: FilmArchive, where: FilmFilter) -> list[dict[str, Any]]:
     return [dict(row) for row in archive.index.query(sql, parameters)]
 
 
-_COLUMNS = (("PRINTED", "requested_at"), ("CALLING AE", "calling_ae_title"), ("LABEL", "film_session_label"),
-            ("PATIENT", "patient"), ("FILM", "film"), ("SIZE", "film_size_id"), ("FORMAT", "image_display_format"),
-            ("PRINT JOB", "job_uid"))
+_COLUMNS = (
+    ("PRINTED", "requested_at"),
+    ("CALLING AE", "calling_ae_title"),
+    ("LABEL", "film_session_label"),
+    ("PATIENT", "patient"),
+    ("FILM", "film"),
+    ("SIZE", "film_size_id"),
+    ("FORMAT", "image_display_format"),
+    ("PRINT JOB", "job_uid"),
+)
 
 
 def table(films: Sequence[dict[str, Any]]) -> str:
     """Films as a plain text table, one line each; text an SCU sent is shown, never interpreted."""
     lines = [[title for title, _ in _COLUMNS]]
     for film in films:
-        values = {**film,
-                  "requested_at": str(film["requested_at"])[:19].replace("T", " "),
-                  "patient": _patient(film),
-                  "film": film["film_number"]}
+        values = {
+            **film,
+            "requested_at": str(film["requested_at"])[:19].replace("T", " "),
+            "patient": _patient(film),
+            "film": film["film_number"],
+        }
         lines.append([_printable(values[key]) for _, key in _COLUMNS])
     widths = [max(len(line[i]) for line in lines) for i in range(len(_COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-                     for line in lines)
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
 
 
 def _patient(film: dict[str, Any]) -> str:
@@ -102,19 +112,23 @@ def show(archive: FilmArchive, films: Sequence[dict[str, Any]]) -> str:
         job = [film for film in films if film["job_uid"] == job_uid]
         first = job[0]
         folder = archive.folder / first["folder"]
-        out += [f"print job {job_uid}",
-                f"  printed      {first['requested_at']} (rendered {first['rendered_at']})",
-                f"  from         {_printable(first['calling_ae_title'])} to {_printable(first['called_ae_title'])}",
-                f"  label        {_printable(first['film_session_label'])}",
-                f"  owner        {_printable(first['owner_id'])}",
-                f"  patient      {_patient(first) or 'none given (no Proposed Study Sequence)'}",
-                f"  study        {first['study_instance_uid']}",
-                f"  copies       {first['number_of_copies']}",
-                f"  folder       {folder}"]
+        out += [
+            f"print job {job_uid}",
+            f"  printed      {first['requested_at']} (rendered {first['rendered_at']})",
+            f"  from         {_printable(first['calling_ae_title'])} to {_printable(first['called_ae_title'])}",
+            f"  label        {_printable(first['film_session_label'])}",
+            f"  owner        {_printable(first['owner_id'])}",
+            f"  patient      {_patient(first) or 'none given (no Proposed Study Sequence)'}",
+            f"  study        {first['study_instance_uid']}",
+            f"  copies       {first['number_of_copies']}",
+            f"  folder       {folder}",
+        ]
         for film in job:
-            out += [f"  film {film['film_number']}: {film['film_size_id']} {film['image_display_format']}, "
-                    f"film box {film['film_box_uid']}",
-                    f"    Encapsulated PDF SOP Instance UID {film['sop_instance_uid']}"]
+            out += [
+                f"  film {film['film_number']}: {film['film_size_id']} {film['image_display_format']}, "
+                f"film box {film['film_box_uid']}",
+                f"    Encapsulated PDF SOP Instance UID {film['sop_instance_uid']}",
+            ]
             for kind in ("pdf", "png", "dcm"):
                 path = folder / film[kind]
                 out.append(f"    {kind}  {path}  {_check(path, film[f'{kind}_sha256'])}")

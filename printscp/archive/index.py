@@ -22,16 +22,57 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = "1"
 
 INSTANCE_COLUMNS = (
-    "sop_instance_uid", "sop_class_uid", "patient_id", "patient_name", "patient_birth_date", "patient_sex",
-    "study_instance_uid", "study_date", "study_time", "accession_number", "study_id", "study_description",
-    "referring_physician_name", "series_instance_uid", "modality", "series_number", "series_description",
-    "instance_number", "path", "size", "added_at", "source", "job_uid", "calling_ae_title",
+    "sop_instance_uid",
+    "sop_class_uid",
+    "patient_id",
+    "patient_name",
+    "patient_birth_date",
+    "patient_sex",
+    "study_instance_uid",
+    "study_date",
+    "study_time",
+    "accession_number",
+    "study_id",
+    "study_description",
+    "referring_physician_name",
+    "series_instance_uid",
+    "modality",
+    "series_number",
+    "series_description",
+    "instance_number",
+    "path",
+    "size",
+    "added_at",
+    "source",
+    "job_uid",
+    "calling_ae_title",
 )
 FILM_COLUMNS = (
-    "job_uid", "film_number", "sop_instance_uid", "film_session_uid", "film_box_uid", "calling_ae_title",
-    "called_ae_title", "requested_at", "rendered_at", "film_session_label", "owner_id", "film_size_id",
-    "image_display_format", "number_of_copies", "patient_name", "patient_id", "study_instance_uid", "folder",
-    "pdf", "png", "dcm", "pdf_sha256", "png_sha256", "dcm_sha256", "size",
+    "job_uid",
+    "film_number",
+    "sop_instance_uid",
+    "film_session_uid",
+    "film_box_uid",
+    "calling_ae_title",
+    "called_ae_title",
+    "requested_at",
+    "rendered_at",
+    "film_session_label",
+    "owner_id",
+    "film_size_id",
+    "image_display_format",
+    "number_of_copies",
+    "patient_name",
+    "patient_id",
+    "study_instance_uid",
+    "folder",
+    "pdf",
+    "png",
+    "dcm",
+    "pdf_sha256",
+    "png_sha256",
+    "dcm_sha256",
+    "size",
 )
 
 _SCHEMA = f"""
@@ -59,16 +100,21 @@ class Index:
         db: sqlite3.Connection | None = None
         try:
             db = self._connect()
-            healthy = (db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-                       and _schema_version(db) in (None, SCHEMA_VERSION))
+            healthy = db.execute("PRAGMA quick_check").fetchone()[0] == "ok" and _schema_version(db) in (
+                None,
+                SCHEMA_VERSION,
+            )
         except sqlite3.DatabaseError:
             healthy = False
         if not healthy:  # set the file aside; reconcile() rebuilds the index from the files on disk
             if db is not None:
                 db.close()
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            log.warning("archive index %s is unreadable or of another version; set aside as %s and rebuilt",
-                        self.path, aside.name)
+            log.warning(
+                "archive index %s is unreadable or of another version; set aside as %s and rebuilt",
+                self.path,
+                aside.name,
+            )
             for suffix in ("", "-wal", "-shm"):
                 if Path(f"{self.path}{suffix}").exists():
                     Path(f"{self.path}{suffix}").rename(Path(f"{aside}{suffix}"))
@@ -98,14 +144,16 @@ class Index:
             self._db.executemany(
                 f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO instances ({', '.join(INSTANCE_COLUMNS)}) "
                 f"VALUES ({', '.join('?' for _ in INSTANCE_COLUMNS)})",
-                [tuple(_text(row.get(c)) for c in INSTANCE_COLUMNS) for row in rows])
+                [tuple(_text(row.get(c)) for c in INSTANCE_COLUMNS) for row in rows],
+            )
 
     def add_films(self, rows: Iterable[dict[str, Any]]) -> None:
         with self._lock, self._db:
             self._db.executemany(
                 f"INSERT OR REPLACE INTO films ({', '.join(FILM_COLUMNS)}) "
                 f"VALUES ({', '.join('?' for _ in FILM_COLUMNS)})",
-                [tuple(_text(row.get(c)) for c in FILM_COLUMNS) for row in rows])
+                [tuple(_text(row.get(c)) for c in FILM_COLUMNS) for row in rows],
+            )
 
     def remove_job(self, job_uid: str) -> None:
         with self._lock, self._db:
@@ -127,8 +175,9 @@ class Index:
 
     def stored_paths(self) -> dict[str, str]:
         """path -> SOP Instance UID of every instance received by C-STORE."""
-        return {row[0]: row[1] for row in self.query(
-            "SELECT path, sop_instance_uid FROM instances WHERE source = 'store'")}
+        return {
+            row[0]: row[1] for row in self.query("SELECT path, sop_instance_uid FROM instances WHERE source = 'store'")
+        }
 
 
 def _schema_version(db: sqlite3.Connection) -> str | None:

@@ -29,18 +29,39 @@ PATIENT_ROOT, STUDY_ROOT = "PATIENT", "STUDY"
 
 # keyword -> index column, per level
 LEVEL_KEYS: dict[str, dict[str, str]] = {
-    "PATIENT": {"PatientID": "patient_id", "PatientName": "patient_name", "PatientBirthDate": "patient_birth_date",
-                "PatientSex": "patient_sex"},
-    "STUDY": {"StudyInstanceUID": "study_instance_uid", "StudyDate": "study_date", "StudyTime": "study_time",
-              "AccessionNumber": "accession_number", "StudyID": "study_id", "StudyDescription": "study_description",
-              "ReferringPhysicianName": "referring_physician_name"},
-    "SERIES": {"SeriesInstanceUID": "series_instance_uid", "Modality": "modality", "SeriesNumber": "series_number",
-               "SeriesDescription": "series_description"},
-    "IMAGE": {"SOPInstanceUID": "sop_instance_uid", "SOPClassUID": "sop_class_uid",
-              "InstanceNumber": "instance_number"},
+    "PATIENT": {
+        "PatientID": "patient_id",
+        "PatientName": "patient_name",
+        "PatientBirthDate": "patient_birth_date",
+        "PatientSex": "patient_sex",
+    },
+    "STUDY": {
+        "StudyInstanceUID": "study_instance_uid",
+        "StudyDate": "study_date",
+        "StudyTime": "study_time",
+        "AccessionNumber": "accession_number",
+        "StudyID": "study_id",
+        "StudyDescription": "study_description",
+        "ReferringPhysicianName": "referring_physician_name",
+    },
+    "SERIES": {
+        "SeriesInstanceUID": "series_instance_uid",
+        "Modality": "modality",
+        "SeriesNumber": "series_number",
+        "SeriesDescription": "series_description",
+    },
+    "IMAGE": {
+        "SOPInstanceUID": "sop_instance_uid",
+        "SOPClassUID": "sop_class_uid",
+        "InstanceNumber": "instance_number",
+    },
 }
-UNIQUE = {"PATIENT": "patient_id", "STUDY": "study_instance_uid", "SERIES": "series_instance_uid",
-          "IMAGE": "sop_instance_uid"}
+UNIQUE = {
+    "PATIENT": "patient_id",
+    "STUDY": "study_instance_uid",
+    "SERIES": "series_instance_uid",
+    "IMAGE": "sop_instance_uid",
+}
 ORDER = ("PATIENT", "STUDY", "SERIES", "IMAGE")
 # return keys computed from the instances below the matched entity (PS3.4 C.3.2 to C.3.4)
 COUNTS = {
@@ -121,12 +142,17 @@ def find(index: Index, model: str, identifier: Dataset) -> Iterator[Dataset]:
     where, parameters = _conditions(identifier, allowed)
     unique = UNIQUE[level]
     columns = {keyword: column for lvl in allowed for keyword, column in LEVEL_KEYS[lvl].items()}
-    requested = [element.keyword for element in identifier if element.keyword not in ("QueryRetrieveLevel",
-                                                                                        "SpecificCharacterSet")]
+    requested = [
+        element.keyword
+        for element in identifier
+        if element.keyword not in ("QueryRetrieveLevel", "SpecificCharacterSet")
+    ]
     select = [f"MAX({column}) AS {column}" for column in dict.fromkeys(columns.values())]
     select += [f"{expression} AS {keyword}" for keyword, expression in COUNTS.items() if keyword in requested]
-    sql = (f"SELECT {', '.join(select)} FROM instances {'WHERE ' + ' AND '.join(where) if where else ''} "
-           f"GROUP BY {unique} ORDER BY MAX(study_date), MAX(study_time), {unique}")
+    sql = (
+        f"SELECT {', '.join(select)} FROM instances {'WHERE ' + ' AND '.join(where) if where else ''} "
+        f"GROUP BY {unique} ORDER BY MAX(study_date), MAX(study_time), {unique}"
+    )
     for row in index.query(sql, parameters):
         answer = Dataset()
         answer.SpecificCharacterSet = "ISO_IR 192"  # the index holds decoded text
@@ -166,7 +192,9 @@ def retrieve(index: Index, model: str, identifier: Dataset) -> list[Match]:
             raise QueryError(f"{keyword} is a unique key: a retrieve takes no wildcards in it (PS3.4 C.4.2.2.1)")
         setattr(unique, keyword, value)
     where, parameters = _conditions(unique, allowed)
-    rows = index.query(f"SELECT sop_instance_uid, sop_class_uid, path FROM instances WHERE {' AND '.join(where)} "
-                       "ORDER BY study_instance_uid, series_instance_uid, CAST(instance_number AS INTEGER)",
-                       parameters)
+    rows = index.query(
+        f"SELECT sop_instance_uid, sop_class_uid, path FROM instances WHERE {' AND '.join(where)} "
+        "ORDER BY study_instance_uid, series_instance_uid, CAST(instance_number AS INTEGER)",
+        parameters,
+    )
     return [Match(row["sop_instance_uid"], row["sop_class_uid"], row["path"]) for row in rows]

@@ -114,8 +114,9 @@ class FilmArchive:
         try:
             self._index_job(stored, documents)
         except Exception:  # the films are safe on disk: the job is printed; reconcile() indexes it later
-            log.exception("print job %s is archived in %s but could not be indexed; it will be at the next "
-                          "start", job_uid, final)
+            log.exception(
+                "print job %s is archived in %s but could not be indexed; it will be at the next start", job_uid, final
+            )
         log.info("stored print job %s: %d film(s) in %s", job_uid, len(job.films), final)
         return stored
 
@@ -143,30 +144,51 @@ class FilmArchive:
         study = session.get("proposed_study") or {}
         films, instances = [], []
         # the job's own files (manifest, print.pdf) count with its first film, so retention sees them
-        shared = sum(path.stat().st_size for path in (job.folder / MANIFEST, job.folder / PRINT_PDF)
-                     if path.exists())
+        shared = sum(path.stat().st_size for path in (job.folder / MANIFEST, job.folder / PRINT_PDF) if path.exists())
         for n, film in enumerate(manifest["films"]):
             size = sum((job.folder / film[key]).stat().st_size for key in ("pdf", "png", "dcm"))
             size += shared if n == 0 else 0
-            films.append({
-                "job_uid": manifest["print_job_uid"], "film_number": film["number"],
-                "sop_instance_uid": film["sop_instance_uid"], "film_session_uid": session["sop_instance_uid"],
-                "film_box_uid": film["film_box_uid"], "calling_ae_title": manifest["calling_ae_title"],
-                "called_ae_title": manifest["called_ae_title"], "requested_at": manifest["requested_at"],
-                "rendered_at": manifest["rendered_at"], "film_session_label": session["film_session_label"],
-                "owner_id": session["owner_id"], "film_size_id": film["film_size_id"],
-                "image_display_format": film["image_display_format"],
-                "number_of_copies": session["number_of_copies"], "patient_name": study.get("PatientName", ""),
-                "patient_id": study.get("PatientID", ""), "study_instance_uid": film["study_instance_uid"],
-                "folder": self._relative(job.folder), "pdf": film["pdf"], "png": film["png"], "dcm": film["dcm"],
-                "pdf_sha256": film["pdf_sha256"], "png_sha256": film["png_sha256"],
-                "dcm_sha256": film["dcm_sha256"], "size": size,
-            })
+            films.append(
+                {
+                    "job_uid": manifest["print_job_uid"],
+                    "film_number": film["number"],
+                    "sop_instance_uid": film["sop_instance_uid"],
+                    "film_session_uid": session["sop_instance_uid"],
+                    "film_box_uid": film["film_box_uid"],
+                    "calling_ae_title": manifest["calling_ae_title"],
+                    "called_ae_title": manifest["called_ae_title"],
+                    "requested_at": manifest["requested_at"],
+                    "rendered_at": manifest["rendered_at"],
+                    "film_session_label": session["film_session_label"],
+                    "owner_id": session["owner_id"],
+                    "film_size_id": film["film_size_id"],
+                    "image_display_format": film["image_display_format"],
+                    "number_of_copies": session["number_of_copies"],
+                    "patient_name": study.get("PatientName", ""),
+                    "patient_id": study.get("PatientID", ""),
+                    "study_instance_uid": film["study_instance_uid"],
+                    "folder": self._relative(job.folder),
+                    "pdf": film["pdf"],
+                    "png": film["png"],
+                    "dcm": film["dcm"],
+                    "pdf_sha256": film["pdf_sha256"],
+                    "png_sha256": film["png_sha256"],
+                    "dcm_sha256": film["dcm_sha256"],
+                    "size": size,
+                }
+            )
             header = documents[n] if documents else _read_header(job.folder / film["dcm"])
-            instances.append({**index_row(header), "path": self._relative(job.folder / film["dcm"]),
-                              "size": (job.folder / film["dcm"]).stat().st_size,
-                              "added_at": manifest["rendered_at"], "source": "print",
-                              "job_uid": manifest["print_job_uid"], "calling_ae_title": manifest["calling_ae_title"]})
+            instances.append(
+                {
+                    **index_row(header),
+                    "path": self._relative(job.folder / film["dcm"]),
+                    "size": (job.folder / film["dcm"]).stat().st_size,
+                    "added_at": manifest["rendered_at"],
+                    "source": "print",
+                    "job_uid": manifest["print_job_uid"],
+                    "calling_ae_title": manifest["calling_ae_title"],
+                }
+            )
         self.index.add_instances(instances)
         self.index.add_films(films)
 
@@ -177,11 +199,11 @@ class FilmArchive:
         uid = str(dataset.SOPInstanceUID)
         if not _UID.fullmatch(uid):
             raise ValueError(f"SOP Instance UID {uid!r} is not a UID")
-        printed = self.index.query("SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'print'",
-                                   (uid,))
+        printed = self.index.query("SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'print'", (uid,))
         if printed:  # one of our films coming back (say, a PACS returning what we forwarded): ours stays
-            log.info("C-STORE of %s from %s: a printed film that is archived already; kept as it is", uid,
-                     calling_ae_title)
+            log.info(
+                "C-STORE of %s from %s: a printed film that is archived already; kept as it is", uid, calling_ae_title
+            )
             return self.folder / str(printed[0]["path"])
         now = datetime.now().astimezone()
         final = self.instances / f"{now:%Y%m%d}" / f"{uid}.dcm"
@@ -191,11 +213,21 @@ class FilmArchive:
         os.replace(temporary, final)
         _fsync_dir(final.parent)
         with self._lock:  # a second copy of an instance replaces the first
-            previous = self.index.query("SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'store'",
-                                        (uid,))
-            self.index.add_instances([{**index_row(dataset), "path": self._relative(final), "size": len(encoded),
-                                       "added_at": now.isoformat(), "source": "store",
-                                       "calling_ae_title": calling_ae_title}])
+            previous = self.index.query(
+                "SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'store'", (uid,)
+            )
+            self.index.add_instances(
+                [
+                    {
+                        **index_row(dataset),
+                        "path": self._relative(final),
+                        "size": len(encoded),
+                        "added_at": now.isoformat(),
+                        "source": "store",
+                        "calling_ae_title": calling_ae_title,
+                    }
+                ]
+            )
         for row in previous:
             if row["path"] != self._relative(final):
                 _unlink(self.folder / row["path"])
@@ -235,9 +267,18 @@ class FilmArchive:
                 path = self.folder / relative
                 try:
                     header = _read_header(path)
-                    self.index.add_instances([{**index_row(header), "path": relative, "size": path.stat().st_size,
-                                               "added_at": datetime.fromtimestamp(path.stat().st_mtime).astimezone()
-                                               .isoformat(), "source": "store"}], replace=False)
+                    self.index.add_instances(
+                        [
+                            {
+                                **index_row(header),
+                                "path": relative,
+                                "size": path.stat().st_size,
+                                "added_at": datetime.fromtimestamp(path.stat().st_mtime).astimezone().isoformat(),
+                                "source": "store",
+                            }
+                        ],
+                        replace=False,
+                    )
                     added += 1
                 except Exception:  # not a DICOM file after all: leave it, say so
                     log.exception("%s is in the archive but cannot be read as DICOM", path)
@@ -258,8 +299,9 @@ class FilmArchive:
         shutil.rmtree(self.trash, ignore_errors=True)
 
     def remove_instance(self, sop_instance_uid: str) -> None:
-        for row in self.index.query("SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'store'",
-                                    (sop_instance_uid,)):
+        for row in self.index.query(
+            "SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'store'", (sop_instance_uid,)
+        ):
             self._discard(self.folder / row["path"])
         self.index.remove_instance(sop_instance_uid)
         shutil.rmtree(self.trash, ignore_errors=True)
@@ -278,12 +320,20 @@ class FilmArchive:
             return self._enforce_retention(max_age_days, max_size_gb)
 
     def _enforce_retention(self, max_age_days: float, max_size_gb: float) -> int:
-        items = [(row["at"], row["size"] or 0, "job", row["uid"]) for row in self.index.query(
-            "SELECT job_uid AS uid, MIN(rendered_at) AS at, SUM(CAST(size AS INTEGER)) AS size FROM films "
-            "GROUP BY job_uid")]
-        items += [(row["at"], row["size"] or 0, "instance", row["uid"]) for row in self.index.query(
-            "SELECT sop_instance_uid AS uid, added_at AS at, CAST(size AS INTEGER) AS size FROM instances "
-            "WHERE source = 'store'")]
+        items = [
+            (row["at"], row["size"] or 0, "job", row["uid"])
+            for row in self.index.query(
+                "SELECT job_uid AS uid, MIN(rendered_at) AS at, SUM(CAST(size AS INTEGER)) AS size FROM films "
+                "GROUP BY job_uid"
+            )
+        ]
+        items += [
+            (row["at"], row["size"] or 0, "instance", row["uid"])
+            for row in self.index.query(
+                "SELECT sop_instance_uid AS uid, added_at AS at, CAST(size AS INTEGER) AS size FROM instances "
+                "WHERE source = 'store'"
+            )
+        ]
         items.sort()
         total = sum(int(size) for _, size, _, _ in items)
         oldest_kept = (datetime.now().astimezone() - timedelta(days=max_age_days)).isoformat() if max_age_days else ""
@@ -344,8 +394,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: str, png: str, dcm: str,
-                document: Dataset, encoded: bytes) -> dict[str, Any]:
+def _film_entry(
+    number: int,
+    film: FilmSnapshot,
+    rendered: RenderedFilm,
+    pdf: str,
+    png: str,
+    dcm: str,
+    document: Dataset,
+    encoded: bytes,
+) -> dict[str, Any]:
     plan = rendered.plan
     placed = {image.image_box_position: image.rect for image in plan.images}
     placed_pixels = {image.image_box_position: image.pixels.shape for image in plan.images}
@@ -391,8 +449,9 @@ def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: st
         "reflected_ambient_light": film.reflected_ambient_light,
         "requested_resolution_id": film.requested_resolution_id.value,
         "annotation_display_format_id": film.annotation_display_format_id,
-        "annotations": [{"annotation_position": a.annotation_position, "text_string": a.text_string}
-                        for a in film.annotations],
+        "annotations": [
+            {"annotation_position": a.annotation_position, "text_string": a.text_string} for a in film.annotations
+        ],
         "image_boxes": boxes,
         "page_size_pt": [round(plan.width, 3), round(plan.height, 3)],
         "png_dpi": plan.dpi,
@@ -408,8 +467,9 @@ def _film_entry(number: int, film: FilmSnapshot, rendered: RenderedFilm, pdf: st
     }
 
 
-def _manifest(job_uid: str, request: PrintRequest, films: list[dict[str, Any]], rendered_at: datetime,
-              print_pdf: str | None) -> dict[str, Any]:
+def _manifest(
+    job_uid: str, request: PrintRequest, films: list[dict[str, Any]], rendered_at: datetime, print_pdf: str | None
+) -> dict[str, Any]:
     first = request.films[0]
     return {
         "print_job_uid": job_uid,

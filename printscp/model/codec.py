@@ -176,9 +176,7 @@ def enumerated(enum: type[StrEnum]) -> Parser:
             return enum(value)
         except ValueError:
             allowed = ", ".join(member.value for member in enum)
-            raise InvalidAttributeValue(
-                f"{describe(elem.tag)} '{value}' is not one of {allowed}", [elem.tag]
-            ) from None
+            raise InvalidAttributeValue(f"{describe(elem.tag)} '{value}' is not one of {allowed}", [elem.tag]) from None
 
     return parse
 
@@ -186,8 +184,11 @@ def enumerated(enum: type[StrEnum]) -> Parser:
 _CS = re.compile(r"[A-Z0-9 _]{1,16}")
 
 
-def defined_term(supported: Callable[[PrinterProfile], Iterable[str]],
-                 default: Callable[[PrinterProfile], str] | None, convert: Callable[[str], Any] = str) -> Parser:
+def defined_term(
+    supported: Callable[[PrinterProfile], Iterable[str]],
+    default: Callable[[PrinterProfile], str] | None,
+    convert: Callable[[str], Any] = str,
+) -> Parser:
     """Defined Terms: open sets; a well-formed term the printer does not support gives 0116 and the
     default: the profile's, or (default None, for Image Box overrides) the Film Box's value."""
 
@@ -198,12 +199,18 @@ def defined_term(supported: Callable[[PrinterProfile], Iterable[str]],
         if value in supported(ctx.profile):
             return convert(value)
         if default is None:
-            ctx.warn(Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
-                     f"{describe(elem.tag)} '{value}' is not supported; using the Film Box's", elem.tag)
+            ctx.warn(
+                Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
+                f"{describe(elem.tag)} '{value}' is not supported; using the Film Box's",
+                elem.tag,
+            )
             return None
         substitute = default(ctx.profile)
-        ctx.warn(Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
-                 f"{describe(elem.tag)} '{value}' is not supported; using '{substitute}'", elem.tag)
+        ctx.warn(
+            Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
+            f"{describe(elem.tag)} '{value}' is not supported; using '{substitute}'",
+            elem.tag,
+        )
         return convert(substitute)
 
     return parse
@@ -220,7 +227,8 @@ def text(max_length: int) -> Parser:
         control = next((c for c in value if ord(c) < 0x20 or ord(c) == 0x7F), None)
         if control is not None:  # PS3.5 6.2: no control characters in LO and SH (ESC goes with decoding)
             raise InvalidAttributeValue(
-                f"{describe(elem.tag)} contains the control character {ord(control):#04x}", [elem.tag])
+                f"{describe(elem.tag)} contains the control character {ord(control):#04x}", [elem.tag]
+            )
         if len(value) > max_length:
             raise InvalidAttributeValue(
                 f"{describe(elem.tag)} is {len(value)} characters long, at most {max_length} allowed", [elem.tag]
@@ -236,8 +244,11 @@ def number_of_copies(elem: DataElement, ctx: Context) -> int:
         raise InvalidAttributeValue(f"{describe(elem.tag)} {value} must be at least 1", [elem.tag])
     limit = ctx.profile.max_number_of_copies
     if value > limit:
-        ctx.warn(Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
-                 f"{describe(elem.tag)} {value} exceeds this printer's {limit}; printing {limit}", elem.tag)
+        ctx.warn(
+            Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
+            f"{describe(elem.tag)} {value} exceeds this printer's {limit}; printing {limit}",
+            elem.tag,
+        )
         return limit
     return value
 
@@ -248,9 +259,11 @@ def density_limit(elem: DataElement, ctx: Context) -> int:
     low, high = ctx.profile.min_density, ctx.profile.max_density
     if not low <= value <= high:
         clamped = min(max(value, low), high)
-        ctx.warn(Status.DENSITY_OUT_OF_RANGE,
-                 f"{describe(elem.tag)} {value} is outside the printer's range {low}-{high}; using {clamped}",
-                 elem.tag)
+        ctx.warn(
+            Status.DENSITY_OUT_OF_RANGE,
+            f"{describe(elem.tag)} {value} is outside the printer's range {low}-{high}; using {clamped}",
+            elem.tag,
+        )
         return clamped
     return value
 
@@ -268,9 +281,11 @@ def border_density(elem: DataElement, ctx: Context) -> str:
     low, high = ctx.profile.min_density, ctx.profile.max_density
     if not low <= density <= high:
         clamped = min(max(density, low), high)
-        ctx.warn(Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
-                 f"{describe(elem.tag)} {density} is outside the printer's range {low}-{high}; using {clamped}",
-                 elem.tag)
+        ctx.warn(
+            Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
+            f"{describe(elem.tag)} {density} is outside the printer's range {low}-{high}; using {clamped}",
+            elem.tag,
+        )
         density = clamped
     return str(density)
 
@@ -295,12 +310,15 @@ def image_display_format(elem: DataElement, ctx: Context) -> ImageDisplayFormat:
     if fmt.kind not in profile.image_display_formats:
         raise InvalidAttributeValue(
             f"{describe(elem.tag)} '{value}': {fmt.kind} layouts are not supported "
-            f"(supported: {', '.join(profile.image_display_formats)})", [elem.tag]
+            f"(supported: {', '.join(profile.image_display_formats)})",
+            [elem.tag],
         )
     if fmt.kind == "CUSTOM" and str(fmt.counts[0]) not in profile.custom_display_formats:
         raise InvalidAttributeValue(
             f"{describe(elem.tag)} '{value}' is not a layout of this printer "
-            f"(CUSTOM {', '.join(profile.custom_display_formats) or 'none'})", [elem.tag])
+            f"(CUSTOM {', '.join(profile.custom_display_formats) or 'none'})",
+            [elem.tag],
+        )
     if fmt.kind in ("SLIDE", "SUPERSLIDE") and fmt.kind not in profile.slide_formats:
         raise InvalidAttributeValue(f"{describe(elem.tag)} {fmt.kind} is not defined for this printer", [elem.tag])
     if fmt.kind in ("STANDARD", "ROW", "COL"):
@@ -308,7 +326,8 @@ def image_display_format(elem: DataElement, ctx: Context) -> ImageDisplayFormat:
         if columns > profile.max_columns or rows > profile.max_rows:
             raise InvalidAttributeValue(
                 f"{describe(elem.tag)} '{value}' needs {columns} columns and {rows} rows; this printer allows "
-                f"at most {profile.max_columns} x {profile.max_rows}", [elem.tag]
+                f"at most {profile.max_columns} x {profile.max_rows}",
+                [elem.tag],
             )
     return fmt
 
@@ -322,9 +341,12 @@ def configuration_information(film_box_fallback: bool) -> Parser:
             return value
         substitute = None if film_box_fallback else ctx.profile.defaults.configuration_information
         using = "the Film Box's" if substitute is None else f"'{substitute}'"
-        ctx.warn(Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
-                 f"{describe(elem.tag)} '{value}' is not a configuration of this printer "
-                 f"({', '.join(ctx.profile.contrast_curves)}); using {using}", elem.tag)
+        ctx.warn(
+            Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
+            f"{describe(elem.tag)} '{value}' is not a configuration of this printer "
+            f"({', '.join(ctx.profile.contrast_curves)}); using {using}",
+            elem.tag,
+        )
         return substitute
 
     return parse
@@ -332,14 +354,42 @@ def configuration_information(film_box_fallback: bool) -> Parser:
 
 # PS3.3 C.12.1.1.2 Defined Terms of Specific Character Set (single-byte, multi-byte with and without
 # code extensions), those pydicom can decode.
-CHARACTER_SETS = frozenset({
-    "ISO_IR 100", "ISO_IR 101", "ISO_IR 109", "ISO_IR 110", "ISO_IR 144", "ISO_IR 127", "ISO_IR 126",
-    "ISO_IR 138", "ISO_IR 148", "ISO_IR 203", "ISO_IR 13", "ISO_IR 166", "ISO_IR 192", "GB18030", "GBK",
-    "ISO 2022 IR 6", "ISO 2022 IR 100", "ISO 2022 IR 101", "ISO 2022 IR 109", "ISO 2022 IR 110",
-    "ISO 2022 IR 144", "ISO 2022 IR 127", "ISO 2022 IR 126", "ISO 2022 IR 138", "ISO 2022 IR 148",
-    "ISO 2022 IR 203", "ISO 2022 IR 13", "ISO 2022 IR 166", "ISO 2022 IR 87", "ISO 2022 IR 159",
-    "ISO 2022 IR 149", "ISO 2022 IR 58",
-}) & frozenset(pydicom.charset.python_encoding)
+CHARACTER_SETS = frozenset(
+    {
+        "ISO_IR 100",
+        "ISO_IR 101",
+        "ISO_IR 109",
+        "ISO_IR 110",
+        "ISO_IR 144",
+        "ISO_IR 127",
+        "ISO_IR 126",
+        "ISO_IR 138",
+        "ISO_IR 148",
+        "ISO_IR 203",
+        "ISO_IR 13",
+        "ISO_IR 166",
+        "ISO_IR 192",
+        "GB18030",
+        "GBK",
+        "ISO 2022 IR 6",
+        "ISO 2022 IR 100",
+        "ISO 2022 IR 101",
+        "ISO 2022 IR 109",
+        "ISO 2022 IR 110",
+        "ISO 2022 IR 144",
+        "ISO 2022 IR 127",
+        "ISO 2022 IR 126",
+        "ISO 2022 IR 138",
+        "ISO 2022 IR 148",
+        "ISO 2022 IR 203",
+        "ISO 2022 IR 13",
+        "ISO 2022 IR 166",
+        "ISO 2022 IR 87",
+        "ISO 2022 IR 159",
+        "ISO 2022 IR 149",
+        "ISO 2022 IR 58",
+    }
+) & frozenset(pydicom.charset.python_encoding)
 
 
 def specific_character_set(elem: DataElement, ctx: Context) -> tuple[str, ...]:
@@ -348,8 +398,7 @@ def specific_character_set(elem: DataElement, ctx: Context) -> tuple[str, ...]:
     terms = [term.strip() for term in terms]
     for term in terms:
         if term and term not in CHARACTER_SETS:
-            raise InvalidAttributeValue(f"{describe(elem.tag)} '{term}' is not a supported character set",
-                                        [elem.tag])
+            raise InvalidAttributeValue(f"{describe(elem.tag)} '{term}' is not a supported character set", [elem.tag])
     return tuple(terms)
 
 
@@ -361,9 +410,24 @@ def memory_allocation(elem: DataElement, ctx: Context) -> int:
 
 
 _PROPOSED_STUDY_KEYWORDS = (
-    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientBirthTime", "PatientSex",
-    "PatientAge", "EthnicGroup", "PatientComments", "OtherPatientIDs", "OtherPatientNames", "StudyInstanceUID",
-    "StudyDate", "StudyTime", "StudyID", "StudyDescription", "AccessionNumber", "ReferringPhysicianName",
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientBirthTime",
+    "PatientSex",
+    "PatientAge",
+    "EthnicGroup",
+    "PatientComments",
+    "OtherPatientIDs",
+    "OtherPatientNames",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "StudyDescription",
+    "AccessionNumber",
+    "ReferringPhysicianName",
 )
 
 
@@ -379,16 +443,18 @@ def proposed_study(elem: DataElement, ctx: Context) -> ProposedStudy | None:
             values[keyword] = "\\".join(str(v) for v in value) if isinstance(value, list) else str(value)
     study_uid = values.get("StudyInstanceUID")
     if study_uid is not None and not UID(study_uid).is_valid:  # it becomes the printed films' study
-        raise InvalidAttributeValue(f"{describe(elem.tag)}: Study Instance UID '{study_uid}' is not a valid UID",
-                                    [elem.tag])
+        raise InvalidAttributeValue(
+            f"{describe(elem.tag)}: Study Instance UID '{study_uid}' is not a valid UID", [elem.tag]
+        )
     return ProposedStudy(frozen_mapping(values))
 
 
 def original_image(elem: DataElement, ctx: Context) -> tuple[Any, ...]:
     items = _sequence(elem, maximum=None)
     keys = ("StudyInstanceUID", "SeriesInstanceUID", "ReferencedSOPClassUID", "ReferencedSOPInstanceUID")
-    references = tuple(frozen_mapping({k: str(item[k].value) for k in keys if k in item and item[k].value})
-                       for item in items)
+    references = tuple(
+        frozen_mapping({k: str(item[k].value) for k in keys if k in item and item[k].value}) for item in items
+    )
     for reference in references:  # they go into the printed film's Source Instance Sequence
         for keyword, uid in reference.items():
             if not UID(uid).is_valid:
@@ -424,9 +490,7 @@ def referenced_film_session(elem: DataElement, ctx: Context) -> str:
     uid = _reference(elem, uids.BASIC_FILM_SESSION)
     session = ctx.hierarchy.require_film_session()
     if uid != session.sop_instance_uid:
-        raise InvalidAttributeValue(
-            f"{describe(elem.tag)} is not this association's Film Session: {uid}", [elem.tag]
-        )
+        raise InvalidAttributeValue(f"{describe(elem.tag)} is not this association's Film Session: {uid}", [elem.tag])
     return uid
 
 
@@ -452,17 +516,28 @@ def annotation_display_format_id(elem: DataElement, ctx: Context) -> str:
     formats = ctx.profile.annotation_display_formats
     if value not in formats:
         substitute = ctx.profile.defaults.annotation_display_format_id
-        ctx.warn(Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
-                 f"{describe(elem.tag)} '{value}' is not defined for this printer "
-                 f"({', '.join(formats) or 'none'}); using '{substitute or 'none'}'", elem.tag)
+        ctx.warn(
+            Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
+            f"{describe(elem.tag)} '{value}' is not defined for this printer "
+            f"({', '.join(formats) or 'none'}); using '{substitute or 'none'}'",
+            elem.tag,
+        )
         return substitute
     return value
 
 
 # The Basic Grayscale Image Sequence item (PS3.4 Table H.4-10, PS3.3 C.13.5): pixel descriptions allowed.
 _IMAGE_ITEM_KEYWORDS = (
-    "SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns", "PixelAspectRatio",
-    "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "PixelData",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "Rows",
+    "Columns",
+    "PixelAspectRatio",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "PixelData",
 )
 _REQUIRED_IMAGE_ITEM_KEYWORDS = tuple(k for k in _IMAGE_ITEM_KEYWORDS if k != "PixelAspectRatio")
 
@@ -482,8 +557,7 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
         )
     for keyword in _REQUIRED_IMAGE_ITEM_KEYWORDS:
         if keyword not in item:
-            raise MissingAttribute(f"{describe(elem.tag)} item has no {describe(_tag(keyword))}",
-                                   [_tag(keyword)])
+            raise MissingAttribute(f"{describe(elem.tag)} item has no {describe(_tag(keyword))}", [_tag(keyword)])
         _check_vr(item[keyword])
         if _is_empty(item[keyword]):
             raise MissingAttributeValue(f"{describe(_tag(keyword))} is empty", [_tag(keyword)])
@@ -505,14 +579,16 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
     rows, rows_tag = integer("Rows")
     columns, columns_tag = integer("Columns")
     if rows < 1 or columns < 1:
-        raise InvalidAttributeValue(f"Rows x Columns is {rows} x {columns}; both must be at least 1",
-                                    [rows_tag, columns_tag])
+        raise InvalidAttributeValue(
+            f"Rows x Columns is {rows} x {columns}; both must be at least 1", [rows_tag, columns_tag]
+        )
     bits = (integer("BitsAllocated")[0], integer("BitsStored")[0], integer("HighBit")[0])
     allowed_bits = [(8, 8, 7)] + ([(16, 12, 11)] if ctx.profile.supports_12_bit else [])
     if bits not in allowed_bits:
         raise InvalidAttributeValue(
             "Bits Allocated/Stored/High Bit {}/{}/{} not supported; this printer takes {}".format(
-                *bits, " or ".join("{}/{}/{}".format(*b) for b in allowed_bits)),
+                *bits, " or ".join("{}/{}/{}".format(*b) for b in allowed_bits)
+            ),
             [_tag("BitsStored")],
         )
     representation, tag = integer("PixelRepresentation")
@@ -523,8 +599,9 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
         ratio = item["PixelAspectRatio"]
         values = list(ratio.value) if ratio.VM == 2 else []
         if len(values) != 2 or not all(isinstance(v, int) and v > 0 for v in values):
-            raise InvalidAttributeValue(f"Pixel Aspect Ratio {ratio.value!r} must be two positive integers",
-                                        [ratio.tag])
+            raise InvalidAttributeValue(
+                f"Pixel Aspect Ratio {ratio.value!r} must be two positive integers", [ratio.tag]
+            )
         aspect = (int(values[0]), int(values[1]))
 
     pixel_data = item["PixelData"].value
@@ -534,7 +611,8 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
         size = len(pixel_data) if isinstance(pixel_data, bytes) else "?"
         raise InvalidAttributeValue(
             f"Pixel Data holds {size} bytes; Rows x Columns x Bits Allocated/8 = {rows} x {columns} x "
-            f"{bytes_per_pixel} = {expected}", [_tag("PixelData")]
+            f"{bytes_per_pixel} = {expected}",
+            [_tag("PixelData")],
         )
     if bytes_per_pixel == 1:
         pixels = np.frombuffer(pixel_data, dtype=np.uint8, count=rows * columns).reshape(rows, columns)
@@ -562,10 +640,15 @@ FILM_SESSION = (  # PS3.4 Table H.4-2 (N-CREATE and N-SET)
     Rule("SpecificCharacterSet", "specific_character_set", Usage.UU, specific_character_set),
     Rule("NumberOfCopies", "number_of_copies", Usage.UM, number_of_copies),
     Rule("PrintPriority", "print_priority", Usage.UM, enumerated(PrintPriority)),
-    Rule("MediumType", "medium_type", Usage.UM,
-         defined_term(lambda p: p.medium_types, lambda p: p.defaults.medium_type)),
-    Rule("FilmDestination", "film_destination", Usage.UM,
-         defined_term(lambda p: p.film_destinations, lambda p: p.defaults.film_destination)),
+    Rule(
+        "MediumType", "medium_type", Usage.UM, defined_term(lambda p: p.medium_types, lambda p: p.defaults.medium_type)
+    ),
+    Rule(
+        "FilmDestination",
+        "film_destination",
+        Usage.UM,
+        defined_term(lambda p: p.film_destinations, lambda p: p.defaults.film_destination),
+    ),
     Rule("FilmSessionLabel", "film_session_label", Usage.UU, text(64)),
     Rule("MemoryAllocation", "memory_allocation", Usage.UU, memory_allocation),
     Rule("OwnerID", "owner_id", Usage.UU, text(16)),
@@ -573,15 +656,28 @@ FILM_SESSION = (  # PS3.4 Table H.4-2 (N-CREATE and N-SET)
 )
 
 _FILM_BOX_SETTABLE = (  # PS3.4 Table H.4-7 (N-SET); also part of H.4-6 (N-CREATE)
-    Rule("MagnificationType", "magnification_type", Usage.UM,
-         defined_term(lambda p: p.magnification_types, lambda p: p.defaults.magnification_type, MagnificationType)),
+    Rule(
+        "MagnificationType",
+        "magnification_type",
+        Usage.UM,
+        defined_term(lambda p: p.magnification_types, lambda p: p.defaults.magnification_type, MagnificationType),
+    ),
     Rule("MaxDensity", "max_density", Usage.UM, density_limit),
     Rule("ConfigurationInformation", "configuration_information", Usage.UM, configuration_information(False)),
-    Rule("ReferencedPresentationLUTSequence", "referenced_presentation_lut", Usage.UU,
-         referenced_presentation_lut, _supports_plut),
-    Rule("SmoothingType", "smoothing_type", Usage.UU,
-         defined_term(lambda p: p.smoothing_types, lambda p: p.defaults.smoothing_type),
-         lambda p: bool(p.smoothing_types)),
+    Rule(
+        "ReferencedPresentationLUTSequence",
+        "referenced_presentation_lut",
+        Usage.UU,
+        referenced_presentation_lut,
+        _supports_plut,
+    ),
+    Rule(
+        "SmoothingType",
+        "smoothing_type",
+        Usage.UU,
+        defined_term(lambda p: p.smoothing_types, lambda p: p.defaults.smoothing_type),
+        lambda p: bool(p.smoothing_types),
+    ),
     Rule("BorderDensity", "border_density", Usage.UU, border_density),
     Rule("EmptyImageDensity", "empty_image_density", Usage.UU, border_density),
     Rule("MinDensity", "min_density", Usage.UU, density_limit),
@@ -594,11 +690,19 @@ FILM_BOX_CREATE = (  # PS3.4 Table H.4-6
     Rule("ImageDisplayFormat", "image_display_format", Usage.MM, image_display_format),
     Rule("ReferencedFilmSessionSequence", "referenced_film_session", Usage.MM, referenced_film_session),
     Rule("FilmOrientation", "film_orientation", Usage.UM, enumerated(FilmOrientation)),
-    Rule("FilmSizeID", "film_size_id", Usage.UM,
-         defined_term(lambda p: p.film_size_ids, lambda p: p.defaults.film_size_id)),
+    Rule(
+        "FilmSizeID",
+        "film_size_id",
+        Usage.UM,
+        defined_term(lambda p: p.film_size_ids, lambda p: p.defaults.film_size_id),
+    ),
     Rule("AnnotationDisplayFormatID", "annotation_display_format_id", Usage.UU, annotation_display_format_id),
-    Rule("RequestedResolutionID", "requested_resolution_id", Usage.UU,
-         defined_term(lambda p: p.resolutions, lambda p: p.defaults.requested_resolution_id, RequestedResolutionID)),
+    Rule(
+        "RequestedResolutionID",
+        "requested_resolution_id",
+        Usage.UU,
+        defined_term(lambda p: p.resolutions, lambda p: p.defaults.requested_resolution_id, RequestedResolutionID),
+    ),
     *_FILM_BOX_SETTABLE,
 )
 
@@ -609,19 +713,43 @@ GRAYSCALE_IMAGE_BOX_SET = (  # PS3.4 Table H.4-10
     Rule("BasicGrayscaleImageSequence", "image", Usage.MM, grayscale_image),
     Rule("Polarity", "polarity", Usage.UM, enumerated(Polarity)),
     # Image Box overrides: an unsupported value falls back to the Film Box's (default None)
-    Rule("MagnificationType", "magnification_type", Usage.UU,
-         defined_term(lambda p: p.magnification_types, None, MagnificationType)),
-    Rule("SmoothingType", "smoothing_type", Usage.UU, defined_term(lambda p: p.smoothing_types, None),
-         lambda p: bool(p.smoothing_types)),
+    Rule(
+        "MagnificationType",
+        "magnification_type",
+        Usage.UU,
+        defined_term(lambda p: p.magnification_types, None, MagnificationType),
+    ),
+    Rule(
+        "SmoothingType",
+        "smoothing_type",
+        Usage.UU,
+        defined_term(lambda p: p.smoothing_types, None),
+        lambda p: bool(p.smoothing_types),
+    ),
     Rule("MinDensity", "min_density", Usage.UU, density_limit),
     Rule("MaxDensity", "max_density", Usage.UU, density_limit),
     Rule("ConfigurationInformation", "configuration_information", Usage.UU, configuration_information(True)),
-    Rule("RequestedImageSize", "requested_image_size", Usage.UU, requested_image_size,
-         lambda p: p.supports_requested_image_size),
-    Rule("RequestedDecimateCropBehavior", "requested_decimate_crop_behavior", Usage.UU,
-         enumerated(RequestedDecimateCropBehavior), lambda p: p.supports_decimate_crop),
-    Rule("ReferencedPresentationLUTSequence", "referenced_presentation_lut", Usage.UU,
-         referenced_presentation_lut, _supports_plut),
+    Rule(
+        "RequestedImageSize",
+        "requested_image_size",
+        Usage.UU,
+        requested_image_size,
+        lambda p: p.supports_requested_image_size,
+    ),
+    Rule(
+        "RequestedDecimateCropBehavior",
+        "requested_decimate_crop_behavior",
+        Usage.UU,
+        enumerated(RequestedDecimateCropBehavior),
+        lambda p: p.supports_decimate_crop,
+    ),
+    Rule(
+        "ReferencedPresentationLUTSequence",
+        "referenced_presentation_lut",
+        Usage.UU,
+        referenced_presentation_lut,
+        _supports_plut,
+    ),
     Rule("OriginalImageSequence", "original_image", Usage.UU, original_image),
 )
 
@@ -642,7 +770,8 @@ def decode(dataset: Dataset | None, rules: Sequence[Rule], ctx: Context) -> dict
     if unknown:
         raise NoSuchAttribute(
             f"{', '.join(describe(t) for t in unknown[:3])}{' ...' if len(unknown) > 3 else ''} "
-            "not supported for this operation", unknown
+            "not supported for this operation",
+            unknown,
         )
     values: dict[str, Any] = {}
     for tag, rule in by_tag.items():
@@ -679,17 +808,18 @@ def decode_presentation_lut(dataset: Dataset | None, sop_instance_uid: str) -> P
 
 def _decode_presentation_lut(dataset: Dataset, sop_instance_uid: str) -> PresentationLUT:
     shape_tag, sequence_tag = _tag("PresentationLUTShape"), _tag("PresentationLUTSequence")
-    unknown = [Tag(t) for t in dataset.keys()
-               if t not in (shape_tag, sequence_tag, 0x00080005) and Tag(t).element != 0]
+    unknown = [Tag(t) for t in dataset.keys() if t not in (shape_tag, sequence_tag, 0x00080005) and Tag(t).element != 0]
     if unknown:
-        raise NoSuchAttribute(f"{', '.join(describe(t) for t in unknown[:3])} not defined for a Presentation LUT",
-                              unknown)
+        raise NoSuchAttribute(
+            f"{', '.join(describe(t) for t in unknown[:3])} not defined for a Presentation LUT", unknown
+        )
     has_shape = shape_tag in dataset and not _is_empty(dataset[shape_tag])
     has_sequence = sequence_tag in dataset
     if has_shape == has_sequence:
         raise (InvalidAttributeValue if has_shape else MissingAttribute)(
             "a Presentation LUT needs exactly one of Presentation LUT Sequence (2050,0010) and "
-            "Presentation LUT Shape (2050,0020)", [sequence_tag, shape_tag]
+            "Presentation LUT Shape (2050,0020)",
+            [sequence_tag, shape_tag],
         )
     if has_shape:
         _check_vr(dataset[shape_tag])
@@ -719,11 +849,9 @@ def _decode_presentation_lut(dataset: Dataset, sop_instance_uid: str) -> Present
         )
     data_elem = item["LUTData"]
     raw = data_elem.value
-    data = (np.frombuffer(raw, dtype="<u2").copy() if isinstance(raw, bytes)
-            else np.asarray(list(raw), dtype=np.int64))
+    data = np.frombuffer(raw, dtype="<u2").copy() if isinstance(raw, bytes) else np.asarray(list(raw), dtype=np.int64)
     if data.size != entries:
-        raise InvalidAttributeValue(f"LUT Data has {data.size} entries, the descriptor says {entries}",
-                                    [data_elem.tag])
+        raise InvalidAttributeValue(f"LUT Data has {data.size} entries, the descriptor says {entries}", [data_elem.tag])
     if data.min() < 0 or data.max() >= 1 << bits:
         raise InvalidAttributeValue(f"LUT Data values must be 0 to {(1 << bits) - 1}", [data_elem.tag])
     explanation = ""
@@ -731,8 +859,9 @@ def _decode_presentation_lut(dataset: Dataset, sop_instance_uid: str) -> Present
         explanation = item.LUTExplanation
     lut = data.astype(np.uint16)
     lut.flags.writeable = False
-    return PresentationLUT(sop_instance_uid, lut_descriptor=(entries, first, bits), lut_explanation=explanation,
-                           lut_data=lut)
+    return PresentationLUT(
+        sop_instance_uid, lut_descriptor=(entries, first, bits), lut_explanation=explanation, lut_data=lut
+    )
 
 
 # --- encoding (responses and N-GET) -----------------------------------------------------------------
@@ -793,10 +922,14 @@ def encode_film_box(box: FilmBox, session: FilmSession, profile: PrinterProfile,
     ds.ReferencedFilmSessionSequence = [_reference_item(session.sop_class_uid, session.sop_instance_uid)]
     if profile.supports_presentation_lut:
         # PS3.4 H.4.2.2.1.1: U/MC for a P-LUT-capable SCP; report the values that will be used
-        ds.Illumination = (box.illumination if box.illumination is not None
-                           else profile.illumination_for(session.medium_type))
-        ds.ReflectedAmbientLight = (box.reflected_ambient_light if box.reflected_ambient_light is not None
-                                    else profile.defaults.reflected_ambient_light)
+        ds.Illumination = (
+            box.illumination if box.illumination is not None else profile.illumination_for(session.medium_type)
+        )
+        ds.ReflectedAmbientLight = (
+            box.reflected_ambient_light
+            if box.reflected_ambient_light is not None
+            else profile.defaults.reflected_ambient_light
+        )
         if box.referenced_presentation_lut is not None:
             ds.ReferencedPresentationLUTSequence = [
                 _reference_item(uids.PRESENTATION_LUT, box.referenced_presentation_lut.sop_instance_uid)
@@ -889,9 +1022,13 @@ def select(dataset: Dataset, identifiers: Sequence[int], ctx_warnings: list[Prin
     if "SpecificCharacterSet" in dataset:
         selected.SpecificCharacterSet = dataset.SpecificCharacterSet
     if missing:
-        ctx_warnings.append(PrintWarning(
-            Status.ATTRIBUTE_LIST_ERROR,
-            f"{', '.join(describe(t) for t in missing[:3])} not held by this instance", tuple(missing)))
+        ctx_warnings.append(
+            PrintWarning(
+                Status.ATTRIBUTE_LIST_ERROR,
+                f"{', '.join(describe(t) for t in missing[:3])} not held by this instance",
+                tuple(missing),
+            )
+        )
     return selected
 
 
@@ -943,8 +1080,11 @@ def encode_printer_configuration(profile: PrinterProfile) -> Dataset:
     formats = []
     slides = [k for k in ("SLIDE", "SUPERSLIDE") if k in profile.image_display_formats and k in profile.slide_formats]
     # one whole-film cell, in the first of STANDARD, ROW, COL the printer offers
-    whole = [text for kind, text in (("STANDARD", "STANDARD\\1,1"), ("ROW", "ROW\\1"), ("COL", "COL\\1"))
-             if kind in profile.image_display_formats][:1]
+    whole = [
+        text
+        for kind, text in (("STANDARD", "STANDARD\\1,1"), ("ROW", "ROW\\1"), ("COL", "COL\\1"))
+        if kind in profile.image_display_formats
+    ][:1]
     for size in profile.film_size_ids:
         for resolution, dpi in profile.resolutions.items():
             for text in [*whole, *slides]:
@@ -974,7 +1114,8 @@ def encode_printer_configuration(profile: PrinterProfile) -> Dataset:
             item.OtherSmoothingTypesAvailable = smoothing
     item.ConfigurationInformationDescription = "; ".join(
         f"{curve}: mid-grey contrast {contrast:g} (S-curve on P-Values, used without a Presentation LUT)"
-        for curve, contrast in profile.contrast_curves.items())
+        for curve, contrast in profile.contrast_curves.items()
+    )
     item.MaximumCollatedFilms = 9999 if profile.supports_film_session_print else 0
     behavior = defaults.requested_decimate_crop_behavior
     item.DecimateCropResult = f"DEF {behavior}" if profile.supports_decimate_crop else behavior

@@ -53,8 +53,7 @@ class Rect:
     def fraction(self, box: Box) -> Rect:
         """The part of this rectangle given by [left, top, width, height] fractions of it."""
         left, top, width, height = box
-        return Rect(self.x + left * self.width, self.y + top * self.height, width * self.width,
-                    height * self.height)
+        return Rect(self.x + left * self.width, self.y + top * self.height, width * self.width, height * self.height)
 
 
 @dataclass(frozen=True)
@@ -165,8 +164,14 @@ def film_size_mm(film_size_id: str, orientation: FilmOrientation) -> tuple[float
     return min(width, height), max(width, height)
 
 
-def film_geometry(film_size_id: str, orientation: FilmOrientation, fmt: ImageDisplayFormat, tables: LayoutTables,
-                  image_area: Box = (0.0, 0.0, 1.0, 1.0), annotation_boxes: Sequence[Box] = ()) -> FilmGeometry:
+def film_geometry(
+    film_size_id: str,
+    orientation: FilmOrientation,
+    fmt: ImageDisplayFormat,
+    tables: LayoutTables,
+    image_area: Box = (0.0, 0.0, 1.0, 1.0),
+    annotation_boxes: Sequence[Box] = (),
+) -> FilmGeometry:
     """Where every image box and annotation box of a film box lies; LayoutError if the layout is unknown."""
     width, height = film_size_mm(film_size_id, orientation)
     film = Rect(0.0, 0.0, width, height)
@@ -192,8 +197,16 @@ def _slide_cells(area: Rect, box_width: float, box_height: float, pitch: float) 
     columns, rows = math.floor(area.width / pitch + 1e-9), math.floor(area.height / pitch + 1e-9)
     left = area.x + (area.width - columns * pitch) / 2
     top = area.y + (area.height - rows * pitch) / 2
-    return [Rect(left + c * pitch + (pitch - box_width) / 2, top + r * pitch + (pitch - box_height) / 2,
-                 box_width, box_height) for r in range(rows) for c in range(columns)]
+    return [
+        Rect(
+            left + c * pitch + (pitch - box_width) / 2,
+            top + r * pitch + (pitch - box_height) / 2,
+            box_width,
+            box_height,
+        )
+        for r in range(rows)
+        for c in range(columns)
+    ]
 
 
 # --- where an image lands in its box -------------------------------------------------------------------
@@ -211,10 +224,17 @@ class Placement:
 _EPSILON = 1e-6  # mm
 
 
-def place_image(box: Rect, rows: int, columns: int, pixel_aspect_ratio: tuple[int, int],
-                magnification_type: MagnificationType, requested_image_size: float | None,
-                behavior: RequestedDecimateCropBehavior | None, default_behavior: RequestedDecimateCropBehavior,
-                dpi: int) -> Placement:
+def place_image(
+    box: Rect,
+    rows: int,
+    columns: int,
+    pixel_aspect_ratio: tuple[int, int],
+    magnification_type: MagnificationType,
+    requested_image_size: float | None,
+    behavior: RequestedDecimateCropBehavior | None,
+    default_behavior: RequestedDecimateCropBehavior,
+    dpi: int,
+) -> Placement:
     """Size and position of an image in its box (see the module text); raises PrintError C603."""
     vertical, horizontal = pixel_aspect_ratio
     shape = (rows * vertical) / (columns * horizontal)  # printed height / width
@@ -230,13 +250,15 @@ def place_image(box: Rect, rows: int, columns: int, pixel_aspect_ratio: tuple[in
         return Placement(_centred(box, width, height), full, None)
 
     chosen = behavior or default_behavior
-    why = (f"the image needs {width:.1f} x {height:.1f} mm; its box is {box.width:.1f} x {box.height:.1f} mm")
+    why = f"the image needs {width:.1f} x {height:.1f} mm; its box is {box.width:.1f} x {box.height:.1f} mm"
     if chosen is RequestedDecimateCropBehavior.FAIL:
         raise PrintError(f"image larger than its box: {why}", status=Status.IMAGE_LARGER_THAN_BOX)
     if chosen is RequestedDecimateCropBehavior.DECIMATE:
         if magnification_type is MagnificationType.NONE:
-            raise PrintError(f"image larger than its box and Magnification Type NONE cannot decimate: {why}",
-                             status=Status.IMAGE_LARGER_THAN_BOX)
+            raise PrintError(
+                f"image larger than its box and Magnification Type NONE cannot decimate: {why}",
+                status=Status.IMAGE_LARGER_THAN_BOX,
+            )
         status = Status.IMAGE_DECIMATED if behavior is not None else Status.IMAGE_DEMAGNIFIED
         return Placement(_centred(box, *_best_fit(box, shape)), full, status)
     # CROP: keep the size, print the centre part that fits the box

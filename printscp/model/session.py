@@ -346,23 +346,31 @@ class FilmLayout:
         return list(dict.fromkeys(found))
 
 
-def geometry_of(film_size_id: str, orientation: FilmOrientation, fmt: ImageDisplayFormat,
-                annotation_display_format_id: str, profile: PrinterProfile) -> FilmGeometry:
+def geometry_of(
+    film_size_id: str,
+    orientation: FilmOrientation,
+    fmt: ImageDisplayFormat,
+    annotation_display_format_id: str,
+    profile: PrinterProfile,
+) -> FilmGeometry:
     """The cells and annotation boxes of a film box; LayoutError when the layout is not the printer's."""
     annotation = profile.annotation_display_formats.get(annotation_display_format_id)
     if annotation is None:
         return film_geometry(film_size_id, orientation, fmt, profile.layout_tables)
-    return film_geometry(film_size_id, orientation, fmt, profile.layout_tables, annotation.image_area,
-                         annotation.boxes)
+    return film_geometry(film_size_id, orientation, fmt, profile.layout_tables, annotation.image_area, annotation.boxes)
 
 
 def layout_film(film: FilmSnapshot, profile: PrinterProfile) -> FilmLayout:
     """Geometry and placements of a frozen film; raises PrintError C603 when an image cannot be printed."""
-    geometry = geometry_of(film.film_size_id, film.film_orientation, film.image_display_format,
-                           film.annotation_display_format_id, profile)
+    geometry = geometry_of(
+        film.film_size_id, film.film_orientation, film.image_display_format, film.annotation_display_format_id, profile
+    )
     dpi = profile.dpi(film.requested_resolution_id.value)
-    placements = {box.image_box_position: place(cell, box, dpi, profile)
-                  for cell, box in zip(geometry.cells, film.image_boxes, strict=True) if box.image is not None}
+    placements = {
+        box.image_box_position: place(cell, box, dpi, profile)
+        for cell, box in zip(geometry.cells, film.image_boxes, strict=True)
+        if box.image is not None
+    }
     return FilmLayout(geometry, placements, dpi)
 
 
@@ -371,8 +379,17 @@ def place(cell: Rect, box: ImageBoxSnapshot, dpi: int, profile: PrinterProfile) 
     image = box.image
     assert image is not None
     default = RequestedDecimateCropBehavior(profile.defaults.requested_decimate_crop_behavior)
-    return place_image(cell, image.rows, image.columns, image.pixel_aspect_ratio, box.magnification_type,
-                       box.requested_image_size, box.requested_decimate_crop_behavior, default, dpi)
+    return place_image(
+        cell,
+        image.rows,
+        image.columns,
+        image.pixel_aspect_ratio,
+        box.magnification_type,
+        box.requested_image_size,
+        box.requested_decimate_crop_behavior,
+        default,
+        dpi,
+    )
 
 
 # --- the hierarchy of one association and its state rules -----------------------------------------

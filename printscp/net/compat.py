@@ -46,8 +46,13 @@ from pynetdicom.sop_class import uid_to_service_class
 log = logging.getLogger(__name__)
 
 _N_RESPONSES = ("N-CREATE-RSP", "N-SET-RSP", "N-GET-RSP", "N-ACTION-RSP", "N-DELETE-RSP")
-_N_PRIMITIVES = (dimse_primitives.N_CREATE, dimse_primitives.N_SET, dimse_primitives.N_GET,
-                 dimse_primitives.N_ACTION, dimse_primitives.N_DELETE)
+_N_PRIMITIVES = (
+    dimse_primitives.N_CREATE,
+    dimse_primitives.N_SET,
+    dimse_primitives.N_GET,
+    dimse_primitives.N_ACTION,
+    dimse_primitives.N_DELETE,
+)
 
 
 def _service_class_or_print(uid: str) -> Any:
@@ -86,8 +91,12 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
     def send_pdu(self, primitive: Any) -> None:
         # Back-pressure: a handler streaming responses (C-FIND) waits while MAX_QUEUED PDUs are not yet
         # sent, so memory stays bounded and it sees a C-CANCEL within a few responses.
-        while (self.to_provider_queue.qsize() >= self.MAX_QUEUED and not self._kill_thread
-               and threading.current_thread() is not self and self.is_alive()):
+        while (
+            self.to_provider_queue.qsize() >= self.MAX_QUEUED
+            and not self._kill_thread
+            and threading.current_thread() is not self
+            and self.is_alive()
+        ):
             time.sleep(0.0005)
         super().send_pdu(primitive)
         # Only a DUL thread that may be asleep needs the byte: it set _selecting before it looked at the
@@ -103,8 +112,13 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
         # pynetdicom sends all it has queued before it reads again, so a C-CANCEL (or an A-ABORT)
         # behind a stream of C-FIND responses would be read after the last of them. While associated,
         # sending and reading take turns when both have work (returning False makes the loop read).
-        if (self._sent_last and self.state_machine.current_state == "Sta6"
-                and not self.to_provider_queue.empty() and self.socket is not None and self.socket.ready):
+        if (
+            self._sent_last
+            and self.state_machine.current_state == "Sta6"
+            and not self.to_provider_queue.empty()
+            and self.socket is not None
+            and self.socket.ready
+        ):
             self._sent_last = False
             return False
         self._sent_last = bool(super()._process_recv_primitive())
@@ -166,8 +180,11 @@ def _serve_request_keeping_responses(self: Any, msg: Any, context_id: int) -> No
     if not msg.is_valid_request and not self._reactor_checkpoint.is_set():
         self.dimse.msg_queue.put((context_id, msg))  # a send_* cleared the checkpoint and waits for it
         return
-    if (isinstance(msg, dimse_primitives.N_EVENT_REPORT) and self.is_requestor
-            and threading.current_thread() is not self):  # pynetdicom's event thread (dimse.py)
+    if (
+        isinstance(msg, dimse_primitives.N_EVENT_REPORT)
+        and self.is_requestor
+        and threading.current_thread() is not self
+    ):  # pynetdicom's event thread (dimse.py)
         _serve_event_report(self, msg, context_id)
         return
     _serve_request(self, msg, context_id)

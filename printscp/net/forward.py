@@ -127,5 +127,10 @@ class Forwarder:
             backoff = min(MAX_BACKOFF, self._backoff.get(name, 0.5) * 2)
             self._backoff[name] = backoff
             self._retry_at[name] = time.monotonic() + backoff
-        log.warning("forwarding to %s failed (%s); %d waiting, next try in %.0f s", name, why,
-                    len(list((self.root / name).iterdir())), backoff)
+        log.warning(
+            "forwarding to %s failed (%s); %d waiting, next try in %.0f s",
+            name,
+            why,
+            len(list((self.root / name).iterdir())),
+            backoff,
+        )

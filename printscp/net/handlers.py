@@ -69,20 +69,26 @@ _DECODERS: dict[str, Callable[[Event], Dataset]] = {
 }
 
 
-def _respond(event: Event, operation: str, sop_class_uid: str, instance_uid: str | None,
-             data_set: str | None, call: Callable[[Dataset | None], Outcome]) -> Response:
+def _respond(
+    event: Event,
+    operation: str,
+    sop_class_uid: str,
+    instance_uid: str | None,
+    data_set: str | None,
+    call: Callable[[Dataset | None], Outcome],
+) -> Response:
     """Decode the request's data set, run `call` on it, and build the response; log both."""
     peer = _peer(event)
     name = uids.name(sop_class_uid)
     try:
         dataset = _attribute_list(event, data_set) if data_set else None
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s %s from %s, data set:\n%s", operation, name, instance_uid or "", peer,
-                      _readable(dataset))
+            log.debug("%s %s %s from %s, data set:\n%s", operation, name, instance_uid or "", peer, _readable(dataset))
         outcome = call(dataset)
     except PrintError as error:
-        log.warning("%s %s %s from %s -> %s: %s", operation, name, instance_uid or "", peer, error.status,
-                    error.message)
+        log.warning(
+            "%s %s %s from %s -> %s: %s", operation, name, instance_uid or "", peer, error.status, error.message
+        )
         return _status(error.status, error.message, error.offending), None
     except Exception:
         log.exception("%s %s %s from %s failed", operation, name, instance_uid or "", peer)
@@ -91,8 +97,9 @@ def _respond(event: Event, operation: str, sop_class_uid: str, instance_uid: str
     if status is Status.SUCCESS:
         log.info("%s %s %s from %s -> %s", operation, name, instance_uid or "", peer, status)
     else:
-        log.warning("%s %s %s from %s -> %s: %s", operation, name, instance_uid or "", peer, status,
-                    outcome.error_comment)
+        log.warning(
+            "%s %s %s from %s -> %s: %s", operation, name, instance_uid or "", peer, status, outcome.error_comment
+        )
     response = _status(status, outcome.error_comment, outcome.offending)
     reply = outcome.dataset
     if outcome.affected_sop_instance_uid is not None:
@@ -128,37 +135,71 @@ def handle_n_create(event: Event, server: PrintServer) -> Response:
     request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
     sop_class_uid = str(request.AffectedSOPClassUID)
     instance_uid = str(request.AffectedSOPInstanceUID) if request.AffectedSOPInstanceUID else None
-    return _respond(event, N_CREATE, sop_class_uid, instance_uid, "AttributeList", lambda ds: _engine(
-        event, server).n_create(event.context.abstract_syntax, sop_class_uid, instance_uid, ds))
+    return _respond(
+        event,
+        N_CREATE,
+        sop_class_uid,
+        instance_uid,
+        "AttributeList",
+        lambda ds: _engine(event, server).n_create(event.context.abstract_syntax, sop_class_uid, instance_uid, ds),
+    )
 
 
 def handle_n_set(event: Event, server: PrintServer) -> Response:
     request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
-    return _respond(event, N_SET, sop_class_uid, instance_uid, "ModificationList", lambda ds: _engine(
-        event, server).n_set(event.context.abstract_syntax, sop_class_uid, instance_uid, ds))
+    return _respond(
+        event,
+        N_SET,
+        sop_class_uid,
+        instance_uid,
+        "ModificationList",
+        lambda ds: _engine(event, server).n_set(event.context.abstract_syntax, sop_class_uid, instance_uid, ds),
+    )
 
 
 def handle_n_get(event: Event, server: PrintServer) -> Response:
     request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
     identifiers = [int(tag) for tag in event.attribute_identifiers]
-    return _respond(event, N_GET, sop_class_uid, instance_uid, None, lambda ds: _engine(event, server).n_get(
-        event.context.abstract_syntax, sop_class_uid, instance_uid, identifiers))
+    return _respond(
+        event,
+        N_GET,
+        sop_class_uid,
+        instance_uid,
+        None,
+        lambda ds: _engine(event, server).n_get(
+            event.context.abstract_syntax, sop_class_uid, instance_uid, identifiers
+        ),
+    )
 
 
 def handle_n_action(event: Event, server: PrintServer) -> Response:
     request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
-    return _respond(event, N_ACTION, sop_class_uid, instance_uid, "ActionInformation", lambda ds: _engine(
-        event, server).n_action(event.context.abstract_syntax, sop_class_uid, instance_uid, request.ActionTypeID, ds))
+    return _respond(
+        event,
+        N_ACTION,
+        sop_class_uid,
+        instance_uid,
+        "ActionInformation",
+        lambda ds: _engine(event, server).n_action(
+            event.context.abstract_syntax, sop_class_uid, instance_uid, request.ActionTypeID, ds
+        ),
+    )
 
 
 def handle_n_delete(event: Event, server: PrintServer) -> Dataset:
     request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
-    status, _ = _respond(event, N_DELETE, sop_class_uid, instance_uid, None, lambda ds: _engine(
-        event, server).n_delete(event.context.abstract_syntax, sop_class_uid, instance_uid))
+    status, _ = _respond(
+        event,
+        N_DELETE,
+        sop_class_uid,
+        instance_uid,
+        None,
+        lambda ds: _engine(event, server).n_delete(event.context.abstract_syntax, sop_class_uid, instance_uid),
+    )
     return status
 
 
@@ -170,4 +211,3 @@ def handle_c_echo(event: Event, server: PrintServer) -> int:
 def handle_n_event_report(event: Event, server: PrintServer) -> Response:
     # An SCU never sends N-EVENT-REPORT to a print SCP (PS3.4 H.4: the SCP is the invoker).
     return _status(Status.UNRECOGNIZED_OPERATION, "printscp does not accept event reports"), None
-

@@ -131,7 +131,8 @@ class PrintAssociation(Association):  # type: ignore[misc]
     def _peer_is_leaving(self) -> bool:
         primitive = self.dul.peek_next_pdu()
         return isinstance(primitive, (A_ABORT, A_P_ABORT)) or (
-            isinstance(primitive, A_RELEASE) and primitive.result is None)
+            isinstance(primitive, A_RELEASE) and primitive.result is None
+        )
 
     def _send_event(self, report: EventReport) -> list[tuple[int, Any]]:
         """Send one event report and wait for its response; returns the requests received meanwhile."""
@@ -159,20 +160,35 @@ class PrintAssociation(Association):  # type: ignore[misc]
                 context_id, msg = self.dimse.msg_queue.get(timeout=0.05)
             except queue.Empty:
                 continue
-            if (isinstance(msg, N_EVENT_REPORT) and not msg.is_valid_request
-                    and msg.MessageIDBeingRespondedTo == request.MessageID):
+            if (
+                isinstance(msg, N_EVENT_REPORT)
+                and not msg.is_valid_request
+                and msg.MessageIDBeingRespondedTo == request.MessageID
+            ):
                 if msg.Status not in (0x0000, None):
-                    log.info("%s answered %s event %d with status 0x%04X", self.requestor.ae_title,
-                             uids.name(report.sop_class_uid), report.event_type_id, msg.Status)
+                    log.info(
+                        "%s answered %s event %d with status 0x%04X",
+                        self.requestor.ae_title,
+                        uids.name(report.sop_class_uid),
+                        report.event_type_id,
+                        msg.Status,
+                    )
                 return held
             if getattr(msg, "is_valid_request", False):
                 held.append((cast(int, context_id), msg))
                 self.requests_held += 1
             else:
-                log.warning("unexpected %s from %s while waiting for an event report response; dropped",
-                            type(msg).__name__, self.requestor.ae_title)
-        log.warning("no N-EVENT-REPORT-RSP from %s for %s event %d", self.requestor.ae_title,
-                    uids.name(report.sop_class_uid), report.event_type_id)
+                log.warning(
+                    "unexpected %s from %s while waiting for an event report response; dropped",
+                    type(msg).__name__,
+                    self.requestor.ae_title,
+                )
+        log.warning(
+            "no N-EVENT-REPORT-RSP from %s for %s event %d",
+            self.requestor.ae_title,
+            uids.name(report.sop_class_uid),
+            report.event_type_id,
+        )
         return held
 
 

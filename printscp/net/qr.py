@@ -51,8 +51,9 @@ def handle_c_store(event: Event, server: PrintServer) -> Dataset | int:
         missing = [k for k in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID") if not dataset.get(k)]
         if missing:
             return _status(DATA_SET_DOES_NOT_MATCH, f"{', '.join(missing)} missing")
-        if not all(UID(str(dataset.get(k))).is_valid for k in ("SOPInstanceUID", "StudyInstanceUID",
-                                                                "SeriesInstanceUID")):
+        if not all(
+            UID(str(dataset.get(k))).is_valid for k in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+        ):
             return _status(DATA_SET_DOES_NOT_MATCH, "a UID of the instance is not valid")
         path = server.archive.store_instance(event.encoded_dataset(), dataset, _peer(event))
     except OSError as exc:
@@ -61,8 +62,12 @@ def handle_c_store(event: Event, server: PrintServer) -> Dataset | int:
     except Exception as exc:  # an instance pydicom cannot read
         log.warning("C-STORE from %s refused: %s", _peer(event), exc)
         return _status(CANNOT_UNDERSTAND, f"cannot read the data set: {exc}")
-    log.info("C-STORE %s from %s -> %s", dataset.SOPClassUID.name if "SOPClassUID" in dataset else "?",
-             _peer(event), path.relative_to(server.archive.folder))
+    log.info(
+        "C-STORE %s from %s -> %s",
+        dataset.SOPClassUID.name if "SOPClassUID" in dataset else "?",
+        _peer(event),
+        path.relative_to(server.archive.folder),
+    )
     server.after_store()
     return 0x0000
 

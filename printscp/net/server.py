@@ -39,8 +39,13 @@ log = logging.getLogger(__name__)
 # Print contexts take Little Endian only: pixel data arrives as OW, and DCMTK also offers Big Endian.
 PRINT_TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
 # Stored instances are kept as they arrive, compressed ones included.
-ALL_TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
-                         ExplicitVRBigEndian, *AllTransferSyntaxes[4:]]
+ALL_TRANSFER_SYNTAXES = [
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    *AllTransferSyntaxes[4:],
+]
 RETENTION_INTERVAL = 600.0  # seconds between retention checks when nothing is stored
 
 
@@ -71,8 +76,11 @@ class PrintServer:
         self.archive.clear_leftovers()
         self.archive.reconcile()  # the index matches the disk before anyone asks it anything
         archive = config.archive
-        self.forwarder = (Forwarder(archive.folder, config.nodes, archive.forward_to, config.network.ae_title)
-                          if archive.forward_to else None)
+        self.forwarder = (
+            Forwarder(archive.folder, config.nodes, archive.forward_to, config.network.ae_title)
+            if archive.forward_to
+            else None
+        )
         self.queue = PrintQueue(config, self.printer, self.archive, on_stored=self._stored)
         self._engines: dict[Association, PrintEngine] = {}
         self._lock = threading.Lock()
@@ -93,7 +101,8 @@ class PrintServer:
                 info = AssociationInfo(
                     calling_ae_title=str(assoc.requestor.ae_title).strip(),
                     called_ae_title=str(assoc.requestor.primitive.called_ae_title).strip()
-                    if assoc.requestor.primitive else self.config.network.ae_title,
+                    if assoc.requestor.primitive
+                    else self.config.network.ae_title,
                     annotation_negotiated=uids.BASIC_ANNOTATION_BOX in accepted,
                     print_job_negotiated=uids.PRINT_JOB in accepted,
                 )
@@ -116,8 +125,13 @@ class PrintServer:
     def _established(self, event: Event) -> None:
         assoc = event.assoc
         contexts = ", ".join(uids.name(str(cx.abstract_syntax)) for cx in assoc.accepted_contexts)
-        log.info("association from %s (%s:%s) accepted: %s", str(assoc.requestor.ae_title).strip(),
-                 assoc.requestor.address, assoc.requestor.port, contexts)
+        log.info(
+            "association from %s (%s:%s) accepted: %s",
+            str(assoc.requestor.ae_title).strip(),
+            assoc.requestor.address,
+            assoc.requestor.port,
+            contexts,
+        )
         state = self.printer.state
         if state.printer_status is not PrinterStatus.NORMAL and isinstance(assoc, PrintAssociation):
             # The standard sends printer events on changes (PS3.4 H.4.6.2); an SCU that associates while
@@ -169,8 +183,12 @@ class PrintServer:
         ae.maximum_associations = network.max_associations
         ae.require_calling_aet = list(network.allowed_calling_ae_titles)
         ae.add_supported_context(uids.VERIFICATION)
-        print_contexts = [uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META, uids.PRINTER, uids.PRINT_JOB,
-                          uids.PRINTER_CONFIGURATION_RETRIEVAL]
+        print_contexts = [
+            uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META,
+            uids.PRINTER,
+            uids.PRINT_JOB,
+            uids.PRINTER_CONFIGURATION_RETRIEVAL,
+        ]
         if self.profile.supports_presentation_lut:
             print_contexts.append(uids.PRESENTATION_LUT)
         if self.profile.supports_annotation:
@@ -181,8 +199,7 @@ class PrintServer:
         for context in StoragePresentationContexts:
             if str(context.abstract_syntax) in uids.RETIRED_PRINT_CLASSES:  # Stored Print, Hardcopy: retired
                 continue
-            ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES, scu_role=True,
-                                     scp_role=True)
+            ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES, scu_role=True, scp_role=True)
         for abstract_syntax in sorted(qr.PATIENT_ROOT_CLASSES | qr.STUDY_ROOT_CLASSES):
             ae.add_supported_context(abstract_syntax)
         return ae
@@ -213,8 +230,12 @@ class PrintServer:
         network = self.config.network
         address = (host if host is not None else network.host, port if port is not None else network.port)
         ae = self.build_ae()
-        server = ae.make_server(address, evt_handlers=self.event_handlers(), server_class=ThreadedAssociationServer,
-                                request_handler=PrintRequestHandler)
+        server = ae.make_server(
+            address,
+            evt_handlers=self.event_handlers(),
+            server_class=ThreadedAssociationServer,
+            request_handler=PrintRequestHandler,
+        )
         server.contexts = _compat.template_contexts(server.contexts)  # copied for each association
         ae._servers.append(server)  # as AE.start_server does; the server's shutdown() removes it
         threading.Thread(target=server.serve_forever, name="printscp-acceptor", daemon=True).start()

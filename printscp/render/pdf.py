@@ -58,8 +58,13 @@ class ImageStreams:
         names = {id(image): _name(image) for image in placed}
         unique = {names[id(image)]: image.pixels for image in placed}
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            compressed = dict(zip(unique, pool.map(
-                lambda pixels: zlib.compress(pixels.tobytes(), PDF_COMPRESS_LEVEL), unique.values()), strict=True))
+            compressed = dict(
+                zip(
+                    unique,
+                    pool.map(lambda pixels: zlib.compress(pixels.tobytes(), PDF_COMPRESS_LEVEL), unique.values()),
+                    strict=True,
+                )
+            )
         self.streams.update({key: (name, compressed[name]) for key, name in names.items()})
 
 
@@ -139,8 +144,9 @@ class _GrayImage(PDFImageXObject):  # type: ignore[misc]
         return bytes(pdf_stream.format(document))
 
 
-def _draw_image(canvas: Canvas, placed: PlacedImage, rect: tuple[float, float, float, float],
-                streams: ImageStreams) -> None:
+def _draw_image(
+    canvas: Canvas, placed: PlacedImage, rect: tuple[float, float, float, float], streams: ImageStreams
+) -> None:
     """canvas.drawImage with our own XObject (mirrors reportlab's code): one XObject per distinct image."""
     name, stream = streams.streams[id(placed)]
     doc = canvas._doc

@@ -50,8 +50,9 @@ class Viewing:
         return gsdf.density_of_luminance(luminance, self.illumination, self.reflected_ambient_light, self.reflective)
 
 
-def density_of_p_values(p: FloatArray, p_max: int, min_density: float, max_density: float,
-                        viewing: Viewing) -> FloatArray:
+def density_of_p_values(
+    p: FloatArray, p_max: int, min_density: float, max_density: float, viewing: Viewing
+) -> FloatArray:
     """PS3.14 7.2/7.3: P-Value p of 0..p_max -> density, p = 0 at Max Density, p_max at Min Density.
 
     j(p) = jmin + p (jmax - jmin) / p_max with jmin = j(L(Dmax)), jmax = j(L(Dmin)); D = D(L(j(p))).
@@ -71,8 +72,9 @@ def display_values(density: FloatArray | float, viewing: Viewing) -> Uint8Array:
     equal-looking steps on screen, and a film printed at 3.00 OD on a 3.30 OD printer does not look
     black as ink.
     """
-    j_dark, j_light = gsdf.jnd_index(viewing.luminance(
-        np.array([viewing.printer_max_density, viewing.printer_min_density])))
+    j_dark, j_light = gsdf.jnd_index(
+        viewing.luminance(np.array([viewing.printer_max_density, viewing.printer_min_density]))
+    )
     position = (gsdf.jnd_index(viewing.luminance(density)) - j_dark) / (j_light - j_dark)
     return np.asarray(np.clip(np.rint(position * 255), 0, 255).astype(np.uint8))
 
@@ -99,9 +101,16 @@ def contrast_curve(x: FloatArray, contrast: float) -> FloatArray:
     return np.asarray(np.where(x < 0.5, low, high))
 
 
-def image_densities(bits_stored: int, photometric: PhotometricInterpretation, polarity: Polarity,
-                    plut: PresentationLUTSnapshot | None, contrast: float, min_density: int, max_density: int,
-                    viewing: Viewing) -> FloatArray:
+def image_densities(
+    bits_stored: int,
+    photometric: PhotometricInterpretation,
+    polarity: Polarity,
+    plut: PresentationLUTSnapshot | None,
+    contrast: float,
+    min_density: int,
+    max_density: int,
+    viewing: Viewing,
+) -> FloatArray:
     """Stored pixel value -> printed optical density, for every value of an image box (steps 1-3)."""
     top = (1 << bits_stored) - 1
     values = np.arange(top + 1, dtype=np.float64)
@@ -120,12 +129,20 @@ def image_densities(bits_stored: int, photometric: PhotometricInterpretation, po
     return density_of_p_values(p, p_max, d_min, d_max, viewing)
 
 
-def image_lut(bits_stored: int, photometric: PhotometricInterpretation, polarity: Polarity,
-              plut: PresentationLUTSnapshot | None, contrast: float, min_density: int, max_density: int,
-              viewing: Viewing) -> Uint8Array:
+def image_lut(
+    bits_stored: int,
+    photometric: PhotometricInterpretation,
+    polarity: Polarity,
+    plut: PresentationLUTSnapshot | None,
+    contrast: float,
+    min_density: int,
+    max_density: int,
+    viewing: Viewing,
+) -> Uint8Array:
     """Stored pixel value -> display value for one image box."""
-    return display_values(image_densities(bits_stored, photometric, polarity, plut, contrast, min_density,
-                                          max_density, viewing), viewing)
+    return display_values(
+        image_densities(bits_stored, photometric, polarity, plut, contrast, min_density, max_density, viewing), viewing
+    )
 
 
 def render_image(pixels: npt.NDArray[np.uint8] | npt.NDArray[np.uint16], lut: Uint8Array) -> Uint8Array:

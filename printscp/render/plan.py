@@ -92,16 +92,38 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile) -> FilmPlan:
             continue
         image = box.image
         contrast = profile.contrast_curves.get(box.configuration_information, 1.0)
-        key = (image.bits_stored, image.photometric_interpretation, box.polarity, id(box.presentation_lut),
-               contrast, box.min_density, box.max_density)
+        key = (
+            image.bits_stored,
+            image.photometric_interpretation,
+            box.polarity,
+            id(box.presentation_lut),
+            contrast,
+            box.min_density,
+            box.max_density,
+        )
         if key not in luts:
-            luts[key] = image_lut(image.bits_stored, image.photometric_interpretation, box.polarity,
-                                  box.presentation_lut, contrast, box.min_density, box.max_density, viewing)
+            luts[key] = image_lut(
+                image.bits_stored,
+                image.photometric_interpretation,
+                box.polarity,
+                box.presentation_lut,
+                contrast,
+                box.min_density,
+                box.max_density,
+                viewing,
+            )
         placement = layout.placements[box.image_box_position]
         top, left, rows, columns = placement.crop
-        printed = image.pixels[top:top + rows, left:left + columns]
-        images.append(PlacedImage(box.image_box_position, placement.rect.scaled(to_points),
-                                  render_image(printed, luts[key]), box.magnification_type, box.smoothing_type))
+        printed = image.pixels[top : top + rows, left : left + columns]
+        images.append(
+            PlacedImage(
+                box.image_box_position,
+                placement.rect.scaled(to_points),
+                render_image(printed, luts[key]),
+                box.magnification_type,
+                box.smoothing_type,
+            )
+        )
 
     # Trim lines and annotation text take the darkest or lightest the printer makes, whichever stands out.
     contrast_value = 255 if background < 128 else 0
@@ -109,17 +131,30 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile) -> FilmPlan:
     trim_boxes: tuple[Rect, ...] = ()
     if snapshot.trim.value == "YES":
         half = trim_line / 2
-        trim_boxes = tuple(Rect(i.rect.x - half, i.rect.y - half, i.rect.width + trim_line,
-                                i.rect.height + trim_line) for i in images)
+        trim_boxes = tuple(
+            Rect(i.rect.x - half, i.rect.y - half, i.rect.width + trim_line, i.rect.height + trim_line) for i in images
+        )
     texts = []
     for annotation in snapshot.annotations:
         if annotation.text_string and annotation.annotation_position <= len(geometry.annotation_boxes):
             rect = geometry.annotation_boxes[annotation.annotation_position - 1].scaled(to_points)
             texts.append(_text_box(annotation.annotation_position, rect, annotation.text_string, contrast_value))
-            fonts.report_missing(annotation.text_string, f"film box {snapshot.film_box_uid} annotation "
-                                 f"{annotation.annotation_position}")
-    return FilmPlan(geometry.width * to_points, geometry.height * to_points, layout.dpi, background, cells,
-                    tuple(empty), tuple(images), trim_boxes, trim_line, contrast_value, tuple(texts))
+            fonts.report_missing(
+                annotation.text_string, f"film box {snapshot.film_box_uid} annotation {annotation.annotation_position}"
+            )
+    return FilmPlan(
+        geometry.width * to_points,
+        geometry.height * to_points,
+        layout.dpi,
+        background,
+        cells,
+        tuple(empty),
+        tuple(images),
+        trim_boxes,
+        trim_line,
+        contrast_value,
+        tuple(texts),
+    )
 
 
 def _text_box(position: int, rect: Rect, text: str, value: int) -> TextBox:

@@ -62,8 +62,11 @@ def raster(plan: FilmPlan) -> Image.Image:
     line = max(1, round(plan.trim_line * scale))
     for rect in plan.trim_boxes:
         left, top, right, bottom = _box(rect, scale)
-        draw.rectangle((left - line // 2, top - line // 2, right + (line - 1) // 2, bottom + (line - 1) // 2),
-                       outline=plan.contrast_value, width=line)
+        draw.rectangle(
+            (left - line // 2, top - line // 2, right + (line - 1) // 2, bottom + (line - 1) // 2),
+            outline=plan.contrast_value,
+            width=line,
+        )
     for text in plan.texts:
         font = ImageFont.truetype(str(fonts.FONT_PATH), max(1, round(text.font_size * scale)))
         draw.text((text.x * scale, text.baseline * scale), text.text, fill=text.value, font=font, anchor="ls")

@@ -131,8 +131,7 @@ def make_instances(folder: Path) -> tuple[dict[str, str], dict[str, Dataset], li
     return names, datasets, files
 
 
-def print_film(address: tuple[str, int], label: str, calling: str = "MODALITY",
-               study: Dataset | None = None) -> str:
+def print_film(address: tuple[str, int], label: str, calling: str = "MODALITY", study: Dataset | None = None) -> str:
     """Print one film (STANDARD\\1,1 on 8INX10IN, one ramp image) with the test SCU; its Film Box UID."""
     with PrintSCU(address, calling=calling) as scu:
         attributes: dict[str, Any] = {"FilmSessionLabel": label}
@@ -188,8 +187,18 @@ def check_film_instance(path: Path, job: StoredJob, film: dict[str, Any], workdi
     # the same instance as the archive holds (film-N.dcm), data set for data set
     assert ds == dcmread(job.folder / film["dcm"])
 
-    dump = run([tool("dcmdump"), "+P", "SOPClassUID", "+P", "MIMETypeOfEncapsulatedDocument",
-                "+P", "EncapsulatedDocumentLength", str(path)])
+    dump = run(
+        [
+            tool("dcmdump"),
+            "+P",
+            "SOPClassUID",
+            "+P",
+            "MIMETypeOfEncapsulatedDocument",
+            "+P",
+            "EncapsulatedDocumentLength",
+            str(path),
+        ]
+    )
     assert dump.returncode == 0, dump.stderr
     assert "=EncapsulatedPDFStorage" in dump.stdout, dump.stdout
     assert "[application/pdf]" in dump.stdout, dump.stdout
@@ -272,17 +281,33 @@ def test_storescu_instances_are_stored_and_indexed(start_server: StartServer, tm
     assert result.stderr.count("Received Store Response (Success)") == len(files), result.stderr
     rows = running.server.archive.index.query(
         "SELECT sop_instance_uid, sop_class_uid, patient_id, patient_name, study_instance_uid, study_date, "
-        "series_instance_uid, modality, instance_number, source, calling_ae_title, path FROM instances")
+        "series_instance_uid, modality, instance_number, source, calling_ae_title, path FROM instances"
+    )
     indexed = {row["sop_instance_uid"]: row for row in rows}
     assert set(indexed) == {names[name] for name in INSTANCES}
     for name, (series, sop_class, instance_number) in INSTANCES.items():
         row = indexed[names[name]]
         study, modality, _ = SERIES[series]
         patient_id, study_date, *_ = STUDIES[study]
-        assert (row["sop_class_uid"], row["patient_id"], row["patient_name"], row["study_instance_uid"],
-                row["study_date"], row["series_instance_uid"], row["modality"], row["instance_number"]) == (
-            sop_class, patient_id, PATIENTS[patient_id][0], names[study], study_date, names[series], modality,
-            str(instance_number))
+        assert (
+            row["sop_class_uid"],
+            row["patient_id"],
+            row["patient_name"],
+            row["study_instance_uid"],
+            row["study_date"],
+            row["series_instance_uid"],
+            row["modality"],
+            row["instance_number"],
+        ) == (
+            sop_class,
+            patient_id,
+            PATIENTS[patient_id][0],
+            names[study],
+            study_date,
+            names[series],
+            modality,
+            str(instance_number),
+        )
         assert (row["source"], row["calling_ae_title"]) == ("store", "MODALITY_1")
         # kept as received: the file in the archive holds the data set storescu sent
         stored = running.archive / row["path"]
@@ -298,46 +323,88 @@ def test_storescu_instances_are_stored_and_indexed(start_server: StartServer, tm
 
 # model, level, keys ({name} = a UID of the archive), the names of the entities that must match (exactly)
 FIND_CASES = [
-    pytest.param("-P", "PATIENT", {"PatientName": "DOE*"}, {"P-DOE-1", "P-DOE-2", "P-DOE-3"},
-                 id="patient-root-patient-name-wildcard"),
+    pytest.param(
+        "-P",
+        "PATIENT",
+        {"PatientName": "DOE*"},
+        {"P-DOE-1", "P-DOE-2", "P-DOE-3"},
+        id="patient-root-patient-name-wildcard",
+    ),
     pytest.param("-P", "PATIENT", {"PatientName": "DOE^J?HN"}, {"P-DOE-1"}, id="patient-root-patient-question-mark"),
     pytest.param("-P", "PATIENT", {"PatientName": "doe^jane"}, {"P-DOE-2"}, id="patient-root-patient-pn-any-case"),
-    pytest.param("-P", "PATIENT", {"PatientName": ""}, {"P-DOE-1", "P-DOE-2", "P-DOE-3", "P-ROE"},
-                 id="patient-root-patient-universal"),
-    pytest.param("-P", "PATIENT", {"PatientBirthDate": "-19751231"}, {"P-DOE-1", "P-ROE"},
-                 id="patient-root-patient-birth-date-open-range"),
+    pytest.param(
+        "-P",
+        "PATIENT",
+        {"PatientName": ""},
+        {"P-DOE-1", "P-DOE-2", "P-DOE-3", "P-ROE"},
+        id="patient-root-patient-universal",
+    ),
+    pytest.param(
+        "-P",
+        "PATIENT",
+        {"PatientBirthDate": "-19751231"},
+        {"P-DOE-1", "P-ROE"},
+        id="patient-root-patient-birth-date-open-range",
+    ),
     pytest.param("-P", "STUDY", {"PatientID": "P-DOE-1"}, {"S1"}, id="patient-root-study-by-patient"),
-    pytest.param("-P", "STUDY", {"PatientName": "DOE*", "StudyDate": "20260101-20261231"}, {"S1", "S4"},
-                 id="patient-root-study-wildcard-and-date-range"),
-    pytest.param("-P", "SERIES", {"PatientID": "P-DOE-3", "StudyInstanceUID": "{S4}"}, {"S4_DOC"},
-                 id="patient-root-series-of-the-film"),
-    pytest.param("-P", "IMAGE", {"PatientID": "P-DOE-1", "StudyInstanceUID": "{S1}", "SeriesInstanceUID": "{S1_CT}"},
-                 {"CT1", "CT2"}, id="patient-root-image"),
+    pytest.param(
+        "-P",
+        "STUDY",
+        {"PatientName": "DOE*", "StudyDate": "20260101-20261231"},
+        {"S1", "S4"},
+        id="patient-root-study-wildcard-and-date-range",
+    ),
+    pytest.param(
+        "-P",
+        "SERIES",
+        {"PatientID": "P-DOE-3", "StudyInstanceUID": "{S4}"},
+        {"S4_DOC"},
+        id="patient-root-series-of-the-film",
+    ),
+    pytest.param(
+        "-P",
+        "IMAGE",
+        {"PatientID": "P-DOE-1", "StudyInstanceUID": "{S1}", "SeriesInstanceUID": "{S1_CT}"},
+        {"CT1", "CT2"},
+        id="patient-root-image",
+    ),
     pytest.param("-S", "STUDY", {"StudyDate": "20260101-20261231"}, {"S1", "S4"}, id="study-root-study-date-range"),
     pytest.param("-S", "STUDY", {"StudyDate": "-20260101"}, {"S2"}, id="study-root-study-date-open-start"),
     pytest.param("-S", "STUDY", {"StudyDate": "20260601-"}, {"S3", "S4"}, id="study-root-study-date-open-end"),
     pytest.param("-S", "STUDY", {"StudyDate": "20260315"}, {"S1"}, id="study-root-study-date-single"),
     pytest.param("-S", "STUDY", {"StudyTime": "0900-1000"}, {"S4"}, id="study-root-study-time-range"),
-    pytest.param("-S", "STUDY", {"PatientName": "DOE*", "StudyDate": "2027*"}, set(),
-                 id="study-root-study-no-match"),
+    pytest.param("-S", "STUDY", {"PatientName": "DOE*", "StudyDate": "2027*"}, set(), id="study-root-study-no-match"),
     pytest.param("-S", "STUDY", {"StudyInstanceUID": "{S1}\\{S3}"}, {"S1", "S3"}, id="study-root-study-uid-list"),
-    pytest.param("-S", "STUDY", {"AccessionNumber": "ACC-S?"}, {"S1", "S2", "S3", "S4"},
-                 id="study-root-study-accession-wildcard"),
+    pytest.param(
+        "-S", "STUDY", {"AccessionNumber": "ACC-S?"}, {"S1", "S2", "S3", "S4"}, id="study-root-study-accession-wildcard"
+    ),
     pytest.param("-S", "SERIES", {"StudyInstanceUID": "{S1}"}, {"S1_CT", "S1_OT"}, id="study-root-series-of-study"),
-    pytest.param("-S", "SERIES", {"StudyInstanceUID": "{S1}", "Modality": "C?"}, {"S1_CT"},
-                 id="study-root-series-modality-wildcard"),
+    pytest.param(
+        "-S",
+        "SERIES",
+        {"StudyInstanceUID": "{S1}", "Modality": "C?"},
+        {"S1_CT"},
+        id="study-root-series-modality-wildcard",
+    ),
     pytest.param("-S", "SERIES", {"Modality": "DOC"}, {"S4_DOC"}, id="study-root-series-printed-films"),
-    pytest.param("-S", "IMAGE", {"StudyInstanceUID": "{S1}", "SeriesInstanceUID": "{S1_CT}"}, {"CT1", "CT2"},
-                 id="study-root-image"),
-    pytest.param("-S", "IMAGE", {"SOPInstanceUID": "{CT1}\\{SR}\\{FILM}"}, {"CT1", "SR", "FILM"},
-                 id="study-root-image-uid-list"),
+    pytest.param(
+        "-S",
+        "IMAGE",
+        {"StudyInstanceUID": "{S1}", "SeriesInstanceUID": "{S1_CT}"},
+        {"CT1", "CT2"},
+        id="study-root-image",
+    ),
+    pytest.param(
+        "-S", "IMAGE", {"SOPInstanceUID": "{CT1}\\{SR}\\{FILM}"}, {"CT1", "SR", "FILM"}, id="study-root-image-uid-list"
+    ),
     pytest.param("-S", "IMAGE", {"SOPClassUID": ENCAPSULATED_PDF}, {"FILM"}, id="study-root-image-by-sop-class"),
 ]
 
 
 @pytest.mark.parametrize(("model", "level", "keys", "expected"), FIND_CASES)
-def test_findscu_matches_exactly(archive: Archive, tmp_path: Path, model: str, level: str, keys: dict[str, str],
-                                 expected: set[str]) -> None:
+def test_findscu_matches_exactly(
+    archive: Archive, tmp_path: Path, model: str, level: str, keys: dict[str, str], expected: set[str]
+) -> None:
     unique = QR_LEVEL_KEYS[level]
     identifier = {unique: "", **archive.fill(keys)}
 
@@ -360,38 +427,92 @@ def test_findscu_answers_in_order_of_study_date(archive: Archive, tmp_path: Path
 
 
 def test_findscu_returns_the_keys_asked_for(archive: Archive, tmp_path: Path) -> None:
-    patient = findscu(archive.address, tmp_path, "-P", "PATIENT", {
-        "PatientID": "P-DOE-1", "PatientName": "", "PatientBirthDate": "", "PatientSex": "",
-        "NumberOfPatientRelatedStudies": "", "NumberOfPatientRelatedSeries": "",
-        "NumberOfPatientRelatedInstances": ""})
+    patient = findscu(
+        archive.address,
+        tmp_path,
+        "-P",
+        "PATIENT",
+        {
+            "PatientID": "P-DOE-1",
+            "PatientName": "",
+            "PatientBirthDate": "",
+            "PatientSex": "",
+            "NumberOfPatientRelatedStudies": "",
+            "NumberOfPatientRelatedSeries": "",
+            "NumberOfPatientRelatedInstances": "",
+        },
+    )
     assert patient.returncode == 0 and len(patient.datasets) == 1, patient.text[-3000:]
     ds = patient.datasets[0]
     assert (ds.PatientName, ds.PatientBirthDate, ds.PatientSex) == ("DOE^JOHN", "19700101", "M")
-    assert (ds.NumberOfPatientRelatedStudies, ds.NumberOfPatientRelatedSeries,
-            ds.NumberOfPatientRelatedInstances) == (1, 2, 3)
+    assert (ds.NumberOfPatientRelatedStudies, ds.NumberOfPatientRelatedSeries, ds.NumberOfPatientRelatedInstances) == (
+        1,
+        2,
+        3,
+    )
 
-    study = findscu(archive.address, tmp_path, "-S", "STUDY", {
-        "StudyInstanceUID": archive.uids["S1"], "StudyDate": "", "StudyTime": "", "AccessionNumber": "",
-        "StudyDescription": "", "PatientName": "", "ModalitiesInStudy": "", "NumberOfStudyRelatedSeries": "",
-        "NumberOfStudyRelatedInstances": ""})
+    study = findscu(
+        archive.address,
+        tmp_path,
+        "-S",
+        "STUDY",
+        {
+            "StudyInstanceUID": archive.uids["S1"],
+            "StudyDate": "",
+            "StudyTime": "",
+            "AccessionNumber": "",
+            "StudyDescription": "",
+            "PatientName": "",
+            "ModalitiesInStudy": "",
+            "NumberOfStudyRelatedSeries": "",
+            "NumberOfStudyRelatedInstances": "",
+        },
+    )
     assert study.returncode == 0 and len(study.datasets) == 1, study.text[-3000:]
     ds = study.datasets[0]
     assert (ds.StudyDate, ds.StudyTime, ds.AccessionNumber, ds.StudyDescription, ds.PatientName) == (
-        "20260315", "101500", "ACC-S1", "CT CHEST", "DOE^JOHN")
+        "20260315",
+        "101500",
+        "ACC-S1",
+        "CT CHEST",
+        "DOE^JOHN",
+    )
     assert sorted(ds.ModalitiesInStudy) == ["CT", "OT"]
     assert (ds.NumberOfStudyRelatedSeries, ds.NumberOfStudyRelatedInstances) == (2, 3)
 
     # the printed film: found under the patient and study its Film Session proposed
-    film = findscu(archive.address, tmp_path, "-P", "SERIES", {
-        "PatientID": FILM_PATIENT[0], "PatientName": "", "StudyInstanceUID": "", "StudyDate": "",
-        "AccessionNumber": "", "SeriesInstanceUID": "", "Modality": "", "SeriesNumber": "", "SeriesDescription": "",
-        "NumberOfSeriesRelatedInstances": ""})
+    film = findscu(
+        archive.address,
+        tmp_path,
+        "-P",
+        "SERIES",
+        {
+            "PatientID": FILM_PATIENT[0],
+            "PatientName": "",
+            "StudyInstanceUID": "",
+            "StudyDate": "",
+            "AccessionNumber": "",
+            "SeriesInstanceUID": "",
+            "Modality": "",
+            "SeriesNumber": "",
+            "SeriesDescription": "",
+            "NumberOfSeriesRelatedInstances": "",
+        },
+    )
     assert film.returncode == 0 and len(film.datasets) == 1, film.text[-3000:]
     ds = film.datasets[0]
     assert (ds.PatientName, ds.StudyInstanceUID, ds.StudyDate, ds.AccessionNumber) == (
-        FILM_PATIENT[1], archive.uids["S4"], FILM_STUDY[0], FILM_STUDY[2])
+        FILM_PATIENT[1],
+        archive.uids["S4"],
+        FILM_STUDY[0],
+        FILM_STUDY[2],
+    )
     assert (ds.SeriesInstanceUID, ds.Modality, ds.SeriesNumber, ds.SeriesDescription) == (
-        archive.film["series_instance_uid"], "DOC", 1, "Printed films")
+        archive.film["series_instance_uid"],
+        "DOC",
+        1,
+        "Printed films",
+    )
     assert ds.NumberOfSeriesRelatedInstances == 1
 
 
@@ -400,10 +521,25 @@ def test_findscu_returns_the_keys_asked_for(archive: Archive, tmp_path: Path) ->
 RETRIEVE_CASES = [
     pytest.param("-P", "PATIENT", {"PatientID": "P-DOE-1"}, {"CT1", "CT2", "SC"}, id="patient-root-patient"),
     pytest.param("-S", "STUDY", {"StudyInstanceUID": "{S2}"}, {"SR"}, id="study-root-study"),
-    pytest.param("-S", "SERIES", {"StudyInstanceUID": "{S1}", "SeriesInstanceUID": "{S1_CT}"}, {"CT1", "CT2"},
-                 id="study-root-series"),
-    pytest.param("-P", "IMAGE", {"PatientID": "P-ROE", "StudyInstanceUID": "{S3}", "SeriesInstanceUID": "{S3_CT}",
-                                 "SOPInstanceUID": "{ROE_CT}"}, {"ROE_CT"}, id="patient-root-image"),
+    pytest.param(
+        "-S",
+        "SERIES",
+        {"StudyInstanceUID": "{S1}", "SeriesInstanceUID": "{S1_CT}"},
+        {"CT1", "CT2"},
+        id="study-root-series",
+    ),
+    pytest.param(
+        "-P",
+        "IMAGE",
+        {
+            "PatientID": "P-ROE",
+            "StudyInstanceUID": "{S3}",
+            "SeriesInstanceUID": "{S3_CT}",
+            "SOPInstanceUID": "{ROE_CT}",
+        },
+        {"ROE_CT"},
+        id="patient-root-image",
+    ),
 ]
 
 
@@ -416,8 +552,9 @@ def check_retrieved(archive: Archive, datasets: list[Dataset], expected: set[str
 
 
 @pytest.mark.parametrize(("model", "level", "keys", "expected"), RETRIEVE_CASES)
-def test_getscu_retrieves_the_matching_instances(archive: Archive, tmp_path: Path, model: str, level: str,
-                                                 keys: dict[str, str], expected: set[str]) -> None:
+def test_getscu_retrieves_the_matching_instances(
+    archive: Archive, tmp_path: Path, model: str, level: str, keys: dict[str, str], expected: set[str]
+) -> None:
     result = getscu(archive.address, tmp_path, model, level, archive.fill(keys))
 
     assert result.returncode == 0 and not result.errors, result.text[-3000:]
@@ -427,8 +564,9 @@ def test_getscu_retrieves_the_matching_instances(archive: Archive, tmp_path: Pat
 
 
 @pytest.mark.parametrize(("model", "level", "keys", "expected"), RETRIEVE_CASES)
-def test_movescu_moves_the_matching_instances(archive: Archive, tmp_path: Path, model: str, level: str,
-                                              keys: dict[str, str], expected: set[str]) -> None:
+def test_movescu_moves_the_matching_instances(
+    archive: Archive, tmp_path: Path, model: str, level: str, keys: dict[str, str], expected: set[str]
+) -> None:
     with StoreSCP(tmp_path / "storescp", archive.storescp_port) as scp:
         result = movescu(archive.address, model, level, archive.fill(keys), "STORESCP")
         assert result.returncode == 0, result.stderr[-3000:]
@@ -491,20 +629,25 @@ def test_movescu_moves_a_printed_film_to_storescp(start_server: StartServer, tmp
     assert (ds.PatientName, ds.PatientID, ds.StudyDate) == (FILM_PATIENT[1], FILM_PATIENT[0], FILM_STUDY[0])
 
 
-def test_forwarding_to_a_pacs_that_was_down_loses_nothing(start_server: StartServer, tmp_path: Path,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_forwarding_to_a_pacs_that_was_down_loses_nothing(
+    start_server: StartServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="printscp.net.forward")
     port = free_port()  # the PACS: nothing listens here until storescp is started below
-    running = start_server(nodes={"PACS": Node("127.0.0.1", port)},
-                           archive=ArchiveConfig(tmp_path / "films", forward_to=("PACS",)))
+    running = start_server(
+        nodes={"PACS": Node("127.0.0.1", port)}, archive=ArchiveConfig(tmp_path / "films", forward_to=("PACS",))
+    )
     boxes = [print_film(running.address, f"FORWARD {n}") for n in (1, 2)]
     stored = [job_of(running, box) for box in boxes]
     forwarder = running.server.forwarder
     assert forwarder is not None
 
     # the PACS is down: the forwarder tried, failed, and keeps both films in its outbox
-    wait_until(lambda: any("forwarding to PACS failed" in r.getMessage() for r in caplog.records), 10,
-               "a failed forwarding attempt")
+    wait_until(
+        lambda: any("forwarding to PACS failed" in r.getMessage() for r in caplog.records),
+        10,
+        "a failed forwarding attempt",
+    )
     assert forwarder.pending() == {"PACS": 2}
 
     with StoreSCP(tmp_path / "pacs", port, ae_title="PACS") as pacs:

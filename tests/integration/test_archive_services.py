@@ -62,9 +62,11 @@ def study_query(patient: str = "*") -> Dataset:
 def find_studies(running: RunningServer, patient: str = "*") -> list[str]:
     assoc = composite(running, STUDY_ROOT_FIND)
     try:
-        return [str(answer.StudyInstanceUID) for status, answer in assoc.send_c_find(study_query(patient),
-                                                                                     STUDY_ROOT_FIND)
-                if status is not None and status.Status == 0xFF00]
+        return [
+            str(answer.StudyInstanceUID)
+            for status, answer in assoc.send_c_find(study_query(patient), STUDY_ROOT_FIND)
+            if status is not None and status.Status == 0xFF00
+        ]
     finally:
         assoc.release()
 
@@ -82,9 +84,18 @@ def test_c_find_cancel_stops_the_matches(start_server: StartServer) -> None:
     running = start_server()
     archive = running.server.archive
     # many studies straight into the index: C-FIND reads nothing else
-    archive.index.add_instances([{"sop_instance_uid": f"1.2.3.{n}", "study_instance_uid": f"1.2.4.{n}",
-                                  "patient_name": f"DOE^{n}", "source": "store", "path": f"x/{n}.dcm"}
-                                 for n in range(3000)])
+    archive.index.add_instances(
+        [
+            {
+                "sop_instance_uid": f"1.2.3.{n}",
+                "study_instance_uid": f"1.2.4.{n}",
+                "patient_name": f"DOE^{n}",
+                "source": "store",
+                "path": f"x/{n}.dcm",
+            }
+            for n in range(3000)
+        ]
+    )
     assoc = composite(running, STUDY_ROOT_FIND)
     statuses = []
     for status, _ in assoc.send_c_find(study_query("DOE*"), STUDY_ROOT_FIND, msg_id=7):
@@ -109,15 +120,19 @@ def test_bad_c_stores_get_statuses_and_the_server_goes_on(start_server: StartSer
     good = assoc.send_c_store(instance)
     assoc.release()
     assert [(r.Status, str(r.ErrorComment)) for r in responses] == [
-        (0xA900, "StudyInstanceUID missing"), (0xA900, "a UID of the instance is not valid")]
+        (0xA900, "StudyInstanceUID missing"),
+        (0xA900, "a UID of the instance is not valid"),
+    ]
     assert good.Status == 0
     assert len(find_studies(running)) == 1
     assert [p.name for p in (running.archive / "instances").rglob("*") if p.is_file()] == [
-        f"{instance.SOPInstanceUID}.dcm"]
+        f"{instance.SOPInstanceUID}.dcm"
+    ]
 
 
-def test_restart_with_the_index_deleted_finds_every_film_and_instance(start_server: StartServer,
-                                                                      tmp_path: Path) -> None:
+def test_restart_with_the_index_deleted_finds_every_film_and_instance(
+    start_server: StartServer, tmp_path: Path
+) -> None:
     folder = tmp_path / "archive"
     first = start_server(archive=ArchiveConfig(folder))
     print_film(first, "ONE")
@@ -135,8 +150,7 @@ def test_restart_with_the_index_deleted_finds_every_film_and_instance(start_serv
     assert sorted(find_studies(second)) == before
 
 
-def test_retention_keeps_the_archive_under_its_size_while_serving(start_server: StartServer,
-                                                                  tmp_path: Path) -> None:
+def test_retention_keeps_the_archive_under_its_size_while_serving(start_server: StartServer, tmp_path: Path) -> None:
     folder = tmp_path / "archive"
     sizer = start_server(archive=ArchiveConfig(tmp_path / "sizer"))
     print_film(sizer)
@@ -157,8 +171,9 @@ def test_retention_keeps_the_archive_under_its_size_while_serving(start_server: 
 
 
 @pytest.mark.parametrize("label", ["../../etc/passwd", "..\\..\\x", "/tmp/evil", "a\x00b"])
-def test_hostile_labels_write_nothing_outside_the_archive(start_server: StartServer, tmp_path: Path,
-                                                          label: str) -> None:
+def test_hostile_labels_write_nothing_outside_the_archive(
+    start_server: StartServer, tmp_path: Path, label: str
+) -> None:
     running = start_server()
     with PrintSCU(running.address, calling="../../x") as scu:
         response = scu.n_create(uids.BASIC_FILM_SESSION, _label(label))

@@ -30,9 +30,24 @@ class Served:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     process = subprocess.Popen(
-        [*PRINTSCP, "serve", "--config", str(REPO / "config.toml"), "--host", "127.0.0.1", "--port", "0",
-         "--ae-title", "CLI_PRINTER", "--archive", str(tmp_path / "films")],
-        stderr=subprocess.PIPE, text=True, cwd=REPO)
+        [
+            *PRINTSCP,
+            "serve",
+            "--config",
+            str(REPO / "config.toml"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--ae-title",
+            "CLI_PRINTER",
+            "--archive",
+            str(tmp_path / "films"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     assert process.stderr is not None
     log: list[str] = []
     deadline = time.monotonic() + 20
@@ -111,8 +126,12 @@ def test_printer_commands_change_a_running_server(served: Served, tmp_path: Path
         arrived.set()
         return 0, None
 
-    with PrintSCU(("127.0.0.1", served.port), contexts=(META,), called="CLI_PRINTER",
-                  handlers=[(evt.EVT_N_EVENT_REPORT, on_event)]) as scu:
+    with PrintSCU(
+        ("127.0.0.1", served.port),
+        contexts=(META,),
+        called="CLI_PRINTER",
+        handlers=[(evt.EVT_N_EVENT_REPORT, on_event)],
+    ) as scu:
         changed = run("printer", "set", "FAILURE", "film jam", *options)
         assert changed.returncode == 0 and "printer: FAILURE (FILM JAM)" in changed.stdout
         assert arrived.wait(10)
@@ -130,8 +149,9 @@ def test_printer_commands_change_a_running_server(served: Served, tmp_path: Path
     assert oct((tmp_path / "films" / f".printscp-{served.port}.admin").stat().st_mode & 0o777) == "0o600"
 
 
-def _print_film(address: tuple[str, int], calling: str, label: str, patient: tuple[str, str] | None = None,
-                films: int = 1) -> None:
+def _print_film(
+    address: tuple[str, int], calling: str, label: str, patient: tuple[str, str] | None = None, films: int = 1
+) -> None:
     import numpy as np
     from printscu import PrintSCU
     from pydicom.dataset import Dataset

@@ -48,8 +48,14 @@ def client_for(server: Any, workdir: Path, **changes: Any) -> DcmtkPrintClient:
     return DcmtkPrintClient(workdir, server.host, server.port, **changes)
 
 
-def split_image(folder: Path, name: str = "split.dcm", bits: int = 12, rows: int = 256, columns: int = 256,
-                photometric: str = "MONOCHROME2") -> Path:
+def split_image(
+    folder: Path,
+    name: str = "split.dcm",
+    bits: int = 12,
+    rows: int = 256,
+    columns: int = 256,
+    photometric: str = "MONOCHROME2",
+) -> Path:
     """Left half P-value 0 (dark), right half full scale (bright)."""
     high = (1 << bits) - 1
     pixels = split_pixels(rows, columns, 0, high, np.uint8 if bits == 8 else np.uint16)
@@ -66,8 +72,9 @@ def assert_printed(log: PrintLog) -> None:
     assert log.printed, log.summary()
 
 
-def expected_sequence(images: int, presentation_lut: bool = True, action_on: str = "BasicFilmBoxSOPClass"
-                      ) -> list[tuple[str, str]]:
+def expected_sequence(
+    images: int, presentation_lut: bool = True, action_on: str = "BasicFilmBoxSOPClass"
+) -> list[tuple[str, str]]:
     """The responses a complete dcmprscu job gets, in order: Printer N-GET, P-LUT, session, film box,
     one N-SET per image, the N-ACTION, and the N-DELETEs in reverse order of creation."""
     sequence = [("N-GET RSP", "PrinterSOPClass")]
@@ -75,8 +82,11 @@ def expected_sequence(images: int, presentation_lut: bool = True, action_on: str
         sequence.append(("N-CREATE RSP", "PresentationLUTSOPClass"))
     sequence += [("N-CREATE RSP", "BasicFilmSessionSOPClass"), ("N-CREATE RSP", "BasicFilmBoxSOPClass")]
     sequence += [("N-SET RSP", "BasicGrayscaleImageBoxSOPClass")] * images
-    sequence += [("N-ACTION RSP", action_on), ("N-DELETE RSP", "BasicFilmBoxSOPClass"),
-                 ("N-DELETE RSP", "BasicFilmSessionSOPClass")]
+    sequence += [
+        ("N-ACTION RSP", action_on),
+        ("N-DELETE RSP", "BasicFilmBoxSOPClass"),
+        ("N-DELETE RSP", "BasicFilmSessionSOPClass"),
+    ]
     if presentation_lut:
         sequence.append(("N-DELETE RSP", "PresentationLUTSOPClass"))
     return sequence
@@ -117,8 +127,12 @@ def pixel_rect(film: dict[str, Any], box: dict[str, Any]) -> tuple[int, int, int
     """An image box's rect_pt in PNG pixels, (x0, y0, x1, y1), taking in every pixel it touches."""
     scale = film["png_dpi"] / 72
     x, y, w, h = box["rect_pt"]
-    return (math.floor(x * scale + 0.01), math.floor(y * scale + 0.01),
-            math.ceil((x + w) * scale - 0.01), math.ceil((y + h) * scale - 0.01))
+    return (
+        math.floor(x * scale + 0.01),
+        math.floor(y * scale + 0.01),
+        math.ceil((x + w) * scale - 0.01),
+        math.ceil((y + h) * scale - 0.01),
+    )
 
 
 def halves(png: np.ndarray, rect: tuple[int, int, int, int]) -> tuple[float, float]:
@@ -126,8 +140,8 @@ def halves(png: np.ndarray, rect: tuple[int, int, int, int]) -> tuple[float, flo
     x0, y0, x1, y1 = rect
     w, h = x1 - x0, y1 - y0
     rows = slice(y0 + h // 5, y1 - h // 5)
-    left = png[rows, x0 + w // 10: x0 + 2 * w // 5]
-    right = png[rows, x0 + 3 * w // 5: x1 - w // 10]
+    left = png[rows, x0 + w // 10 : x0 + 2 * w // 5]
+    right = png[rows, x0 + 3 * w // 5 : x1 - w // 10]
     return float(left.mean()), float(right.mean())
 
 
@@ -143,7 +157,7 @@ def check_split_images_land(png: np.ndarray, film: dict[str, Any], positions: in
         x0, y0, x1, y1 = pixel_rect(film, box)
         left, right = halves(png, (x0, y0, x1, y1))
         assert left < DARK and right > BRIGHT, (box, left, right)
-        expected_bright[y0:y1, (x0 + x1) // 2: x1] = True
+        expected_bright[y0:y1, (x0 + x1) // 2 : x1] = True
         inside[y0:y1, x0:x1] = True
     for box in boxes[positions:]:
         assert box.get("empty"), box
@@ -160,8 +174,18 @@ def check_split_images_land(png: np.ndarray, film: dict[str, Any], positions: in
 
 
 def test_echoscu(running: Any) -> None:
-    result = run([tool("echoscu"), "--verbose", "--aetitle", CALLING_AE_TITLE, "--call", "PRINTSCP",
-                  running.host, str(running.port)])
+    result = run(
+        [
+            tool("echoscu"),
+            "--verbose",
+            "--aetitle",
+            CALLING_AE_TITLE,
+            "--call",
+            "PRINTSCP",
+            running.host,
+            str(running.port),
+        ]
+    )
     assert result.returncode == 0, result.stderr
     assert "Received Echo Response (Success)" in result.stderr, result.stderr
 
@@ -208,8 +232,12 @@ def test_four_images_2x2_on_8x10(running: Any, tmp_path: Path) -> None:
     assert film["image_display_format"] == "STANDARD\\2,2"
     # four 288 x 360 pt cells, row by row, each with its square image centred
     rects = [box["rect_pt"] for box in film["image_boxes"]]
-    assert rects == [[0.0, 36.0, 288.0, 288.0], [288.0, 36.0, 288.0, 288.0],
-                     [0.0, 396.0, 288.0, 288.0], [288.0, 396.0, 288.0, 288.0]]
+    assert rects == [
+        [0.0, 36.0, 288.0, 288.0],
+        [288.0, 36.0, 288.0, 288.0],
+        [0.0, 396.0, 288.0, 288.0],
+        [288.0, 396.0, 288.0, 288.0],
+    ]
     png = check_film_files(job, "8INX10IN")
     check_split_images_land(png, film, 4)
 
@@ -349,8 +377,7 @@ def test_session_print(running: Any, tmp_path: Path) -> None:
     log = client.print([split_image(tmp_path)] * 2, layout=(1, 2), print_options=["--session-print"])
 
     assert_printed(log)
-    assert [(kind, sop) for kind, sop, _ in log.statuses] == expected_sequence(
-        2, action_on="BasicFilmSessionSOPClass")
+    assert [(kind, sop) for kind, sop, _ in log.statuses] == expected_sequence(2, action_on="BasicFilmSessionSOPClass")
     session_uid = log.one("N-CREATE RSP", "BasicFilmSessionSOPClass").sop_instance
     assert log.one("N-ACTION RQ").sop_instance == session_uid
     job = new_job(running, 0)
@@ -362,9 +389,23 @@ def test_session_print(running: Any, tmp_path: Path) -> None:
 
 def test_copies_and_film_session_attributes(running: Any, tmp_path: Path) -> None:
     client = client_for(running, tmp_path)
-    log = client.print([split_image(tmp_path)], print_options=[
-        "--copies", "3", "--medium-type", "BLUE FILM", "--destination", "BIN_1", "--priority", "HIGH",
-        "--label", "DCMTK interop", "--owner", "RADIOLOGY"])
+    log = client.print(
+        [split_image(tmp_path)],
+        print_options=[
+            "--copies",
+            "3",
+            "--medium-type",
+            "BLUE FILM",
+            "--destination",
+            "BIN_1",
+            "--priority",
+            "HIGH",
+            "--label",
+            "DCMTK interop",
+            "--owner",
+            "RADIOLOGY",
+        ],
+    )
 
     assert_printed(log)
     session = log.one("N-CREATE RQ", "BasicFilmSessionSOPClass")
@@ -373,10 +414,14 @@ def test_copies_and_film_session_attributes(running: Any, tmp_path: Path) -> Non
     manifest = job.manifest
     assert manifest["calling_ae_title"] == CALLING_AE_TITLE
     session_manifest = manifest["film_session"]
-    assert (session_manifest["number_of_copies"], session_manifest["medium_type"],
-            session_manifest["film_destination"], session_manifest["print_priority"],
-            session_manifest["film_session_label"], session_manifest["owner_id"]) == (
-        3, "BLUE FILM", "BIN_1", "HIGH", "DCMTK interop", "RADIOLOGY")
+    assert (
+        session_manifest["number_of_copies"],
+        session_manifest["medium_type"],
+        session_manifest["film_destination"],
+        session_manifest["print_priority"],
+        session_manifest["film_session_label"],
+        session_manifest["owner_id"],
+    ) == (3, "BLUE FILM", "BIN_1", "HIGH", "DCMTK interop", "RADIOLOGY")
     assert manifest["print_order"] == [1, 1, 1]
     assert len(manifest["films"]) == 1  # one film, printed three times
     check_film_files(job)
@@ -385,8 +430,9 @@ def test_copies_and_film_session_attributes(running: Any, tmp_path: Path) -> Non
 def test_film_box_and_image_box_options(running: Any, tmp_path: Path) -> None:
     """dcmpsprt's --landscape, --border WHITE and --img-polarity REVERSE all reach the film."""
     client = client_for(running, tmp_path)
-    log = client.print([split_image(tmp_path)], render_options=[
-        "--landscape", "--border", "WHITE", "--img-polarity", "REVERSE"])
+    log = client.print(
+        [split_image(tmp_path)], render_options=["--landscape", "--border", "WHITE", "--img-polarity", "REVERSE"]
+    )
 
     assert_printed(log)
     job = new_job(running, 0)
@@ -411,28 +457,58 @@ def test_film_box_and_image_box_options(running: Any, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("profile_changes", "film_size", "render_options", "print_options", "warned", "manifest_value"),
     [
-        ({"film_size_ids": ("14INX17IN",)}, "8INX10IN", (), (),
-         "BasicFilmBoxSOPClass", ("films", 0, "film_size_id", "14INX17IN")),
-        ({}, "14INX17IN", ("--magnification", "SINC"), (),
-         "BasicFilmBoxSOPClass", ("films", 0, "magnification_type", "BILINEAR")),
-        ({}, "14INX17IN", (), ("--medium-type", "PARCHMENT"),
-         "BasicFilmSessionSOPClass", ("film_session", None, "medium_type", "CLEAR FILM")),
-        ({"max_number_of_copies": 5}, "14INX17IN", (), ("--copies", "7"),
-         "BasicFilmSessionSOPClass", ("film_session", None, "number_of_copies", 5)),
+        (
+            {"film_size_ids": ("14INX17IN",)},
+            "8INX10IN",
+            (),
+            (),
+            "BasicFilmBoxSOPClass",
+            ("films", 0, "film_size_id", "14INX17IN"),
+        ),
+        (
+            {},
+            "14INX17IN",
+            ("--magnification", "SINC"),
+            (),
+            "BasicFilmBoxSOPClass",
+            ("films", 0, "magnification_type", "BILINEAR"),
+        ),
+        (
+            {},
+            "14INX17IN",
+            (),
+            ("--medium-type", "PARCHMENT"),
+            "BasicFilmSessionSOPClass",
+            ("film_session", None, "medium_type", "CLEAR FILM"),
+        ),
+        (
+            {"max_number_of_copies": 5},
+            "14INX17IN",
+            (),
+            ("--copies", "7"),
+            "BasicFilmSessionSOPClass",
+            ("film_session", None, "number_of_copies", 5),
+        ),
     ],
     ids=["film-size", "magnification", "medium-type", "copies"],
 )
 def test_unsupported_defined_term_is_substituted_with_warning(
-    start_server: StartServer, tmp_path: Path, profile_changes: dict[str, Any], film_size: str,
-    render_options: tuple[str, ...], print_options: tuple[str, ...], warned: str,
+    start_server: StartServer,
+    tmp_path: Path,
+    profile_changes: dict[str, Any],
+    film_size: str,
+    render_options: tuple[str, ...],
+    print_options: tuple[str, ...],
+    warned: str,
     manifest_value: tuple[str, int | None, str, Any],
 ) -> None:
     """A well-formed value the printer lacks gets warning 0x0116 and the printer's substitute; DCMTK
     takes 0x0116 as a warning and the job prints."""
     server = start_server(**profile_changes)
     client = client_for(server, tmp_path)
-    log = client.print([split_image(tmp_path)], film_size=film_size, render_options=render_options,
-                       print_options=print_options)
+    log = client.print(
+        [split_image(tmp_path)], film_size=film_size, render_options=render_options, print_options=print_options
+    )
 
     assert_printed(log)
     warnings = [(kind, sop, status) for kind, sop, status in log.statuses if status != 0x0000]
@@ -463,8 +539,12 @@ def wait_until_idle(server: Any, timeout: float = 5.0) -> int:
     ids=["layout-too-wide", "print-priority", "owner-id-too-long", "12-bit-to-8-bit-printer"],
 )
 def test_refused_request_then_next_print_succeeds(
-    start_server: StartServer, tmp_path: Path, profile_changes: dict[str, Any], layout: tuple[int, int],
-    print_options: tuple[str, ...], refused: tuple[str, str],
+    start_server: StartServer,
+    tmp_path: Path,
+    profile_changes: dict[str, Any],
+    layout: tuple[int, int],
+    print_options: tuple[str, ...],
+    refused: tuple[str, str],
 ) -> None:
     """An unsupported or malformed request gets 0x0106 exactly where it is made, nothing is printed,
     the half-built session is dropped when dcmprscu releases, and the next job (new association) prints."""
@@ -533,8 +613,8 @@ def test_trim_draws_a_trim_box(running: Any, tmp_path: Path) -> None:
     for box in film["image_boxes"]:
         x0, y0, x1, y1 = pixel_rect(film, box)
         ring = np.zeros(changed.shape, dtype=bool)
-        ring[max(y0 - margin, 0): y1 + margin, max(x0 - margin, 0): x1 + margin] = True
-        ring[y0 + margin: y1 - margin, x0 + margin: x1 - margin] = False
+        ring[max(y0 - margin, 0) : y1 + margin, max(x0 - margin, 0) : x1 + margin] = True
+        ring[y0 + margin : y1 - margin, x0 + margin : x1 - margin] = False
         assert np.count_nonzero(changed & ring) >= 0.9 * 2 * ((x1 - x0) + (y1 - y0)), box  # all the way round
         near_edges |= ring
     assert not np.any(changed & ~near_edges)  # the images and the rest of the border are untouched
@@ -583,7 +663,10 @@ def test_printing_while_the_printer_is_warning(running: Any, tmp_path: Path) -> 
     assert_printed(log)
     (event,) = [m for m in log.find("N-EVENT-REPORT RQ") if m.direction == "INCOMING"]
     assert (event.sop_class, event.sop_instance, event.fields["Event Type ID"]) == (
-        "PrinterSOPClass", "1.2.840.10008.5.1.1.17", "2")  # Warning (PS3.4 Table H.4-16)
+        "PrinterSOPClass",
+        "1.2.840.10008.5.1.1.17",
+        "2",
+    )  # Warning (PS3.4 Table H.4-16)
     assert event.element("2110,0020") == "SUPPLY LOW"
     (answer,) = [m for m in log.find("N-EVENT-REPORT RSP") if m.direction == "OUTGOING"]
     assert answer.status == 0x0000 and answer.fields["Message ID Being Responded To"] == event.fields["Message ID"]

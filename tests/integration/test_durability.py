@@ -33,9 +33,23 @@ class Server:
         self.archive = folder / "films"
         self.log = folder / f"server-{len(list(folder.glob('server-*.log')))}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "printscp", "serve", "--config", str(self.config), "--host", "127.0.0.1",
-             "--port", "0", "--archive", str(self.archive)],
-            stderr=open(self.log, "w"), cwd=REPO)  # noqa: SIM115
+            [
+                sys.executable,
+                "-m",
+                "printscp",
+                "serve",
+                "--config",
+                str(self.config),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--archive",
+                str(self.archive),
+            ],
+            stderr=open(self.log, "w"),
+            cwd=REPO,
+        )  # noqa: SIM115
         self.port = self._wait_for_port()
 
     def _wait_for_port(self) -> int:
@@ -72,8 +86,11 @@ def print_jobs(port: int, count: int, images: int = 20) -> list[str]:
     """Print `count` films of `images` 512x512 images; returns the acknowledged Print Job UIDs."""
     acknowledged = []
     pixels = (np.arange(512 * 512).reshape(512, 512) % 4096).astype(np.uint16)
-    with PrintSCU(("127.0.0.1", port), contexts=(META, uids.PRINT_JOB),
-                  handlers=[(evt.EVT_N_EVENT_REPORT, lambda event: (0, None))]) as scu:
+    with PrintSCU(
+        ("127.0.0.1", port),
+        contexts=(META, uids.PRINT_JOB),
+        handlers=[(evt.EVT_N_EVENT_REPORT, lambda event: (0, None))],
+    ) as scu:
         for n in range(count):
             session = scu.film_session(FilmSessionLabel=f"FILM {n}")
             box, boxes, _ = scu.film_box(session, "STANDARD\\4,5")
@@ -154,4 +171,3 @@ def test_sigterm_finishes_the_current_job_and_keeps_the_rest(servers: list[Serve
         assert time.monotonic() < deadline
         time.sleep(0.1)
     server.stop()
-

@@ -38,8 +38,15 @@ class Received:
         request: Any = event.request
         information = event.event_information if request.EventInformation.getvalue() else None
         with self.lock:
-            self.reports.append((time.monotonic(), str(request.AffectedSOPClassUID),
-                                 str(request.AffectedSOPInstanceUID), int(request.EventTypeID), information))
+            self.reports.append(
+                (
+                    time.monotonic(),
+                    str(request.AffectedSOPClassUID),
+                    str(request.AffectedSOPInstanceUID),
+                    int(request.EventTypeID),
+                    information,
+                )
+            )
         return 0x0000, None
 
     def of(self, sop_class_uid: str, instance: str | None = None) -> list[tuple[float, str, str, int, Dataset | None]]:
@@ -48,8 +55,9 @@ class Received:
 
 
 def scu_with_events(running: RunningServer, received: Received, calling: str = "EVENTS") -> PrintSCU:
-    return PrintSCU(running.address, contexts=PRINT_CONTEXTS, calling=calling,
-                    handlers=[(evt.EVT_N_EVENT_REPORT, received.handler)])
+    return PrintSCU(
+        running.address, contexts=PRINT_CONTEXTS, calling=calling, handlers=[(evt.EVT_N_EVENT_REPORT, received.handler)]
+    )
 
 
 def print_one(scu: PrintSCU, label: str = "JOB") -> str:
@@ -71,7 +79,8 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
 
 
 def test_print_job_events_arrive_in_order_at_the_moments_of_the_work(
-        start_server: Callable[..., RunningServer]) -> None:
+    start_server: Callable[..., RunningServer],
+) -> None:
     running = start_server(faults=FaultConfig(print_delay=0.5))
     received = Received()
     with scu_with_events(running, received) as scu:
@@ -95,7 +104,10 @@ def test_print_job_events_arrive_in_order_at_the_moments_of_the_work(
         after = later.n_get(uids.PRINT_JOB, job)
         assert after.status == 0 and after.dataset is not None
         assert (after.dataset.ExecutionStatus, after.dataset.Originator, after.dataset.PrinterName) == (
-            "DONE", "EVENTS", "printscp")
+            "DONE",
+            "EVENTS",
+            "printscp",
+        )
         assert later.n_get(uids.PRINT_JOB, "1.2.3.4.5").status == 0x0112
 
 
@@ -247,11 +259,16 @@ def test_printer_configuration_retrieval(running: RunningServer) -> None:
         (item,) = response.dataset.PrinterConfigurationSequence
         assert uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META in item.SOPClassesSupported
         assert (item.PrintingBitDepth, item.DefaultMagnificationType, item.DefaultPrinterResolutionID) == (
-            8, "BILINEAR", "STANDARD")
+            8,
+            "BILINEAR",
+            "STANDARD",
+        )
         first = item.MediaInstalledSequence[0]
         assert (first.ItemNumber, first.MediumType, first.FilmSizeID) == (1, "CLEAR FILM", "14INX17IN")
-        formats = {(f.ImageDisplayFormat, f.FilmSizeID, f.PrinterResolutionID): f
-                   for f in item.SupportedImageDisplayFormatsSequence}
+        formats = {
+            (f.ImageDisplayFormat, f.FilmSizeID, f.PrinterResolutionID): f
+            for f in item.SupportedImageDisplayFormatsSequence
+        }
         standard = formats[("STANDARD\\1,1", "14INX17IN", "STANDARD")]
         assert (standard.Columns, standard.Rows) == (2100, 2550)  # 14 x 17 in at 150 dpi
         assert ("SLIDE", "14INX17IN", "HIGH") in formats

@@ -82,8 +82,15 @@ def test_full_print_produces_pdf_and_png_at_film_size(running: RunningServer) ->
 def test_landscape_film_and_densities_reach_the_outputs(running: RunningServer) -> None:
     with PrintSCU(running.address) as scu:
         session = scu.film_session()
-        box, images, _ = scu.film_box(session, "STANDARD\\1,1", FilmSizeID="8INX10IN", FilmOrientation="LANDSCAPE",
-                                      BorderDensity="WHITE", MinDensity=20, MaxDensity=300)
+        box, images, _ = scu.film_box(
+            session,
+            "STANDARD\\1,1",
+            FilmSizeID="8INX10IN",
+            FilmOrientation="LANDSCAPE",
+            BorderDensity="WHITE",
+            MinDensity=20,
+            MaxDensity=300,
+        )
         scu.set_image(images[0], 1, np.full((10, 10), 2048, dtype=np.uint16))
         assert scu.n_action(FILM_BOX, box).status == 0
     job = only_job(running)
@@ -110,25 +117,45 @@ def test_n_create_warning_still_names_the_new_instance(running: RunningServer) -
         assert box.command.AffectedSOPClassUID == FILM_BOX
 
 
-@pytest.mark.parametrize(("step", "status", "tag", "comment"), [
-    (lambda scu, s: scu.n_set(SESSION, s, _ds(PrintPriority="URGENT")), 0x0106, 0x20000020,
-     "Print Priority (2000,0020) 'URGENT' is not one of HIGH, MED, LOW"),
-    (lambda scu, s: scu.n_set(SESSION, s, _ds(NumberOfCopies="0")), 0x0106, 0x20000010, "Number of Copies"),
-    (lambda scu, s: scu.n_set(SESSION, s, _ds(PatientID="X")), 0x0105, 0x00100020, "Patient ID (0010,0020)"),
-    (lambda scu, s: scu.n_create(FILM_BOX, _ds(FilmSizeID="A4")), 0x0120, 0x20100010, "Image Display Format"),
-    (lambda scu, s: scu.n_create(SESSION), 0x0111, None, "only one Film Session per association"),
-    (lambda scu, s: scu.n_set(SESSION, "1.2.3.4", _ds(NumberOfCopies="1")), 0x0112, None, "no such Basic Film Session"),
-    (lambda scu, s: scu.n_set(FILM_BOX, s, _ds(MaxDensity=200)), 0x0119, None,
-     "instance is a Basic Film Session, not a Basic Film Box"),
-    (lambda scu, s: scu.n_action(SESSION, s, 7), 0x0123, None, "Action Type ID 7"),
-    (lambda scu, s: scu.n_action(SESSION, s), 0xC600, None, "no Film Box"),
-    (lambda scu, s: scu.n_delete(IMAGE_BOX, s), 0x0211, None, "N-DELETE is not a service"),
-    (lambda scu, s: scu.n_create(FILM_BOX, _ds(ImageDisplayFormat="STANDARD\\1,1"), "1.2.x"), 0x0117, None,
-     "not a valid UID"),
-])
+@pytest.mark.parametrize(
+    ("step", "status", "tag", "comment"),
+    [
+        (
+            lambda scu, s: scu.n_set(SESSION, s, _ds(PrintPriority="URGENT")),
+            0x0106,
+            0x20000020,
+            "Print Priority (2000,0020) 'URGENT' is not one of HIGH, MED, LOW",
+        ),
+        (lambda scu, s: scu.n_set(SESSION, s, _ds(NumberOfCopies="0")), 0x0106, 0x20000010, "Number of Copies"),
+        (lambda scu, s: scu.n_set(SESSION, s, _ds(PatientID="X")), 0x0105, 0x00100020, "Patient ID (0010,0020)"),
+        (lambda scu, s: scu.n_create(FILM_BOX, _ds(FilmSizeID="A4")), 0x0120, 0x20100010, "Image Display Format"),
+        (lambda scu, s: scu.n_create(SESSION), 0x0111, None, "only one Film Session per association"),
+        (
+            lambda scu, s: scu.n_set(SESSION, "1.2.3.4", _ds(NumberOfCopies="1")),
+            0x0112,
+            None,
+            "no such Basic Film Session",
+        ),
+        (
+            lambda scu, s: scu.n_set(FILM_BOX, s, _ds(MaxDensity=200)),
+            0x0119,
+            None,
+            "instance is a Basic Film Session, not a Basic Film Box",
+        ),
+        (lambda scu, s: scu.n_action(SESSION, s, 7), 0x0123, None, "Action Type ID 7"),
+        (lambda scu, s: scu.n_action(SESSION, s), 0xC600, None, "no Film Box"),
+        (lambda scu, s: scu.n_delete(IMAGE_BOX, s), 0x0211, None, "N-DELETE is not a service"),
+        (
+            lambda scu, s: scu.n_create(FILM_BOX, _ds(ImageDisplayFormat="STANDARD\\1,1"), "1.2.x"),
+            0x0117,
+            None,
+            "not a valid UID",
+        ),
+    ],
+)
 def test_failures_carry_status_comment_and_offending_element(
-        running: RunningServer, step: Callable[[PrintSCU, str], object], status: int, tag: int | None,
-        comment: str) -> None:
+    running: RunningServer, step: Callable[[PrintSCU, str], object], status: int, tag: int | None, comment: str
+) -> None:
     with PrintSCU(running.address) as scu:
         session = scu.film_session()
         response = step(scu, session)
@@ -176,8 +203,14 @@ def test_unknown_and_retired_sop_classes_get_0118_without_abort(running: Running
 
 def test_presentation_contexts(running: RunningServer) -> None:
     ae = AE("CONTEXTS")
-    for uid in (META, uids.PRINT_JOB, uids.PRINTER_CONFIGURATION_RETRIEVAL, uids.VERIFICATION,
-                uids.BASIC_COLOR_PRINT_MANAGEMENT_META, "1.2.840.10008.5.1.1.27"):  # color, retired Stored Print
+    for uid in (
+        META,
+        uids.PRINT_JOB,
+        uids.PRINTER_CONFIGURATION_RETRIEVAL,
+        uids.VERIFICATION,
+        uids.BASIC_COLOR_PRINT_MANAGEMENT_META,
+        "1.2.840.10008.5.1.1.27",
+    ):  # color, retired Stored Print
         ae.add_requested_context(uid)
     ae.add_requested_context(uids.PRESENTATION_LUT, [ExplicitVRBigEndian])
     ae.add_requested_context(uids.PRINTER, [ImplicitVRLittleEndian])
@@ -186,8 +219,13 @@ def test_presentation_contexts(running: RunningServer) -> None:
         assert assoc.is_established
         accepted = {str(cx.abstract_syntax): str(cx.transfer_syntax[0]) for cx in assoc.accepted_contexts}
         rejected = {str(cx.abstract_syntax) for cx in assoc.rejected_contexts}
-        assert set(accepted) == {META, uids.VERIFICATION, uids.PRINTER, uids.PRINT_JOB,
-                                 uids.PRINTER_CONFIGURATION_RETRIEVAL}
+        assert set(accepted) == {
+            META,
+            uids.VERIFICATION,
+            uids.PRINTER,
+            uids.PRINT_JOB,
+            uids.PRINTER_CONFIGURATION_RETRIEVAL,
+        }
         assert rejected == {uids.PRESENTATION_LUT, uids.BASIC_COLOR_PRINT_MANAGEMENT_META, "1.2.840.10008.5.1.1.27"}
         assert accepted[META] == "1.2.840.10008.1.2.1"  # Explicit VR Little Endian, never Big Endian
         # a status-only association on the Printer SOP class alone (PS3.4 H.3.1)
@@ -204,8 +242,12 @@ def test_printer_n_get_honours_the_attribute_identifier_list(running: RunningSer
         assert sorted(response.dataset.keys()) == [0x00181020, 0x21100010]
         full = scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).dataset
         assert full is not None
-        assert (full.Manufacturer, full.ManufacturerModelName, full.DeviceSerialNumber,
-                full.DateOfLastCalibration) == ("printscp", "Virtual Film Printer", "PSCP-0001", "20261101")
+        assert (full.Manufacturer, full.ManufacturerModelName, full.DeviceSerialNumber, full.DateOfLastCalibration) == (
+            "printscp",
+            "Virtual Film Printer",
+            "PSCP-0001",
+            "20261101",
+        )
 
 
 def test_n_get_reads_back_what_the_printer_holds(running: RunningServer) -> None:
@@ -274,8 +316,10 @@ def test_two_concurrent_associations_keep_their_own_sessions(running: RunningSer
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
 
-    threads = [threading.Thread(target=print_one, args=("MODALITY_A", "LABEL A", 0)),
-               threading.Thread(target=print_one, args=("MODALITY_B", "LABEL B", 4095))]
+    threads = [
+        threading.Thread(target=print_one, args=("MODALITY_A", "LABEL A", 0)),
+        threading.Thread(target=print_one, args=("MODALITY_B", "LABEL B", 4095)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -319,8 +363,9 @@ def test_calling_ae_title_restriction(start_server: Callable[..., RunningServer]
 
     running = start_server()
     config = running.server.config
-    restricted = PrintServer(dataclasses.replace(
-        config, network=dataclasses.replace(config.network, allowed_calling_ae_titles=("GOOD_AE",))))
+    restricted = PrintServer(
+        dataclasses.replace(config, network=dataclasses.replace(config.network, allowed_calling_ae_titles=("GOOD_AE",)))
+    )
     host, port = restricted.start("127.0.0.1", 0)
     try:
         with pytest.raises(ConnectionError):
@@ -364,9 +409,9 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
         time.sleep(0.01)
 
 
-
 def test_debug_log_records_every_message_and_info_keeps_patient_data_out(
-        running: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
+    running: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("DEBUG", logger="printscp.net.handlers")
     with PrintSCU(running.address, calling="LOGGED") as scu:
         study = _ds(PatientName="SECRET^PATIENT", PatientID="ID-42")

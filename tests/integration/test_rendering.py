@@ -22,11 +22,20 @@ from printscp.archive.store import StoredJob
 SESSION, FILM_BOX, IMAGE_BOX = uids.BASIC_FILM_SESSION, uids.BASIC_FILM_BOX, uids.BASIC_GRAYSCALE_IMAGE_BOX
 MM_PER_INCH = 25.4
 # PS3.3 C.13.3 Film Size IDs in millimetres (portrait), written out independently of printscp's table
-FILM_SIZES = {"8INX10IN": (8 * 25.4, 10 * 25.4), "8_5INX11IN": (8.5 * 25.4, 11 * 25.4),
-              "10INX12IN": (10 * 25.4, 12 * 25.4), "10INX14IN": (257.0, 364.0), "11INX14IN": (11 * 25.4, 14 * 25.4),
-              "11INX17IN": (11 * 25.4, 17 * 25.4), "14INX14IN": (14 * 25.4, 14 * 25.4),
-              "14INX17IN": (14 * 25.4, 17 * 25.4), "24CMX24CM": (240.0, 240.0), "24CMX30CM": (240.0, 300.0),
-              "A4": (210.0, 297.0), "A3": (297.0, 420.0)}
+FILM_SIZES = {
+    "8INX10IN": (8 * 25.4, 10 * 25.4),
+    "8_5INX11IN": (8.5 * 25.4, 11 * 25.4),
+    "10INX12IN": (10 * 25.4, 12 * 25.4),
+    "10INX14IN": (257.0, 364.0),
+    "11INX14IN": (11 * 25.4, 14 * 25.4),
+    "11INX17IN": (11 * 25.4, 17 * 25.4),
+    "14INX14IN": (14 * 25.4, 14 * 25.4),
+    "14INX17IN": (14 * 25.4, 17 * 25.4),
+    "24CMX24CM": (240.0, 240.0),
+    "24CMX30CM": (240.0, 300.0),
+    "A4": (210.0, 297.0),
+    "A3": (297.0, 420.0),
+}
 
 
 def jobs_by_film_box(running: RunningServer) -> dict[str, StoredJob]:
@@ -49,14 +58,21 @@ def mm(pixels: float, dpi: int) -> float:
     return pixels * MM_PER_INCH / dpi
 
 
-def print_film(scu: PrintSCU, fmt: str, images: dict[int, np.ndarray], session: str | None = None,
-               bits: int = 12, image_attributes: dict[int, dict[str, object]] | None = None,
-               **film_box: object) -> str:
+def print_film(
+    scu: PrintSCU,
+    fmt: str,
+    images: dict[int, np.ndarray],
+    session: str | None = None,
+    bits: int = 12,
+    image_attributes: dict[int, dict[str, object]] | None = None,
+    **film_box: object,
+) -> str:
     session = session or scu.film_session()
     box, boxes, _ = scu.film_box(session, fmt, **film_box)
     for position, pixels in images.items():
-        response = scu.set_image(boxes[position - 1], position, pixels, bits_stored=bits,
-                                 **(image_attributes or {}).get(position, {}))  # type: ignore[arg-type]
+        response = scu.set_image(
+            boxes[position - 1], position, pixels, bits_stored=bits, **(image_attributes or {}).get(position, {})
+        )  # type: ignore[arg-type]
         assert response.status in (0, 0xB604, 0xB609, 0xB60A), (hex(response.status), response.comment)
     action = scu.n_action(FILM_BOX, box)
     assert action.status in (0, 0xB604, 0xB609, 0xB60A), hex(action.status)
@@ -69,8 +85,14 @@ def test_page_size_of_every_film_size_and_orientation(running: RunningServer) ->
         session = scu.film_session()
         for size in FILM_SIZES:
             for orientation in ("PORTRAIT", "LANDSCAPE"):
-                box = print_film(scu, "STANDARD\\1,1", {1: np.zeros((4, 4), dtype=np.uint16)}, session,
-                                 FilmSizeID=size, FilmOrientation=orientation)
+                box = print_film(
+                    scu,
+                    "STANDARD\\1,1",
+                    {1: np.zeros((4, 4), dtype=np.uint16)},
+                    session,
+                    FilmSizeID=size,
+                    FilmOrientation=orientation,
+                )
                 printed[box] = (size, orientation)
     jobs = jobs_by_film_box(running)
     assert len(jobs) == 24
@@ -80,7 +102,8 @@ def test_page_size_of_every_film_size_and_orientation(running: RunningServer) ->
             width, height = height, width
         page = PdfReader(jobs[box].pdfs[0]).pages[0]
         assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx(
-            (width / MM_PER_INCH * 72, height / MM_PER_INCH * 72), abs=0.01), (size, orientation)
+            (width / MM_PER_INCH * 72, height / MM_PER_INCH * 72), abs=0.01
+        ), (size, orientation)
         png = raster(jobs[box])
         dpi = jobs[box].manifest["films"][0]["png_dpi"]
         assert png.shape == (round(height / MM_PER_INCH * dpi), round(width / MM_PER_INCH * dpi))
@@ -92,19 +115,33 @@ def expected_cells(fmt: str, width: float, height: float) -> list[tuple[float, f
     counts = [int(n) for n in numbers.split(",")]
     if kind == "STANDARD":
         columns, rows = counts
-        return [(c * width / columns, r * height / rows, width / columns, height / rows)
-                for r in range(rows) for c in range(columns)]
+        return [
+            (c * width / columns, r * height / rows, width / columns, height / rows)
+            for r in range(rows)
+            for c in range(columns)
+        ]
     if kind == "ROW":
-        return [(c * width / n, r * height / len(counts), width / n, height / len(counts))
-                for r, n in enumerate(counts) for c in range(n)]
-    return [(c * width / len(counts), r * height / n, width / len(counts), height / n)
-            for c, n in enumerate(counts) for r in range(n)]
+        return [
+            (c * width / n, r * height / len(counts), width / n, height / len(counts))
+            for r, n in enumerate(counts)
+            for c in range(n)
+        ]
+    return [
+        (c * width / len(counts), r * height / n, width / len(counts), height / n)
+        for c, n in enumerate(counts)
+        for r in range(n)
+    ]
 
 
-@pytest.mark.parametrize(("fmt", "size", "orientation"), [
-    ("STANDARD\\3,2", "14INX17IN", "PORTRAIT"), ("ROW\\2,3", "14INX17IN", "PORTRAIT"),
-    ("COL\\1,3", "11INX14IN", "LANDSCAPE"), ("STANDARD\\4,5", "14INX17IN", "PORTRAIT"),
-])
+@pytest.mark.parametrize(
+    ("fmt", "size", "orientation"),
+    [
+        ("STANDARD\\3,2", "14INX17IN", "PORTRAIT"),
+        ("ROW\\2,3", "14INX17IN", "PORTRAIT"),
+        ("COL\\1,3", "11INX14IN", "LANDSCAPE"),
+        ("STANDARD\\4,5", "14INX17IN", "PORTRAIT"),
+    ],
+)
 def test_images_land_in_their_cells(running: RunningServer, fmt: str, size: str, orientation: str) -> None:
     width, height = FILM_SIZES[size]
     if orientation == "LANDSCAPE":
@@ -115,8 +152,15 @@ def test_images_land_in_their_cells(running: RunningServer, fmt: str, size: str,
     for position, (_, _, w, h) in enumerate(cells, start=1):
         images[position] = np.full((round(200 * h / w), 200), 400 + 150 * position, dtype=np.uint16)
     with PrintSCU(running.address) as scu:
-        box = print_film(scu, fmt, images, FilmSizeID=size, FilmOrientation=orientation, BorderDensity="WHITE",
-                         RequestedResolutionID="HIGH")
+        box = print_film(
+            scu,
+            fmt,
+            images,
+            FilmSizeID=size,
+            FilmOrientation=orientation,
+            BorderDensity="WHITE",
+            RequestedResolutionID="HIGH",
+        )
     job = jobs_by_film_box(running)[box]
     png = raster(job)
     dpi = job.manifest["films"][0]["png_dpi"]
@@ -137,11 +181,22 @@ def test_images_land_in_their_cells(running: RunningServer, fmt: str, size: str,
 def test_slide_and_custom_layouts_on_film(running: RunningServer) -> None:
     with PrintSCU(running.address) as scu:
         session = scu.film_session()
-        slide = print_film(scu, "SLIDE", {1: np.full((24, 36), 4095, dtype=np.uint16),
-                                          56: np.full((24, 36), 4095, dtype=np.uint16)}, session,
-                           FilmSizeID="14INX17IN", RequestedResolutionID="HIGH")
-        custom = print_film(scu, "CUSTOM\\1", {1: np.full((60, 100), 4095, dtype=np.uint16)}, session,
-                            FilmSizeID="14INX17IN", EmptyImageDensity="WHITE")
+        slide = print_film(
+            scu,
+            "SLIDE",
+            {1: np.full((24, 36), 4095, dtype=np.uint16), 56: np.full((24, 36), 4095, dtype=np.uint16)},
+            session,
+            FilmSizeID="14INX17IN",
+            RequestedResolutionID="HIGH",
+        )
+        custom = print_film(
+            scu,
+            "CUSTOM\\1",
+            {1: np.full((60, 100), 4095, dtype=np.uint16)},
+            session,
+            FilmSizeID="14INX17IN",
+            EmptyImageDensity="WHITE",
+        )
     jobs = jobs_by_film_box(running)
     png = raster(jobs[slide])
     # slide 1: a 36 x 24 mm box on the 50 mm pitch of a 7 x 8 grid centred on the 355.6 x 431.8 mm film
@@ -159,13 +214,41 @@ def test_grey_levels_follow_the_density_maths(running: RunningServer) -> None:
     bands = np.repeat(np.repeat(np.array([[0, 64, 128, 192, 255]], dtype=np.uint16), 50, axis=1), 50, axis=0)
     with PrintSCU(running.address) as scu:
         session = scu.film_session()
-        film = print_film(scu, "STANDARD\\2,1", {1: bands}, session, bits=8, FilmSizeID="8INX10IN",
-                          BorderDensity="150", EmptyImageDensity="WHITE", MinDensity=20, MaxDensity=300)
-        dim = print_film(scu, "STANDARD\\2,1", {1: bands}, session, bits=8, FilmSizeID="8INX10IN", MinDensity=20,
-                         MaxDensity=300, Illumination=500, ReflectedAmbientLight=50)
+        film = print_film(
+            scu,
+            "STANDARD\\2,1",
+            {1: bands},
+            session,
+            bits=8,
+            FilmSizeID="8INX10IN",
+            BorderDensity="150",
+            EmptyImageDensity="WHITE",
+            MinDensity=20,
+            MaxDensity=300,
+        )
+        dim = print_film(
+            scu,
+            "STANDARD\\2,1",
+            {1: bands},
+            session,
+            bits=8,
+            FilmSizeID="8INX10IN",
+            MinDensity=20,
+            MaxDensity=300,
+            Illumination=500,
+            ReflectedAmbientLight=50,
+        )
     with PrintSCU(running.address) as scu:
-        paper = print_film(scu, "STANDARD\\2,1", {1: bands}, scu.film_session(MediumType="PAPER"), bits=8,
-                           FilmSizeID="8INX10IN", MinDensity=20, MaxDensity=200)
+        paper = print_film(
+            scu,
+            "STANDARD\\2,1",
+            {1: bands},
+            scu.film_session(MediumType="PAPER"),
+            bits=8,
+            FilmSizeID="8INX10IN",
+            MinDensity=20,
+            MaxDensity=200,
+        )
     jobs = jobs_by_film_box(running)
 
     def measure(job: StoredJob) -> tuple[list[int], int, int]:
@@ -177,27 +260,39 @@ def test_grey_levels_follow_the_density_maths(running: RunningServer) -> None:
         return band_values, int(png[5, 5]), int(png[row, png.shape[1] * 3 // 4])
 
     values, border, empty = measure(jobs[film])
-    expected = [reference.display_value(reference.density_of_p_value(p, 255, 0.20, 3.00))
-                for p in (0, 64, 128, 192, 255)]
+    expected = [
+        reference.display_value(reference.density_of_p_value(p, 255, 0.20, 3.00)) for p in (0, 64, 128, 192, 255)
+    ]
     assert values == pytest.approx(expected, abs=1)
     assert border == pytest.approx(reference.display_value(1.50), abs=1)
     assert empty == pytest.approx(reference.display_value(0.20), abs=1)
     # paper: reflective model, L0 150 from the profile, no ambient term
     values, _, _ = measure(jobs[paper])
-    expected = [reference.display_value(reference.density_of_p_value(p, 255, 0.20, 2.00, 150, 0, True),
-                                        l0=150, la=0, reflective=True) for p in (0, 64, 128, 192, 255)]
+    expected = [
+        reference.display_value(
+            reference.density_of_p_value(p, 255, 0.20, 2.00, 150, 0, True), l0=150, la=0, reflective=True
+        )
+        for p in (0, 64, 128, 192, 255)
+    ]
     assert values == pytest.approx(expected, abs=1)
     # the SCU's Illumination and Reflected Ambient Light replace the profile's
     values, _, _ = measure(jobs[dim])
-    expected = [reference.display_value(reference.density_of_p_value(p, 255, 0.20, 3.00, 500, 50), l0=500, la=50)
-                for p in (0, 64, 128, 192, 255)]
+    expected = [
+        reference.display_value(reference.density_of_p_value(p, 255, 0.20, 3.00, 500, 50), l0=500, la=50)
+        for p in (0, 64, 128, 192, 255)
+    ]
     assert values == pytest.approx(expected, abs=1)
 
 
-@pytest.mark.parametrize(("photometric", "polarity", "light_on_right"), [
-    ("MONOCHROME2", "NORMAL", True), ("MONOCHROME2", "REVERSE", False),
-    ("MONOCHROME1", "NORMAL", False), ("MONOCHROME1", "REVERSE", True),
-])
+@pytest.mark.parametrize(
+    ("photometric", "polarity", "light_on_right"),
+    [
+        ("MONOCHROME2", "NORMAL", True),
+        ("MONOCHROME2", "REVERSE", False),
+        ("MONOCHROME1", "NORMAL", False),
+        ("MONOCHROME1", "REVERSE", True),
+    ],
+)
 def test_polarity(running: RunningServer, photometric: str, polarity: str, light_on_right: bool) -> None:
     image = np.zeros((64, 64), dtype=np.uint16)
     image[:, 32:] = 4095
@@ -232,8 +327,15 @@ def test_presentation_luts_on_a_ramp(running: RunningServer) -> None:
         boxes = {}
         for name, plut in (("table", table_uid), ("lin od", lin_od_uid)):
             request: dict[str, Any] = {"ReferencedPresentationLUTSequence": [ref_item(uids.PRESENTATION_LUT, plut)]}
-            boxes[name] = print_film(scu, "STANDARD\\1,1", {1: ramp}, session, FilmSizeID="8INX10IN",
-                                     MagnificationType="REPLICATE", **request)
+            boxes[name] = print_film(
+                scu,
+                "STANDARD\\1,1",
+                {1: ramp},
+                session,
+                FilmSizeID="8INX10IN",
+                MagnificationType="REPLICATE",
+                **request,
+            )
     jobs = jobs_by_film_box(running)
     for name, box in boxes.items():
         job = jobs[box]
@@ -299,11 +401,25 @@ def test_trim_box_and_requested_image_size(running: RunningServer) -> None:
     image = np.full((100, 100), 2048, dtype=np.uint16)
     with PrintSCU(running.address) as scu:
         session = scu.film_session()
-        trimmed = print_film(scu, "STANDARD\\1,1", {1: image}, session, FilmSizeID="8INX10IN", Trim="YES",
-                             RequestedResolutionID="HIGH",
-                             image_attributes={1: {"RequestedImageSize": "100"}})
-        plain = print_film(scu, "STANDARD\\1,1", {1: image}, session, FilmSizeID="8INX10IN",
-                           RequestedResolutionID="HIGH", image_attributes={1: {"RequestedImageSize": "100"}})
+        trimmed = print_film(
+            scu,
+            "STANDARD\\1,1",
+            {1: image},
+            session,
+            FilmSizeID="8INX10IN",
+            Trim="YES",
+            RequestedResolutionID="HIGH",
+            image_attributes={1: {"RequestedImageSize": "100"}},
+        )
+        plain = print_film(
+            scu,
+            "STANDARD\\1,1",
+            {1: image},
+            session,
+            FilmSizeID="8INX10IN",
+            RequestedResolutionID="HIGH",
+            image_attributes={1: {"RequestedImageSize": "100"}},
+        )
     jobs = jobs_by_film_box(running)
     png, plain_png = raster(jobs[trimmed]), raster(jobs[plain])
     grey = int(png[png.shape[0] // 2, png.shape[1] // 2])
@@ -317,27 +433,33 @@ def test_trim_box_and_requested_image_size(running: RunningServer) -> None:
 
 def test_magnification_and_smoothing_types_change_the_resampling(running: RunningServer) -> None:
     checker = (np.indices((8, 8)).sum(axis=0) % 2 * 4095).astype(np.uint16)
-    variants: dict[str, dict[str, object]] = {"REPLICATE": {}, "BILINEAR": {},
-                                              "CUBIC SHARP": {"SmoothingType": "SHARP"},
-                                              "CUBIC SMOOTH": {"SmoothingType": "SMOOTH"}}
+    variants: dict[str, dict[str, object]] = {
+        "REPLICATE": {},
+        "BILINEAR": {},
+        "CUBIC SHARP": {"SmoothingType": "SHARP"},
+        "CUBIC SMOOTH": {"SmoothingType": "SMOOTH"},
+    }
     boxes = {}
     with PrintSCU(running.address) as scu:
         session = scu.film_session()
         for name, extra in variants.items():
             attributes = {"MagnificationType": name.split()[0], **extra}
-            boxes[name] = print_film(scu, "STANDARD\\1,1", {1: checker}, session, FilmSizeID="8INX10IN",
-                                     image_attributes={1: attributes})
+            boxes[name] = print_film(
+                scu, "STANDARD\\1,1", {1: checker}, session, FilmSizeID="8INX10IN", image_attributes={1: attributes}
+            )
     jobs = jobs_by_film_box(running)
     regions = {}
     for name, box in boxes.items():
         png = raster(jobs[box])
         x, y, w, h = (round(v * 150 / 72) for v in jobs[box].manifest["films"][0]["image_boxes"][0]["rect_pt"])
-        regions[name] = png[y + 5:y + h - 5, x + 5:x + w - 5].astype(int)
+        regions[name] = png[y + 5 : y + h - 5, x + 5 : x + w - 5].astype(int)
     dark, light = reference.display_value(3.00), reference.display_value(0.20)
     assert set(np.unique(regions["REPLICATE"])) == {dark, light}  # blocks of source pixels, nothing between
     assert len(np.unique(regions["BILINEAR"])) > 20
+
     def roughness(region: np.ndarray) -> float:
         return float(np.abs(np.diff(region, axis=1)).mean())
+
     assert roughness(regions["CUBIC SMOOTH"]) < roughness(regions["CUBIC SHARP"])
     assert roughness(regions["BILINEAR"]) < roughness(regions["REPLICATE"])
 
@@ -358,10 +480,12 @@ def test_fit_statuses_over_the_network(running: RunningServer) -> None:
     image = np.zeros((64, 64), dtype=np.uint16)
     with PrintSCU(running.address) as scu:
         _, boxes, _ = scu.film_box(scu.film_session(), "STANDARD\\1,1", FilmSizeID="8INX10IN")
-        cases: list[tuple[dict[str, Any], int, str]] = [({"RequestedImageSize": "300"}, 0xB604, "demagnified"),
-                 ({"RequestedImageSize": "300", "RequestedDecimateCropBehavior": "DECIMATE"}, 0xB60A, "decimated"),
-                 ({"RequestedImageSize": "300", "RequestedDecimateCropBehavior": "CROP"}, 0xB609, "cropped"),
-                 ({"RequestedImageSize": "300", "RequestedDecimateCropBehavior": "FAIL"}, 0xC603, "larger than")]
+        cases: list[tuple[dict[str, Any], int, str]] = [
+            ({"RequestedImageSize": "300"}, 0xB604, "demagnified"),
+            ({"RequestedImageSize": "300", "RequestedDecimateCropBehavior": "DECIMATE"}, 0xB60A, "decimated"),
+            ({"RequestedImageSize": "300", "RequestedDecimateCropBehavior": "CROP"}, 0xB609, "cropped"),
+            ({"RequestedImageSize": "300", "RequestedDecimateCropBehavior": "FAIL"}, 0xC603, "larger than"),
+        ]
         for attributes, status, comment in cases:
             response = scu.set_image(boxes[0], 1, image, **attributes)
             assert response.status == status and comment in response.comment
@@ -378,8 +502,10 @@ def test_session_print_writes_collated_print_pdf(running: RunningServer) -> None
     assert job.manifest["print_pdf"] == "print.pdf"
     reader = PdfReader(job.folder / "print.pdf")
     assert len(reader.pages) == 6
-    first_images = [list(page["/Resources"]["/XObject"].values())[0].idnum  # type: ignore[index]
-                    for page in reader.pages]
+    first_images = [
+        list(page["/Resources"]["/XObject"].values())[0].idnum  # type: ignore[index]
+        for page in reader.pages
+    ]
     assert first_images[0::2] == [first_images[0]] * 3 and first_images[1::2] == [first_images[1]] * 3
     assert first_images[0] != first_images[1]  # 1-2-1-2-1-2, each image embedded once
     assert len(PdfReader(job.pdfs[0]).pages) == 1

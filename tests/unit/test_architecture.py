@@ -5,8 +5,18 @@ from pathlib import Path
 
 import printscp.model
 
-FORBIDDEN = {"pynetdicom", "PIL", "reportlab", "sqlite3", "socket", "printscp.net", "printscp.render",
-             "printscp.archive", "printscp.engine", "printscp.jobs"}
+FORBIDDEN = {
+    "pynetdicom",
+    "PIL",
+    "reportlab",
+    "sqlite3",
+    "socket",
+    "printscp.net",
+    "printscp.render",
+    "printscp.archive",
+    "printscp.engine",
+    "printscp.jobs",
+}
 
 
 def imported_modules(path: Path) -> set[str]:

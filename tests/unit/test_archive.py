@@ -24,25 +24,51 @@ make_queue = test_jobs.make_queue  # the print queue fixture of the queue's test
 
 
 def row(uid: str, **columns: str) -> dict[str, str]:
-    values = {"sop_instance_uid": uid, "sop_class_uid": "1.2.840.10008.5.1.4.1.1.2", "patient_id": "P1",
-              "patient_name": "DOE^JOHN", "study_instance_uid": "1.2.1", "study_date": "20260315",
-              "study_time": "101500", "series_instance_uid": "1.2.1.1", "modality": "CT", "instance_number": "1",
-              "path": f"instances/x/{uid}.dcm", "source": "store"}
+    values = {
+        "sop_instance_uid": uid,
+        "sop_class_uid": "1.2.840.10008.5.1.4.1.1.2",
+        "patient_id": "P1",
+        "patient_name": "DOE^JOHN",
+        "study_instance_uid": "1.2.1",
+        "study_date": "20260315",
+        "study_time": "101500",
+        "series_instance_uid": "1.2.1.1",
+        "modality": "CT",
+        "instance_number": "1",
+        "path": f"instances/x/{uid}.dcm",
+        "source": "store",
+    }
     return {**values, **columns}
 
 
 @pytest.fixture
 def index(tmp_path: Path) -> Index:
     index = Index(tmp_path / "index.sqlite")
-    index.add_instances([
-        row("1.9.1"),
-        row("1.9.2", instance_number="2"),
-        row("1.9.3", series_instance_uid="1.2.1.2", modality="DOC"),
-        row("1.9.4", patient_id="P2", patient_name="Doe^Jane", study_instance_uid="1.2.2", study_date="20251231",
-            series_instance_uid="1.2.2.1", modality="MR"),
-        row("1.9.5", patient_id="P3", patient_name="ROE^RICHARD", study_instance_uid="1.2.3", study_date="20260701",
-            study_time="235959", series_instance_uid="1.2.3.1"),
-    ])
+    index.add_instances(
+        [
+            row("1.9.1"),
+            row("1.9.2", instance_number="2"),
+            row("1.9.3", series_instance_uid="1.2.1.2", modality="DOC"),
+            row(
+                "1.9.4",
+                patient_id="P2",
+                patient_name="Doe^Jane",
+                study_instance_uid="1.2.2",
+                study_date="20251231",
+                series_instance_uid="1.2.2.1",
+                modality="MR",
+            ),
+            row(
+                "1.9.5",
+                patient_id="P3",
+                patient_name="ROE^RICHARD",
+                study_instance_uid="1.2.3",
+                study_date="20260701",
+                study_time="235959",
+                series_instance_uid="1.2.3.1",
+            ),
+        ]
+    )
     return index
 
 
@@ -85,12 +111,21 @@ def test_date_and_time_ranges(index: Index) -> None:
 
 def test_uid_lists_and_levels(index: Index) -> None:
     assert studies(index, StudyInstanceUID="1.2.1\\1.2.3") == ["1.2.1", "1.2.3"]
-    series = query(index, QueryRetrieveLevel="SERIES", StudyInstanceUID="1.2.1", SeriesInstanceUID="", Modality="",
-                   NumberOfSeriesRelatedInstances="")
+    series = query(
+        index,
+        QueryRetrieveLevel="SERIES",
+        StudyInstanceUID="1.2.1",
+        SeriesInstanceUID="",
+        Modality="",
+        NumberOfSeriesRelatedInstances="",
+    )
     assert sorted((str(s.Modality), s.NumberOfSeriesRelatedInstances) for s in series) == [("CT", 2), ("DOC", 1)]
     patients = query(index, PATIENT_ROOT, QueryRetrieveLevel="PATIENT", PatientID="", NumberOfPatientRelatedStudies="")
     assert sorted((str(p.PatientID), p.NumberOfPatientRelatedStudies) for p in patients) == [
-        ("P1", 1), ("P2", 1), ("P3", 1)]
+        ("P1", 1),
+        ("P2", 1),
+        ("P3", 1),
+    ]
     (study,) = query(index, QueryRetrieveLevel="STUDY", StudyInstanceUID="1.2.1", ModalitiesInStudy="")
     assert sorted(study.ModalitiesInStudy) == ["CT", "DOC"]
     with pytest.raises(QueryError):
@@ -108,14 +143,18 @@ def test_retrieve_needs_the_unique_key_of_its_level(index: Index) -> None:
 
     assert uids(QueryRetrieveLevel="STUDY", StudyInstanceUID="1.2.1") == ["1.9.1", "1.9.2", "1.9.3"]
     assert uids(QueryRetrieveLevel="SERIES", StudyInstanceUID="1.2.1", SeriesInstanceUID="1.2.1.1") == [
-        "1.9.1", "1.9.2"]
+        "1.9.1",
+        "1.9.2",
+    ]
     assert uids(QueryRetrieveLevel="IMAGE", SOPInstanceUID="1.9.4\\1.9.5") == ["1.9.4", "1.9.5"]
     assert uids(PATIENT_ROOT, QueryRetrieveLevel="PATIENT", PatientID="P3") == ["1.9.5"]
     # other keys play no part in a hierarchical retrieve
     assert uids(QueryRetrieveLevel="STUDY", StudyInstanceUID="1.2.2", PatientName="NOBODY") == ["1.9.4"]
-    for keys in ({"QueryRetrieveLevel": "STUDY", "StudyDate": "2026*"},
-                 {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": ""},
-                 {"QueryRetrieveLevel": "SERIES", "SeriesInstanceUID": "1.2.*"}):
+    for keys in (
+        {"QueryRetrieveLevel": "STUDY", "StudyDate": "2026*"},
+        {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": ""},
+        {"QueryRetrieveLevel": "SERIES", "SeriesInstanceUID": "1.2.*"},
+    ):
         with pytest.raises(QueryError):
             uids(**keys)
 
@@ -133,7 +172,8 @@ def printed(make_queue: Any, count: int = 1, **print_args: Any) -> tuple[FilmArc
 
 def rows(archive: FilmArchive) -> list[tuple[Any, ...]]:
     return sorted(tuple(r) for r in archive.index.query("SELECT * FROM instances")) + sorted(
-        tuple(r) for r in archive.index.query("SELECT * FROM films"))
+        tuple(r) for r in archive.index.query("SELECT * FROM films")
+    )
 
 
 def test_index_is_rebuilt_from_the_files_when_deleted_or_corrupt(make_queue: Any) -> None:
@@ -188,12 +228,15 @@ def test_the_encapsulated_pdf_is_the_film_and_invents_no_patient(make_queue: Any
     document = dcmread(job.dicoms[0])
     pdf = job.pdfs[0].read_bytes()
     assert document.SOPClassUID == ENCAPSULATED_PDF and document.Modality == "DOC"
-    assert document.EncapsulatedDocument[:document.EncapsulatedDocumentLength] == pdf
+    assert document.EncapsulatedDocument[: document.EncapsulatedDocumentLength] == pdf
     assert (document.PatientName, document.PatientID) == ("", "")
     assert document.file_meta.MediaStorageSOPInstanceUID == document.SOPInstanceUID
     (indexed,) = archive.index.query("SELECT * FROM instances")
     assert (indexed["sop_instance_uid"], indexed["job_uid"], indexed["source"]) == (
-        document.SOPInstanceUID, job_uid, "print")
+        document.SOPInstanceUID,
+        job_uid,
+        "print",
+    )
 
 
 def test_a_stored_copy_of_a_printed_film_does_not_replace_it(make_queue: Any) -> None:
@@ -209,8 +252,10 @@ def test_a_stored_copy_of_a_printed_film_does_not_replace_it(make_queue: Any) ->
 
 def test_retention_counts_every_file_of_a_job_and_deletes_oldest_first(make_queue: Any) -> None:
     archive, jobs = printed(make_queue, 3)
-    sizes = {r["job_uid"]: int(r["size"]) for r in archive.index.query(
-        "SELECT job_uid, SUM(CAST(size AS INTEGER)) AS size FROM films GROUP BY job_uid")}
+    sizes = {
+        r["job_uid"]: int(r["size"])
+        for r in archive.index.query("SELECT job_uid, SUM(CAST(size AS INTEGER)) AS size FROM films GROUP BY job_uid")
+    }
     for job in archive.jobs():
         on_disk = sum(p.stat().st_size for p in job.folder.iterdir())
         assert sizes[job.manifest["print_job_uid"]] == on_disk
@@ -237,7 +282,8 @@ def test_hostile_labels_stay_text(make_queue: Any, tmp_path: Path) -> None:
     (job,) = archive.jobs()
     assert job.folder.name == job_uid and job.folder.is_relative_to(archive.folder)
     assert json.loads((job.folder / "manifest.json").read_text())["film_session"]["film_session_label"] == (
-        "../../etc/passwd")
+        "../../etc/passwd"
+    )
     assert {p.name for p in tmp_path.iterdir()} == {"films"}  # nothing written beside the archive
 
 

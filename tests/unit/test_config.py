@@ -27,25 +27,30 @@ def test_defaults_without_file() -> None:
     assert (config.network.ae_title, config.network.port, config.archive.folder) == ("PRINTSCP", 11112, Path("films"))
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ("[network]\nport = 'eleven'\n", "network.port: expected an integer"),
-    ("[network]\nportt = 11112\n", "network.portt: unknown key"),
-    ("[networks]\n", "networks: unknown key"),
-    ("[network]\nport = 70000\n", "network.port: must be between 0 and 65535"),
-    ("[network]\nae_title = 'A_TITLE_THAT_IS_TOO_LONG'\n", "network.ae_title"),
-    ("[network]\nallowed_calling_ae_titles = ['OK', 'BAD\\\\AE']\n", "network.allowed_calling_ae_titles[1]"),
-    ("[printer]\nfilm_size_ids = ['14INX17IN', '15INX18IN']\n", "printer.film_size_ids[1]"),
-    ("[printer]\nsupports_trim = 'yes'\n", "printer.supports_trim: expected true or false"),
-    ("[printer]\nmagnification_types = ['NONE']\n", "printer.defaults.magnification_type: 'BILINEAR' is not one"),
-    ("[printer]\nfilm_size_ids = ['A4']\n", "printer.defaults.film_size_id: '14INX17IN' is not one of A4"),
-    ("[printer.defaults]\nmax_density = 400\n", "printer.defaults.min_density"),
-    ("[printer.defaults]\nborder_density = 'GREY'\n", "printer.defaults.border_density"),
-    ("[printer.resolutions]\nULTRA = 600\n", "printer.resolutions.ULTRA"),
-    ("[printer.annotation_display_formats.X]\nboxes = [[0.5, 0.5, 0.6, 0.1]]\n",
-     "printer.annotation_display_formats.X.boxes[0]"),
-    ("[printer.annotation_display_formats.X]\nbox = []\n", "printer.annotation_display_formats.X.box: unknown key"),
-    ("[network\n", "is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[network]\nport = 'eleven'\n", "network.port: expected an integer"),
+        ("[network]\nportt = 11112\n", "network.portt: unknown key"),
+        ("[networks]\n", "networks: unknown key"),
+        ("[network]\nport = 70000\n", "network.port: must be between 0 and 65535"),
+        ("[network]\nae_title = 'A_TITLE_THAT_IS_TOO_LONG'\n", "network.ae_title"),
+        ("[network]\nallowed_calling_ae_titles = ['OK', 'BAD\\\\AE']\n", "network.allowed_calling_ae_titles[1]"),
+        ("[printer]\nfilm_size_ids = ['14INX17IN', '15INX18IN']\n", "printer.film_size_ids[1]"),
+        ("[printer]\nsupports_trim = 'yes'\n", "printer.supports_trim: expected true or false"),
+        ("[printer]\nmagnification_types = ['NONE']\n", "printer.defaults.magnification_type: 'BILINEAR' is not one"),
+        ("[printer]\nfilm_size_ids = ['A4']\n", "printer.defaults.film_size_id: '14INX17IN' is not one of A4"),
+        ("[printer.defaults]\nmax_density = 400\n", "printer.defaults.min_density"),
+        ("[printer.defaults]\nborder_density = 'GREY'\n", "printer.defaults.border_density"),
+        ("[printer.resolutions]\nULTRA = 600\n", "printer.resolutions.ULTRA"),
+        (
+            "[printer.annotation_display_formats.X]\nboxes = [[0.5, 0.5, 0.6, 0.1]]\n",
+            "printer.annotation_display_formats.X.boxes[0]",
+        ),
+        ("[printer.annotation_display_formats.X]\nbox = []\n", "printer.annotation_display_formats.X.box: unknown key"),
+        ("[network\n", "is not valid TOML"),
+    ],
+)
 def test_errors_name_their_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, text))

@@ -40,8 +40,7 @@ class Harness:
         self.submitted: list[PrintRequest] = []
         self.prepared: list[GrayscaleImage] = []
         self.queue_full = False
-        info = AssociationInfo("MODALITY", "PRINTSCP", annotation_negotiated=annotation,
-                               print_job_negotiated=print_job)
+        info = AssociationInfo("MODALITY", "PRINTSCP", annotation_negotiated=annotation, print_job_negotiated=print_job)
         self.engine = PrintEngine(profile(**profile_changes), Printer(), info, self)
 
     def prepare(self, image: GrayscaleImage) -> None:
@@ -63,8 +62,9 @@ class Harness:
         assert outcome.affected_sop_instance_uid
         return outcome.affected_sop_instance_uid
 
-    def film_box(self, session_uid: str, fmt: str = "STANDARD\\1,1",
-                 **attributes: Any) -> tuple[str, list[str], Outcome]:
+    def film_box(
+        self, session_uid: str, fmt: str = "STANDARD\\1,1", **attributes: Any
+    ) -> tuple[str, list[str], Outcome]:
         outcome = self.engine.n_create(META, FILM_BOX, None, film_box_request(session_uid, fmt, **attributes))
         assert outcome.dataset is not None and outcome.affected_sop_instance_uid
         boxes = [str(i.ReferencedSOPInstanceUID) for i in outcome.dataset.ReferencedImageBoxSequence]
@@ -113,13 +113,24 @@ def film_box_request(session_uid: str, fmt: str = "STANDARD\\1,1", **attributes:
     return wire(ds)
 
 
-def image_item(pixels: np.ndarray | None = None, bits: tuple[int, int, int] = (16, 12, 11),
-               photometric: str = "MONOCHROME2", **overrides: Any) -> Dataset:
+def image_item(
+    pixels: np.ndarray | None = None,
+    bits: tuple[int, int, int] = (16, 12, 11),
+    photometric: str = "MONOCHROME2",
+    **overrides: Any,
+) -> Dataset:
     if pixels is None:
         pixels = np.arange(64 * 48, dtype=np.uint16).reshape(64, 48) % 4096
-    item = dataset(SamplesPerPixel=1, PhotometricInterpretation=photometric, Rows=pixels.shape[0],
-                   Columns=pixels.shape[1], BitsAllocated=bits[0], BitsStored=bits[1], HighBit=bits[2],
-                   PixelRepresentation=0)
+    item = dataset(
+        SamplesPerPixel=1,
+        PhotometricInterpretation=photometric,
+        Rows=pixels.shape[0],
+        Columns=pixels.shape[1],
+        BitsAllocated=bits[0],
+        BitsStored=bits[1],
+        HighBit=bits[2],
+        PixelRepresentation=0,
+    )
     data = pixels.astype(np.uint8 if bits[0] == 8 else "<u2").tobytes()
     item.add_new(0x7FE00010, "OW", data + b"\x00" * (len(data) & 1))
     for keyword, value in overrides.items():
@@ -130,8 +141,9 @@ def image_item(pixels: np.ndarray | None = None, bits: tuple[int, int, int] = (1
     return item
 
 
-def image_request(position: int, pixels: np.ndarray | None = None, item: Dataset | None = None,
-                  **attributes: Any) -> Dataset:
+def image_request(
+    position: int, pixels: np.ndarray | None = None, item: Dataset | None = None, **attributes: Any
+) -> Dataset:
     ds = dataset(ImageBoxPosition=position, **attributes)
     ds.BasicGrayscaleImageSequence = [item if item is not None else image_item(pixels)]
     return wire(ds)
@@ -155,8 +167,12 @@ def test_film_session_defaults_come_from_the_profile() -> None:
     assert outcome.status is Status.SUCCESS
     ds = outcome.dataset
     assert ds is not None
-    assert (ds.NumberOfCopies, ds.PrintPriority, ds.MediumType, ds.FilmDestination) == (1, "MED", "CLEAR FILM",
-                                                                                        "MAGAZINE")
+    assert (ds.NumberOfCopies, ds.PrintPriority, ds.MediumType, ds.FilmDestination) == (
+        1,
+        "MED",
+        "CLEAR FILM",
+        "MAGAZINE",
+    )
 
 
 def test_scu_given_session_uid_is_honoured_and_invalid_uid_refused() -> None:
@@ -166,18 +182,21 @@ def test_scu_given_session_uid_is_honoured_and_invalid_uid_refused() -> None:
     fails(Status.INVALID_SOP_INSTANCE, Harness().engine.n_create, META, SESSION, "1.2.abc", None)
 
 
-@pytest.mark.parametrize(("attributes", "status", "tag"), [
-    ({"NumberOfCopies": "0"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000010),
-    ({"NumberOfCopies": "-2"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000010),
-    ({"PrintPriority": "URGENT"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000020),
-    ({"PrintPriority": ["HIGH", "LOW"]}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000020),
-    ({"MediumType": "paper"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000030),
-    ({"FilmDestination": "BIN 1!"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000040),
-    ({"FilmSessionLabel": "x" * 65}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000050),
-    ({"SpecificCharacterSet": "ISO_IR 999"}, Status.INVALID_ATTRIBUTE_VALUE, 0x00080005),
-    ({"PatientName": "DOE^JOHN"}, Status.NO_SUCH_ATTRIBUTE, 0x00100010),
-    ({"Illumination": 2000}, Status.NO_SUCH_ATTRIBUTE, 0x2010015E),
-])
+@pytest.mark.parametrize(
+    ("attributes", "status", "tag"),
+    [
+        ({"NumberOfCopies": "0"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000010),
+        ({"NumberOfCopies": "-2"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000010),
+        ({"PrintPriority": "URGENT"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000020),
+        ({"PrintPriority": ["HIGH", "LOW"]}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000020),
+        ({"MediumType": "paper"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000030),
+        ({"FilmDestination": "BIN 1!"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000040),
+        ({"FilmSessionLabel": "x" * 65}, Status.INVALID_ATTRIBUTE_VALUE, 0x20000050),
+        ({"SpecificCharacterSet": "ISO_IR 999"}, Status.INVALID_ATTRIBUTE_VALUE, 0x00080005),
+        ({"PatientName": "DOE^JOHN"}, Status.NO_SUCH_ATTRIBUTE, 0x00100010),
+        ({"Illumination": 2000}, Status.NO_SUCH_ATTRIBUTE, 0x2010015E),
+    ],
+)
 def test_film_session_failures(attributes: dict[str, Any], status: Status, tag: int) -> None:
     h = Harness()
     fails(status, h.engine.n_create, META, SESSION, None, wire(attributes), offending=tag)
@@ -186,24 +205,42 @@ def test_film_session_failures(attributes: dict[str, Any], status: Status, tag: 
 
 def test_malformed_number_of_copies_and_wrong_vr() -> None:
     h = Harness()
-    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, SESSION, None,
-          wire(raw(Dataset(), 0x20000010, "IS", b"abc "), implicit=False), offending=0x20000010)
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE,
+        h.engine.n_create,
+        META,
+        SESSION,
+        None,
+        wire(raw(Dataset(), 0x20000010, "IS", b"abc "), implicit=False),
+        offending=0x20000010,
+    )
     # Explicit VR carries the VR: Number of Copies sent as US is refused, naming the tag
     wrong_vr = Dataset()
     wrong_vr.add_new(0x20000010, "US", 2)
-    error = fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, SESSION, None,
-                  wire(wrong_vr, implicit=False), offending=0x20000010)
+    error = fails(
+        Status.INVALID_ATTRIBUTE_VALUE,
+        h.engine.n_create,
+        META,
+        SESSION,
+        None,
+        wire(wrong_vr, implicit=False),
+        offending=0x20000010,
+    )
     assert "VR US" in error.message
 
 
-@pytest.mark.parametrize(("attributes", "status", "field", "value"), [
-    ({"NumberOfCopies": "150"}, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE, "number_of_copies", 99),
-    ({"MediumType": "GOLD FILM"}, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE, "medium_type", "CLEAR FILM"),
-    ({"FilmDestination": "BIN_7"}, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE, "film_destination", "MAGAZINE"),
-    ({"MemoryAllocation": "4096"}, Status.MEMORY_ALLOCATION_NOT_SUPPORTED, "memory_allocation", 4096),
-])
-def test_film_session_warnings_substitute_defaults(attributes: dict[str, Any], status: Status, field: str,
-                                                   value: Any) -> None:
+@pytest.mark.parametrize(
+    ("attributes", "status", "field", "value"),
+    [
+        ({"NumberOfCopies": "150"}, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE, "number_of_copies", 99),
+        ({"MediumType": "GOLD FILM"}, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE, "medium_type", "CLEAR FILM"),
+        ({"FilmDestination": "BIN_7"}, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE, "film_destination", "MAGAZINE"),
+        ({"MemoryAllocation": "4096"}, Status.MEMORY_ALLOCATION_NOT_SUPPORTED, "memory_allocation", 4096),
+    ],
+)
+def test_film_session_warnings_substitute_defaults(
+    attributes: dict[str, Any], status: Status, field: str, value: Any
+) -> None:
     h = Harness()
     outcome = h.engine.n_create(META, SESSION, None, wire(attributes))
     assert outcome.status is status
@@ -217,21 +254,32 @@ def test_proposed_study_sequence_is_kept() -> None:
     h.engine.n_create(META, SESSION, None, wire(ds))
     session = h.engine.hierarchy.film_session
     assert session is not None and session.proposed_study is not None
-    assert dict(session.proposed_study.attributes) == {"PatientName": "DOE^JANE", "PatientID": "P-1",
-                                                        "StudyInstanceUID": "1.2.3.4"}
+    assert dict(session.proposed_study.attributes) == {
+        "PatientName": "DOE^JANE",
+        "PatientID": "P-1",
+        "StudyInstanceUID": "1.2.3.4",
+    }
 
 
 def test_a_proposed_study_uid_that_is_not_a_uid_is_refused() -> None:
     ds = dataset()
     ds.ProposedStudySequence = [dataset(StudyInstanceUID="1.2.3.04\\..")]
-    fails(Status.INVALID_ATTRIBUTE_VALUE, Harness().engine.n_create, META, SESSION, None, wire(ds),
-          offending=0x213000A0)
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE, Harness().engine.n_create, META, SESSION, None, wire(ds), offending=0x213000A0
+    )
 
 
 @pytest.mark.parametrize("label", ["../../etc\x00passwd", "TAB\tHERE", "LINE\nBREAK", "\x1b$B"])
 def test_control_characters_in_text_are_invalid(label: str) -> None:
-    error = fails(Status.INVALID_ATTRIBUTE_VALUE, Harness().engine.n_create, META, SESSION, None,
-                  wire(dataset(FilmSessionLabel=label)), offending=0x20000050)
+    error = fails(
+        Status.INVALID_ATTRIBUTE_VALUE,
+        Harness().engine.n_create,
+        META,
+        SESSION,
+        None,
+        wire(dataset(FilmSessionLabel=label)),
+        offending=0x20000050,
+    )
     assert "control character" in error.message
 
 
@@ -248,8 +296,11 @@ def test_film_session_n_set_changes_only_what_is_sent() -> None:
     assert outcome.status is Status.SUCCESS
     session = h.engine.hierarchy.film_session
     assert session is not None
-    assert (session.print_priority.value, session.number_of_copies, session.film_session_label) == ("HIGH", 2,
-                                                                                                     "CT HEAD")
+    assert (session.print_priority.value, session.number_of_copies, session.film_session_label) == (
+        "HIGH",
+        2,
+        "CT HEAD",
+    )
 
 
 # --- Film Box -------------------------------------------------------------------------------------------
@@ -268,8 +319,12 @@ def test_film_box_creates_image_boxes_in_position_order() -> None:
     assert ds is not None
     assert {str(i.ReferencedSOPClassUID) for i in ds.ReferencedImageBoxSequence} == {IMAGE_BOX}
     # the response is the complete attribute list, defaults included (PS3.7 10.1.5)
-    assert (ds.FilmOrientation, ds.FilmSizeID, ds.MagnificationType, ds.MaxDensity) == ("PORTRAIT", "14INX17IN",
-                                                                                        "BILINEAR", 300)
+    assert (ds.FilmOrientation, ds.FilmSizeID, ds.MagnificationType, ds.MaxDensity) == (
+        "PORTRAIT",
+        "14INX17IN",
+        "BILINEAR",
+        300,
+    )
     assert (ds.Illumination, ds.ReflectedAmbientLight) == (2000, 10)
     assert "ReferencedBasicAnnotationBoxSequence" not in ds  # annotation not negotiated
 
@@ -286,26 +341,27 @@ def test_annotation_boxes_follow_the_annotation_display_format() -> None:
 
 
 def test_film_box_without_session_is_refused() -> None:
-    fails(Status.INVALID_SOP_INSTANCE, Harness().engine.n_create, META, FILM_BOX, None,
-          film_box_request("1.2.3"))
+    fails(Status.INVALID_SOP_INSTANCE, Harness().engine.n_create, META, FILM_BOX, None, film_box_request("1.2.3"))
 
 
-@pytest.mark.parametrize(("fmt", "attributes", "status", "tag"), [
-    ("", {}, Status.MISSING_ATTRIBUTE, 0x20100010),
-    ("STANDARD\\11,1", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
-    ("STANDARD\\1,x", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
-    ("CUSTOM\\9", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
-    ("STANDARD\\1,1", {"FilmOrientation": "DIAGONAL"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100040),
-    ("STANDARD\\1,1", {"Trim": "MAYBE"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100140),
-    ("STANDARD\\1,1", {"BorderDensity": "GREY"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100100),
-    ("STANDARD\\1,1", {"MinDensity": 250, "MaxDensity": 200}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100120),
-    ("STANDARD\\1,1", {"ICCProfile": b"\x00\x01"}, Status.NO_SUCH_ATTRIBUTE, 0x00282000),
-])
+@pytest.mark.parametrize(
+    ("fmt", "attributes", "status", "tag"),
+    [
+        ("", {}, Status.MISSING_ATTRIBUTE, 0x20100010),
+        ("STANDARD\\11,1", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
+        ("STANDARD\\1,x", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
+        ("CUSTOM\\9", {}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100010),
+        ("STANDARD\\1,1", {"FilmOrientation": "DIAGONAL"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100040),
+        ("STANDARD\\1,1", {"Trim": "MAYBE"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100140),
+        ("STANDARD\\1,1", {"BorderDensity": "GREY"}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100100),
+        ("STANDARD\\1,1", {"MinDensity": 250, "MaxDensity": 200}, Status.INVALID_ATTRIBUTE_VALUE, 0x20100120),
+        ("STANDARD\\1,1", {"ICCProfile": b"\x00\x01"}, Status.NO_SUCH_ATTRIBUTE, 0x00282000),
+    ],
+)
 def test_film_box_failures(fmt: str, attributes: dict[str, Any], status: Status, tag: int) -> None:
     h = Harness()
     session = h.session()
-    fails(status, h.engine.n_create, META, FILM_BOX, None, film_box_request(session, fmt, **attributes),
-          offending=tag)
+    fails(status, h.engine.n_create, META, FILM_BOX, None, film_box_request(session, fmt, **attributes), offending=tag)
     assert h.engine.hierarchy.last_film_box() is None
 
 
@@ -317,11 +373,14 @@ def test_image_display_format_sent_empty_is_missing_value() -> None:
     fails(Status.MISSING_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None, wire(ds), offending=0x20100010)
 
 
-@pytest.mark.parametrize("items", [
-    [reference(SESSION, "1.2.3.999")],  # not this association's session
-    [reference(FILM_BOX, "SESSION")],  # wrong class
-    "two",  # two items
-])
+@pytest.mark.parametrize(
+    "items",
+    [
+        [reference(SESSION, "1.2.3.999")],  # not this association's session
+        [reference(FILM_BOX, "SESSION")],  # wrong class
+        "two",  # two items
+    ],
+)
 def test_referenced_film_session_must_be_ours(items: Any) -> None:
     h = Harness()
     session = h.session()
@@ -337,8 +396,15 @@ def test_referenced_film_session_must_be_ours(items: Any) -> None:
 def test_missing_referenced_film_session() -> None:
     h = Harness()
     h.session()
-    fails(Status.MISSING_ATTRIBUTE, h.engine.n_create, META, FILM_BOX, None,
-          wire({"ImageDisplayFormat": "STANDARD\\1,1"}), offending=0x20100500)
+    fails(
+        Status.MISSING_ATTRIBUTE,
+        h.engine.n_create,
+        META,
+        FILM_BOX,
+        None,
+        wire({"ImageDisplayFormat": "STANDARD\\1,1"}),
+        offending=0x20100500,
+    )
 
 
 def test_film_box_warnings() -> None:
@@ -355,16 +421,33 @@ def test_film_box_warnings() -> None:
     assert [w.offending for w in outcome.warnings] == [(0x20100050,), (0x20100060,), (0x20100120,)]
     box = h2.engine.hierarchy.last_film_box()
     assert box is not None and (box.film_size_id, box.magnification_type.value, box.min_density) == (
-        "14INX17IN", "BILINEAR", 10)
+        "14INX17IN",
+        "BILINEAR",
+        10,
+    )
 
 
 def test_profile_switches_turn_attributes_into_no_such_attribute() -> None:
     h = Harness(supports_trim=False, supports_presentation_lut=False)
     session = h.session()
-    fails(Status.NO_SUCH_ATTRIBUTE, h.engine.n_create, META, FILM_BOX, None,
-          film_box_request(session, Trim="YES"), offending=0x20100140)
-    fails(Status.NO_SUCH_ATTRIBUTE, h.engine.n_create, META, FILM_BOX, None,
-          film_box_request(session, Illumination=2000), offending=0x2010015E)
+    fails(
+        Status.NO_SUCH_ATTRIBUTE,
+        h.engine.n_create,
+        META,
+        FILM_BOX,
+        None,
+        film_box_request(session, Trim="YES"),
+        offending=0x20100140,
+    )
+    fails(
+        Status.NO_SUCH_ATTRIBUTE,
+        h.engine.n_create,
+        META,
+        FILM_BOX,
+        None,
+        film_box_request(session, Illumination=2000),
+        offending=0x2010015E,
+    )
 
 
 def test_film_box_n_set_only_settable_attributes_only_last_box() -> None:
@@ -373,8 +456,15 @@ def test_film_box_n_set_only_settable_attributes_only_last_box() -> None:
     first, _, _ = h.film_box(session)
     outcome = h.engine.n_set(META, FILM_BOX, first, wire({"MaxDensity": 250, "BorderDensity": "WHITE"}))
     assert outcome.status is Status.SUCCESS
-    fails(Status.NO_SUCH_ATTRIBUTE, h.engine.n_set, META, FILM_BOX, first,
-          wire({"ImageDisplayFormat": "STANDARD\\2,2"}), offending=0x20100010)
+    fails(
+        Status.NO_SUCH_ATTRIBUTE,
+        h.engine.n_set,
+        META,
+        FILM_BOX,
+        first,
+        wire({"ImageDisplayFormat": "STANDARD\\2,2"}),
+        offending=0x20100010,
+    )
     h.film_box(session)
     fails(Status.NO_SUCH_SOP_INSTANCE, h.engine.n_set, META, FILM_BOX, first, wire({"MaxDensity": 250}))
     fails(Status.NO_SUCH_SOP_INSTANCE, h.engine.n_delete, META, FILM_BOX, first)
@@ -408,7 +498,10 @@ def test_image_box_takes_8_and_12_bit_images_and_masks_high_bits() -> None:
     assert first is not None and second is not None
     assert first.pixels.tolist() == [[0x0FFF, 0x0001], [5, 0x0234]]  # bits above High Bit dropped
     assert (second.bits_stored, second.photometric_interpretation.value, second.pixels.tolist()) == (
-        8, "MONOCHROME1", [[0, 255, 7]])
+        8,
+        "MONOCHROME1",
+        [[0, 255, 7]],
+    )
     assert not first.pixels.flags.writeable
 
 
@@ -420,24 +513,34 @@ def test_odd_length_8_bit_pixel_data_with_pad_byte() -> None:
     assert h.engine.n_set(META, IMAGE_BOX, images[0], image_request(1, item=item)).status is Status.SUCCESS
 
 
-@pytest.mark.parametrize(("item_changes", "status", "tag"), [
-    ({"SamplesPerPixel": 3}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280002),
-    ({"PhotometricInterpretation": "RGB"}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280004),
-    ({"PixelRepresentation": 1}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280103),
-    ({"BitsStored": 10, "HighBit": 9}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280101),
-    ({"HighBit": 15}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280101),
-    ({"Rows": 65}, Status.INVALID_ATTRIBUTE_VALUE, 0x7FE00010),  # Rows x Columns no longer matches Pixel Data
-    ({"Rows": 0}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280010),
-    ({"Columns": None}, Status.MISSING_ATTRIBUTE, 0x00280011),
-    ({"PixelData": None}, Status.MISSING_ATTRIBUTE, 0x7FE00010),
-    ({"PixelAspectRatio": [1, 0]}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280034),
-    ({"WindowCenter": "40"}, Status.NO_SUCH_ATTRIBUTE, 0x00281050),
-])
+@pytest.mark.parametrize(
+    ("item_changes", "status", "tag"),
+    [
+        ({"SamplesPerPixel": 3}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280002),
+        ({"PhotometricInterpretation": "RGB"}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280004),
+        ({"PixelRepresentation": 1}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280103),
+        ({"BitsStored": 10, "HighBit": 9}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280101),
+        ({"HighBit": 15}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280101),
+        ({"Rows": 65}, Status.INVALID_ATTRIBUTE_VALUE, 0x7FE00010),  # Rows x Columns no longer matches Pixel Data
+        ({"Rows": 0}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280010),
+        ({"Columns": None}, Status.MISSING_ATTRIBUTE, 0x00280011),
+        ({"PixelData": None}, Status.MISSING_ATTRIBUTE, 0x7FE00010),
+        ({"PixelAspectRatio": [1, 0]}, Status.INVALID_ATTRIBUTE_VALUE, 0x00280034),
+        ({"WindowCenter": "40"}, Status.NO_SUCH_ATTRIBUTE, 0x00281050),
+    ],
+)
 def test_image_pixel_description_failures(item_changes: dict[str, Any], status: Status, tag: int) -> None:
     h = Harness()
     _, images, _ = h.film_box(h.session())
-    fails(status, h.engine.n_set, META, IMAGE_BOX, images[0], image_request(1, item=image_item(**item_changes)),
-          offending=tag)
+    fails(
+        status,
+        h.engine.n_set,
+        META,
+        IMAGE_BOX,
+        images[0],
+        image_request(1, item=image_item(**item_changes)),
+        offending=tag,
+    )
     box = h.engine.hierarchy.last_film_box()
     assert box is not None and box.image_boxes[0].image is None
 
@@ -452,10 +555,24 @@ def test_image_box_position_must_match_and_sequence_is_mandatory() -> None:
     h = Harness()
     _, images, _ = h.film_box(h.session(), "STANDARD\\2,1")
     fails(Status.INVALID_ATTRIBUTE_VALUE, h.set_image, images[0], 2, offending=0x20200010)
-    fails(Status.MISSING_ATTRIBUTE, h.engine.n_set, META, IMAGE_BOX, images[0],
-          wire({"ImageBoxPosition": 1, "Polarity": "REVERSE"}), offending=0x20200110)
-    fails(Status.MISSING_ATTRIBUTE, h.engine.n_set, META, IMAGE_BOX, images[0],
-          wire({"Polarity": "REVERSE"}), offending=0x20200010)
+    fails(
+        Status.MISSING_ATTRIBUTE,
+        h.engine.n_set,
+        META,
+        IMAGE_BOX,
+        images[0],
+        wire({"ImageBoxPosition": 1, "Polarity": "REVERSE"}),
+        offending=0x20200110,
+    )
+    fails(
+        Status.MISSING_ATTRIBUTE,
+        h.engine.n_set,
+        META,
+        IMAGE_BOX,
+        images[0],
+        wire({"Polarity": "REVERSE"}),
+        offending=0x20200010,
+    )
 
 
 def test_empty_image_sequence_erases_the_image() -> None:
@@ -472,21 +589,44 @@ def test_empty_image_sequence_erases_the_image() -> None:
 def test_image_box_overrides_and_their_rules() -> None:
     h = Harness()
     _, images, _ = h.film_box(h.session())
-    outcome = h.set_image(images[0], 1, Polarity="REVERSE", MagnificationType="REPLICATE", MaxDensity=500,
-                          RequestedImageSize="120.5", RequestedDecimateCropBehavior="CROP")
+    outcome = h.set_image(
+        images[0],
+        1,
+        Polarity="REVERSE",
+        MagnificationType="REPLICATE",
+        MaxDensity=500,
+        RequestedImageSize="120.5",
+        RequestedDecimateCropBehavior="CROP",
+    )
     assert outcome.status is Status.DENSITY_OUT_OF_RANGE
     image_box = h.engine.hierarchy.last_film_box().image_boxes[0]  # type: ignore[union-attr]
-    assert (image_box.polarity.value, image_box.magnification_type.value, image_box.max_density,  # type: ignore
-            image_box.requested_image_size, image_box.requested_decimate_crop_behavior.value) == (  # type: ignore
-        "REVERSE", "REPLICATE", 330, 120.5, "CROP")
+    assert (
+        image_box.polarity.value,
+        image_box.magnification_type.value,
+        image_box.max_density,  # type: ignore
+        image_box.requested_image_size,
+        image_box.requested_decimate_crop_behavior.value,
+    ) == (  # type: ignore
+        "REVERSE",
+        "REPLICATE",
+        330,
+        120.5,
+        "CROP",
+    )
     fails(Status.INVALID_ATTRIBUTE_VALUE, h.set_image, images[0], 1, None, Polarity="INVERTED")
     fails(Status.INVALID_ATTRIBUTE_VALUE, h.set_image, images[0], 1, None, RequestedImageSize="-3")
     h2 = Harness(supports_requested_image_size=False, supports_decimate_crop=False)
     _, images2, _ = h2.film_box(h2.session())
-    fails(Status.NO_SUCH_ATTRIBUTE, h2.set_image, images2[0], 1, None, RequestedImageSize="100",
-          offending=0x20200030)
-    fails(Status.NO_SUCH_ATTRIBUTE, h2.set_image, images2[0], 1, None, RequestedDecimateCropBehavior="FAIL",
-          offending=0x20200040)
+    fails(Status.NO_SUCH_ATTRIBUTE, h2.set_image, images2[0], 1, None, RequestedImageSize="100", offending=0x20200030)
+    fails(
+        Status.NO_SUCH_ATTRIBUTE,
+        h2.set_image,
+        images2[0],
+        1,
+        None,
+        RequestedDecimateCropBehavior="FAIL",
+        offending=0x20200040,
+    )
 
 
 def test_only_boxes_of_the_last_film_box_can_be_set() -> None:
@@ -500,8 +640,9 @@ def test_only_boxes_of_the_last_film_box_can_be_set() -> None:
 # --- Presentation LUT -----------------------------------------------------------------------------------
 
 
-def lut_request(entries: int = 4096, bits: int = 12, data: np.ndarray | None = None,
-                descriptor: list[int] | None = None) -> Dataset:
+def lut_request(
+    entries: int = 4096, bits: int = 12, data: np.ndarray | None = None, descriptor: list[int] | None = None
+) -> Dataset:
     item = Dataset()
     item.add_new(0x00283002, "US", descriptor or [entries, 0, bits])
     values = data if data is not None else np.linspace(0, (1 << bits) - 1, entries).astype("<u2")
@@ -528,15 +669,18 @@ def test_presentation_lut_shapes_and_tables() -> None:
     assert h.engine.n_create(PLUT, PLUT, None, wire(ds, implicit=True)).status is Status.SUCCESS
 
 
-@pytest.mark.parametrize(("request_", "status"), [
-    (lambda: wire({"PresentationLUTShape": "GAMMA"}), Status.INVALID_ATTRIBUTE_VALUE),
-    (lambda: None, Status.MISSING_ATTRIBUTE),
-    (lambda: lut_request(entries=1024), Status.INVALID_ATTRIBUTE_VALUE),
-    (lambda: lut_request(descriptor=[4096, 1, 12]), Status.INVALID_ATTRIBUTE_VALUE),
-    (lambda: lut_request(descriptor=[4096, 0, 8]), Status.INVALID_ATTRIBUTE_VALUE),
-    (lambda: lut_request(data=np.zeros(100)), Status.INVALID_ATTRIBUTE_VALUE),
-    (lambda: lut_request(bits=10, data=np.full(4096, 2000)), Status.INVALID_ATTRIBUTE_VALUE),
-])
+@pytest.mark.parametrize(
+    ("request_", "status"),
+    [
+        (lambda: wire({"PresentationLUTShape": "GAMMA"}), Status.INVALID_ATTRIBUTE_VALUE),
+        (lambda: None, Status.MISSING_ATTRIBUTE),
+        (lambda: lut_request(entries=1024), Status.INVALID_ATTRIBUTE_VALUE),
+        (lambda: lut_request(descriptor=[4096, 1, 12]), Status.INVALID_ATTRIBUTE_VALUE),
+        (lambda: lut_request(descriptor=[4096, 0, 8]), Status.INVALID_ATTRIBUTE_VALUE),
+        (lambda: lut_request(data=np.zeros(100)), Status.INVALID_ATTRIBUTE_VALUE),
+        (lambda: lut_request(bits=10, data=np.full(4096, 2000)), Status.INVALID_ATTRIBUTE_VALUE),
+    ],
+)
 def test_presentation_lut_failures(request_: Any, status: Status) -> None:
     fails(status, Harness().engine.n_create, PLUT, PLUT, None, request_())
 
@@ -708,12 +852,19 @@ def test_annotation_text_uses_the_session_character_set() -> None:
     sent = dataset(SpecificCharacterSet="ISO_IR 192", AnnotationPosition=1, TextString=text)
     received = wire(sent)
     del received.SpecificCharacterSet  # the SCU relies on the session's character set (H.4.2.2.1.3)
-    outcome = h.engine.n_set(uids.BASIC_ANNOTATION_BOX, uids.BASIC_ANNOTATION_BOX, annotation.sop_instance_uid,
-                             received)
+    outcome = h.engine.n_set(
+        uids.BASIC_ANNOTATION_BOX, uids.BASIC_ANNOTATION_BOX, annotation.sop_instance_uid, received
+    )
     assert outcome.status is Status.SUCCESS
     assert annotation.text_string == text
-    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, uids.BASIC_ANNOTATION_BOX, uids.BASIC_ANNOTATION_BOX,
-          annotation.sop_instance_uid, wire({"AnnotationPosition": 2, "TextString": "x"}))
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE,
+        h.engine.n_set,
+        uids.BASIC_ANNOTATION_BOX,
+        uids.BASIC_ANNOTATION_BOX,
+        annotation.sop_instance_uid,
+        wire({"AnnotationPosition": 2, "TextString": "x"}),
+    )
 
 
 def _implicit_element(group: int, element: int, value: bytes, length: int | None = None) -> bytes:
@@ -722,11 +873,18 @@ def _implicit_element(group: int, element: int, value: bytes, length: int | None
     return struct.pack("<HHI", group, element, len(value) if length is None else length) + value
 
 
-@pytest.mark.parametrize(("data", "status", "tag"), [
-    (_implicit_element(0x2020, 0x0010, b"\x01\x00\x00"), Status.INVALID_ATTRIBUTE_VALUE, 0x20200010),  # US of 3 bytes
-    (_implicit_element(0x2020, 0x0010, b"\x01"), Status.INVALID_ATTRIBUTE_VALUE, 0x20200010),
-    (_implicit_element(0x0100, 0x0002, b"\x00\x01\x02"), Status.NO_SUCH_ATTRIBUTE, 0x01000002),
-])
+@pytest.mark.parametrize(
+    ("data", "status", "tag"),
+    [
+        (
+            _implicit_element(0x2020, 0x0010, b"\x01\x00\x00"),
+            Status.INVALID_ATTRIBUTE_VALUE,
+            0x20200010,
+        ),  # US of 3 bytes
+        (_implicit_element(0x2020, 0x0010, b"\x01"), Status.INVALID_ATTRIBUTE_VALUE, 0x20200010),
+        (_implicit_element(0x0100, 0x0002, b"\x00\x01\x02"), Status.NO_SUCH_ATTRIBUTE, 0x01000002),
+    ],
+)
 def test_unreadable_bytes_get_a_status_naming_the_tag(data: bytes, status: Status, tag: int) -> None:
     h = Harness()
     _, images, _ = h.film_box(h.session())
@@ -745,8 +903,15 @@ def test_slide_and_custom_layouts_create_their_image_boxes() -> None:
     _, custom, _ = h.film_box(session, "CUSTOM\\1")
     assert len(custom) == 3
     h2 = Harness(image_display_formats=("STANDARD",))
-    fails(Status.INVALID_ATTRIBUTE_VALUE, h2.engine.n_create, META, FILM_BOX, None,
-          film_box_request(h2.session(), "SLIDE"), offending=0x20100010)
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE,
+        h2.engine.n_create,
+        META,
+        FILM_BOX,
+        None,
+        film_box_request(h2.session(), "SLIDE"),
+        offending=0x20100010,
+    )
 
 
 def test_fit_statuses_at_image_box_n_set() -> None:
@@ -754,21 +919,41 @@ def test_fit_statuses_at_image_box_n_set() -> None:
     _, images, _ = h.film_box(h.session(), "STANDARD\\2,2", FilmSizeID="8INX10IN")  # boxes 101.6 x 127 mm
     assert h.set_image(images[0], 1, RequestedImageSize="90").status is Status.SUCCESS
     assert h.set_image(images[0], 1, RequestedImageSize="150").status is Status.IMAGE_DEMAGNIFIED
-    assert h.set_image(images[0], 1, RequestedImageSize="150",
-                       RequestedDecimateCropBehavior="DECIMATE").status is Status.IMAGE_DECIMATED
-    assert h.set_image(images[0], 1, RequestedImageSize="150",
-                       RequestedDecimateCropBehavior="CROP").status is Status.IMAGE_CROPPED
+    assert (
+        h.set_image(images[0], 1, RequestedImageSize="150", RequestedDecimateCropBehavior="DECIMATE").status
+        is Status.IMAGE_DECIMATED
+    )
+    assert (
+        h.set_image(images[0], 1, RequestedImageSize="150", RequestedDecimateCropBehavior="CROP").status
+        is Status.IMAGE_CROPPED
+    )
     image_box = h.engine.hierarchy.last_film_box().image_boxes[0]  # type: ignore[union-attr]
     before = image_box.image
-    fails(Status.IMAGE_LARGER_THAN_BOX, h.set_image, images[0], 1, np.zeros((8, 8), dtype=np.uint16),
-          RequestedImageSize="150", RequestedDecimateCropBehavior="FAIL")
+    fails(
+        Status.IMAGE_LARGER_THAN_BOX,
+        h.set_image,
+        images[0],
+        1,
+        np.zeros((8, 8), dtype=np.uint16),
+        RequestedImageSize="150",
+        RequestedDecimateCropBehavior="FAIL",
+    )
     assert image_box.image is before and image_box.requested_decimate_crop_behavior.value == "CROP"  # type: ignore
     # 2048 columns at 150 dpi are 347 mm: Magnification Type NONE cannot decimate them into 101.6 mm
     big = np.zeros((2048, 2048), dtype=np.uint16)
-    fails(Status.IMAGE_LARGER_THAN_BOX, h.set_image, images[1], 2, big, MagnificationType="NONE",
-          RequestedDecimateCropBehavior="DECIMATE")
-    assert h.set_image(images[1], 2, np.zeros((256, 256), dtype=np.uint16),
-                       MagnificationType="NONE").status is Status.SUCCESS  # 43 mm at 150 dpi: fits
+    fails(
+        Status.IMAGE_LARGER_THAN_BOX,
+        h.set_image,
+        images[1],
+        2,
+        big,
+        MagnificationType="NONE",
+        RequestedDecimateCropBehavior="DECIMATE",
+    )
+    assert (
+        h.set_image(images[1], 2, np.zeros((256, 256), dtype=np.uint16), MagnificationType="NONE").status
+        is Status.SUCCESS
+    )  # 43 mm at 150 dpi: fits
 
 
 def test_fit_is_checked_again_at_print_time() -> None:
@@ -779,8 +964,14 @@ def test_fit_is_checked_again_at_print_time() -> None:
     # the film box now asks for one image pixel per printer pixel; 512 px at 150 dpi = 86.7 mm still fits
     h.engine.n_set(META, FILM_BOX, box, wire({"MagnificationType": "NONE"}))
     assert h.engine.n_action(META, FILM_BOX, box, 1, None).status is Status.SUCCESS
-    h.set_image(images[0], 1, np.zeros((2048, 2048), dtype=np.uint16), MagnificationType="BILINEAR",
-                RequestedImageSize="300", RequestedDecimateCropBehavior="CROP")
+    h.set_image(
+        images[0],
+        1,
+        np.zeros((2048, 2048), dtype=np.uint16),
+        MagnificationType="BILINEAR",
+        RequestedImageSize="300",
+        RequestedDecimateCropBehavior="CROP",
+    )
     outcome = h.engine.n_action(META, SESSION, session, 1, None)
     assert outcome.status is Status.IMAGE_CROPPED and len(h.submitted) == 2
     # an image that fits at best fit, then the film box asks for Magnification Type NONE: 2048 px at
@@ -806,8 +997,15 @@ def test_film_box_presentation_lut_must_fit_the_images_already_set() -> None:
 
 def test_illumination_must_be_positive() -> None:
     h = Harness()
-    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None,
-          film_box_request(h.session(), Illumination=0), offending=0x2010015E)
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE,
+        h.engine.n_create,
+        META,
+        FILM_BOX,
+        None,
+        film_box_request(h.session(), Illumination=0),
+        offending=0x2010015E,
+    )
 
 
 def test_unsupported_image_box_override_falls_back_to_the_film_box() -> None:
@@ -817,13 +1015,22 @@ def test_unsupported_image_box_override_falls_back_to_the_film_box() -> None:
     assert outcome.status is Status.ATTRIBUTE_VALUE_OUT_OF_RANGE
     assert "using the Film Box's" in outcome.error_comment
     (request_film,) = [snapshot_film(h.engine.hierarchy.film_session, h.engine.hierarchy.last_film_box())]  # type: ignore
-    assert (request_film.image_boxes[0].magnification_type.value,
-            request_film.image_boxes[0].configuration_information) == ("REPLICATE", "CS700")
+    assert (
+        request_film.image_boxes[0].magnification_type.value,
+        request_film.image_boxes[0].configuration_information,
+    ) == ("REPLICATE", "CS700")
 
 
 def test_character_set_terms_and_consistency() -> None:
-    fails(Status.INVALID_ATTRIBUTE_VALUE, Harness().engine.n_create, META, SESSION, None,
-          wire({"SpecificCharacterSet": "ISO_IR 6"}), offending=0x00080005)  # a pydicom alias, not a DICOM term
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE,
+        Harness().engine.n_create,
+        META,
+        SESSION,
+        None,
+        wire({"SpecificCharacterSet": "ISO_IR 6"}),
+        offending=0x00080005,
+    )  # a pydicom alias, not a DICOM term
     h = Harness()
     session = h.session(SpecificCharacterSet="ISO_IR 100")
     ds = film_box_request(session)
@@ -839,8 +1046,15 @@ def test_the_session_character_set_changes_only_before_its_first_film_box() -> N
     session = h.session(SpecificCharacterSet="ISO_IR 100")
     assert h.engine.n_set(META, SESSION, session, wire({"SpecificCharacterSet": "ISO_IR 192"})).status is Status.SUCCESS
     assert h.engine.n_create(META, FILM_BOX, None, film_box_request(session)).status is Status.SUCCESS
-    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, META, SESSION, session,
-          wire({"SpecificCharacterSet": "ISO_IR 100"}), offending=0x00080005)
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE,
+        h.engine.n_set,
+        META,
+        SESSION,
+        session,
+        wire({"SpecificCharacterSet": "ISO_IR 100"}),
+        offending=0x00080005,
+    )
     same = wire({"SpecificCharacterSet": "ISO_IR 192", "FilmSessionLabel": "Ωmega"})
     outcome = h.engine.n_set(META, SESSION, session, same)
     assert outcome.status is Status.SUCCESS and outcome.dataset is not None
@@ -855,8 +1069,10 @@ def test_image_box_polarity_default_comes_from_the_profile() -> None:
     assert h.submitted[0].films[0].image_boxes[0].polarity.value == "REVERSE"
 
 
-@pytest.mark.parametrize(("status", "info"), [(PrinterStatus.NORMAL, "SUPPLY LOW"),
-                                              (PrinterStatus.WARNING, "NORMAL"), (PrinterStatus.FAILURE, "NOT A TERM")])
+@pytest.mark.parametrize(
+    ("status", "info"),
+    [(PrinterStatus.NORMAL, "SUPPLY LOW"), (PrinterStatus.WARNING, "NORMAL"), (PrinterStatus.FAILURE, "NOT A TERM")],
+)
 def test_printer_status_info_must_go_with_the_status(status: PrinterStatus, info: str) -> None:
     printer = Printer()
     with pytest.raises(ValueError, match="Printer Status Info"):

@@ -35,7 +35,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
         elif choice < 0.7:
             del mutated[at:]
         elif choice < 0.85:
-            mutated[at:at] = mutated[at:at + rng.randint(1, 16)]
+            mutated[at:at] = mutated[at : at + rng.randint(1, 16)]
         else:
             mutated[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
     return bytes(mutated)
@@ -47,24 +47,50 @@ Request = tuple[str, Callable[[Dataset], Outcome], Dataset]
 def requests(h: Harness) -> Iterator[Request]:
     session = h.session()
     box, images, _ = h.film_box(session, "STANDARD\\2,1")
-    yield "Film Session N-CREATE", lambda ds: Harness().engine.n_create(META, SESSION, None, ds), dataset(
-        NumberOfCopies=2, PrintPriority="HIGH", MediumType="PAPER", FilmSessionLabel="X",
-        SpecificCharacterSet="ISO_IR 100")
-    yield "Film Session N-SET", lambda ds: h.engine.n_set(META, SESSION, session, ds), dataset(
-        NumberOfCopies=3, FilmSessionLabel="abc")
-    film_box = dataset(ImageDisplayFormat="STANDARD\\1,1", FilmOrientation="PORTRAIT", FilmSizeID="8INX10IN",
-                       MagnificationType="REPLICATE", BorderDensity="BLACK", MinDensity=10, MaxDensity=300,
-                       Trim="NO", Illumination=2000)
+    yield (
+        "Film Session N-CREATE",
+        lambda ds: Harness().engine.n_create(META, SESSION, None, ds),
+        dataset(
+            NumberOfCopies=2,
+            PrintPriority="HIGH",
+            MediumType="PAPER",
+            FilmSessionLabel="X",
+            SpecificCharacterSet="ISO_IR 100",
+        ),
+    )
+    yield (
+        "Film Session N-SET",
+        lambda ds: h.engine.n_set(META, SESSION, session, ds),
+        dataset(NumberOfCopies=3, FilmSessionLabel="abc"),
+    )
+    film_box = dataset(
+        ImageDisplayFormat="STANDARD\\1,1",
+        FilmOrientation="PORTRAIT",
+        FilmSizeID="8INX10IN",
+        MagnificationType="REPLICATE",
+        BorderDensity="BLACK",
+        MinDensity=10,
+        MaxDensity=300,
+        Trim="NO",
+        Illumination=2000,
+    )
     film_box.ReferencedFilmSessionSequence = [reference(SESSION, session)]
     yield "Film Box N-CREATE", lambda ds: h.engine.n_create(META, FILM_BOX, None, ds), film_box
-    yield "Film Box N-SET", lambda ds: h.engine.n_set(META, FILM_BOX, box, ds), dataset(
-        MagnificationType="CUBIC", SmoothingType="SHARP", BorderDensity="WHITE", MinDensity=20)
-    image_box = dataset(ImageBoxPosition=1, Polarity="REVERSE", RequestedImageSize=100.5,
-                        RequestedDecimateCropBehavior="DECIMATE")
+    yield (
+        "Film Box N-SET",
+        lambda ds: h.engine.n_set(META, FILM_BOX, box, ds),
+        dataset(MagnificationType="CUBIC", SmoothingType="SHARP", BorderDensity="WHITE", MinDensity=20),
+    )
+    image_box = dataset(
+        ImageBoxPosition=1, Polarity="REVERSE", RequestedImageSize=100.5, RequestedDecimateCropBehavior="DECIMATE"
+    )
     image_box.BasicGrayscaleImageSequence = [image_item(np.arange(192, dtype=np.uint16).reshape(16, 12))]
     yield "Image Box N-SET", lambda ds: h.engine.n_set(META, IMAGE_BOX, images[0], ds), image_box
-    yield "Presentation LUT N-CREATE (shape)", lambda ds: h.engine.n_create(PLUT, PLUT, None, ds), dataset(
-        PresentationLUTShape="IDENTITY")
+    yield (
+        "Presentation LUT N-CREATE (shape)",
+        lambda ds: h.engine.n_create(PLUT, PLUT, None, ds),
+        dataset(PresentationLUTShape="IDENTITY"),
+    )
     item = Dataset()
     item.add_new(0x00283002, "US", [256, 0, 12])  # LUT Descriptor
     item.add_new(0x00283006, "US", list(range(0, 4096, 16)))  # LUT Data

@@ -48,18 +48,33 @@ class Association:
     def print_job(self, uid: str) -> Any:
         return self.queue.job(uid)
 
-    def print(self, value: int = 2000, fmt: str = "STANDARD\\1,1", copies: str = "1", priority: str = "MED",
-              label: str = "", **image_box_attributes: Any) -> str:
+    def print(
+        self,
+        value: int = 2000,
+        fmt: str = "STANDARD\\1,1",
+        copies: str = "1",
+        priority: str = "MED",
+        label: str = "",
+        **image_box_attributes: Any,
+    ) -> str:
         """A film session with one film box holding one image, printed; returns the Print Job UID."""
         if self.engine.hierarchy.film_session is not None:
             self.engine.n_delete(META, SESSION, self.engine.hierarchy.film_session.sop_instance_uid)
-        session = self.engine.n_create(META, SESSION, None, wire(dataset(NumberOfCopies=copies, PrintPriority=priority,
-                                                                       FilmSessionLabel=label or "LABEL")))
+        session = self.engine.n_create(
+            META,
+            SESSION,
+            None,
+            wire(dataset(NumberOfCopies=copies, PrintPriority=priority, FilmSessionLabel=label or "LABEL")),
+        )
         assert session.affected_sop_instance_uid is not None
         box = self.engine.n_create(META, FILM_BOX, None, film_box_request(session.affected_sop_instance_uid, fmt))
         image_box = str(box.dataset.ReferencedImageBoxSequence[0].ReferencedSOPInstanceUID)  # type: ignore
-        self.engine.n_set(META, uids.BASIC_GRAYSCALE_IMAGE_BOX, image_box,
-                          image_request(1, np.full((32, 32), value, dtype=np.uint16), **image_box_attributes))
+        self.engine.n_set(
+            META,
+            uids.BASIC_GRAYSCALE_IMAGE_BOX,
+            image_box,
+            image_request(1, np.full((32, 32), value, dtype=np.uint16), **image_box_attributes),
+        )
         reply = self.engine.n_action(META, FILM_BOX, box.affected_sop_instance_uid, 1, None)  # type: ignore
         assert reply.dataset is not None
         return str(reply.dataset[0x21000500].value[0].ReferencedSOPInstanceUID)
@@ -69,8 +84,12 @@ class Association:
 def make_queue(tmp_path: Path) -> Iterator[Any]:
     made: list[PrintQueue] = []
 
-    def make(queue: QueueConfig | None = None, faults: FaultConfig | None = None,
-             printer: Printer | None = None, on_stored: Any = None) -> tuple[PrintQueue, Printer]:
+    def make(
+        queue: QueueConfig | None = None,
+        faults: FaultConfig | None = None,
+        printer: Printer | None = None,
+        on_stored: Any = None,
+    ) -> tuple[PrintQueue, Printer]:
         printer = printer or Printer()
         print_queue = PrintQueue(bundled_config(tmp_path / "films", queue, faults), printer, on_stored=on_stored)
         made.append(print_queue)
@@ -82,8 +101,11 @@ def make_queue(tmp_path: Path) -> Iterator[Any]:
 
 
 def statuses(events: list[EventReport], job: str) -> list[tuple[int, str]]:
-    return [(e.event_type_id, str(e.information.ExecutionStatusInfo)) for e in events  # type: ignore[union-attr]
-            if e.sop_instance_uid == job]
+    return [
+        (e.event_type_id, str(e.information.ExecutionStatusInfo))
+        for e in events  # type: ignore[union-attr]
+        if e.sop_instance_uid == job
+    ]
 
 
 def test_a_job_goes_pending_printing_done_with_its_events(make_queue: Any) -> None:
@@ -99,7 +121,10 @@ def test_a_job_goes_pending_printing_done_with_its_events(make_queue: Any) -> No
     n_get = scu.engine.n_get(uids.PRINT_JOB, uids.PRINT_JOB, job, [])
     assert n_get.dataset is not None
     assert (n_get.dataset.ExecutionStatus, n_get.dataset.Originator, n_get.dataset.PrintPriority) == (
-        "DONE", "MODALITY", "MED")
+        "DONE",
+        "MODALITY",
+        "MED",
+    )
     assert not list(queue.spool.jobs.iterdir())  # printed: gone from the spool
 
 
@@ -117,8 +142,12 @@ def test_spool_round_trip_keeps_everything_the_renderer_needs(make_queue: Any, t
     box = scu.engine.n_create(META, FILM_BOX, None, wire(box_request))
     images = [str(i.ReferencedSOPInstanceUID) for i in box.dataset.ReferencedImageBoxSequence]  # type: ignore
     pixels = (np.arange(48 * 64).reshape(48, 64) % 4096).astype(np.uint16)
-    scu.engine.n_set(META, uids.BASIC_GRAYSCALE_IMAGE_BOX, images[1],
-                     image_request(2, pixels, Polarity="REVERSE", RequestedImageSize="50"))
+    scu.engine.n_set(
+        META,
+        uids.BASIC_GRAYSCALE_IMAGE_BOX,
+        images[1],
+        image_request(2, pixels, Polarity="REVERSE", RequestedImageSize="50"),
+    )
     scu.engine.n_action(META, FILM_BOX, box.affected_sop_instance_uid, 1, None)  # type: ignore[arg-type]
     (original,) = [r for r in [queue._spooled[uid].request for uid in queue._spooled]]  # noqa: SLF001
     (spooled,) = Spool(tmp_path / "films").pending()
@@ -131,15 +160,18 @@ def test_spool_round_trip_keeps_everything_the_renderer_needs(make_queue: Any, t
     assert full.presentation_lut is not None and before.image_boxes[1].presentation_lut is not None
     assert full.presentation_lut.lut_data.tolist() == before.image_boxes[1].presentation_lut.lut_data.tolist()  # type: ignore
     assert dataclasses.replace(full, image=None, presentation_lut=None) == dataclasses.replace(
-        before.image_boxes[1], image=None, presentation_lut=None)
+        before.image_boxes[1], image=None, presentation_lut=None
+    )
 
 
 def test_priority_orders_the_queue(make_queue: Any) -> None:
     queue, printer = make_queue()
     printer.set_status(PrinterStatus.FAILURE, "PRINTER OFFLINE")  # hold everything until all are queued
     scu = Association(queue, printer)
-    jobs = {priority: scu.print(priority=priority, label=name)
-            for priority, name in (("LOW", "first low"), ("HIGH", "high"), ("MED", "med"))}
+    jobs = {
+        priority: scu.print(priority=priority, label=name)
+        for priority, name in (("LOW", "first low"), ("HIGH", "high"), ("MED", "med"))
+    }
     later_low = scu.print(priority="LOW", label="second low")
     assert queue.depth == 4 and queue.job(jobs["HIGH"]).execution_status is ExecutionStatus.PENDING  # type: ignore
     printer.set_status(PrinterStatus.NORMAL)
@@ -176,8 +208,7 @@ def test_printer_failure_policy_fail(make_queue: Any) -> None:
     assert queue.archive.jobs() == []
 
 
-def test_render_error_fails_the_job_and_the_next_one_prints(make_queue: Any,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_render_error_fails_the_job_and_the_next_one_prints(make_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     queue, printer = make_queue()
     real = printscp.jobs.print_request
     calls = []
@@ -316,7 +347,6 @@ def test_concurrent_submissions_keep_every_job(make_queue: Any) -> None:
     assert not errors and len(set(results)) == 20
     assert queue.wait_idle()
     assert sorted(j.manifest["print_job_uid"] for j in queue.archive.jobs()) == sorted(results)
-
 
 
 def test_racing_submissions_never_overfill_the_queue(make_queue: Any) -> None:

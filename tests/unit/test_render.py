@@ -68,14 +68,18 @@ def test_paper_and_film_differ_in_the_middle_only() -> None:
     assert int(display_values(1.5, PAPER)) != int(display_values(1.5, LIGHT_BOX))
 
 
-@pytest.mark.parametrize(("photometric", "polarity", "lightest_at_top"), [
-    (PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, True),
-    (PhotometricInterpretation.MONOCHROME2, Polarity.REVERSE, False),
-    (PhotometricInterpretation.MONOCHROME1, Polarity.NORMAL, False),
-    (PhotometricInterpretation.MONOCHROME1, Polarity.REVERSE, True),
-])
-def test_polarity_and_photometric_interpretation(photometric: PhotometricInterpretation, polarity: Polarity,
-                                                 lightest_at_top: bool) -> None:
+@pytest.mark.parametrize(
+    ("photometric", "polarity", "lightest_at_top"),
+    [
+        (PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, True),
+        (PhotometricInterpretation.MONOCHROME2, Polarity.REVERSE, False),
+        (PhotometricInterpretation.MONOCHROME1, Polarity.NORMAL, False),
+        (PhotometricInterpretation.MONOCHROME1, Polarity.REVERSE, True),
+    ],
+)
+def test_polarity_and_photometric_interpretation(
+    photometric: PhotometricInterpretation, polarity: Polarity, lightest_at_top: bool
+) -> None:
     lut = image_lut(12, photometric, polarity, None, 1.0, 20, 300, LIGHT_BOX).astype(int)
     assert lut.shape == (4096,)
     light, dark = int(display_values(0.20, LIGHT_BOX)), int(display_values(3.00, LIGHT_BOX))
@@ -115,31 +119,60 @@ def test_border_density_terms() -> None:
 
 
 def image(rows: int, columns: int, value: int = 2048, aspect: tuple[int, int] = (1, 1)) -> GrayscaleImage:
-    return GrayscaleImage(rows, columns, 12, PhotometricInterpretation.MONOCHROME2, aspect,
-                          np.full((rows, columns), value, dtype=np.uint16))
+    return GrayscaleImage(
+        rows,
+        columns,
+        12,
+        PhotometricInterpretation.MONOCHROME2,
+        aspect,
+        np.full((rows, columns), value, dtype=np.uint16),
+    )
 
 
-def snapshot(fmt: str = "STANDARD\\2,1", boxes: tuple[GrayscaleImage | None, ...] = (None, None),
-             **changes: object) -> FilmSnapshot:
+def snapshot(
+    fmt: str = "STANDARD\\2,1", boxes: tuple[GrayscaleImage | None, ...] = (None, None), **changes: object
+) -> FilmSnapshot:
     film = FilmSnapshot(
-        film_session_uid="1.2.3", film_box_uid="1.2.3.4", medium_type="CLEAR FILM", film_destination="MAGAZINE",
-        film_session_label="", owner_id="", specific_character_set=(),
-        image_display_format=ImageDisplayFormat.parse(fmt), film_orientation=FilmOrientation.PORTRAIT,
-        film_size_id="14INX17IN", magnification_type=MagnificationType.BILINEAR, smoothing_type="MEDIUM",
-        max_density=300, min_density=20, configuration_information="CS500", border_density="BLACK",
-        empty_image_density="WHITE", trim=Trim.NO, illumination=None, reflected_ambient_light=None,
-        requested_resolution_id=RequestedResolutionID.STANDARD, annotation_display_format_id="",
-        image_boxes=tuple(ImageBoxSnapshot(i + 1, img, Polarity.NORMAL, MagnificationType.BILINEAR, "MEDIUM", 20,
-                                           300, "CS500", None, None, None) for i, img in enumerate(boxes)),
-        annotations=())
+        film_session_uid="1.2.3",
+        film_box_uid="1.2.3.4",
+        medium_type="CLEAR FILM",
+        film_destination="MAGAZINE",
+        film_session_label="",
+        owner_id="",
+        specific_character_set=(),
+        image_display_format=ImageDisplayFormat.parse(fmt),
+        film_orientation=FilmOrientation.PORTRAIT,
+        film_size_id="14INX17IN",
+        magnification_type=MagnificationType.BILINEAR,
+        smoothing_type="MEDIUM",
+        max_density=300,
+        min_density=20,
+        configuration_information="CS500",
+        border_density="BLACK",
+        empty_image_density="WHITE",
+        trim=Trim.NO,
+        illumination=None,
+        reflected_ambient_light=None,
+        requested_resolution_id=RequestedResolutionID.STANDARD,
+        annotation_display_format_id="",
+        image_boxes=tuple(
+            ImageBoxSnapshot(
+                i + 1, img, Polarity.NORMAL, MagnificationType.BILINEAR, "MEDIUM", 20, 300, "CS500", None, None, None
+            )
+            for i, img in enumerate(boxes)
+        ),
+        annotations=(),
+    )
     return dataclasses.replace(film, **changes)  # type: ignore[arg-type]
 
 
 def test_plan_geometry_and_grey_levels() -> None:
     plan = plan_film(snapshot(boxes=(image(64, 64), None)), PROFILE)
     assert (plan.width, plan.height) == pytest.approx((1008, 1224))
-    assert [dataclasses.astuple(c) for c in plan.cells] == [pytest.approx((0, 0, 504, 1224)),
-                                                            pytest.approx((504, 0, 504, 1224))]
+    assert [dataclasses.astuple(c) for c in plan.cells] == [
+        pytest.approx((0, 0, 504, 1224)),
+        pytest.approx((504, 0, 504, 1224)),
+    ]
     assert dataclasses.astuple(plan.images[0].rect) == pytest.approx((0, 360, 504, 504))
     assert plan.background == int(display_values(3.00, LIGHT_BOX))
     assert plan.empty_cells == ((plan.cells[1], int(display_values(0.20, LIGHT_BOX))),)
@@ -160,8 +193,10 @@ def test_illumination_from_the_scu_overrides_the_profile() -> None:
 
 def test_pdf_page_size_images_and_embedding() -> None:
     same = image(32, 32, 100)
-    plans = [plan_film(snapshot(boxes=(same, same)), PROFILE),
-             plan_film(snapshot(boxes=(same, image(16, 16, 4000)), film_size_id="A4"), PROFILE)]
+    plans = [
+        plan_film(snapshot(boxes=(same, same)), PROFILE),
+        plan_film(snapshot(boxes=(same, image(16, 16, 4000)), film_size_id="A4"), PROFILE),
+    ]
     reader = PdfReader(io.BytesIO(render_pdf(plans, DocumentInfo("LABEL", "CT_AE", "printer"))))
     sizes = [(float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages]
     assert sizes[0] == pytest.approx((1008, 1224), abs=0.01) and sizes[1] == pytest.approx((595.276, 841.89), abs=0.01)
@@ -214,15 +249,17 @@ def test_identity_lut_table_and_its_bit_depth() -> None:
     assert identity == pytest.approx(image_densities(12, MONO2, NORMAL, None, 1.0, 20, 300, LIGHT_BOX))
     # a 10-bit table equal to the identity at 10 bits gives the same densities
     ten_bit = np.round(np.arange(4096) * 1023 / 4095)
-    assert image_densities(12, MONO2, NORMAL, _plut(table=ten_bit, bits=10), 1.0, 20, 300,
-                           LIGHT_BOX) == pytest.approx(identity, abs=0.01)
+    assert image_densities(12, MONO2, NORMAL, _plut(table=ten_bit, bits=10), 1.0, 20, 300, LIGHT_BOX) == pytest.approx(
+        identity, abs=0.01
+    )
     # an inverting table inverts the print
     inverted = image_densities(12, MONO2, NORMAL, _plut(table=4095 - np.arange(4096)), 1.0, 20, 300, LIGHT_BOX)
     assert inverted == pytest.approx(identity[::-1])
     # a table that holds one value prints one density
     flat = image_densities(8, MONO2, NORMAL, _plut(table=np.full(256, 512), bits=10), 1.0, 20, 300, LIGHT_BOX)
     assert np.ptp(flat) == 0 and flat[0] == pytest.approx(
-        float(density_of_p_values(np.array([512.0]), 1023, 0.20, 3.00, LIGHT_BOX)[0]))
+        float(density_of_p_values(np.array([512.0]), 1023, 0.20, 3.00, LIGHT_BOX)[0])
+    )
 
 
 def test_contrast_curves_apply_only_without_a_presentation_lut() -> None:

@@ -51,5 +51,10 @@ def report_missing(text: str, where: str) -> None:
     missing = missing_characters(text)
     if missing:
         codes = " ".join(f"U+{ord(c):04X}" for c in missing)
-        log.warning("%s: the bundled font %s has no glyph for %d character(s) (%s); they print as boxes",
-                    where, FONT_NAME, len(missing), codes)
+        log.warning(
+            "%s: the bundled font %s has no glyph for %d character(s) (%s); they print as boxes",
+            where,
+            FONT_NAME,
+            len(missing),
+            codes,
+        )
