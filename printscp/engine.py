@@ -20,7 +20,6 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID, generate_uid
 
 from printscp import uids
-from printscp.config import PrinterProfile
 from printscp.errors import (
     InvalidAttributeValue,
     InvalidSOPInstance,
@@ -44,6 +43,7 @@ from printscp.model.enums import (
 )
 from printscp.model.layout import LayoutError
 from printscp.model.printer import Printer
+from printscp.model.profile import PrinterProfile
 from printscp.model.session import (
     AnnotationBox,
     FilmBox,

@@ -28,11 +28,12 @@ from datetime import datetime
 from pydicom.uid import generate_uid
 
 from printscp.archive.store import FilmArchive, StoredJob
-from printscp.config import Config, PrinterProfile
+from printscp.config import Config
 from printscp.errors import QueueFull
 from printscp.events import Notify, print_job_event
 from printscp.model.enums import ExecutionStatus, PrinterStatus, PrintPriority
 from printscp.model.printer import Printer, PrinterState
+from printscp.model.profile import PrinterProfile
 from printscp.model.session import GrayscaleImage, PrintRequest
 from printscp.render.film import render_job
 from printscp.render.pdf import DocumentInfo

@@ -17,7 +17,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
 
 from printscp import __version__
-from printscp.config import PrinterProfile
+from printscp.model.profile import PrinterProfile
 from printscp.model.session import FilmSnapshot, PrintRequest
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"

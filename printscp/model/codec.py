@@ -34,7 +34,6 @@ from pydicom.tag import Tag
 from pydicom.uid import UID
 
 from printscp import uids
-from printscp.config import PrinterProfile
 from printscp.errors import (
     InvalidAttributeValue,
     MissingAttribute,
@@ -56,6 +55,7 @@ from printscp.model.enums import (
     Trim,
 )
 from printscp.model.layout import MM_PER_INCH, ImageDisplayFormat, LayoutError, film_geometry
+from printscp.model.profile import PrinterProfile
 from printscp.model.session import (
     AnnotationBox,
     FilmBox,

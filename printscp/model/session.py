@@ -24,7 +24,6 @@ import numpy as np
 import numpy.typing as npt
 
 from printscp import uids
-from printscp.config import PrinterProfile
 from printscp.errors import (
     ClassInstanceConflict,
     DuplicateSOPInstance,
@@ -46,6 +45,7 @@ from printscp.model.enums import (
     Trim,
 )
 from printscp.model.layout import FilmGeometry, ImageDisplayFormat, Placement, Rect, film_geometry, place_image
+from printscp.model.profile import PrinterProfile
 from printscp.status import Status
 
 Pixels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]

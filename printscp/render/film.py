@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from printscp.config import PrinterProfile
+from printscp.model.profile import PrinterProfile
 from printscp.model.session import PrintRequest
 from printscp.render.pdf import DocumentInfo, ImageStreams, render_pdf
 from printscp.render.plan import FilmPlan, plan_film

@@ -17,7 +17,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-from printscp.config import PrinterProfile, load_config  # noqa: E402
+from printscp.config import load_config  # noqa: E402
 from printscp.model.enums import (  # noqa: E402
     FilmOrientation,
     MagnificationType,
@@ -28,6 +28,7 @@ from printscp.model.enums import (  # noqa: E402
     Trim,
 )
 from printscp.model.layout import ImageDisplayFormat  # noqa: E402
+from printscp.model.profile import PrinterProfile  # noqa: E402
 from printscp.model.session import (  # noqa: E402
     AnnotationSnapshot,
     FilmSnapshot,

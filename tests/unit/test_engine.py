@@ -15,11 +15,12 @@ from pydicom.tag import Tag
 from pynetdicom.dsutils import decode, encode
 
 from printscp import uids
-from printscp.config import PrinterProfile, load_config
+from printscp.config import load_config
 from printscp.engine import AssociationInfo, Outcome, PrintEngine
 from printscp.errors import PrintError, QueueFull
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer
+from printscp.model.profile import PrinterProfile
 from printscp.model.session import GrayscaleImage, PrintRequest, snapshot_film
 from printscp.status import Status
 
