@@ -31,7 +31,8 @@ from printscp.errors import (
     QueueFull,
     UnrecognizedOperation,
 )
-from printscp.model import codec
+from printscp.model import encode, sop_classes
+from printscp.model.decode import decode
 from printscp.model.enums import (
     ExecutionStatus,
     FilmOrientation,
@@ -41,6 +42,7 @@ from printscp.model.enums import (
     RequestedResolutionID,
     Trim,
 )
+from printscp.model.images import decode_presentation_lut
 from printscp.model.layout import LayoutError
 from printscp.model.printer import Printer
 from printscp.model.profile import PrinterProfile
@@ -60,6 +62,8 @@ from printscp.model.session import (
     snapshot_film,
     snapshot_image_box,
 )
+from printscp.model.sop_classes import Service
+from printscp.model.values import Context, describe
 from printscp.status import Status
 
 log = logging.getLogger(__name__)
@@ -173,8 +177,8 @@ class PrintEngine:
         if sop_instance_uid is not None and not UID(sop_instance_uid).is_valid:
             raise InvalidSOPInstance(f"'{sop_instance_uid}' is not a valid UID")
 
-    def _context(self) -> codec.Context:
-        return codec.Context(self.profile, self.hierarchy)
+    def _context(self) -> Context:
+        return Context(self.profile, self.hierarchy)
 
     # --- N-CREATE ----------------------------------------------------------------------------------
 
@@ -190,12 +194,12 @@ class PrintEngine:
         elif sop_class_uid == uids.BASIC_FILM_BOX:
             result = self._create_film_box(uid, dataset, ctx)
         else:
-            plut = codec.decode_presentation_lut(dataset, uid)
+            plut = decode_presentation_lut(dataset, uid)
             self.hierarchy.add_presentation_lut(plut)
-            result = codec.encode_presentation_lut(plut)
+            result = encode.encode_presentation_lut(plut)
         return Outcome(result, ctx.warnings, affected_sop_instance_uid=uid)
 
-    def _create_film_session(self, uid: str, dataset: Dataset | None, ctx: codec.Context) -> Dataset:
+    def _create_film_session(self, uid: str, dataset: Dataset | None, ctx: Context) -> Dataset:
         defaults = self.profile.defaults
         values: dict[str, Any] = {
             "specific_character_set": (),
@@ -208,17 +212,17 @@ class PrintEngine:
         }
         # The one-session rule goes first, so that a second session gets 0111 whatever it carries.
         self.hierarchy.check_can_add_film_session()
-        values.update(codec.decode(dataset, codec.FILM_SESSION, ctx))
+        values.update(decode(dataset, sop_classes.BASIC_FILM_SESSION, Service.N_CREATE, ctx))
         session = FilmSession(uid, **values)
         self.hierarchy.add_film_session(session)
-        return codec.encode_film_session(session)
+        return encode.encode_film_session(session, self.profile)
 
-    def _create_film_box(self, uid: str, dataset: Dataset | None, ctx: codec.Context) -> Dataset:
+    def _create_film_box(self, uid: str, dataset: Dataset | None, ctx: Context) -> Dataset:
         self.hierarchy.check_can_add_film_box()
         session = self.hierarchy.require_film_session()
         if dataset is not None:
             _apply_character_set(dataset, session)
-        decoded = codec.decode(dataset, codec.FILM_BOX_CREATE, ctx)
+        decoded = decode(dataset, sop_classes.BASIC_FILM_BOX, Service.N_CREATE, ctx)
         decoded.pop("referenced_film_session")
         defaults = self.profile.defaults
         values: dict[str, Any] = {
@@ -267,7 +271,7 @@ class PrintEngine:
                 for position in range(1, len(layout.boxes) + 1)
             ]
         self.hierarchy.add_film_box(box)
-        return codec.encode_film_box(box, session, self.profile, self.association.annotation_negotiated)
+        return encode.encode_film_box(box, session, self.profile, self.association.annotation_negotiated)
 
     # --- N-SET ---------------------------------------------------------------------------------------
 
@@ -277,7 +281,7 @@ class PrintEngine:
         if sop_class_uid == uids.BASIC_FILM_SESSION:
             session = self.hierarchy.find(sop_class_uid, sop_instance_uid)
             assert isinstance(session, FilmSession)
-            values = codec.decode(dataset, codec.FILM_SESSION, ctx)
+            values = decode(dataset, sop_classes.BASIC_FILM_SESSION, Service.N_SET, ctx)
             character_set = values.get("specific_character_set", session.specific_character_set)
             if session.film_boxes and not _same_character_set(character_set, session.specific_character_set):
                 # its Film Boxes' text was decoded in the old set and must stay in the session's (H.4.2.2.1.3)
@@ -288,32 +292,32 @@ class PrintEngine:
                     [0x00080005],
                 )
             _assign(session, values)
-            result = codec.encode_film_session(session)
+            result = encode.encode_film_session(session, self.profile)
         elif sop_class_uid == uids.BASIC_FILM_BOX:
             box = self.hierarchy.film_box_for_update(sop_instance_uid)
             session = self.hierarchy.require_film_session()
             if dataset is not None:
                 _apply_character_set(dataset, session)
-            values = codec.decode(dataset, codec.FILM_BOX_SET, ctx)
+            values = decode(dataset, sop_classes.BASIC_FILM_BOX, Service.N_SET, ctx)
             _check_density_range(values.get("min_density", box.min_density), values.get("max_density", box.max_density))
             film_lut = values.get("referenced_presentation_lut", box.referenced_presentation_lut)
             for image_box in box.image_boxes:  # the film box's P-LUT applies to images without their own
                 if image_box.referenced_presentation_lut is None:
                     _check_lut_matches(film_lut, image_box.image)
             _assign(box, values)
-            result = codec.encode_film_box(box, session, self.profile, self.association.annotation_negotiated)
+            result = encode.encode_film_box(box, session, self.profile, self.association.annotation_negotiated)
         elif sop_class_uid == uids.BASIC_ANNOTATION_BOX:
             annotation = self.hierarchy.annotation_box_for_update(sop_instance_uid)
             session = self.hierarchy.require_film_session()
             if dataset is not None:
                 _apply_character_set(dataset, session)
-            values = codec.decode(dataset, codec.ANNOTATION_BOX_SET, ctx)
+            values = decode(dataset, sop_classes.BASIC_ANNOTATION_BOX, Service.N_SET, ctx)
             _check_position(values.pop("annotation_position"), annotation.annotation_position, "AnnotationPosition")
             _assign(annotation, values)
-            result = codec.encode_annotation_box(annotation, session.specific_character_set)
+            result = encode.encode_annotation_box(annotation, session.specific_character_set, self.profile)
         else:
             image_box = self.hierarchy.image_box_for_update(sop_class_uid, sop_instance_uid)
-            values = codec.decode(dataset, codec.GRAYSCALE_IMAGE_BOX_SET, ctx)
+            values = decode(dataset, sop_classes.BASIC_GRAYSCALE_IMAGE_BOX, Service.N_SET, ctx)
             _check_position(values.pop("image_box_position"), image_box.image_box_position, "ImageBoxPosition")
             film_box = image_box.film_box
             current_min = film_box.min_density if image_box.min_density is None else image_box.min_density
@@ -348,16 +352,16 @@ class PrintEngine:
                     f"the Printer Configuration is the well-known instance "
                     f"{uids.PRINTER_CONFIGURATION_RETRIEVAL_INSTANCE}"
                 )
-            full = codec.encode_printer_configuration(self.profile)
+            full = encode.encode_printer_configuration(self.profile)
         elif sop_class_uid == uids.PRINT_JOB:
             job = self.printing.print_job(sop_instance_uid)
             if job is None:
                 raise NoSuchSOPInstance(f"no such Print Job (or finished too long ago): {sop_instance_uid}")
-            full = codec.encode_print_job(job, self.profile.name)
+            full = encode.encode_print_job(job, self.profile.name)
         else:
             full = self._instance_attributes(sop_class_uid, sop_instance_uid)
         warnings: list[PrintWarning] = []
-        return Outcome(codec.select(full, identifiers, warnings), warnings)
+        return Outcome(encode.select(full, identifiers, warnings), warnings)
 
     def printer_attributes(self) -> Dataset:
         """Printer N-GET attributes (PS3.4 Table H.4-17)."""
@@ -379,17 +383,17 @@ class PrintEngine:
         instance = self.hierarchy.find(sop_class_uid, sop_instance_uid)
         session = self.hierarchy.film_session
         if isinstance(instance, FilmSession):
-            return codec.encode_film_session(instance)
+            return encode.encode_film_session(instance, self.profile)
         if isinstance(instance, FilmBox):
             assert session is not None
-            return codec.encode_film_box(instance, session, self.profile, self.association.annotation_negotiated)
+            return encode.encode_film_box(instance, session, self.profile, self.association.annotation_negotiated)
         if isinstance(instance, ImageBox):
-            return codec.encode_image_box(instance)
+            return encode.encode_image_box(instance, self.profile)
         if isinstance(instance, AnnotationBox):
             assert session is not None
-            return codec.encode_annotation_box(instance, session.specific_character_set)
+            return encode.encode_annotation_box(instance, session.specific_character_set, self.profile)
         assert isinstance(instance, PresentationLUT)
-        return codec.encode_presentation_lut(instance)
+        return encode.encode_presentation_lut(instance)
 
     # --- N-ACTION ----------------------------------------------------------------------------------
 
@@ -453,7 +457,7 @@ class PrintEngine:
             item = Dataset()
             item.ReferencedSOPClassUID = uids.PRINT_JOB
             item.ReferencedSOPInstanceUID = job_uid
-            reply.add_new(codec.REFERENCED_PRINT_JOB_SEQUENCE, "SQ", [item])
+            reply.add_new(encode.REFERENCED_PRINT_JOB_SEQUENCE, "SQ", [item])
         return Outcome(reply, warnings)
 
     def _check_fit(self, film_box: FilmBox, box: ImageBoxSnapshot, warnings: list[PrintWarning]) -> None:
@@ -513,7 +517,7 @@ def _apply_character_set(dataset: Dataset, session: FilmSession) -> None:
 def _check_position(sent: int, bound: int, keyword: str) -> None:
     if sent != bound:
         tag = 0x20200010 if keyword == "ImageBoxPosition" else 0x20300010
-        raise InvalidAttributeValue(f"{codec.describe(tag)} {sent} does not match this box's position {bound}", [tag])
+        raise InvalidAttributeValue(f"{describe(tag)} {sent} does not match this box's position {bound}", [tag])
 
 
 def _check_density_range(min_density: int, max_density: int) -> None:

@@ -1082,7 +1082,7 @@ def test_printer_status_info_must_go_with_the_status(status: PrinterStatus, info
 
 
 def test_printer_configuration_lists_only_formats_the_printer_offers() -> None:
-    from printscp.model.codec import encode_printer_configuration
+    from printscp.model.encode import encode_printer_configuration
 
     (item,) = encode_printer_configuration(profile(image_display_formats=("ROW", "COL"))).PrinterConfigurationSequence
     formats = {str(f.ImageDisplayFormat) for f in item.SupportedImageDisplayFormatsSequence}
