@@ -56,17 +56,8 @@ from printscp.model.enums import (
 )
 from printscp.model.layout import MM_PER_INCH, ImageDisplayFormat, LayoutError, film_geometry
 from printscp.model.profile import PrinterProfile
-from printscp.model.session import (
-    AnnotationBox,
-    FilmBox,
-    FilmSession,
-    GrayscaleImage,
-    Hierarchy,
-    ImageBox,
-    PresentationLUT,
-    ProposedStudy,
-    frozen_mapping,
-)
+from printscp.model.record import GrayscaleImage, ProposedStudy, frozen_mapping
+from printscp.model.session import AnnotationBox, FilmBox, FilmSession, Hierarchy, ImageBox, PresentationLUT
 from printscp.status import Status
 
 # (2100,0500): PS3.4 calls it Referenced Print Job Sequence; pydicom's keyword of that name is (2120,0070).
