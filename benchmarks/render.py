@@ -46,7 +46,7 @@ from printscp.model.enums import (  # noqa: E402
     Trim,
 )
 from printscp.model.layout import ImageDisplayFormat  # noqa: E402
-from printscp.model.session import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PrintRequest  # noqa: E402
+from printscp.model.record import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PrintRequest  # noqa: E402
 from printscp.render.film import render_job  # noqa: E402
 from printscp.render.pdf import DocumentInfo, render_pdf  # noqa: E402
 from printscp.render.plan import FilmPlan, plan_film  # noqa: E402

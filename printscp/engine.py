@@ -46,19 +46,14 @@ from printscp.model.images import decode_presentation_lut
 from printscp.model.layout import LayoutError
 from printscp.model.printer import Printer
 from printscp.model.profile import PrinterProfile
+from printscp.model.record import GrayscaleImage, ImageBoxSnapshot, PrintRequest, geometry_of, layout_film, place
 from printscp.model.session import (
     AnnotationBox,
     FilmBox,
     FilmSession,
-    GrayscaleImage,
     Hierarchy,
     ImageBox,
-    ImageBoxSnapshot,
     PresentationLUT,
-    PrintRequest,
-    geometry_of,
-    layout_film,
-    place,
     snapshot_film,
     snapshot_image_box,
 )

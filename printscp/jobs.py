@@ -34,7 +34,7 @@ from printscp.events import Notify, print_job_event
 from printscp.model.enums import ExecutionStatus, PrinterStatus, PrintPriority
 from printscp.model.printer import Printer, PrinterState
 from printscp.model.profile import PrinterProfile
-from printscp.model.session import GrayscaleImage, PrintRequest
+from printscp.model.record import GrayscaleImage, PrintRequest
 from printscp.render.film import render_job
 from printscp.render.pdf import DocumentInfo
 from printscp.spool import Spool, SpooledJob

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from printscp.model.layout import ImageDisplayFormat
-from printscp.model.session import GrayscaleImage, PrintRequest
+from printscp.model.record import GrayscaleImage, PrintRequest
 
 log = logging.getLogger(__name__)
 

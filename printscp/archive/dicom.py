@@ -18,7 +18,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian,
 
 from printscp import __version__
 from printscp.model.profile import PrinterProfile
-from printscp.model.session import FilmSnapshot, PrintRequest
+from printscp.model.record import FilmSnapshot, PrintRequest
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 

@@ -38,7 +38,7 @@ from pydicom.filewriter import dcmwrite
 from printscp.archive.dicom import INDEXED, encapsulated_pdf, index_row
 from printscp.archive.index import Index
 from printscp.model.profile import PrinterProfile
-from printscp.model.session import FilmSnapshot, PrintRequest
+from printscp.model.record import FilmSnapshot, PrintRequest
 from printscp.render.film import RenderedFilm, RenderedJob
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from printscp.model import sop_classes
 from printscp.model.enums import FilmOrientation
 from printscp.model.layout import MM_PER_INCH, ImageDisplayFormat, film_geometry
 from printscp.model.profile import PrinterProfile
-from printscp.model.session import AnnotationBox, FilmBox, FilmSession, ImageBox, PresentationLUT, ProposedStudy
+from printscp.model.record import ProposedStudy
+from printscp.model.session import AnnotationBox, FilmBox, FilmSession, ImageBox, PresentationLUT
 from printscp.model.values import describe
 from printscp.status import Status
 

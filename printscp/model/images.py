@@ -10,7 +10,8 @@ from pydicom.tag import Tag
 
 from printscp.errors import InvalidAttributeValue, MissingAttribute, MissingAttributeValue, NoSuchAttribute
 from printscp.model.enums import PhotometricInterpretation, PresentationLUTShape
-from printscp.model.session import GrayscaleImage, PresentationLUT
+from printscp.model.record import GrayscaleImage
+from printscp.model.session import PresentationLUT
 from printscp.model.values import (
     Context,
     check_vr,

@@ -32,7 +32,8 @@ from printscp import uids
 from printscp.errors import InvalidAttributeValue, MissingAttribute, PrintWarning, tag_str
 from printscp.model.layout import ImageDisplayFormat, LayoutError
 from printscp.model.profile import PrinterProfile
-from printscp.model.session import Hierarchy, PresentationLUT, ProposedStudy, frozen_mapping
+from printscp.model.record import ProposedStudy, frozen_mapping
+from printscp.model.session import Hierarchy, PresentationLUT
 from printscp.status import Status
 
 

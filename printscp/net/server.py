@@ -28,7 +28,7 @@ from printscp.events import Notify, printer_event
 from printscp.jobs import PrintQueue
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer, PrinterState
-from printscp.model.session import GrayscaleImage, PrintRequest
+from printscp.model.record import GrayscaleImage, PrintRequest
 from printscp.net import compat as _compat  # adjusts pynetdicom on import
 from printscp.net import handlers, qr
 from printscp.net.forward import Forwarder

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from printscp.model.profile import PrinterProfile
-from printscp.model.session import PrintRequest
+from printscp.model.record import PrintRequest
 from printscp.render.pdf import DocumentInfo, ImageStreams, render_pdf
 from printscp.render.plan import FilmPlan, plan_film
 from printscp.render.png import render_png

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from printscp.model.enums import PhotometricInterpretation, Polarity, PresentationLUTShape
-from printscp.model.session import PresentationLUTSnapshot
+from printscp.model.record import PresentationLUTSnapshot
 from printscp.render import gsdf
 
 Uint8Array = npt.NDArray[np.uint8]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from printscp.model.enums import REFLECTIVE_MEDIUM_TYPES, MagnificationType
 from printscp.model.layout import MM_PER_POINT, Rect
 from printscp.model.profile import PrinterProfile
-from printscp.model.session import FilmSnapshot, layout_film
+from printscp.model.record import FilmSnapshot, layout_film
 from printscp.render import fonts
 from printscp.render.pixels import Uint8Array, Viewing, density_of_term, display_values, image_lut, render_image
 

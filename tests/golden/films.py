@@ -29,7 +29,7 @@ from printscp.model.enums import (  # noqa: E402
 )
 from printscp.model.layout import ImageDisplayFormat  # noqa: E402
 from printscp.model.profile import PrinterProfile  # noqa: E402
-from printscp.model.session import (  # noqa: E402
+from printscp.model.record import (  # noqa: E402
     AnnotationSnapshot,
     FilmSnapshot,
     GrayscaleImage,

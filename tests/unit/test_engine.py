@@ -21,7 +21,8 @@ from printscp.errors import PrintError, QueueFull
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer
 from printscp.model.profile import PrinterProfile
-from printscp.model.session import GrayscaleImage, PrintRequest, snapshot_film
+from printscp.model.record import GrayscaleImage, PrintRequest
+from printscp.model.session import snapshot_film
 from printscp.status import Status
 
 REPO = Path(__file__).resolve().parents[2]

@@ -24,7 +24,7 @@ from printscp.events import EventReport
 from printscp.jobs import PrintQueue
 from printscp.model.enums import ExecutionStatus, PrinterStatus
 from printscp.model.printer import Printer
-from printscp.model.session import GrayscaleImage, PrintRequest
+from printscp.model.record import GrayscaleImage, PrintRequest
 from printscp.spool import Spool
 
 FILM_BOX, SESSION = uids.BASIC_FILM_BOX, uids.BASIC_FILM_SESSION

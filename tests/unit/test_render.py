@@ -22,7 +22,7 @@ from printscp.model.enums import (
     Trim,
 )
 from printscp.model.layout import ImageDisplayFormat
-from printscp.model.session import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PresentationLUTSnapshot
+from printscp.model.record import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PresentationLUTSnapshot
 from printscp.render import gsdf
 from printscp.render.pdf import DocumentInfo, render_pdf
 from printscp.render.pixels import (

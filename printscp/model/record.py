@@ -1,0 +1,205 @@
+"""The film record: what one accepted N-ACTION froze, immutable and typed.
+
+PS3.4 H.4.1.2.4.1 / H.4.2.2.4.1: when a Film Session or Film Box N-ACTION is accepted, the films it prints
+are copied out of the association's hierarchy (model/session.py) into these frozen values, sharing the
+read-only pixel arrays. The same record is what the spool keeps, what the renderer draws, what the archive
+indexes and what its manifest says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+
+from printscp.model.enums import (
+    FilmOrientation,
+    MagnificationType,
+    PhotometricInterpretation,
+    Polarity,
+    PresentationLUTShape,
+    PrintPriority,
+    RequestedDecimateCropBehavior,
+    RequestedResolutionID,
+    Trim,
+)
+from printscp.model.layout import FilmGeometry, ImageDisplayFormat, Placement, Rect, film_geometry, place_image
+from printscp.model.profile import PrinterProfile
+from printscp.status import Status
+
+Pixels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
+
+
+@dataclass(frozen=True)
+class GrayscaleImage:
+    """The Basic Grayscale Image Sequence item of an Image Box (PS3.4 H.4.3.1.2.1)."""
+
+    rows: int
+    columns: int
+    bits_stored: int  # 8 or 12; Bits Allocated is 8 or 16 accordingly
+    photometric_interpretation: PhotometricInterpretation
+    pixel_aspect_ratio: tuple[int, int]  # row spacing \ column spacing; 1\1 when absent
+    pixels: Pixels  # rows x columns, read-only
+
+    def __post_init__(self) -> None:
+        self.pixels.flags.writeable = False
+
+
+@dataclass(frozen=True)
+class PresentationLUTSnapshot:
+    sop_instance_uid: str
+    presentation_lut_shape: PresentationLUTShape | None
+    lut_descriptor: tuple[int, int, int] | None
+    lut_data: npt.NDArray[np.uint16] | None
+
+
+@dataclass(frozen=True)
+class ProposedStudy:
+    """Patient and study identity from the Proposed Study Sequence (2130,00A0), keyword -> value."""
+
+    attributes: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ImageBoxSnapshot:
+    image_box_position: int
+    image: GrayscaleImage | None
+    polarity: Polarity
+    magnification_type: MagnificationType
+    smoothing_type: str
+    min_density: int
+    max_density: int
+    configuration_information: str
+    requested_image_size: float | None
+    requested_decimate_crop_behavior: RequestedDecimateCropBehavior | None
+    presentation_lut: PresentationLUTSnapshot | None
+    original_image: tuple[Mapping[str, str], ...] = ()  # the modality's source instances, when it said
+
+
+@dataclass(frozen=True)
+class AnnotationSnapshot:
+    annotation_position: int
+    text_string: str
+
+
+@dataclass(frozen=True)
+class FilmSnapshot:
+    """Everything needed to render one film, frozen at N-ACTION time."""
+
+    film_session_uid: str
+    film_box_uid: str
+    medium_type: str
+    film_destination: str
+    film_session_label: str
+    owner_id: str
+    specific_character_set: tuple[str, ...]
+    image_display_format: ImageDisplayFormat
+    film_orientation: FilmOrientation
+    film_size_id: str
+    magnification_type: MagnificationType
+    smoothing_type: str
+    max_density: int
+    min_density: int
+    configuration_information: str
+    border_density: str
+    empty_image_density: str
+    trim: Trim
+    illumination: int | None
+    reflected_ambient_light: int | None
+    requested_resolution_id: RequestedResolutionID
+    annotation_display_format_id: str
+    image_boxes: tuple[ImageBoxSnapshot, ...]
+    annotations: tuple[AnnotationSnapshot, ...]
+    film_box_number: int = 1  # position of the film box in its Film Session, from 1
+
+    @property
+    def image_count(self) -> int:
+        return sum(box.image is not None for box in self.image_boxes)
+
+
+@dataclass(frozen=True)
+class PrintRequest:
+    """What one N-ACTION asked to print: films in order, copies of each, and who asked."""
+
+    films: tuple[FilmSnapshot, ...]
+    number_of_copies: int
+    print_priority: PrintPriority
+    film_session_label: str
+    calling_ae_title: str
+    called_ae_title: str
+    requested_at: datetime
+    proposed_study: ProposedStudy | None
+
+    @property
+    def collated_order(self) -> tuple[int, ...]:
+        """Film indices in print order: copies collated, 1-2-3-1-2-3 (PS3.4 H.4.1.2.4.1)."""
+        return tuple(range(len(self.films))) * self.number_of_copies
+
+
+@dataclass(frozen=True)
+class FilmLayout:
+    """A film's geometry and where each of its images lands (see model/layout.py)."""
+
+    geometry: FilmGeometry
+    placements: Mapping[int, Placement]  # Image Box Position -> placement, for boxes holding an image
+    dpi: int  # the printer raster resolution of the film's Requested Resolution ID
+
+    @property
+    def statuses(self) -> list[Status]:
+        """The fit warnings (B604, B609, B60A) of the film's images, each once, in position order."""
+        found = (p.status for _, p in sorted(self.placements.items()) if p.status is not None)
+        return list(dict.fromkeys(found))
+
+
+def geometry_of(
+    film_size_id: str,
+    orientation: FilmOrientation,
+    fmt: ImageDisplayFormat,
+    annotation_display_format_id: str,
+    profile: PrinterProfile,
+) -> FilmGeometry:
+    """The cells and annotation boxes of a film box; LayoutError when the layout is not the printer's."""
+    annotation = profile.annotation_display_formats.get(annotation_display_format_id)
+    if annotation is None:
+        return film_geometry(film_size_id, orientation, fmt, profile.layout_tables)
+    return film_geometry(film_size_id, orientation, fmt, profile.layout_tables, annotation.image_area, annotation.boxes)
+
+
+def layout_film(film: FilmSnapshot, profile: PrinterProfile) -> FilmLayout:
+    """Geometry and placements of a frozen film; raises PrintError C603 when an image cannot be printed."""
+    geometry = geometry_of(
+        film.film_size_id, film.film_orientation, film.image_display_format, film.annotation_display_format_id, profile
+    )
+    dpi = profile.dpi(film.requested_resolution_id.value)
+    placements = {
+        box.image_box_position: place(cell, box, dpi, profile)
+        for cell, box in zip(geometry.cells, film.image_boxes, strict=True)
+        if box.image is not None
+    }
+    return FilmLayout(geometry, placements, dpi)
+
+
+def place(cell: Rect, box: ImageBoxSnapshot, dpi: int, profile: PrinterProfile) -> Placement:
+    """Where an image box's image lands in its cell; PrintError C603 if it cannot be printed."""
+    image = box.image
+    assert image is not None
+    default = RequestedDecimateCropBehavior(profile.defaults.requested_decimate_crop_behavior)
+    return place_image(
+        cell,
+        image.rows,
+        image.columns,
+        image.pixel_aspect_ratio,
+        box.magnification_type,
+        box.requested_image_size,
+        box.requested_decimate_crop_behavior,
+        default,
+        dpi,
+    )
+
+
+def frozen_mapping(values: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(values))
