@@ -19,7 +19,8 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-from printscp.errors import MissingAttribute, MissingAttributeValue, NoSuchAttribute
+from printscp.errors import InvalidAttributeValue, MissingAttribute, MissingAttributeValue, NoSuchAttribute
+from printscp.model.session import same_character_set
 from printscp.model.sop_classes import Service, SOPClass, Usage
 from printscp.model.values import Context, check_vr, describe, is_empty, read_element
 
@@ -57,3 +58,19 @@ def decode(dataset: Dataset | None, sop_class: SOPClass, service: Service, ctx: 
             continue
         values[row.field] = row.parse(elem, ctx)
     return values
+
+
+def apply_session_character_set(dataset: Dataset, character_set: tuple[str, ...]) -> None:
+    """PS3.4 H.4.2.2.1.3: Film and Annotation Boxes are in their Film Session's character set; a request
+    naming another is 0106, one naming none is read in the session's."""
+    if SPECIFIC_CHARACTER_SET in dataset:
+        sent = read_element(dataset, SPECIFIC_CHARACTER_SET).value
+        terms = tuple(t.strip() for t in ([sent] if isinstance(sent, str) else list(sent or [])))
+        if not same_character_set(terms, character_set):
+            raise InvalidAttributeValue(
+                f"Specific Character Set (0008,0005) {'/'.join(terms) or 'default'} differs from the Film "
+                f"Session's {'/'.join(character_set) or 'default'} (PS3.4 H.4.2.2.1.3)",
+                [SPECIFIC_CHARACTER_SET],
+            )
+    elif character_set:
+        dataset.SpecificCharacterSet = list(character_set)

@@ -14,7 +14,6 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-from printscp import uids
 from printscp.errors import PrintWarning
 from printscp.model import sop_classes
 from printscp.model.enums import FilmOrientation
@@ -47,8 +46,6 @@ def _value(value: Any) -> Any:
         return value.value
     if isinstance(value, ImageDisplayFormat):
         return str(value)
-    if isinstance(value, PresentationLUT):
-        return [_reference_item(uids.PRESENTATION_LUT, value.sop_instance_uid)]
     if isinstance(value, ProposedStudy):
         item = Dataset()
         for keyword, text in value.attributes.items():
@@ -57,14 +54,14 @@ def _value(value: Any) -> Any:
     return value
 
 
-def encode_attributes(instance: object, sop_class: sop_classes.SOPClass, profile: PrinterProfile) -> Dataset:
-    """The table's returned attributes of `instance` that hold a value."""
+def encode_attributes(holder: object, sop_class: sop_classes.SOPClass, profile: PrinterProfile) -> Dataset:
+    """The table's returned attributes that `holder` (an instance, or a Film Box's attributes) has a value for."""
     ds = Dataset()
     for row in sop_class.returned_attributes(profile):
-        value = getattr(instance, row.field)
+        value = getattr(holder, row.field)
         if value is None or (row.omit_empty and value == ""):
             continue
-        setattr(ds, row.keyword, _value(value))
+        setattr(ds, row.keyword, [_reference_item(row.reference, value)] if row.reference else _value(value))
     return ds
 
 
@@ -77,14 +74,14 @@ def encode_film_session(session: FilmSession, profile: PrinterProfile) -> Datase
 
 def encode_film_box(box: FilmBox, session: FilmSession, profile: PrinterProfile, with_annotations: bool) -> Dataset:
     """The complete attribute list of a film box (PS3.7 10.1.5: what an N-CREATE-RSP returns)."""
-    ds = encode_attributes(box, sop_classes.BASIC_FILM_BOX, profile)
+    ds = encode_attributes(box.attributes, sop_classes.BASIC_FILM_BOX, profile)
     _character_set(ds, session.specific_character_set)
     ds.ReferencedFilmSessionSequence = [_reference_item(session.sop_class_uid, session.sop_instance_uid)]
     if profile.supports_presentation_lut:
         # PS3.4 H.4.2.2.1.1: U/MC for a P-LUT-capable SCP; report the values that will be used
-        if box.illumination is None:
+        if box.attributes.illumination is None:
             ds.Illumination = profile.illumination_for(session.medium_type)
-        if box.reflected_ambient_light is None:
+        if box.attributes.reflected_ambient_light is None:
             ds.ReflectedAmbientLight = profile.defaults.reflected_ambient_light
     ds.ReferencedImageBoxSequence = [_reference_item(b.sop_class_uid, b.sop_instance_uid) for b in box.image_boxes]
     if with_annotations:

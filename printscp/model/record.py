@@ -16,6 +16,7 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
+from printscp.errors import InvalidAttributeValue
 from printscp.model.enums import (
     FilmOrientation,
     MagnificationType,
@@ -86,17 +87,12 @@ class AnnotationSnapshot:
     text_string: str
 
 
-@dataclass(frozen=True)
-class FilmSnapshot:
-    """Everything needed to render one film, frozen at N-ACTION time."""
+@dataclass(frozen=True, kw_only=True)
+class FilmBoxAttributes:
+    """The Basic Film Box attributes (PS3.3 C.13.3) a film is printed with: each is a row of BASIC_FILM_BOX
+    in model/sop_classes.py, as the SCU set it or the printer defaulted it. The live Film Box holds one of
+    these and replaces it on N-SET; a film record is one, with what else the film needs."""
 
-    film_session_uid: str
-    film_box_uid: str
-    medium_type: str
-    film_destination: str
-    film_session_label: str
-    owner_id: str
-    specific_character_set: tuple[str, ...]
     image_display_format: ImageDisplayFormat
     film_orientation: FilmOrientation
     film_size_id: str
@@ -108,10 +104,32 @@ class FilmSnapshot:
     border_density: str
     empty_image_density: str
     trim: Trim
-    illumination: int | None
-    reflected_ambient_light: int | None
+    illumination: int | None  # None: the printer's value for the medium
+    reflected_ambient_light: int | None  # None: the printer's
     requested_resolution_id: RequestedResolutionID
-    annotation_display_format_id: str
+    annotation_display_format_id: str  # "": none
+    referenced_presentation_lut: str | None = None  # SOP Instance UID of the film's Presentation LUT
+
+    def __post_init__(self) -> None:
+        if self.min_density >= self.max_density:
+            raise InvalidAttributeValue(
+                f"Min Density {self.min_density} must be below Max Density {self.max_density}",
+                [0x20100120, 0x20100130],
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FilmSnapshot(FilmBoxAttributes):
+    """Everything needed to render one film, frozen at N-ACTION time: its Film Box attributes, the Film
+    Session's that matter to it, its image boxes with their values resolved, and its annotations."""
+
+    film_session_uid: str
+    film_box_uid: str
+    medium_type: str
+    film_destination: str
+    film_session_label: str
+    owner_id: str
+    specific_character_set: tuple[str, ...]
     image_boxes: tuple[ImageBoxSnapshot, ...]
     annotations: tuple[AnnotationSnapshot, ...]
     film_box_number: int = 1  # position of the film box in its Film Session, from 1

@@ -1,11 +1,12 @@
-"""The print hierarchy of one association, its state rules, and the snapshot taken to print it.
+"""The print hierarchy of one association: its objects, how each is created, changed and deleted.
 
-PS3.4 H.2.1.1 / H.5: an association holds at most one Basic Film Session; the session holds Film
-Boxes, each created with its Image Boxes (one per cell of its Image Display Format) and Annotation
-Boxes; Presentation LUTs live beside them until deleted or the association ends. Only the last
-created Film Box may be changed, printed or deleted (H.4.2.2), and so only its Image and Annotation
-Boxes may be set. Every rule of that kind lives in `Hierarchy` below and raises the status the
-standard (or, where it is silent, the digest's recommendation) gives.
+PS3.4 H.2.1.1 / H.5: an association holds at most one Basic Film Session; the session creates its Film
+Boxes, each created with its Image Boxes (one per cell of its Image Display Format, of the class its Meta
+SOP Class gives) and Annotation Boxes; Presentation LUTs live beside them until deleted or the association
+ends. Only the last created Film Box may be changed, printed or deleted (H.4.2.2), and so only its Image
+and Annotation Boxes may be set. Each object checks the rules that span its attributes when it is created
+or changed (a value on its own is checked when it is decoded, model/values.py) and raises the status the
+standard gives; `Hierarchy` below holds the rules between objects.
 
 N-ACTION copies what it prints into the frozen film record (model/record.py; H.4.1.2.4.1), sharing
 the read-only pixel arrays: a later N-SET replaces an Image Box's array instead of writing into it,
@@ -14,12 +15,15 @@ so a queued print never changes.
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from pydicom.uid import generate_uid
 
 from printscp import uids
 from printscp.errors import (
@@ -29,28 +33,42 @@ from printscp.errors import (
     InvalidSOPInstance,
     NoSuchSOPInstance,
     PrintError,
+    PrintWarning,
     ProcessingFailure,
 )
 from printscp.model.enums import (
-    FilmOrientation,
     MagnificationType,
     Polarity,
     PresentationLUTShape,
     PrintPriority,
     RequestedDecimateCropBehavior,
-    RequestedResolutionID,
-    Trim,
 )
-from printscp.model.layout import FilmGeometry, ImageDisplayFormat
+from printscp.model.layout import FilmGeometry, LayoutError
+from printscp.model.profile import PrinterProfile
 from printscp.model.record import (
     AnnotationSnapshot,
+    FilmBoxAttributes,
     FilmSnapshot,
     GrayscaleImage,
     ImageBoxSnapshot,
     PresentationLUTSnapshot,
     ProposedStudy,
+    geometry_of,
+    place,
 )
 from printscp.status import Status
+
+IMAGE_BOX_POSITION, ANNOTATION_POSITION = 0x20200010, 0x20300010
+SPECIFIC_CHARACTER_SET = 0x00080005
+REFERENCED_PRESENTATION_LUT_SEQUENCE = 0x20500500
+
+FIT_MESSAGES = {
+    Status.IMAGE_DEMAGNIFIED: "image larger than its box; demagnified to fit",
+    Status.IMAGE_DECIMATED: "image larger than its box; decimated to fit",
+    Status.IMAGE_CROPPED: "image larger than its box; cropped to fit",
+}
+
+PresentationLUTs = Mapping[str, "PresentationLUT"]  # SOP Instance UID -> the association's P-LUT
 
 
 @dataclass
@@ -74,7 +92,7 @@ class PresentationLUT:
 
 @dataclass
 class FilmSession:
-    """Basic Film Session attributes (PS3.3 C.13.1); values already validated and defaulted."""
+    """Basic Film Session (PS3.3 C.13.1); values already validated and defaulted."""
 
     sop_instance_uid: str
     specific_character_set: tuple[str, ...]
@@ -90,28 +108,62 @@ class FilmSession:
 
     sop_class_uid = uids.BASIC_FILM_SESSION
 
+    def update(self, values: Mapping[str, Any]) -> None:
+        """N-SET (PS3.4 H.4.1.2.2)."""
+        character_set = values.get("specific_character_set", self.specific_character_set)
+        if self.film_boxes and not same_character_set(character_set, self.specific_character_set):
+            # its Film Boxes' text was decoded in the old set and must stay in the session's (H.4.2.2.1.3)
+            raise InvalidAttributeValue(
+                f"Specific Character Set (0008,0005) cannot change to {'/'.join(character_set) or 'default'} "
+                f"while the Film Session has Film Boxes in {'/'.join(self.specific_character_set) or 'default'} "
+                "(PS3.4 H.4.2.2.1.3)",
+                [SPECIFIC_CHARACTER_SET],
+            )
+        _assign(self, values)
+
+    def create_film_box(
+        self,
+        sop_instance_uid: str,
+        attributes: FilmBoxAttributes,
+        profile: PrinterProfile,
+        image_box_sop_class_uid: str,
+        image_box_values: Mapping[str, Any],
+        with_annotation_boxes: bool,
+    ) -> FilmBox:
+        """N-CREATE of a Film Box (PS3.4 H.4.2.2.1): the box, one Image Box per cell in Image Box Position
+        order (digest 4.3), of the class its Meta SOP Class gives, and one Annotation Box per position of its
+        Annotation Display Format when the SCU negotiated annotations."""
+        try:
+            geometry = geometry_of(
+                attributes.film_size_id,
+                attributes.film_orientation,
+                attributes.image_display_format,
+                attributes.annotation_display_format_id,
+                profile,
+            )
+        except LayoutError as exc:
+            raise InvalidAttributeValue(f"Image Display Format (2010,0010): {exc}", [0x20100010]) from None
+        box = FilmBox(sop_instance_uid, attributes, image_box_sop_class_uid, geometry)
+        parent = weakref.ref(box)
+        box.image_boxes = [
+            ImageBox(generate_uid(), image_box_sop_class_uid, position, parent, **image_box_values)
+            for position in range(1, len(geometry.cells) + 1)
+        ]
+        if with_annotation_boxes and attributes.annotation_display_format_id:
+            box.annotation_boxes = [
+                AnnotationBox(generate_uid(), position, parent)
+                for position in range(1, len(geometry.annotation_boxes) + 1)
+            ]
+        self.film_boxes.append(box)
+        return box
+
 
 @dataclass
 class FilmBox:
-    """Basic Film Box attributes (PS3.3 C.13.3) and the boxes created with it."""
+    """Basic Film Box (PS3.3 C.13.3): its attributes and the boxes created with it."""
 
     sop_instance_uid: str
-    image_display_format: ImageDisplayFormat
-    film_orientation: FilmOrientation
-    film_size_id: str
-    magnification_type: MagnificationType
-    smoothing_type: str
-    max_density: int
-    min_density: int
-    configuration_information: str
-    border_density: str
-    empty_image_density: str
-    trim: Trim
-    illumination: int | None  # None: the profile's value for the medium
-    reflected_ambient_light: int | None
-    requested_resolution_id: RequestedResolutionID
-    annotation_display_format_id: str
-    referenced_presentation_lut: PresentationLUT | None
+    attributes: FilmBoxAttributes  # replaced as a whole by N-SET, so it is always valid
     image_box_sop_class_uid: str
     geometry: FilmGeometry  # from the create-only attributes, so fixed for the film box's life
     image_boxes: list[ImageBox] = field(default_factory=list)
@@ -123,6 +175,15 @@ class FilmBox:
     @property
     def has_image(self) -> bool:
         return any(box.image is not None for box in self.image_boxes)
+
+    def update(self, values: Mapping[str, Any], luts: PresentationLUTs) -> None:
+        """N-SET (PS3.4 H.4.2.2.2); the film box's P-LUT applies to the images without their own."""
+        attributes = dataclasses.replace(self.attributes, **values)
+        film_lut = _lut(luts, attributes.referenced_presentation_lut)
+        for image_box in self.image_boxes:
+            if image_box.referenced_presentation_lut is None:
+                check_lut_matches(film_lut, image_box.image)
+        self.attributes = attributes
 
 
 class _Child:
@@ -155,8 +216,28 @@ class ImageBox(_Child):
     configuration_information: str | None = None
     requested_image_size: float | None = None  # printed width in mm
     requested_decimate_crop_behavior: RequestedDecimateCropBehavior | None = None
-    referenced_presentation_lut: PresentationLUT | None = None
+    referenced_presentation_lut: str | None = None  # SOP Instance UID; None: the film box's
     original_image: tuple[Mapping[str, str], ...] = ()  # Original Image Sequence items, UIDs only
+
+    def update(self, values: Mapping[str, Any], luts: PresentationLUTs, profile: PrinterProfile) -> list[PrintWarning]:
+        """N-SET (PS3.4 H.4.3.1.2.1); returns the fit warnings of its image (B604, B609, B60A)."""
+        values = dict(values)
+        check_position(values.pop("image_box_position"), self.image_box_position, IMAGE_BOX_POSITION)
+        candidate = dataclasses.replace(self, **values)
+        film_box = self.film_box
+        snapshot = snapshot_image_box(candidate, film_box, luts)
+        check_density_range(snapshot.min_density, snapshot.max_density)
+        lut = _lut(luts, candidate.referenced_presentation_lut or film_box.attributes.referenced_presentation_lut)
+        check_lut_matches(lut, candidate.image)
+        warnings = []
+        if candidate.image is not None:
+            # PS3.4 H.4.3.1.2.1.2: an image larger than its box is decimated, cropped or refused now
+            dpi = profile.dpi(film_box.attributes.requested_resolution_id.value)
+            placement = place(film_box.geometry.cells[self.image_box_position - 1], snapshot, dpi, profile)
+            if placement.status is not None:
+                warnings.append(PrintWarning(placement.status, FIT_MESSAGES[placement.status]))
+        _assign(self, values)
+        return warnings
 
 
 @dataclass
@@ -170,25 +251,72 @@ class AnnotationBox(_Child):
 
     sop_class_uid = uids.BASIC_ANNOTATION_BOX
 
+    def update(self, values: Mapping[str, Any]) -> None:
+        """N-SET (PS3.4 H.4.5.1.2.1)."""
+        values = dict(values)
+        check_position(values.pop("annotation_position"), self.annotation_position, ANNOTATION_POSITION)
+        _assign(self, values)
+
 
 Instance = FilmSession | FilmBox | ImageBox | AnnotationBox | PresentationLUT
+
+
+def _assign(target: object, values: Mapping[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(target, name, value)
+
+
+def _lut(luts: PresentationLUTs, sop_instance_uid: str | None) -> PresentationLUT | None:
+    return None if sop_instance_uid is None else luts[sop_instance_uid]
+
+
+def same_character_set(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    return tuple(t for t in a if t) == tuple(t for t in b if t)
+
+
+def check_position(sent: int, bound: int, tag: int) -> None:
+    """Image and Annotation Boxes are bound to their position at creation (digest 4.3)."""
+    if sent != bound:
+        name = "Image Box Position (2020,0010)" if tag == IMAGE_BOX_POSITION else "Annotation Position (2030,0010)"
+        raise InvalidAttributeValue(f"{name} {sent} does not match this box's position {bound}", [tag])
+
+
+def check_density_range(min_density: int, max_density: int) -> None:
+    if min_density >= max_density:
+        raise InvalidAttributeValue(
+            f"Min Density {min_density} must be below Max Density {max_density}", [0x20100120, 0x20100130]
+        )
+
+
+def check_lut_matches(plut: PresentationLUT | None, image: GrayscaleImage | None) -> None:
+    """PS3.3 C.11.4.1: a LUT table has 256 entries for 8-bit images and 4096 for 12-bit ones."""
+    if plut is None or plut.lut_descriptor is None or image is None:
+        return
+    entries = plut.lut_descriptor[0]
+    if entries != 1 << image.bits_stored:
+        raise InvalidAttributeValue(
+            f"Presentation LUT has {entries} entries; a {image.bits_stored}-bit image needs "
+            f"{1 << image.bits_stored} ({plut.sop_instance_uid})",
+            [REFERENCED_PRESENTATION_LUT_SEQUENCE],
+        )
 
 
 # --- snapshots ------------------------------------------------------------------------------------
 
 
-def snapshot_image_box(ib: ImageBox, box: FilmBox) -> ImageBoxSnapshot:
+def snapshot_image_box(ib: ImageBox, box: FilmBox, luts: PresentationLUTs) -> ImageBoxSnapshot:
     """Freeze one image box; its values override the film box's (PS3.4 H.4.3.1.2.1)."""
-    plut = ib.referenced_presentation_lut or box.referenced_presentation_lut
+    film = box.attributes
+    plut = _lut(luts, ib.referenced_presentation_lut or film.referenced_presentation_lut)
     return ImageBoxSnapshot(
         image_box_position=ib.image_box_position,
         image=ib.image,
         polarity=ib.polarity,
-        magnification_type=ib.magnification_type or box.magnification_type,
-        smoothing_type=ib.smoothing_type or box.smoothing_type,
-        min_density=box.min_density if ib.min_density is None else ib.min_density,
-        max_density=box.max_density if ib.max_density is None else ib.max_density,
-        configuration_information=ib.configuration_information or box.configuration_information,
+        magnification_type=ib.magnification_type or film.magnification_type,
+        smoothing_type=ib.smoothing_type or film.smoothing_type,
+        min_density=film.min_density if ib.min_density is None else ib.min_density,
+        max_density=film.max_density if ib.max_density is None else ib.max_density,
+        configuration_information=ib.configuration_information or film.configuration_information,
         requested_image_size=ib.requested_image_size,
         requested_decimate_crop_behavior=ib.requested_decimate_crop_behavior,
         presentation_lut=plut.snapshot if plut else None,
@@ -196,9 +324,11 @@ def snapshot_image_box(ib: ImageBox, box: FilmBox) -> ImageBoxSnapshot:
     )
 
 
-def snapshot_film(session: FilmSession, box: FilmBox) -> FilmSnapshot:
+def snapshot_film(session: FilmSession, box: FilmBox, luts: PresentationLUTs) -> FilmSnapshot:
     """Freeze one film box and everything it prints, for a print job."""
+    attributes = {f.name: getattr(box.attributes, f.name) for f in dataclasses.fields(FilmBoxAttributes)}
     return FilmSnapshot(
+        **attributes,
         film_session_uid=session.sop_instance_uid,
         film_box_uid=box.sop_instance_uid,
         medium_type=session.medium_type,
@@ -206,22 +336,7 @@ def snapshot_film(session: FilmSession, box: FilmBox) -> FilmSnapshot:
         film_session_label=session.film_session_label,
         owner_id=session.owner_id,
         specific_character_set=session.specific_character_set,
-        image_display_format=box.image_display_format,
-        film_orientation=box.film_orientation,
-        film_size_id=box.film_size_id,
-        magnification_type=box.magnification_type,
-        smoothing_type=box.smoothing_type,
-        max_density=box.max_density,
-        min_density=box.min_density,
-        configuration_information=box.configuration_information,
-        border_density=box.border_density,
-        empty_image_density=box.empty_image_density,
-        trim=box.trim,
-        illumination=box.illumination,
-        reflected_ambient_light=box.reflected_ambient_light,
-        requested_resolution_id=box.requested_resolution_id,
-        annotation_display_format_id=box.annotation_display_format_id,
-        image_boxes=tuple(snapshot_image_box(ib, box) for ib in box.image_boxes),
+        image_boxes=tuple(snapshot_image_box(ib, box, luts) for ib in box.image_boxes),
         annotations=tuple(AnnotationSnapshot(a.annotation_position, a.text_string) for a in box.annotation_boxes),
         film_box_number=session.film_boxes.index(box) + 1,
     )
@@ -333,9 +448,7 @@ class Hierarchy:
             )
 
     def add_film_box(self, box: FilmBox) -> None:
-        session = self.require_film_session()
-        self.check_new_uid(box.sop_instance_uid)
-        session.film_boxes.append(box)
+        """Registers a film box its session created, with its image and annotation boxes."""
         self._instances[box.sop_instance_uid] = box
         children: list[Instance] = [*box.image_boxes, *box.annotation_boxes]
         for child in children:
@@ -376,7 +489,11 @@ class Hierarchy:
         plut = self.find(uids.PRESENTATION_LUT, sop_instance_uid)
         assert isinstance(plut, PresentationLUT)
         for instance in self._instances.values():
-            if isinstance(instance, (FilmBox, ImageBox)) and instance.referenced_presentation_lut is plut:
+            reference = instance.attributes if isinstance(instance, FilmBox) else instance
+            if (
+                isinstance(reference, (FilmBoxAttributes, ImageBox))
+                and reference.referenced_presentation_lut == plut.sop_instance_uid
+            ):
                 raise ProcessingFailure(
                     f"Presentation LUT still referenced by {uids.name(instance.sop_class_uid)} "
                     f"{instance.sop_instance_uid}"

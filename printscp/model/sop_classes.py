@@ -99,6 +99,7 @@ class Attribute:
     enabled: Callable[[PrinterProfile], bool] = _always  # a printer capability it needs, if any
     get: bool = True  # returned by N-GET (and in the N-CREATE response)
     omit_empty: bool = False  # an N-GET leaves it out while it is ""
+    reference: str | None = None  # the SOP class of the instance whose UID the value is (a reference sequence)
 
     @property
     def tag(self) -> int:
@@ -258,6 +259,7 @@ BASIC_FILM_BOX = SOPClass(
             UU,
             constant(None),
             _plut,
+            reference=uids.PRESENTATION_LUT,
         ),
         Attribute(
             "SmoothingType",
@@ -346,6 +348,7 @@ BASIC_GRAYSCALE_IMAGE_BOX = SOPClass(
             UU,
             constant(None),
             _plut,
+            reference=uids.PRESENTATION_LUT,
         ),
         Attribute("OriginalImageSequence", "original_image", original_image, None, UU, constant(()), get=False),
     ),

@@ -33,7 +33,7 @@ from printscp.errors import InvalidAttributeValue, MissingAttribute, PrintWarnin
 from printscp.model.layout import ImageDisplayFormat, LayoutError
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import ProposedStudy, frozen_mapping
-from printscp.model.session import Hierarchy, PresentationLUT
+from printscp.model.session import Hierarchy
 from printscp.status import Status
 
 
@@ -460,10 +460,11 @@ def referenced_film_session(elem: DataElement, ctx: Context) -> str:
     return uid
 
 
-def referenced_presentation_lut(elem: DataElement, ctx: Context) -> PresentationLUT | None:
+def referenced_presentation_lut(elem: DataElement, ctx: Context) -> str | None:
+    """The SOP Instance UID of a P-LUT this association created; an empty sequence removes the reference."""
     if elem.VR == "SQ" and not elem.value:
-        return None  # an empty sequence removes the reference
-    return ctx.hierarchy.presentation_lut(_reference(elem, uids.PRESENTATION_LUT), elem.tag)
+        return None
+    return ctx.hierarchy.presentation_lut(_reference(elem, uids.PRESENTATION_LUT), elem.tag).sop_instance_uid
 
 
 def requested_image_size(elem: DataElement, ctx: Context) -> float:

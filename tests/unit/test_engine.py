@@ -416,13 +416,17 @@ def test_film_box_warnings() -> None:
     assert outcome.status is Status.DENSITY_OUT_OF_RANGE  # the first warning sets the status
     assert {w.status for w in outcome.warnings} == {Status.DENSITY_OUT_OF_RANGE}
     box = h.engine.hierarchy.last_film_box()
-    assert box is not None and (box.film_size_id, box.max_density) == ("A3", 330)
+    assert box is not None and (box.attributes.film_size_id, box.attributes.max_density) == ("A3", 330)
     h2 = Harness(film_size_ids=("14INX17IN", "8INX10IN"))
     _, _, outcome = h2.film_box(h2.session(), FilmSizeID="A3", MinDensity=5, MagnificationType="SINC")
     assert outcome.status is Status.ATTRIBUTE_VALUE_OUT_OF_RANGE
     assert [w.offending for w in outcome.warnings] == [(0x20100050,), (0x20100060,), (0x20100120,)]
     box = h2.engine.hierarchy.last_film_box()
-    assert box is not None and (box.film_size_id, box.magnification_type.value, box.min_density) == (
+    assert box is not None and (
+        box.attributes.film_size_id,
+        box.attributes.magnification_type.value,
+        box.attributes.min_density,
+    ) == (
         "14INX17IN",
         "BILINEAR",
         10,
@@ -993,7 +997,7 @@ def test_film_box_presentation_lut_must_fit_the_images_already_set() -> None:
     ds = Dataset()
     ds.ReferencedPresentationLUTSequence = [reference(PLUT, eight_bit_lut)]  # type: ignore[arg-type]
     fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, META, FILM_BOX, box, wire(ds), offending=0x20500500)
-    assert h.engine.hierarchy.last_film_box().referenced_presentation_lut is None  # type: ignore[union-attr]
+    assert h.engine.hierarchy.last_film_box().attributes.referenced_presentation_lut is None  # type: ignore[union-attr]
     assert h.engine.n_action(META, FILM_BOX, box, 1, None).status is Status.SUCCESS
 
 
@@ -1016,7 +1020,11 @@ def test_unsupported_image_box_override_falls_back_to_the_film_box() -> None:
     outcome = h.set_image(images[0], 1, MagnificationType="CUBIC", ConfigurationInformation="CS123")
     assert outcome.status is Status.ATTRIBUTE_VALUE_OUT_OF_RANGE
     assert "using the Film Box's" in outcome.error_comment
-    (request_film,) = [snapshot_film(h.engine.hierarchy.film_session, h.engine.hierarchy.last_film_box())]  # type: ignore
+    (request_film,) = [
+        snapshot_film(
+            h.engine.hierarchy.film_session, h.engine.hierarchy.last_film_box(), h.engine.hierarchy.presentation_luts
+        )
+    ]  # type: ignore
     assert (
         request_film.image_boxes[0].magnification_type.value,
         request_film.image_boxes[0].configuration_information,
