@@ -60,7 +60,7 @@ def _service_class_or_print(uid: str) -> Any:
     return PrintManagementServiceClass if service_class is ServiceClass else service_class
 
 
-class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
+class _EventDrivenDUL(DULServiceProvider):
     """pynetdicom's DUL, waiting in select() for the peer or for something to send instead of polling.
 
     pynetdicom's run loop sleeps 1 ms whenever it finds nothing to do. This one sleeps 0 and instead
@@ -80,7 +80,7 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
         self._selecting = False  # the DUL thread is in (or about to enter) select(): a send must wake it
         self._sent_last = False  # the last turn of the loop sent a PDU
 
-    @property  # type: ignore[override]
+    @property
     def _run_loop_delay(self) -> float:
         return 0.0
 
@@ -148,7 +148,7 @@ class _EventDrivenDUL(DULServiceProvider):  # type: ignore[misc]
             self._wake_write.close()
 
 
-class TemplateContext(PresentationContext):  # type: ignore[misc]
+class TemplateContext(PresentationContext):
     """A presentation context the server accepts, cheap to copy for each association.
 
     pynetdicom deep-copies the server's contexts for every association it accepts

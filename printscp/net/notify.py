@@ -39,7 +39,7 @@ from printscp.events import EventReport
 log = logging.getLogger(__name__)
 
 
-class PrintAssociation(Association):  # type: ignore[misc]
+class PrintAssociation(Association):
     """pynetdicom's acceptor Association with a queue of event reports sent from its own thread."""
 
     _events: queue.Queue[EventReport]
@@ -192,7 +192,7 @@ class PrintAssociation(Association):  # type: ignore[misc]
         return held
 
 
-class PrintRequestHandler(RequestHandler):  # type: ignore[misc]
+class PrintRequestHandler(RequestHandler):
     """Accepts each association as a PrintAssociation."""
 
     def _create_association(self) -> PrintAssociation:

@@ -13,7 +13,6 @@ patient and study. They only read, so their order does not matter.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from pydicom.uid import (
     SecondaryCaptureImageStorage,
     generate_uid,
 )
+from waiting import wait_until
 
 from printscp import uids
 from printscp.archive.store import StoredJob
@@ -209,13 +209,6 @@ def check_film_instance(path: Path, job: StoredJob, film: dict[str, Any], workdi
     result = run([tool("dcm2pdf"), str(path), str(extracted)])
     assert result.returncode == 0, result.stderr
     assert extracted.read_bytes() == pdf
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.05)
 
 
 # --- the shared archive ----------------------------------------------------------------------------------

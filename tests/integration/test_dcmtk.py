@@ -7,7 +7,6 @@ and from the films printscp stored (PDF page size, PNG raster, where a known ima
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from dcmtk import (
 )
 from PIL import Image
 from pypdf import PdfReader
+from waiting import wait_until
 
 from printscp.archive.store import StoredJob
 
@@ -520,14 +520,6 @@ def test_unsupported_defined_term_is_substituted_with_warning(
     check_film_files(job, "14INX17IN")
 
 
-def wait_until_idle(server: Any, timeout: float = 5.0) -> int:
-    """Active associations once the server has dropped the closed ones (release handling is async)."""
-    deadline = time.monotonic() + timeout
-    while server.server.active_engines and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return int(server.server.active_engines)
-
-
 @pytest.mark.parametrize(
     ("profile_changes", "layout", "print_options", "refused"),
     [
@@ -559,7 +551,8 @@ def test_refused_request_then_next_print_succeeds(
     assert not log.find("N-ACTION RQ") and not log.find("N-DELETE RQ")  # DCMTK stops at the failure
     assert any("failed" in line for line in log.errors), log.summary()
     assert job_count(server) == 0
-    assert wait_until_idle(server) == 0
+    # release handling is asynchronous: the server drops a closed association's engine soon after
+    wait_until(lambda: server.server.active_engines == 0, 5, "the server dropped the closed associations")
 
     # the same server prints the next, supported job
     eight_bit = profile_changes.get("supports_12_bit") is False

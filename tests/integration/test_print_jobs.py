@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,9 @@ from printscu import META, PrintSCU
 from pydicom.dataset import Dataset
 from pynetdicom import evt
 from pynetdicom.events import Event
+from waiting import wait_until
 
+import printscp.jobs
 from printscp import uids
 from printscp.admin import send
 from printscp.config import FaultConfig, QueueConfig
@@ -32,12 +35,14 @@ class Received:
     """Event reports an SCU received: (time, SOP class, instance, event type, information)."""
 
     reports: list[tuple[float, str, str, int, Dataset | None]] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)  # the thread that served each report
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handler(self, event: Event) -> tuple[int, None]:
         request: Any = event.request
         information = event.event_information if request.EventInformation.getvalue() else None
         with self.lock:
+            self.threads.append(threading.current_thread())
             self.reports.append(
                 (
                     time.monotonic(),
@@ -71,34 +76,37 @@ def print_one(scu: PrintSCU, label: str = "JOB") -> str:
     return str(item.ReferencedSOPInstanceUID)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
-
-
 def test_print_job_events_arrive_in_order_at_the_moments_of_the_work(
-    start_server: Callable[..., RunningServer],
+    start_server: Callable[..., RunningServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     running = start_server(faults=FaultConfig(print_delay=0.5))
+    # the print cannot finish until the test has seen Pending and Printing: the renderer waits for this
+    rendering_allowed = threading.Event()
+    real = printscp.jobs.print_request
+
+    def held_print(*args: Any) -> Any:
+        assert rendering_allowed.wait(30), "the test never let the print finish"
+        return real(*args)
+
+    monkeypatch.setattr(printscp.jobs, "print_request", held_print)
     received = Received()
     with scu_with_events(running, received) as scu:
-        acknowledged = time.monotonic()
         job = print_one(scu, "EVENT TEST")
-        wait_for(lambda: len(received.of(uids.PRINT_JOB, job)) >= 2)
+        # Pending (sent when the job was queued) and Printing arrive while the print is held unfinished...
+        wait_until(lambda: len(received.of(uids.PRINT_JOB, job)) >= 2, 15, "Pending and Printing")
         during = scu.n_get(uids.PRINT_JOB, job)
         assert during.status == 0 and during.dataset is not None
         assert (during.dataset.ExecutionStatus, during.dataset.ExecutionStatusInfo) == ("PRINTING", "NORMAL")
-        wait_for(lambda: len(received.of(uids.PRINT_JOB, job)) == 3)
+        assert len(received.of(uids.PRINT_JOB, job)) == 2  # ...and Done not before the print is done
+        rendering_allowed.set()
+        wait_until(lambda: len(received.of(uids.PRINT_JOB, job)) == 3, 15, "Done")
     events = received.of(uids.PRINT_JOB, job)
     assert [e[3] for e in events] == [1, 2, 3]  # Pending, Printing, Done
     assert [str(e[4].ExecutionStatusInfo) for e in events] == ["QUEUED", "NORMAL", "NORMAL"]  # type: ignore
     assert {str(e[4].FilmSessionLabel) for e in events} == {"EVENT TEST"}  # type: ignore[union-attr]
     assert {str(e[4].PrinterName) for e in events} == {"printscp"}  # type: ignore[union-attr]
-    pending, printing, done = (e[0] for e in events)
-    assert pending - acknowledged < 0.5  # sent when the job was queued...
-    assert done - printing > 0.45  # ...and Done only after the print took its time, not in a burst
+    _, printing, done = (e[0] for e in events)
+    assert done - printing > 0.45  # Done only after the print took its time (print_delay), not in a burst
     # the job outlives its association: another SCU reads it
     with PrintSCU(running.address, contexts=(uids.PRINT_JOB,), calling="LATER") as later:
         after = later.n_get(uids.PRINT_JOB, job)
@@ -130,7 +138,7 @@ def test_a_printer_status_change_reaches_every_association(running: RunningServe
         assert b.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).status == 0
         running.server.printer.set_status(PrinterStatus.WARNING, "SUPPLY LOW")
         running.server.printer.set_status(PrinterStatus.NORMAL)
-        wait_for(lambda: len(first.of(uids.PRINTER)) == 2 and len(second.of(uids.PRINTER)) == 2)
+        wait_until(lambda: len(first.of(uids.PRINTER)) == 2 and len(second.of(uids.PRINTER)) == 2, 15, "both reports")
         printer = a.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).dataset
         assert printer is not None and printer.PrinterStatus == "NORMAL"
     for received in (first, second):
@@ -143,7 +151,7 @@ def test_an_scu_associating_while_the_printer_fails_is_told(running: RunningServ
     running.server.printer.set_status(PrinterStatus.FAILURE, "FILM JAM")
     received = Received()
     with scu_with_events(running, received) as scu:
-        wait_for(lambda: len(received.of(uids.PRINTER)) == 1)
+        wait_until(lambda: len(received.of(uids.PRINTER)) == 1, 15, "the report")
         assert scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).dataset.PrinterStatusInfo == "FILM JAM"  # type: ignore
     ((_, _, _, event_type, information),) = received.of(uids.PRINTER)
     assert event_type == 3 and str(information.PrinterStatusInfo) == "FILM JAM"  # type: ignore[union-attr]
@@ -162,7 +170,7 @@ def test_events_never_race_the_scus_requests(running: RunningServer) -> None:
             for i in range(rounds):
                 status = PrinterStatus.WARNING if i % 2 == 0 else PrinterStatus.NORMAL
                 running.server.printer.set_status(status, "SUPPLY LOW" if i % 2 == 0 else None)
-                time.sleep(0.002)
+                time.sleep(0.002)  # test input, not a readiness wait: spreads the events among the requests
             stop.set()
 
         firing = threading.Thread(target=fire)
@@ -193,7 +201,7 @@ def test_a_requestor_gets_the_responses_its_reactor_takes(running: RunningServer
         def slow_wait(timeout: float | None = None) -> bool:
             result = wait(timeout)
             if threading.current_thread() is scu.assoc:
-                time.sleep(0.005)
+                time.sleep(0.005)  # test input, not a readiness wait: the widened race window
             return result
 
         checkpoint.wait = slow_wait  # type: ignore[method-assign]
@@ -211,16 +219,24 @@ def test_an_event_report_leaves_a_parked_requestor_reactor_parked(running: Runni
     with scu_with_events(running, received) as scu:
         assoc = scu.assoc
         assoc._reactor_checkpoint.clear()
-        wait_for(lambda: assoc._is_paused)
+        wait_until(lambda: assoc._is_paused, 15, "the reactor parked")
         running.server.printer.set_status(PrinterStatus.WARNING, "SUPPLY LOW")
-        wait_for(lambda: len(received.of(uids.PRINTER)) == 1)
+        wait_until(lambda: len(received.of(uids.PRINTER)) == 1, 15, "the event report")
         (server_side,) = running.server.associations
-        time.sleep(0.2)  # the event thread has returned from the handler and ended
+        (event_thread,) = received.threads
+        event_thread.join(15)  # the event thread has returned from the handler and ended
+        assert not event_thread.is_alive()
         still_paused = assoc._is_paused
         assoc._reactor_checkpoint.set()
         assert still_paused
         assert scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).dataset.PrinterStatus == "WARNING"  # type: ignore
         assert server_side.events_sent == 1
+
+
+def in_accept(thread: threading.Thread) -> bool:
+    """Whether `thread` is blocked in socket.accept() (its innermost Python frame)."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    return frame is not None and frame.f_code.co_name == "accept" and frame.f_code.co_filename == socket.__file__
 
 
 def test_a_stopped_server_closes_its_admin_channel(start_server: Callable[..., RunningServer]) -> None:
@@ -229,7 +245,8 @@ def test_a_stopped_server_closes_its_admin_channel(start_server: Callable[..., R
     assert admin is not None
     port = json.loads(admin.path.read_text())["port"]
     assert send(admin.path.parent, running.port, {"command": "status"})["printer_status"] == "NORMAL"
-    time.sleep(0.2)  # its thread is back in accept(), where close() alone left it
+    # its thread is back in accept(), where close() alone left it
+    wait_until(lambda: in_accept(admin._thread), 15, "the admin thread back in accept()")
     running.server.stop()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5)

@@ -7,7 +7,6 @@ import json
 import socket
 import sys
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 from pynetdicom import AE
 from pypdf import PdfReader
+from waiting import wait_until
 
 from printscp import uids
 from printscp.archive.store import StoredJob
@@ -282,8 +282,8 @@ def test_abort_mid_session_leaves_nothing_behind(running: RunningServer) -> None
     gc.disable()  # freed by reference counting alone: no cycle may keep a hierarchy or its pixels alive
     try:
         scu.assoc.abort()
-        _wait_for(lambda: running.server.active_engines == 0)
-        _wait_for(lambda: all(ref() is None for ref in held))
+        wait_until(lambda: running.server.active_engines == 0, 10, "the engines closed")
+        wait_until(lambda: all(ref() is None for ref in held), 10, "the held objects collected")
         assert sys.getrefcount(base) < pixel_refs  # the hierarchy no longer holds the image
     finally:
         gc.enable()
@@ -297,7 +297,7 @@ def test_release_without_deletes_drops_the_session(running: RunningServer) -> No
     with PrintSCU(running.address) as scu:
         scu.film_box(scu.film_session())
         assert running.server.active_engines == 1
-    _wait_for(lambda: running.server.active_engines == 0)
+    wait_until(lambda: running.server.active_engines == 0, 10, "the engines closed")
 
 
 def test_two_concurrent_associations_keep_their_own_sessions(running: RunningServer) -> None:
@@ -349,7 +349,7 @@ def test_tcp_nodelay_on_accepted_sockets(running: RunningServer) -> None:
     with PrintSCU(running.address):
         server = running.server._server  # noqa: SLF001
         assert server is not None
-        _wait_for(lambda: len(server.active_associations) == 1)
+        wait_until(lambda: len(server.active_associations) == 1, 10, "one association active")
         assoc_socket = server.active_associations[0].dul.socket
         assert assoc_socket is not None and assoc_socket.socket is not None
         sock = assoc_socket.socket
@@ -399,14 +399,6 @@ def _ds(**attributes: object) -> Dataset:
     for keyword, value in attributes.items():
         setattr(ds, keyword, value)
     return ds
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.01)
 
 
 def test_debug_log_records_every_message_and_info_keeps_patient_data_out(

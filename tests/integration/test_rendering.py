@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,9 @@ from pypdf import PdfReader
 
 from printscp import uids
 from printscp.archive.store import StoredJob
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "golden"))
+import exact_pixels  # noqa: E402
 
 SESSION, FILM_BOX, IMAGE_BOX = uids.BASIC_FILM_SESSION, uids.BASIC_FILM_BOX, uids.BASIC_GRAYSCALE_IMAGE_BOX
 MM_PER_INCH = 25.4
@@ -516,3 +521,16 @@ def test_film_of_one_sheet_has_no_print_pdf(running: RunningServer, start_server
         print_film(scu, "STANDARD\\1,1", {1: np.zeros((4, 4), dtype=np.uint16)})
     (job,) = running.jobs()
     assert job.manifest["print_pdf"] is None and not (job.folder / "print.pdf").exists()
+
+
+def test_sample_films_are_pixel_identical_to_the_previous_version(running: RunningServer) -> None:
+    """Acceptance of the refactor (issue 10): the sample jobs of sample_films/make_gallery.py, printed over a
+    real association, give films whose PNG pixels are byte-identical to the previous version's (hashed in
+    tests/golden/exact_pixels.json; regenerate with `.venv/bin/python tests/golden/exact_pixels.py` only
+    for an intended, reviewed change of the rendering)."""
+    expected = {name: digest for name, digest in exact_pixels.reference().items() if name.startswith("sample/")}
+    assert len(expected) >= 10
+    rasters = exact_pixels.sample_rasters(running.address, running.server)
+    assert sorted(rasters) == sorted(expected)
+    changed = sorted(name for name, pixels in rasters.items() if exact_pixels.digest(pixels) != expected[name])
+    assert not changed, f"films whose pixels changed: {changed}"

@@ -1,5 +1,6 @@
 """Golden films: the renderer's raster compared with reviewed PNGs (tests/golden; regenerate with
-`.venv/bin/python tests/golden/films.py` after checking that a change is intended)."""
+`.venv/bin/python tests/golden/films.py` after checking that a change is intended), with a tolerance; and
+exactly with the previous version's pixels (tests/golden/exact_pixels.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PIL import Image
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 sys.path.insert(0, str(GOLDEN))
 
+import exact_pixels  # noqa: E402
 import films  # noqa: E402
 
 
@@ -33,3 +35,20 @@ def test_goldens_are_not_trivial() -> None:
         with Image.open(GOLDEN / f"{name}.png") as golden_png:
             golden = np.asarray(golden_png)
         assert len(np.unique(golden)) > 20, name  # real content, not a blank page
+
+
+# --- exact: the previous version's pixels -------------------------------------------------------------------
+
+REFERENCE = exact_pixels.reference()
+
+
+def test_every_golden_film_has_an_exact_reference() -> None:
+    assert {f"golden/{name}" for name in films.films()} == {name for name in REFERENCE if name.startswith("golden/")}
+
+
+@pytest.mark.parametrize("name", sorted(films.films()))
+def test_film_is_pixel_identical_to_the_previous_version(name: str) -> None:
+    """A refactor of the renderer must not move a pixel: shape, dtype and every byte as before (hashed in
+    tests/golden/exact_pixels.json; regenerate with `.venv/bin/python tests/golden/exact_pixels.py` only
+    for an intended, reviewed change of the rendering)."""
+    assert exact_pixels.digest(films.render(films.films()[name])) == REFERENCE[f"golden/{name}"]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import bundled_config
 from test_engine import META, PLUT, dataset, film_box_request, image_request, lut_request, reference, wire
+from waiting import wait_until
 
 import printscp.jobs
 from printscp import uids
@@ -255,18 +256,30 @@ def test_fault_run_out_of_film_until_reset(make_queue: Any) -> None:
     assert statuses(scu.events, third)[-1] == (3, "NORMAL")
 
 
-def test_delay_makes_printing_take_time(make_queue: Any) -> None:
+def test_delay_makes_printing_take_time(make_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     queue, printer = make_queue(faults=FaultConfig(print_delay=0.4))
+    rendering_allowed = threading.Event()  # set only once the N-ACTION has been answered
+    rendered_at: list[float] = []
+    real = printscp.jobs.print_request
+
+    def held_print(*args: Any) -> Any:
+        rendered_at.append(time.monotonic())
+        assert rendering_allowed.wait(30), "the N-ACTION was not answered before the print"
+        return real(*args)
+
+    monkeypatch.setattr(printscp.jobs, "print_request", held_print)
     scu = Association(queue, printer)
     start = time.monotonic()
-    job = scu.print()
-    acknowledged = time.monotonic() - start
-    deadline = time.monotonic() + 5
-    while queue.job(job).execution_status is not ExecutionStatus.PRINTING:  # type: ignore[union-attr]
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    job = scu.print()  # answered before the print was done: the print cannot finish before the next lines
+    wait_until(
+        lambda: queue.job(job).execution_status is ExecutionStatus.PRINTING,  # type: ignore[union-attr]
+        5,
+        "the job PRINTING",
+    )
+    rendering_allowed.set()
     assert queue.wait_idle()
-    assert acknowledged < 0.4 < time.monotonic() - start  # answered before the print was done
+    assert queue.job(job).execution_status is ExecutionStatus.DONE  # type: ignore[union-attr]
+    assert rendered_at[0] - start > 0.4  # the delay kept it PRINTING before it rendered
 
 
 def test_restart_prints_the_spool_once(make_queue: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -299,8 +312,7 @@ def test_finished_jobs_are_forgotten_after_keep_finished_jobs(make_queue: Any) -
     queue, printer = make_queue(QueueConfig(keep_finished_jobs=0.2))
     job = Association(queue, printer).print()
     assert queue.wait_idle() and queue.job(job) is not None
-    time.sleep(0.3)
-    assert queue.job(job) is None
+    wait_until(lambda: queue.job(job) is None, 5, "the finished job forgotten")
 
 
 def test_live_image_files_go_with_their_images(make_queue: Any) -> None:
