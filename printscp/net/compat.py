@@ -3,8 +3,9 @@
 The rest of printscp talks to pynetdicom through its public API only (AE, evt, event handlers, Event,
 `assoc.send_*`, `release()`, `abort()`, the accepted contexts and service users); tests/unit/test_compat.py
 checks that no other module imports a pynetdicom submodule outside a public list or touches its
-internals. What follows relies on pynetdicom's private code, and each item has a test there (named in
-brackets) that fails, naming what changed, when an upgrade changes what it relies on.
+internals. What follows relies on pynetdicom's private code; each item has tests there named after it
+(test_itemN_...), and tests/integration/test_compat_net.py runs items 6 to 9 on real associations. They
+fail, naming what changed, when an upgrade changes what an item relies on.
 
 Adjustments applied once, at import:
 
@@ -45,11 +46,13 @@ Tools the rest of printscp calls:
 9. `called_ae_title`: the Called AE Title of the A-ASSOCIATE-RQ (an acceptor's own title is its AE's).
 10. `quiet_logging`: pynetdicom's `_config` switches for its per-message logging.
 
-Version range: >=3.0.4 because 3.0.4 is the release every behaviour above was measured and tested on
-(older 3.0 releases differ in the code mirrored in 6; pyproject.toml has the reasons for the pin).
-<3.1 because items 3 to 7 copy or wrap private code whose digest the tests pin: a minor release may
-change it without notice. To widen the range, install the new release, run tests/unit/test_compat.py and
-tests/integration/test_compat_net.py, and re-check each item a test reports.
+Version range: >=3.0.4 because 3.0.4 is the release the whole test suite runs on and the behaviours
+above were measured on. (This module's tests also pass on 3.0.0 and 3.0.3, whose copied and wrapped
+code is the same: lowering the floor needs only the rest of the suite run there.) <3.1 because items 3
+to 7 copy, wrap or override private code that the tests pin by digest, and a minor release may change
+it without notice. To widen the range, install the new release, run tests/unit/test_compat.py and
+tests/integration/test_compat_net.py, re-check each item a test reports, then change SUPPORTED_VERSIONS
+below, pyproject.toml's pin and this paragraph together (a test checks they agree).
 """
 
 from __future__ import annotations
