@@ -14,6 +14,7 @@ import copy
 import hashlib
 import inspect
 import json
+import logging
 import queue
 import subprocess
 import sys
@@ -134,6 +135,7 @@ def test_the_code_compat_copies_wraps_or_overrides_is_unchanged(name: str) -> No
 
 UPSTREAM = """
 import json
+import logging
 import pynetdicom.association
 from pynetdicom import dimse_messages, dimse_primitives
 from pynetdicom.dsutils import decode
@@ -425,10 +427,13 @@ def test_item10_the_config_switches_exist_and_are_read(monkeypatch: pytest.Monke
         monkeypatch.setattr(pynetdicom_config, name, getattr(pynetdicom_config, name))  # restored afterwards
     logger = pynetdicom.association.LOGGER.parent
     assert logger is not None and logger.name == "pynetdicom"
-    monkeypatch.setattr(logger, "level", logger.level)
-    compat.quiet_logging()
-    assert pynetdicom_config.LOG_HANDLER_LEVEL == "none" and not pynetdicom_config.LOG_REQUEST_IDENTIFIERS
-    assert logger.level == 30
+    level = logger.level
+    try:
+        compat.quiet_logging()
+        assert pynetdicom_config.LOG_HANDLER_LEVEL == "none" and not pynetdicom_config.LOG_REQUEST_IDENTIFIERS
+        assert logger.level == logging.WARNING
+    finally:
+        logger.setLevel(level)  # setLevel, not an attribute, so that the loggers' caches are cleared
     package = Path(pynetdicom.__file__).parent
     readers = "".join(p.read_text() for p in package.glob("*.py") if p.name != "_config.py")
     for name in ("LOG_HANDLER_LEVEL", "LOG_REQUEST_IDENTIFIERS", "LOG_RESPONSE_IDENTIFIERS"):
