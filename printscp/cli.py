@@ -12,8 +12,6 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
-from pynetdicom import _config as pynetdicom_config
-
 from printscp import __version__
 from printscp.config import ArchiveConfig, Config, ConfigError, load_config, validate
 
@@ -27,9 +25,9 @@ def configure_logging(level: str) -> None:
     # C-FIND identifier (which it formats for every message, logged or not: about 7% of a C-FIND's
     # time) is only switched on with --log-level DEBUG.
     if level != "DEBUG":
-        logging.getLogger("pynetdicom").setLevel(logging.WARNING)
-        pynetdicom_config.LOG_HANDLER_LEVEL = "none"
-        pynetdicom_config.LOG_REQUEST_IDENTIFIERS = pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = False
+        from printscp.net import compat
+
+        compat.quiet_logging()
 
 
 def _load(args: argparse.Namespace) -> Config:

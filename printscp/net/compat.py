@@ -1,4 +1,13 @@
-"""Adjustments to pynetdicom 3.0 that a strict print SCP (and its own SCU roles) need, applied once at import.
+"""Everything printscp does with pynetdicom beyond its public API, in one place, for pynetdicom >=3.0.4,<3.1.
+
+The rest of printscp talks to pynetdicom through its public API only (AE, evt, event handlers, Event,
+`assoc.send_*`, `release()`, `abort()`, the accepted contexts and service users); tests/unit/test_compat.py
+checks that no other module imports a pynetdicom submodule outside a public list or touches its
+internals. What follows relies on pynetdicom's private code; each item has tests there named after it
+(test_itemN_...), and tests/integration/test_compat_net.py runs items 6 to 9 on real associations. They
+fail, naming what changed, when an upgrade changes what an item relies on.
+
+Adjustments applied once, at import:
 
 1. pynetdicom aborts the association when a request names a SOP class it does not know (a retired
    print class, or any unknown UID), before any handler runs. PS3.7 wants a status (0118 No Such SOP
@@ -10,7 +19,6 @@
 3. pynetdicom's DUL thread sleeps 1 ms whenever it finds nothing to do, so every message, and every
    PDU of a large N-SET that has not fully arrived, waits up to a millisecond more. Our DUL waits in
    select() for the socket or for something to send instead: no delay, and no CPU while idle.
-
 4. pynetdicom's requestor can lose a response. send_c_store & co. clear the reactor checkpoint and
    send once `_is_paused` is True, but the flag is also True in the instant after the reactor's
    checkpoint wait returned and before it resets it; a response that arrives then is taken by the
@@ -23,27 +31,71 @@
    printer in FAILURE, whose status event arrives at once). We serve those events without touching
    the flag.
 
-1, 2, 4 and 5 are covered by integration tests; 3 is measured by benchmarks/print_vs_dcmprscp.py.
+Tools the rest of printscp calls:
+
+6. `ReactorAssociation`: the acceptor's reactor loop, a mirror of 3.0.4's `Association._run_reactor`
+   (same release, abort, dead DUL and network timeout handling) that waits on the DIMSE queue for up
+   to 1 ms instead of sleeping 1 ms before every look, and calls `between_requests()` in the
+   association's own thread, where net/notify.py sends event reports. `next_message`, `serve`,
+   `peer_is_leaving` and `send_event_report` are the DIMSE queue, DUL and primitive operations it needs.
+7. `start_server`: pynetdicom's threaded server with a request handler that makes each accepted
+   association an instance of a `ReactorAssociation` subclass (`RequestHandler._create_association`),
+   contexts that are cheap to copy per association, and the `AE._servers` bookkeeping that
+   `AE.start_server` does (the server's shutdown() removes it).
+8. `set_tcp_nodelay`: pynetdicom never sets TCP_NODELAY; the socket is reached through the DUL.
+9. `called_ae_title`: the Called AE Title of the A-ASSOCIATE-RQ (an acceptor's own title is its AE's).
+10. `quiet_logging`: pynetdicom's `_config` switches for its per-message logging.
+
+Version range: >=3.0.4 because 3.0.4 is the release the whole test suite runs on and the behaviours
+above were measured on. (This module's tests also pass on 3.0.0 and 3.0.3, whose copied and wrapped
+code is the same: lowering the floor needs only the rest of the suite run there.) <3.1 because items 3
+to 7 copy, wrap or override private code that the tests pin by digest, and a minor release may change
+it without notice. To widen the range, install the new release, run tests/unit/test_compat.py and
+tests/integration/test_compat_net.py, re-check each item a test reports, then change SUPPORTED_VERSIONS
+below, pyproject.toml's pin and this paragraph together (a test checks they agree).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import select
 import socket
 import threading
 import time
-from typing import Any
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any, TypeAlias, cast
 
 import pynetdicom.association
-from pynetdicom import dimse_messages, dimse_primitives
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+from pynetdicom import AE, dimse_messages, dimse_primitives, evt
+from pynetdicom import __version__ as pynetdicom_version
+from pynetdicom import _config as pynetdicom_config
+from pynetdicom.association import Association
+from pynetdicom.dsutils import encode
 from pynetdicom.dul import DULServiceProvider
+from pynetdicom.pdu_primitives import A_ABORT, A_P_ABORT, A_RELEASE
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.service_class import ServiceClass
 from pynetdicom.service_class_n import PrintManagementServiceClass
 from pynetdicom.sop_class import uid_to_service_class
+from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
 log = logging.getLogger(__name__)
+
+SUPPORTED_VERSIONS = ">=3.0.4,<3.1"  # keep in step with pyproject.toml and the module docstring
+LOWEST, BELOW = (3, 0, 4), (3, 1)
+
+AssociationServer: TypeAlias = ThreadedAssociationServer
+
+
+def version_supported(version: str = pynetdicom_version) -> bool:
+    """Whether a pynetdicom version ("3.0.4", "3.1.0.dev0") is inside SUPPORTED_VERSIONS."""
+    numbers = tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+    return LOWEST <= numbers and numbers[:2] < BELOW
+
 
 _N_RESPONSES = ("N-CREATE-RSP", "N-SET-RSP", "N-GET-RSP", "N-ACTION-RSP", "N-DELETE-RSP")
 _N_PRIMITIVES = (
@@ -219,6 +271,209 @@ def _apply() -> None:
     setattr(pynetdicom.association, "DULServiceProvider", _EventDrivenDUL)  # noqa: B010
     setattr(pynetdicom.association.Association, "_serve_request", _serve_request_keeping_responses)  # noqa: B010
     pynetdicom.association._printscp_patched = True  # type: ignore[attr-defined]
+
+
+# --- 6. the acceptor's reactor and what it needs from the DIMSE queue, the DUL and the primitives ---------
+
+
+@dataclass(frozen=True)
+class Message:
+    """A DIMSE message taken off an association's queue: a request, or a response to one of ours."""
+
+    context_id: int
+    primitive: Any  # a pynetdicom.dimse_primitives primitive
+
+    @property
+    def is_request(self) -> bool:
+        return bool(getattr(self.primitive, "is_valid_request", False))
+
+    @property
+    def name(self) -> str:
+        return type(self.primitive).__name__
+
+    @property
+    def status(self) -> int | None:
+        return cast(int | None, getattr(self.primitive, "Status", None))
+
+    def answers_event_report(self, message_id: int) -> bool:
+        """Whether this is the N-EVENT-REPORT-RSP to our request with this Message ID."""
+        return (
+            isinstance(self.primitive, dimse_primitives.N_EVENT_REPORT)
+            and not self.is_request
+            and self.primitive.MessageIDBeingRespondedTo == message_id
+        )
+
+
+def next_message(assoc: Association, timeout: float) -> Message | None:
+    """The next message on the association's DIMSE queue, waiting up to `timeout` seconds."""
+    try:
+        context_id, primitive = assoc.dimse.msg_queue.get(timeout=timeout)
+    except queue.Empty:
+        return None
+    return Message(cast(int, context_id), primitive) if primitive else None
+
+
+def serve(assoc: Association, message: Message) -> None:
+    """Serve a request as pynetdicom's reactor does: its service class calls our event handlers."""
+    assoc._serve_request(message.primitive, message.context_id)
+
+
+def peer_is_leaving(assoc: Association) -> bool:
+    """Whether the next PDU from the peer is an A-ABORT or an A-RELEASE request."""
+    primitive = assoc.dul.peek_next_pdu()
+    return isinstance(primitive, (A_ABORT, A_P_ABORT)) or (
+        isinstance(primitive, A_RELEASE) and primitive.result is None
+    )
+
+
+def send_event_report(
+    assoc: Association,
+    context: PresentationContext,
+    message_id: int,
+    sop_class_uid: str,
+    sop_instance_uid: str,
+    event_type_id: int,
+    information: Dataset | None,
+) -> None:
+    """Send an N-EVENT-REPORT request without waiting for its response (the caller reads it)."""
+    request = dimse_primitives.N_EVENT_REPORT()
+    request.MessageID = message_id
+    request.AffectedSOPClassUID = UID(sop_class_uid)
+    request.AffectedSOPInstanceUID = UID(sop_instance_uid)
+    request.EventTypeID = event_type_id
+    if information is not None:
+        syntax = context.transfer_syntax[0]
+        data = encode(information, syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated)
+        request.EventInformation = BytesIO(cast(bytes, data))
+    assoc.dimse.send_msg(request, cast(int, context.context_id))
+
+
+class ReactorAssociation(Association):
+    """pynetdicom's acceptor Association with a reactor that calls `between_requests` in its own thread.
+
+    Accepted associations become instances of a subclass (see `start_server`), whose `adopted` sets up
+    its state: pynetdicom has already built the object, so `__init__` does not run again.
+    """
+
+    def adopted(self) -> None:
+        """Called once, when pynetdicom's new acceptor Association has become this class."""
+
+    def between_requests(self) -> None:
+        """Called by the reactor after each look at the DIMSE queue, in the association's thread."""
+
+    def _run_reactor(self) -> None:
+        # 3.0.4's Association._run_reactor, but waiting on the queue instead of sleeping before each look
+        self._is_paused = False
+        while not self._kill:
+            # pynetdicom pauses the reactor here to send from other threads (release, abort)
+            self._is_paused = True
+            self._reactor_checkpoint.wait()
+            self._is_paused = False
+
+            message = next_message(self, timeout=0.001)
+            if message is not None:
+                serve(self, message)
+            self.between_requests()
+
+            if self.is_established and self.acse.is_release_requested():
+                self.acse.send_release(is_response=True)
+                log.debug("association released")
+                self.is_released = True
+                self.is_established = False
+                evt.trigger(self, evt.EVT_RELEASED, {})
+                self.kill()
+                return
+            if self.acse.is_aborted():
+                self.dul.receive_pdu(wait=False)
+                self.is_aborted = True
+                self.is_established = False
+                evt.trigger(self, evt.EVT_ABORTED, {})
+                self.kill()
+                return
+            if not self.dul.is_alive():
+                self.kill()
+                return
+            if self.dul.idle_timer_expired():
+                log.warning("network timeout reached on the association from %s", self.requestor.ae_title)
+                if self.network_timeout_response == "A-RELEASE":
+                    self._is_paused = True
+                    self._reactor_checkpoint.wait()
+                    self.release()
+                    self._is_paused = False
+                else:
+                    self.abort()
+                self.kill()
+                return
+
+
+# --- 7. the server -----------------------------------------------------------------------------------------
+
+
+def _request_handler(association_class: type[ReactorAssociation]) -> type[RequestHandler]:
+    class AdoptingRequestHandler(RequestHandler):
+        """Accepts each association as an `association_class`."""
+
+        def _create_association(self) -> Association:
+            assoc = super()._create_association()
+            # pynetdicom builds a plain Association with its handlers bound; we give it our reactor.
+            # The subclass adds methods and no slots, so switching the class of the new object is safe.
+            assoc.__class__ = association_class
+            adopted = cast(ReactorAssociation, assoc)
+            adopted.adopted()
+            return adopted
+
+    return AdoptingRequestHandler
+
+
+def start_server(
+    ae: AE,
+    address: tuple[str, int],
+    evt_handlers: list[tuple[Any, ...]],
+    association_class: type[ReactorAssociation],
+) -> AssociationServer:
+    """Listen on `address` without blocking, as `AE.start_server(block=False)` does, accepting each
+    association as an `association_class`."""
+    server = ae.make_server(
+        address,
+        evt_handlers=evt_handlers,
+        server_class=ThreadedAssociationServer,
+        request_handler=_request_handler(association_class),
+    )
+    server.contexts = template_contexts(server.contexts)  # copied for each association
+    ae._servers.append(server)  # as AE.start_server does; the server's shutdown() removes it
+    threading.Thread(target=server.serve_forever, name="printscp-acceptor", daemon=True).start()
+    return server
+
+
+# --- 8 to 10: small things reached through internals --------------------------------------------------------
+
+
+def set_tcp_nodelay(assoc: Association) -> None:
+    """Switch Nagle off on the association's socket (pynetdicom never does).
+
+    Without it every message with a data set waits ~40 ms for the peer's delayed ACK (measured: Printer
+    N-GET 47 ms -> 6 ms).
+    """
+    transport = assoc.dul.socket
+    sock = transport.socket if transport is not None else None
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def called_ae_title(assoc: Association) -> str | None:
+    """The Called AE Title the requestor sent in its A-ASSOCIATE-RQ, if the association has one."""
+    primitive = assoc.requestor.primitive
+    return str(primitive.called_ae_title).strip() if primitive is not None else None
+
+
+def quiet_logging() -> None:
+    """Keep pynetdicom to warnings, and stop it formatting every PDU, DIMSE message and identifier.
+
+    It formats every C-FIND identifier whether logged or not: about 7% of a C-FIND's time.
+    """
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    pynetdicom_config.LOG_HANDLER_LEVEL = "none"
+    pynetdicom_config.LOG_REQUEST_IDENTIFIERS = pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = False
 
 
 _apply()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -21,6 +20,7 @@ from pydicom import dcmread
 from pynetdicom import AE
 
 from printscp.config import Node
+from printscp.net import compat
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,7 @@ class Forwarder:
         if not assoc.is_established:
             self._failed(name, "cannot associate")
             return
-        if assoc.dul.socket is not None and assoc.dul.socket.socket is not None:
-            assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        compat.set_tcp_nodelay(assoc)
         sent = 0
         try:
             for path, ds in datasets:

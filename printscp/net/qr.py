@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
+from pynetdicom import build_context
 from pynetdicom.events import Event
-from pynetdicom.presentation import build_context
 
 from printscp.archive.query import PATIENT_ROOT, STUDY_ROOT, QueryError, find, retrieve
 

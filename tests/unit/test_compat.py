@@ -1,0 +1,496 @@
+"""What printscp/net/compat.py relies on in pynetdicom, one test per behaviour, and the rule that nothing else
+in printscp touches pynetdicom's internals.
+
+Each test names what changed in pynetdicom when it fails. A failing test here means: read the item of
+compat.py's docstring it names, check the new pynetdicom code, adapt compat.py, then update the test.
+The socket-level behaviours (server bookkeeping, TCP_NODELAY, Called AE Title, the reactor on a real
+association) are in tests/integration/test_compat_net.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import inspect
+import json
+import logging
+import queue
+import subprocess
+import sys
+import threading
+import tomllib
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pynetdicom
+import pynetdicom.association
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import AE, build_context, dimse_primitives, evt
+from pynetdicom import _config as pynetdicom_config
+from pynetdicom.association import Association
+from pynetdicom.dimse import DIMSEServiceProvider
+from pynetdicom.dsutils import decode
+from pynetdicom.dul import DULServiceProvider
+from pynetdicom.pdu_primitives import A_ABORT, A_ASSOCIATE, A_P_ABORT, A_RELEASE
+from pynetdicom.presentation import PresentationContext
+from pynetdicom.service_class import ServiceClass
+from pynetdicom.service_class_n import PrintManagementServiceClass
+from pynetdicom.sop_class import uid_to_service_class
+from pynetdicom.transport import AssociationServer, RequestHandler
+
+import printscp
+from printscp.net import compat
+from printscp.net.notify import PrintAssociation
+
+REPO = Path(__file__).resolve().parents[2]
+PRINT_META = "1.2.840.10008.5.1.1.9"
+PRINTER = "1.2.840.10008.5.1.1.16"
+UNKNOWN_CLASS = "1.2.826.0.1.3680043.2.1143.99.1"
+
+# sha256[:16] of the source of the pynetdicom code compat.py copies, wraps or overrides, as in 3.0.4.
+# A new digest means pynetdicom changed that code: compare it with compat.py's item, adapt, update here.
+DIGESTS = {
+    "Association._run_reactor": "f28838c5559e462a",  # item 6 mirrors it
+    "Association._serve_request": "2f24c1759cdf6c8c",  # items 1, 4, 5 wrap it; 5 copies its event part
+    "DULServiceProvider.run_reactor": "e3a10eb3a0931e48",  # item 3 runs it with its own waits
+    "DULServiceProvider._is_transport_event": "8725ed03bb8fbdef",  # item 3 overrides it
+    "DULServiceProvider._process_recv_primitive": "4c0ebbb3e646e35e",  # item 3 overrides it
+    "DULServiceProvider.send_pdu": "7cbce5da8594124e",  # item 3 overrides it
+    "DIMSEServiceProvider.receive_primitive": "5f99c86b14a15cef",  # item 5: event reports in a thread
+    "RequestHandler._create_association": "05c8d12b79863cdb",  # item 7 adopts what it returns
+    "AssociationServer.shutdown": "e8e2c3a41009886d",  # item 7: removes the server from AE._servers
+}
+SOURCES = {
+    "Association._run_reactor": Association.__dict__["_run_reactor"],
+    "Association._serve_request": compat._serve_request,  # the original, as compat wraps it
+    "DULServiceProvider.run_reactor": DULServiceProvider.run_reactor,
+    "DULServiceProvider._is_transport_event": DULServiceProvider._is_transport_event,
+    "DULServiceProvider._process_recv_primitive": DULServiceProvider._process_recv_primitive,
+    "DULServiceProvider.send_pdu": DULServiceProvider.send_pdu,
+    "DIMSEServiceProvider.receive_primitive": DIMSEServiceProvider.receive_primitive,
+    "RequestHandler._create_association": RequestHandler._create_association,
+    "AssociationServer.shutdown": AssociationServer.shutdown,
+}
+
+
+def source_of(name: str) -> str:
+    return inspect.getsource(SOURCES[name])
+
+
+def acceptor() -> Association:
+    """An acceptor Association that is 'established' without a socket: enough for pynetdicom to serve a
+    request primitive and encode its response (its DUL is never started, PDUs wait in its queue)."""
+    assoc = Association(AE(), "acceptor")
+    context = build_context(PRINT_META, [ImplicitVRLittleEndian])
+    context.context_id = 1
+    assoc._accepted_cx = {1: context}
+    assoc.is_established = True
+    return assoc
+
+
+def sent_messages(assoc: Association) -> list[Any]:
+    messages: list[Any] = []
+    assoc.bind(evt.EVT_DIMSE_SENT, lambda event: messages.append(event.message))
+    return messages
+
+
+# --- the version range ---------------------------------------------------------------------------------------
+
+
+def test_installed_pynetdicom_is_in_the_supported_range() -> None:
+    assert compat.version_supported(pynetdicom.__version__), (
+        f"pynetdicom {pynetdicom.__version__} is outside {compat.SUPPORTED_VERSIONS}: run this file against it "
+        "and widen the range in compat.py and pyproject.toml only once every test here passes"
+    )
+
+
+def test_the_range_is_the_same_in_compat_pyproject_and_the_docstring() -> None:
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"pynetdicom{compat.SUPPORTED_VERSIONS}" in dependencies
+    assert f"pynetdicom {compat.SUPPORTED_VERSIONS}" in (compat.__doc__ or "")
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [("3.0.3", False), ("3.0.4", True), ("3.0.12", True), ("3.1.0", False), ("3.1.0.dev0", False), ("4.0.0", False)],
+)
+def test_version_supported_reads_the_range(version: str, supported: bool) -> None:
+    assert compat.version_supported(version) is supported
+
+
+@pytest.mark.parametrize("name", sorted(DIGESTS))
+def test_the_code_compat_copies_wraps_or_overrides_is_unchanged(name: str) -> None:
+    digest = hashlib.sha256(source_of(name).encode()).hexdigest()[:16]
+    assert digest == DIGESTS[name], (
+        f"pynetdicom {pynetdicom.__version__} changed {name} (digest {digest}); compat.py copies, wraps or "
+        "overrides it: compare with 3.0.4, adapt compat.py, then update DIGESTS"
+    )
+
+
+# --- pynetdicom as it is without compat.py (a fresh interpreter) ------------------------------------------------
+
+UPSTREAM = """
+import json
+import logging
+import pynetdicom.association
+from pynetdicom import dimse_messages, dimse_primitives
+from pynetdicom.dsutils import decode
+from pynetdicom.dul import DULServiceProvider
+from pynetdicom.service_class import ServiceClass
+from pynetdicom.sop_class import uid_to_service_class
+responses = ("N-CREATE-RSP", "N-SET-RSP", "N-GET-RSP", "N-ACTION-RSP", "N-DELETE-RSP")
+primitives = ("N_CREATE", "N_SET", "N_GET", "N_ACTION", "N_DELETE")
+print(json.dumps({
+    "keywords": [n for n in responses if "OffendingElement" in dimse_messages._COMMAND_SET_KEYWORDS[n]],
+    "primitives": [
+        p for p in primitives
+        if hasattr(getattr(dimse_primitives, p), "OffendingElement")
+        or "OffendingElement" in getattr(dimse_primitives, p).STATUS_OPTIONAL_KEYWORDS
+    ],
+    "lookup_is_sop_class": pynetdicom.association.uid_to_service_class is uid_to_service_class,
+    "unknown_is_base": uid_to_service_class("%s") is ServiceClass,
+    "dul_is_upstream": pynetdicom.association.DULServiceProvider is DULServiceProvider,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def upstream() -> dict[str, Any]:
+    run = subprocess.run(
+        [sys.executable, "-c", UPSTREAM % UNKNOWN_CLASS], capture_output=True, text=True, timeout=120, check=True
+    )
+    facts: dict[str, Any] = json.loads(run.stdout)
+    return facts
+
+
+def test_item1_pynetdicom_finds_no_service_class_for_unknown_uids(upstream: dict[str, Any]) -> None:
+    assert upstream["unknown_is_base"], (
+        "pynetdicom's uid_to_service_class no longer returns ServiceClass for an unknown UID: compat item 1 "
+        "tests for exactly that to route unknown DIMSE-N classes to Print Management"
+    )
+    assert uid_to_service_class(PRINT_META) is PrintManagementServiceClass
+    assert uid_to_service_class(UNKNOWN_CLASS) is ServiceClass
+    assert compat._service_class_or_print(UNKNOWN_CLASS) is PrintManagementServiceClass
+
+
+def test_item1_association_looks_service_classes_up_in_its_own_module(upstream: dict[str, Any]) -> None:
+    assert upstream["lookup_is_sop_class"], "pynetdicom.association no longer imports uid_to_service_class"
+    assert "uid_to_service_class(class_uid)" in source_of("Association._serve_request"), (
+        "Association._serve_request no longer calls the module's uid_to_service_class, which compat item 1 replaces"
+    )
+    assert pynetdicom.association.uid_to_service_class is compat._service_class_or_print
+
+
+def test_item2_dimse_n_responses_lack_offending_element_upstream(upstream: dict[str, Any]) -> None:
+    assert upstream["keywords"] == [] and upstream["primitives"] == [], (
+        f"pynetdicom now supports Offending Element in {upstream}: compat item 2 may be dropped or must not "
+        "add it twice"
+    )
+
+
+def test_items_1_and_2_an_unknown_class_gets_our_status_with_offending_element() -> None:
+    """An N-GET of an unknown SOP class reaches our handler (item 1) and its Offending Element reaches the
+    response's command set (item 2), through pynetdicom's own _serve_request and service class."""
+    assoc = acceptor()
+
+    def on_n_get(event: Any) -> tuple[Dataset, None]:
+        status = Dataset()
+        status.Status = 0x0118
+        status.OffendingElement = [0x20100010]
+        return status, None
+
+    assoc.bind(evt.EVT_N_GET, on_n_get)
+    sent = sent_messages(assoc)
+    request = dimse_primitives.N_GET()
+    request.MessageID = 7
+    request.RequestedSOPClassUID = UNKNOWN_CLASS
+    request.RequestedSOPInstanceUID = "1.2.3.4"
+    assoc._serve_request(request, 1)
+    assert not assoc.is_aborted
+    assert len(sent) == 1, "pynetdicom sent no N-GET response through DIMSEServiceProvider.send_msg"
+    command = sent[0].command_set
+    assert command.Status == 0x0118 and command.MessageIDBeingRespondedTo == 7
+    assert command.OffendingElement == 0x20100010, "Offending Element no longer reaches the command set"
+
+
+def test_item3_associations_build_their_dul_from_the_association_module(upstream: dict[str, Any]) -> None:
+    assert upstream["dul_is_upstream"], "pynetdicom.association no longer imports DULServiceProvider"
+    assoc = Association(AE(), "requestor")
+    assert isinstance(assoc.dul, compat._EventDrivenDUL), (
+        "Association() no longer builds its DUL from pynetdicom.association.DULServiceProvider (compat item 3)"
+    )
+
+
+def test_item3_the_dul_loop_sleeps_run_loop_delay_between_turns() -> None:
+    plain = DULServiceProvider(Association(AE(), "requestor"))
+    assert plain._run_loop_delay == 0.001, "DULServiceProvider's idle sleep is no longer _run_loop_delay = 0.001"
+    assert "time.sleep(self._run_loop_delay)" in source_of("DULServiceProvider.run_reactor")
+    assert Association(AE(), "requestor").dul._run_loop_delay == 0.0
+
+
+def test_item3_the_dul_state_the_event_driven_dul_reads() -> None:
+    dul = Association(AE(), "requestor").dul
+    assert isinstance(dul.to_provider_queue, queue.Queue) and isinstance(dul.event_queue, queue.Queue)
+    assert dul.socket is None and dul._kill_thread is False
+    assert dul.state_machine.current_state == "Sta1", "the DUL's state machine names its states differently"
+    assert dul._is_transport_event() is False  # no socket, nothing queued: no event, and no error
+    assert not dul._process_recv_primitive()
+    dul.send_pdu(A_ABORT())  # a DUL that is not running takes PDUs into to_provider_queue without blocking
+    assert dul.to_provider_queue.qsize() == 1
+
+
+def test_items_4_and_5_send_methods_park_the_reactor_with_checkpoint_and_is_paused() -> None:
+    for name in ("send_c_store", "send_c_echo", "send_n_get", "send_n_set", "send_n_create", "send_n_action"):
+        source = inspect.getsource(getattr(Association, name))
+        assert "self._reactor_checkpoint.clear()" in source and "while not self._is_paused" in source, (
+            f"Association.{name} no longer parks the reactor with _reactor_checkpoint/_is_paused (compat items 4, 5)"
+        )
+    assoc = Association(AE(), "requestor")
+    assert isinstance(assoc._reactor_checkpoint, threading.Event) and assoc._reactor_checkpoint.is_set()
+    assert assoc._is_paused is False
+    assert isinstance(assoc.dimse.msg_queue, queue.Queue)
+
+
+def test_item4_serve_request_has_the_signature_we_wrap() -> None:
+    assert list(inspect.signature(compat._serve_request).parameters) == ["self", "msg", "context_id"]
+    assert Association._serve_request is compat._serve_request_keeping_responses
+    source = source_of("Association._serve_request")
+    assert "if not msg.is_valid_request" in source, "_serve_request no longer drops non-requests (item 4)"
+
+
+def test_item4_a_response_taken_by_a_parked_reactor_goes_back_to_the_queue() -> None:
+    assoc = Association(AE(), "requestor")
+    response = dimse_primitives.N_GET()
+    response.MessageIDBeingRespondedTo = 3
+    response.Status = 0x0000
+    assoc._reactor_checkpoint.clear()  # as send_n_get does
+    assoc._serve_request(response, 1)
+    assert assoc.dimse.msg_queue.get_nowait() == (1, response)
+
+
+def test_item5_a_requestor_serves_event_reports_in_a_thread_through_serve_request() -> None:
+    source = source_of("DIMSEServiceProvider.receive_primitive")
+    assert "N_EVENT_REPORT" in source and "threading.Thread" in source and "_serve_request" in source, (
+        "pynetdicom no longer serves a requestor's N-EVENT-REPORT in a thread of its own (compat item 5)"
+    )
+    assert "self._is_paused = False" in source_of("Association._serve_request")
+    parameters = list(inspect.signature(PrintManagementServiceClass.SCP).parameters)
+    assert parameters == ["self", "req", "context"]
+
+
+def test_item5_an_event_report_to_a_requestor_leaves_is_paused_alone() -> None:
+    assoc = Association(AE(), "requestor")
+    context = build_context(PRINTER, [ImplicitVRLittleEndian])
+    context.context_id = 1
+    assoc._accepted_cx = {1: context}
+    assoc.is_established = True
+    assoc.bind(evt.EVT_N_EVENT_REPORT, lambda event: (0x0000, None))
+    sent = sent_messages(assoc)
+    request = dimse_primitives.N_EVENT_REPORT()
+    request.MessageID = 1
+    request.AffectedSOPClassUID = PRINTER
+    request.AffectedSOPInstanceUID = "1.2.840.10008.5.1.1.17"
+    request.EventTypeID = 2
+    assoc._is_paused = True  # parked by a send_*
+    worker = threading.Thread(target=assoc._serve_request, args=(request, 1))  # pynetdicom's event thread
+    worker.start()
+    worker.join(timeout=10)
+    assert assoc._is_paused is True
+    assert [m.command_set.Status for m in sent] == [0x0000]
+
+
+def test_item6_the_acse_dul_and_evt_calls_the_reactor_makes() -> None:
+    assoc = Association(AE(), "acceptor")
+    for obj, name, parameters in [
+        (assoc.acse, "is_release_requested", []),
+        (assoc.acse, "send_release", ["is_response"]),
+        (assoc.acse, "is_aborted", ["abort_type"]),
+        (assoc.dul, "receive_pdu", ["wait", "timeout"]),
+        (assoc.dul, "idle_timer_expired", []),
+        (assoc.dul, "peek_next_pdu", []),
+        (assoc.dimse, "send_msg", ["primitive", "context_id"]),
+        (assoc, "kill", []),
+    ]:
+        assert list(inspect.signature(getattr(obj, name)).parameters) == parameters, (
+            f"{type(obj).__name__}.{name} changed its parameters; ReactorAssociation (compat item 6) calls it"
+        )
+    assert assoc.network_timeout_response in ("A-ABORT", "A-RELEASE")
+    assert not assoc.acse.is_release_requested() and not assoc.acse.is_aborted()
+    assert not assoc.dul.idle_timer_expired()
+    assert assoc._kill is False
+    assert compat.next_message(assoc, timeout=0) is None
+
+
+def test_item6_peer_is_leaving_reads_the_next_pdu_from_the_peer() -> None:
+    for primitive, leaving in [(None, False), (A_ABORT(), True), (A_P_ABORT(), True), (A_RELEASE(), True)]:
+        assoc = Association(AE(), "acceptor")
+        if primitive is not None:
+            assoc.dul.to_user_queue.put(primitive)
+        assert compat.peer_is_leaving(assoc) is leaving, f"peek_next_pdu with {primitive!r} queued"
+    release_response = A_RELEASE()
+    release_response.result = "affirmative"
+    assoc = Association(AE(), "acceptor")
+    assoc.dul.to_user_queue.put(release_response)
+    assert compat.peer_is_leaving(assoc) is False
+
+
+def test_item6_send_event_report_encodes_what_the_requestor_receives() -> None:
+    assoc = acceptor()
+    context = build_context(PRINTER, [ExplicitVRLittleEndian])
+    context.context_id = 3
+    sent = sent_messages(assoc)
+    information = Dataset()
+    information.PrinterStatusInfo = "SUPPLY LOW"
+    compat.send_event_report(assoc, context, 9, PRINTER, "1.2.840.10008.5.1.1.17", 2, information)
+    (message,) = sent
+    command = message.command_set
+    assert (command.CommandField, command.MessageID, command.EventTypeID) == (0x0100, 9, 2)
+    assert command.AffectedSOPClassUID == PRINTER and message.context_id == 3
+    data = message.data_set
+    assert isinstance(data, BytesIO)
+    decoded = decode(data, is_implicit_vr=False, is_little_endian=True)  # as the context says
+    assert decoded is not None
+    assert decoded.PrinterStatusInfo == "SUPPLY LOW"
+    assert assoc.dul.to_provider_queue.qsize() >= 1, "DIMSEServiceProvider.send_msg no longer hands P-DATA to the DUL"
+
+
+def test_item6_message_tells_requests_from_the_event_report_response() -> None:
+    response = dimse_primitives.N_EVENT_REPORT()
+    response.MessageIDBeingRespondedTo = 5
+    response.Status = 0x0110
+    message = compat.Message(1, response)
+    assert message.answers_event_report(5) and not message.answers_event_report(6)
+    assert not message.is_request and message.status == 0x0110 and message.name == "N_EVENT_REPORT"
+    request = dimse_primitives.N_GET()
+    request.MessageID, request.RequestedSOPClassUID, request.RequestedSOPInstanceUID = 1, PRINTER, "1.2.3"
+    assert compat.Message(1, request).is_request
+
+
+def test_item6_the_names_our_association_classes_add_are_not_pynetdicoms() -> None:
+    """PrintAssociation and ReactorAssociation add attributes to pynetdicom's Association; a pynetdicom
+    attribute of the same name would be silently replaced."""
+    upstream = set(dir(Association)) | set(vars(Association(AE(), "acceptor")))
+    ours = (set(vars(compat.ReactorAssociation)) | set(vars(PrintAssociation))) - {"_run_reactor"}
+    ours |= set(PrintAssociation.__annotations__)
+    ours -= {"__module__", "__doc__", "__annotations__", "__dict__", "__weakref__", "__qualname__"}
+    assert not ours & upstream, f"pynetdicom's Association now has {sorted(ours & upstream)}"
+
+
+def test_item7_an_association_can_change_its_class_to_ours() -> None:
+    assoc = Association(AE(), "acceptor")
+    assert "__slots__" not in vars(Association) and "__slots__" not in vars(PrintAssociation)
+    assoc.__class__ = PrintAssociation
+    assert isinstance(assoc, PrintAssociation)
+    assert "assoc = Association(self.ae, MODE_ACCEPTOR)" in source_of("RequestHandler._create_association"), (
+        "RequestHandler._create_association no longer builds a plain Association that compat item 7 adopts"
+    )
+    assert "deepcopy(self.server.contexts)" in source_of("RequestHandler._create_association")
+
+
+def test_item7_template_contexts_copy_like_pynetdicoms_contexts() -> None:
+    original = build_context(PRINT_META, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+    (template,) = compat.template_contexts([original])
+    copied = copy.deepcopy(template)
+    assert isinstance(copied, PresentationContext) and type(copied) is PresentationContext
+    assert copied.abstract_syntax == PRINT_META and copied.transfer_syntax == original.transfer_syntax
+    assert isinstance(original._transfer_syntax, list), "PresentationContext keeps its syntaxes elsewhere"
+    copied.transfer_syntax = [ExplicitVRLittleEndian]
+    assert len(template.transfer_syntax) == 2  # the copy has its own list
+
+
+def test_item7_ae_keeps_its_servers_in_a_list() -> None:
+    ae = AE()
+    assert ae._servers == [], "AE._servers is no longer a list; compat.start_server appends to it"
+    assert "self.ae._servers.remove(" in source_of("AssociationServer.shutdown")
+
+
+def test_item9_a_service_user_keeps_the_associate_request() -> None:
+    assoc = Association(AE(), "acceptor")
+    assert compat.called_ae_title(assoc) is None
+    request = A_ASSOCIATE()
+    request.called_ae_title = "PRINTSCP"
+    assoc.requestor.primitive = request
+    assert compat.called_ae_title(assoc) == "PRINTSCP"
+
+
+def test_item10_the_config_switches_exist_and_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, kind in [
+        ("LOG_HANDLER_LEVEL", str),
+        ("LOG_REQUEST_IDENTIFIERS", bool),
+        ("LOG_RESPONSE_IDENTIFIERS", bool),
+    ]:
+        assert isinstance(getattr(pynetdicom_config, name, None), kind), f"pynetdicom._config.{name} is gone"
+        monkeypatch.setattr(pynetdicom_config, name, getattr(pynetdicom_config, name))  # restored afterwards
+    logger = pynetdicom.association.LOGGER.parent
+    assert logger is not None and logger.name == "pynetdicom"
+    level = logger.level
+    try:
+        compat.quiet_logging()
+        assert pynetdicom_config.LOG_HANDLER_LEVEL == "none" and not pynetdicom_config.LOG_REQUEST_IDENTIFIERS
+        assert logger.level == logging.WARNING
+    finally:
+        logger.setLevel(level)  # setLevel, not an attribute, so that the loggers' caches are cleared
+    package = Path(pynetdicom.__file__).parent
+    readers = "".join(p.read_text() for p in package.glob("*.py") if p.name != "_config.py")
+    for name in ("LOG_HANDLER_LEVEL", "LOG_REQUEST_IDENTIFIERS", "LOG_RESPONSE_IDENTIFIERS"):
+        assert f"_config.{name}" in readers, f"pynetdicom no longer reads _config.{name}"
+
+
+# --- the rest of printscp uses the public API only --------------------------------------------------------------
+
+# Submodules (and the names from them) that are pynetdicom's documented public API.
+PUBLIC_SUBMODULES = {"pynetdicom.events": {"Event"}, "pynetdicom.association": {"Association"}}
+# Attributes that reach the network machinery under the public API.
+INTERNAL_ATTRIBUTES = {"dul", "dimse", "acse"}
+
+
+def pynetdicom_private_names() -> set[str]:
+    """Every _name pynetdicom's AE, Association and its providers, servers and events define."""
+    ae = AE()
+    assoc = Association(ae, "acceptor")
+    objects: list[Any] = [ae, assoc, assoc.dul, assoc.acse, assoc.dimse, assoc.requestor, AssociationServer]
+    objects += [RequestHandler, evt.Event, PresentationContext, DULServiceProvider]
+    names = set()
+    for obj in objects:
+        names |= set(dir(obj)) | set(getattr(obj, "__dict__", {}))
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def test_only_compat_touches_pynetdicom_internals() -> None:
+    private = pynetdicom_private_names()
+    assert {"_servers", "_serve_request", "_is_paused", "_reactor_checkpoint", "_create_association"} <= private
+    package = Path(printscp.__file__).parent
+    exempt = package / "net" / "compat.py"
+    problems: list[str] = []
+    for path in sorted(package.rglob("*.py")):
+        if path == exempt:
+            continue
+        where = path.relative_to(package.parent)
+        tree = ast.parse(path.read_text())
+        subclassing = {  # classes of this module that derive from another class
+            node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.bases
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("pynetdicom."):
+                        problems.append(f"{where}:{node.lineno} imports {alias.name}")
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "pynetdicom":
+                names = {alias.name for alias in node.names}
+                if node.module == "pynetdicom":
+                    bad = {n for n in names if n not in pynetdicom.__all__}
+                else:
+                    bad = names - PUBLIC_SUBMODULES.get(node.module, set())
+                if bad:
+                    problems.append(f"{where}:{node.lineno} imports {sorted(bad)} from {node.module}")
+            elif isinstance(node, ast.Attribute):
+                receiver = node.value.id if isinstance(node.value, ast.Name) else None
+                if node.attr in INTERNAL_ATTRIBUTES:
+                    problems.append(f"{where}:{node.lineno} reaches .{node.attr}")
+                elif node.attr in private and (receiver not in ("self", "cls") or subclassing):
+                    problems.append(f"{where}:{node.lineno} touches .{node.attr}")
+    assert not problems, "pynetdicom internals outside printscp/net/compat.py:\n" + "\n".join(problems)
