@@ -219,6 +219,33 @@ def frozen_mapping(values: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(values))
 
 
+@dataclass(frozen=True)
+class PrintedImage:
+    """Where the renderer put one image box's image on its film."""
+
+    image_box_position: int
+    rect_pt: tuple[float, float, float, float]  # x, y, width, height in points, from the film's top left
+    printed_rows: int  # the image's pixels after magnification
+    printed_columns: int
+
+
+@dataclass(frozen=True)
+class RenderedFilm:
+    """One film as the renderer produced it: plain values, so the archive needs no renderer."""
+
+    pdf: bytes
+    png: bytes
+    page_size_pt: tuple[float, float]
+    dpi: int  # of the PNG
+    images: tuple[PrintedImage, ...]
+
+
+@dataclass(frozen=True)
+class RenderedJob:
+    films: tuple[RenderedFilm, ...]  # one per distinct film, in the order of the request
+    print_pdf: bytes | None  # every sheet in print order, when there is more than one
+
+
 # --- the record as JSON ------------------------------------------------------------------------------
 #
 # Version 1, one JSON object, shaped like the manifest of an archived job so that the manifest is this
