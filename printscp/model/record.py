@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
@@ -258,7 +259,8 @@ class RenderedJob:
 #    "films": [{"film_box_uid", "film_box_number", "image_display_format": "STANDARD\\2,2", Film Box
 #               attributes by keyword, "annotations": [{"annotation_position", "text_string"}],
 #               "image_boxes": [{"image_box_position", Image Box attributes, "presentation_lut": {...} | null,
-#                                "original_image": [...], then either "empty": true or the image:
+#                                "original_image": [...], then either "empty": true (with only the attributes
+#                                that differ from the film box's or the defaults) or the image:
 #                                "rows", "columns", "bits_stored", "photometric_interpretation",
 #                                "pixel_aspect_ratio", and "pixels": file name or "pixels_sha256"}]}]}
 #
@@ -344,11 +346,13 @@ def _dump_film(film: FilmSnapshot, image_name: Callable[[GrayscaleImage], str | 
         "annotations": [
             {"annotation_position": a.annotation_position, "text_string": a.text_string} for a in film.annotations
         ],
-        "image_boxes": [_dump_box(box, image_name) for box in film.image_boxes],
+        "image_boxes": [_dump_box(box, film, image_name) for box in film.image_boxes],
     }
 
 
-def _dump_box(box: ImageBoxSnapshot, image_name: Callable[[GrayscaleImage], str | None]) -> dict[str, Any]:
+def _dump_box(
+    box: ImageBoxSnapshot, film: FilmSnapshot, image_name: Callable[[GrayscaleImage], str | None]
+) -> dict[str, Any]:
     plut = box.presentation_lut
     entry: dict[str, Any] = {
         "image_box_position": box.image_box_position,
@@ -371,9 +375,12 @@ def _dump_box(box: ImageBoxSnapshot, image_name: Callable[[GrayscaleImage], str 
         "original_image": [dict(item) for item in box.original_image],
     }
     image = box.image
-    if image is None:
-        entry["empty"] = True
-        return entry
+    if image is None:  # only what differs from its film box and the defaults: an empty box is mostly empty
+        usual = {**_BOX_DEFAULTS, **{name: _json(getattr(film, name)) for name in _INHERITED}}
+        return {
+            **{key: value for key, value in entry.items() if key not in usual or value != usual[key]},
+            "empty": True,
+        }
     entry.update(
         rows=image.rows,
         columns=image.columns,
@@ -387,6 +394,10 @@ def _dump_box(box: ImageBoxSnapshot, image_name: Callable[[GrayscaleImage], str 
     else:
         entry["pixels"] = name
     return entry
+
+
+def _json(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
 def _value(member: PresentationLUTShape | RequestedDecimateCropBehavior | None) -> str | None:

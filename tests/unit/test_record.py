@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from datetime import datetime, timedelta, timezone
@@ -213,3 +214,20 @@ def test_the_manifest_of_the_previous_version_loads_as_a_record() -> None:
     assert [f.film_box_uid for f in loaded.films] == [f.film_box_uid for f in expected.films]
     assert [f.annotations for f in loaded.films] == [f.annotations for f in expected.films]
     assert [str(f.image_display_format) for f in loaded.films] == ["STANDARD\\1,2", "STANDARD\\1,1"]
+
+
+def test_an_empty_image_box_keeps_only_what_differs_from_its_film_box() -> None:
+    request = v0_request()
+    film = request.films[0]
+    lighter = dataclasses.replace(film.image_boxes[1], min_density=50, polarity=Polarity.REVERSE)
+    changed = dataclasses.replace(film, image_boxes=(film.image_boxes[0], lighter))
+    request = dataclasses.replace(request, films=(changed, request.films[1]))
+    data = dump_request(request, lambda image: None)
+    assert json.loads(data)["films"][0]["image_boxes"][1] == {
+        "image_box_position": 2,
+        "polarity": "REVERSE",
+        "min_density": 50,
+        "empty": True,
+    }
+    loaded = load_request(data, None).films[0].image_boxes[1]
+    assert loaded == lighter
