@@ -271,9 +271,9 @@ def measure_find(folder: Path, count: int, repeat: int, by_store_instance: bool)
         if not by_store_instance:
             stored = run_client(port, "store", count)[0]
             result["filled"] = f"C-STORE, {stored['seconds']:.1f} s ({count / stored['seconds']:.0f}/s)"
-        assert server.archive.index.query("SELECT COUNT(*) FROM instances")[0][0] == count
+        assert len(server.archive.index.instances()) == count
         result["runs"] = {line["pattern"]: line for line in run_client(port, "find", repeat)}
-        for pattern in PATTERNS:  # the same query's SQL, in this process, with no network
+        for pattern in PATTERNS:  # the same query on the index, in this process, with no network
             sql = []
             for _ in range(repeat):
                 start = time.perf_counter()
@@ -379,15 +379,16 @@ def index_growth(path: Path, job_uid: str, films: int = 1000) -> float:
     to a copy of the index, as the print queue adds them."""
     import shutil
 
-    from printscp.archive.index import Index
+    from printscp.archive.film_index import FilmFilter
+    from printscp.archive.index import SqliteFilmIndex
 
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / path.name
         shutil.copy(path, copy)
         before = copy.stat().st_size
-        index = Index(copy)
-        film = dict(index.query("SELECT * FROM films WHERE job_uid = ?", (job_uid,))[0])
-        instance = dict(index.query("SELECT * FROM instances WHERE job_uid = ?", (job_uid,))[0])
+        index = SqliteFilmIndex(copy)
+        film = index.find_films(FilmFilter(job_uid=job_uid))[0]
+        instance = index.instances(job_uid)[0]
         for _ in range(films):
             uids = {
                 key: str(generate_uid())

@@ -111,6 +111,7 @@ def _printer(args: argparse.Namespace) -> int:
 
 def _films(args: argparse.Namespace) -> int:
     from printscp.archive import films
+    from printscp.archive.film_index import FilmFilter
     from printscp.archive.store import FilmArchive
 
     config = _load(args)
@@ -120,7 +121,7 @@ def _films(args: argparse.Namespace) -> int:
         return 1
     archive = FilmArchive(folder, config.printer)
     archive.reconcile()  # films written while no index was kept, or with the index lost
-    where = films.FilmFilter(
+    where = FilmFilter(
         args.printed_from, args.printed_to, args.calling, args.label, args.patient, getattr(args, "job", None)
     )
     selected = films.select(archive, where)

@@ -59,7 +59,7 @@ PRINT_ACTION = 1  # Action Type ID of Print (PS3.4 Tables H.4-3 and H.4-8)
 class AssociationInfo:
     calling_ae_title: str
     called_ae_title: str
-    association_id: str = ""  # as the log names the association; recorded with each film
+    association_id: str = ""  # unique per association (net/server.py); recorded with each film it prints
     annotation_negotiated: bool = False
     print_job_negotiated: bool = False
 
@@ -319,6 +319,7 @@ class PrintEngine:
             called_ae_title=self.association.called_ae_title,
             requested_at=datetime.now().astimezone(),
             proposed_study=session.proposed_study,
+            association_id=self.association.association_id,
         )
         try:
             job_uid = self.printing.submit(request)

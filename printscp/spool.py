@@ -5,7 +5,8 @@ Layout under `<archive>/.spool/`:
     live/<n>.npy          pixels of an Image Box as received, written in the background at N-SET time;
                           deleted when the image is dropped (replaced, its hierarchy gone)
     incoming/<job uid>/   a job being written
-    jobs/<job uid>/       an acknowledged job: job.json (the frozen request) and one hard link per image
+    jobs/<job uid>/       an acknowledged job: job.json ({"job_uid", "sequence", "request": the film record as
+                          model/record.py writes it}) and one hard link per image
     failed/<job uid>/     a job that could not be rendered, kept with error.txt for inspection
 
 N-ACTION hard-links the images of the request (waiting for any write still in flight), writes
@@ -24,20 +25,14 @@ import logging
 import os
 import shutil
 import threading
-import typing
 import weakref
-from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
-from enum import Enum
 from pathlib import Path
-from types import MappingProxyType, NoneType, UnionType
 from typing import Any
 
 import numpy as np
 
-from printscp.model.layout import ImageDisplayFormat
-from printscp.model.record import GrayscaleImage, PrintRequest
+from printscp.model.record import GrayscaleImage, Pixels, PrintRequest, dump_request, load_request
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +105,8 @@ class Spool:
                     os.link(self._image_file(box.image), staging / name)
                     images[id(box.image)] = name
         sequence = next(self._sequence)
-        document = {"job_uid": job_uid, "sequence": sequence, "request": _dump(request, images)}
+        record = json.loads(dump_request(request, lambda image: images[id(image)]))
+        document = {"job_uid": job_uid, "sequence": sequence, "request": record}
         _write_json(staging / JOB_FILE, document)
         _fsync_dir(staging)
         final = self.jobs / job_uid
@@ -132,7 +128,7 @@ class Spool:
     def load(self, folder: Path) -> SpooledJob:
         with open(folder / JOB_FILE, encoding="utf-8") as file:
             document = json.load(file)
-        request = _load(PrintRequest, document["request"], folder)
+        request = load_request(json.dumps(document["request"]).encode(), lambda name: _load_pixels(folder / name))
         return SpooledJob(document["job_uid"], document["sequence"], request, folder)
 
     def remove(self, job_uid: str) -> None:
@@ -157,6 +153,11 @@ def _save(path: Path, pixels: np.ndarray) -> Path:
     return path
 
 
+def _load_pixels(path: Path) -> Pixels:
+    pixels: Pixels = np.load(path, mmap_mode="r")
+    return pixels
+
+
 def _unlink(path: Path) -> None:
     try:
         path.unlink()
@@ -177,79 +178,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# --- the frozen request as JSON ---------------------------------------------------------------------
-#
-# Snapshots are frozen dataclasses of plain values, enums, tuples and a few special types; they are
-# written field by field and read back by their type hints. Pixels go to .npy files next to job.json.
-
-
-def _dump(value: Any, images: Mapping[int, str]) -> Any:
-    if isinstance(value, GrayscaleImage):
-        fields = {
-            f.name: _dump(getattr(value, f.name), images) for f in dataclasses.fields(value) if f.name != "pixels"
-        }
-        return {**fields, "pixels": images[id(value)]}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _dump(getattr(value, f.name), images) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, ImageDisplayFormat):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Mapping):
-        return {str(k): _dump(v, images) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_dump(v, images) for v in value]
-    return value
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _load(hint: Any, value: Any, folder: Path) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, UnionType):
-        if value is None:
-            return None
-        (inner,) = [a for a in typing.get_args(hint) if a is not NoneType]
-        return _load(inner, value, folder)
-    if hint is GrayscaleImage:
-        fields = {name: _load(t, value[name], folder) for name, t in _hints(GrayscaleImage).items() if name != "pixels"}
-        return GrayscaleImage(**fields, pixels=np.load(folder / value["pixels"], mmap_mode="r"))
-    if dataclasses.is_dataclass(hint):
-        return hint(
-            **{
-                name: _load(t, value[name], folder)
-                for name, t in _hints(hint).items()  # type: ignore
-                if name in value
-            }
-        )
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint(value)
-    if hint is ImageDisplayFormat:
-        return ImageDisplayFormat.parse(value)
-    if hint is datetime:
-        return datetime.fromisoformat(value)
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_load(args[0], v, folder) for v in value)
-        return tuple(_load(a, v, folder) for a, v in zip(args, value, strict=True))
-    if origin in (Mapping, dict) or hint is Mapping:
-        return MappingProxyType(dict(value))
-    if origin is np.ndarray or "NDArray" in str(hint):
-        array = np.asarray(value, dtype=np.uint16)
-        array.flags.writeable = False
-        return array
-    return value

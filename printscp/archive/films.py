@@ -11,59 +11,16 @@ import hashlib
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from printscp.archive.film_index import FilmFilter
 from printscp.archive.store import FilmArchive
 
 
-@dataclass(frozen=True)
-class FilmFilter:
-    printed_from: date | None = None  # first day, inclusive
-    printed_to: date | None = None  # last day, inclusive
-    calling_ae_title: str | None = None
-    label: str | None = None  # Film Session Label; contains, or a * ? pattern; any case
-    patient: str | None = None  # Patient Name or Patient ID of the Proposed Study Sequence, the same way
-    job_uid: str | None = None  # a Print Job SOP Instance UID or its beginning
-
-
-def _like(text: str) -> str:
-    """A user's text as a LIKE pattern: * and ? are wildcards, anything else is contained, any case."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    if "*" in text or "?" in text:
-        return escaped.replace("*", "%").replace("?", "_")
-    return f"%{escaped}%"
-
-
 def select(archive: FilmArchive, where: FilmFilter) -> list[dict[str, Any]]:
-    """The printed films that match, oldest first, as index rows (film rows of archive/index.py)."""
-    conditions: list[str] = []
-    parameters: list[str] = []
-    if where.printed_from:
-        conditions.append("substr(requested_at, 1, 10) >= ?")
-        parameters.append(where.printed_from.isoformat())
-    if where.printed_to:
-        conditions.append("substr(requested_at, 1, 10) <= ?")
-        parameters.append(where.printed_to.isoformat())
-    if where.calling_ae_title:
-        conditions.append("calling_ae_title = ?")
-        parameters.append(where.calling_ae_title.strip())
-    if where.label:
-        conditions.append("film_session_label LIKE ? ESCAPE '\\'")
-        parameters.append(_like(where.label))
-    if where.patient:
-        conditions.append("(patient_name LIKE ? ESCAPE '\\' OR patient_id LIKE ? ESCAPE '\\')")
-        parameters += [_like(where.patient)] * 2
-    if where.job_uid:
-        conditions.append("job_uid LIKE ? ESCAPE '\\'")
-        parameters.append(_like(where.job_uid.rstrip("*") + "*"))
-    sql = "SELECT * FROM films"
-    if conditions:
-        sql += " WHERE " + " AND ".join(conditions)
-    sql += " ORDER BY requested_at, job_uid, CAST(film_number AS INTEGER)"
-    return [dict(row) for row in archive.index.query(sql, parameters)]
+    """The printed films that match, oldest first, as film rows of the index (archive/film_index.py)."""
+    return archive.index.find_films(where)
 
 
 _COLUMNS = (

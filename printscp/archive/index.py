@@ -1,10 +1,10 @@
-"""The archive's index: SQLite, one row per DICOM instance and one per printed film.
+"""The archive's index on SQLite (`FilmIndex` of archive/film_index.py): the one module that holds SQL.
 
-The index is a cache of what is on disk: `FilmArchive.reconcile` adds every job folder and instance file it
-does not know and drops rows whose files are gone, so a lost, stale or corrupt index is rebuilt from the
-files (a corrupt one is set aside first). Every write is idempotent (INSERT OR REPLACE by primary key), so
-the server and a `printscp films` command may both reconcile. WAL mode lets them read while the other
-writes.
+One row per DICOM instance and one per printed film. The index is a cache of what is on disk:
+`FilmArchive.reconcile` adds every job folder and instance file it does not know and drops rows whose files
+are gone, so a lost, stale or corrupt index is rebuilt from the files (a corrupt one is set aside first).
+Every write is idempotent (INSERT OR REPLACE by primary key), so the server and a `printscp films` command
+may both reconcile. WAL mode lets them read while the other writes.
 """
 
 from __future__ import annotations
@@ -17,63 +17,21 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from printscp.archive.film_index import (
+    FILM_COLUMNS,
+    INSTANCE_COLUMNS,
+    Aggregate,
+    Condition,
+    FilmFilter,
+    InstanceQuery,
+    RetentionItem,
+    Row,
+    Source,
+)
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
-
-INSTANCE_COLUMNS = (
-    "sop_instance_uid",
-    "sop_class_uid",
-    "patient_id",
-    "patient_name",
-    "patient_birth_date",
-    "patient_sex",
-    "study_instance_uid",
-    "study_date",
-    "study_time",
-    "accession_number",
-    "study_id",
-    "study_description",
-    "referring_physician_name",
-    "series_instance_uid",
-    "modality",
-    "series_number",
-    "series_description",
-    "instance_number",
-    "path",
-    "size",
-    "added_at",
-    "source",
-    "job_uid",
-    "calling_ae_title",
-)
-FILM_COLUMNS = (
-    "job_uid",
-    "film_number",
-    "sop_instance_uid",
-    "film_session_uid",
-    "film_box_uid",
-    "calling_ae_title",
-    "called_ae_title",
-    "requested_at",
-    "rendered_at",
-    "film_session_label",
-    "owner_id",
-    "film_size_id",
-    "image_display_format",
-    "number_of_copies",
-    "patient_name",
-    "patient_id",
-    "study_instance_uid",
-    "folder",
-    "pdf",
-    "png",
-    "dcm",
-    "pdf_sha256",
-    "png_sha256",
-    "dcm_sha256",
-    "size",
-)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -89,7 +47,9 @@ CREATE INDEX IF NOT EXISTS films_requested ON films (requested_at);
 """
 
 
-class Index:
+class SqliteFilmIndex:
+    """FilmIndex on one SQLite file, in WAL mode; safe to share between threads."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
@@ -138,8 +98,7 @@ class Index:
 
     # --- writes (idempotent) --------------------------------------------------------------------------
 
-    def add_instances(self, rows: Iterable[dict[str, Any]], replace: bool = True) -> None:
-        """Add rows; with replace=False a row already there wins (a rebuild never overwrites a fresher row)."""
+    def add_instances(self, rows: Iterable[Row], replace: bool = True) -> None:
         with self._lock, self._db:
             self._db.executemany(
                 f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO instances ({', '.join(INSTANCE_COLUMNS)}) "
@@ -147,7 +106,7 @@ class Index:
                 [tuple(_text(row.get(c)) for c in INSTANCE_COLUMNS) for row in rows],
             )
 
-    def add_films(self, rows: Iterable[dict[str, Any]]) -> None:
+    def add_films(self, rows: Iterable[Row]) -> None:
         with self._lock, self._db:
             self._db.executemany(
                 f"INSERT OR REPLACE INTO films ({', '.join(FILM_COLUMNS)}) "
@@ -164,20 +123,154 @@ class Index:
         with self._lock, self._db:
             self._db.execute("DELETE FROM instances WHERE sop_instance_uid = ?", (sop_instance_uid,))
 
-    # --- reads ------------------------------------------------------------------------------------------
+    # --- printed films ----------------------------------------------------------------------------------
 
-    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def job_uids(self) -> set[str]:
+        return {row[0] for row in self._rows("SELECT DISTINCT job_uid FROM films")}
+
+    def job_folders(self, job_uid: str) -> list[str]:
+        return [row[0] for row in self._rows("SELECT DISTINCT folder FROM films WHERE job_uid = ?", (job_uid,))]
+
+    def find_films(self, where: FilmFilter) -> list[dict[str, Any]]:
+        conditions: list[str] = []
+        parameters: list[str] = []
+        if where.printed_from:
+            conditions.append("substr(requested_at, 1, 10) >= ?")
+            parameters.append(where.printed_from.isoformat())
+        if where.printed_to:
+            conditions.append("substr(requested_at, 1, 10) <= ?")
+            parameters.append(where.printed_to.isoformat())
+        if where.calling_ae_title:
+            conditions.append("calling_ae_title = ?")
+            parameters.append(where.calling_ae_title.strip())
+        if where.label:
+            conditions.append("film_session_label LIKE ? ESCAPE '\\'")
+            parameters.append(_like(where.label))
+        if where.patient:
+            conditions.append("(patient_name LIKE ? ESCAPE '\\' OR patient_id LIKE ? ESCAPE '\\')")
+            parameters += [_like(where.patient)] * 2
+        if where.job_uid:
+            conditions.append("job_uid LIKE ? ESCAPE '\\'")
+            parameters.append(_like(where.job_uid.rstrip("*") + "*"))
+        sql = "SELECT * FROM films"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY requested_at, job_uid, CAST(film_number AS INTEGER)"
+        return [dict(row) for row in self._rows(sql, parameters)]
+
+    # --- instances --------------------------------------------------------------------------------------
+
+    def instances(self, job_uid: str | None = None) -> list[dict[str, Any]]:
+        if job_uid is None:
+            return [dict(row) for row in self._rows("SELECT * FROM instances ORDER BY sop_instance_uid")]
+        return [dict(row) for row in self._rows("SELECT * FROM instances WHERE job_uid = ?", (job_uid,))]
+
+    def instance_paths(self, sop_instance_uid: str, source: Source) -> list[str]:
+        return [
+            row[0]
+            for row in self._rows(
+                "SELECT path FROM instances WHERE sop_instance_uid = ? AND source = ?", (sop_instance_uid, source)
+            )
+        ]
+
+    def stored_paths(self) -> dict[str, str]:
+        return {
+            row[0]: row[1] for row in self._rows("SELECT path, sop_instance_uid FROM instances WHERE source = 'store'")
+        }
+
+    def match_instances(self, query: InstanceQuery) -> list[dict[str, Any]]:
+        where, parameters = _where(query.conditions)
+        select = [f"MAX({column}) AS {column}" for column in dict.fromkeys(query.columns)]
+        select += [f"{_AGGREGATES[name]} AS {name}" for name in query.aggregates]
+        unique = _column(query.group_by)
+        sql = (
+            f"SELECT {', '.join(select)} FROM instances {where} "
+            f"GROUP BY {unique} ORDER BY MAX(study_date), MAX(study_time), {unique}"
+        )
+        found = []
+        for row in self._rows(sql, parameters):
+            answer = dict(row)
+            if "modalities" in answer:
+                answer["modalities"] = answer["modalities"].split(",") if answer["modalities"] else []
+            found.append(answer)
+        return found
+
+    def retrieve_instances(self, conditions: Sequence[Condition]) -> list[tuple[str, str, str]]:
+        where, parameters = _where(conditions)
+        rows = self._rows(
+            f"SELECT sop_instance_uid, sop_class_uid, path FROM instances {where} "
+            "ORDER BY study_instance_uid, series_instance_uid, CAST(instance_number AS INTEGER)",
+            parameters,
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    # --- retention --------------------------------------------------------------------------------------
+
+    def retention_items(self) -> list[RetentionItem]:
+        items = [
+            RetentionItem(row["at"], int(row["size"] or 0), "job", row["uid"])
+            for row in self._rows(
+                "SELECT job_uid AS uid, MIN(rendered_at) AS at, SUM(CAST(size AS INTEGER)) AS size FROM films "
+                "GROUP BY job_uid"
+            )
+        ]
+        items += [
+            RetentionItem(row["at"], int(row["size"] or 0), "instance", row["uid"])
+            for row in self._rows(
+                "SELECT sop_instance_uid AS uid, added_at AS at, CAST(size AS INTEGER) AS size FROM instances "
+                "WHERE source = 'store'"
+            )
+        ]
+        return sorted(items)
+
+    def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return list(self._db.execute(sql, parameters))
 
-    def job_uids(self) -> set[str]:
-        return {row[0] for row in self.query("SELECT DISTINCT job_uid FROM films")}
 
-    def stored_paths(self) -> dict[str, str]:
-        """path -> SOP Instance UID of every instance received by C-STORE."""
-        return {
-            row[0]: row[1] for row in self.query("SELECT path, sop_instance_uid FROM instances WHERE source = 'store'")
-        }
+_AGGREGATES: dict[Aggregate, str] = {
+    "studies": "COUNT(DISTINCT study_instance_uid)",
+    "series": "COUNT(DISTINCT series_instance_uid)",
+    "instances": "COUNT(*)",
+    "modalities": "GROUP_CONCAT(DISTINCT modality)",
+}
+
+
+def _column(name: str) -> str:
+    """A column name from a query, checked: names are put into SQL text, values never are."""
+    if name not in INSTANCE_COLUMNS:
+        raise ValueError(f"not an instance column: {name!r}")
+    return name
+
+
+def _where(conditions: Sequence[Condition]) -> tuple[str, list[str]]:
+    clauses: list[str] = []
+    parameters: list[str] = []
+    for condition in conditions:
+        column = _column(condition.column)
+        target = f"UPPER({column})" if condition.ignore_case else column
+        if condition.kind == "equal" and len(condition.values) == 1:
+            clauses.append(f"{target} = ?")
+        elif condition.kind == "equal":
+            clauses.append(f"{target} IN ({', '.join('?' for _ in condition.values)})")
+        elif condition.kind == "at_least":
+            clauses.append(f"{target} >= ?")
+        elif condition.kind == "at_most":
+            clauses.append(f"{target} <= ?")
+        else:  # GLOB has * and ? as wanted; its own [ is escaped
+            clauses.append(f"{target} GLOB ?")
+            parameters.append(condition.values[0].replace("[", "[[]"))
+            continue
+        parameters.extend(condition.values)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), parameters
+
+
+def _like(text: str) -> str:
+    """A user's text as a LIKE pattern: * and ? are wildcards, anything else is contained, any case."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if "*" in text or "?" in text:
+        return escaped.replace("*", "%").replace("?", "_")
+    return f"%{escaped}%"
 
 
 def _schema_version(db: sqlite3.Connection) -> str | None:

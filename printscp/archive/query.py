@@ -1,4 +1,4 @@
-"""Query/Retrieve over the archive index: C-FIND matching (PS3.4 C.2.2.2) as SQL, per level.
+"""Query/Retrieve over the archive index: C-FIND matching (PS3.4 C.2.2.2) as index conditions, per level.
 
 Patient Root (PATIENT, STUDY, SERIES, IMAGE) and Study Root (STUDY, SERIES, IMAGE) information models,
 hierarchical keys of the queried level and the levels above it. Matching, per PS3.4 C.2.2.2:
@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from printscp.archive.index import Index
+from printscp.archive.film_index import Aggregate, Condition, FilmIndex, InstanceQuery
 
 PATIENT_ROOT, STUDY_ROOT = "PATIENT", "STUDY"
 
@@ -64,14 +63,14 @@ UNIQUE = {
 }
 ORDER = ("PATIENT", "STUDY", "SERIES", "IMAGE")
 # return keys computed from the instances below the matched entity (PS3.4 C.3.2 to C.3.4)
-COUNTS = {
-    "NumberOfPatientRelatedStudies": "COUNT(DISTINCT study_instance_uid)",
-    "NumberOfPatientRelatedSeries": "COUNT(DISTINCT series_instance_uid)",
-    "NumberOfPatientRelatedInstances": "COUNT(*)",
-    "NumberOfStudyRelatedSeries": "COUNT(DISTINCT series_instance_uid)",
-    "NumberOfStudyRelatedInstances": "COUNT(*)",
-    "NumberOfSeriesRelatedInstances": "COUNT(*)",
-    "ModalitiesInStudy": "GROUP_CONCAT(DISTINCT modality)",
+COUNTS: dict[str, Aggregate] = {
+    "NumberOfPatientRelatedStudies": "studies",
+    "NumberOfPatientRelatedSeries": "series",
+    "NumberOfPatientRelatedInstances": "instances",
+    "NumberOfStudyRelatedSeries": "series",
+    "NumberOfStudyRelatedInstances": "instances",
+    "NumberOfSeriesRelatedInstances": "instances",
+    "ModalitiesInStudy": "modalities",
 }
 
 
@@ -93,9 +92,8 @@ def levels(model: str, level: str) -> list[str]:
     return list(ORDER[: ORDER.index(level) + 1])
 
 
-def _conditions(identifier: Dataset, allowed: list[str]) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    parameters: list[Any] = []
+def _conditions(identifier: Dataset, allowed: list[str]) -> list[Condition]:
+    where: list[Condition] = []
     columns = {keyword: column for level in allowed for keyword, column in LEVEL_KEYS[level].items()}
     for element in identifier:
         column = columns.get(element.keyword)
@@ -107,53 +105,43 @@ def _conditions(identifier: Dataset, allowed: list[str]) -> tuple[list[str], lis
         vr = dictionary_VR(element.tag)
         if vr == "UI":  # list of UID matching
             uids = [str(v) for v in value] if isinstance(value, (list, MultiValue)) else [str(value)]
-            where.append(f"{column} IN ({', '.join('?' for _ in uids)})")
-            parameters.extend(uids)
+            where.append(Condition(column, "equal", tuple(uids)))
             continue
         text = str(value)
         if vr in ("DA", "TM", "DT") and "-" in text:  # range matching
             low, _, high = text.partition("-")
             if low:
-                where.append(f"{column} >= ?")
-                parameters.append(low)
-            if high:
-                where.append(f"{column} <= ?")
-                # a range up to a date or time includes all of that day (or minute, ...)
-                parameters.append(high + "\uffff")
+                where.append(Condition(column, "at_least", (low,)))
+            if high:  # a range up to a date or time includes all of that day (or minute, ...)
+                where.append(Condition(column, "at_most", (high + "\uffff",)))
             continue
-        if vr == "PN":
+        ignore_case = vr == "PN"
+        if ignore_case:
             text = text.upper()
-            target = f"UPPER({column})"
+        if ("*" in text or "?" in text) and vr not in ("DA", "TM", "DT"):  # wildcards
+            where.append(Condition(column, "pattern", (text,), ignore_case))
         else:
-            target = column
-        if ("*" in text or "?" in text) and vr not in ("DA", "TM", "DT"):  # wildcards; GLOB's own [ escaped
-            where.append(f"{target} GLOB ?")
-            parameters.append(text.replace("[", "[[]"))
-        else:
-            where.append(f"{target} = ?")
-            parameters.append(text)
-    return where, parameters
+            where.append(Condition(column, "equal", (text,), ignore_case))
+    return where
 
 
-def find(index: Index, model: str, identifier: Dataset) -> Iterator[Dataset]:
+def find(index: FilmIndex, model: str, identifier: Dataset) -> Iterator[Dataset]:
     """C-FIND: one response identifier per matching entity at the query's level."""
     level = str(identifier.get("QueryRetrieveLevel", "")).strip()
     allowed = levels(model, level)
-    where, parameters = _conditions(identifier, allowed)
-    unique = UNIQUE[level]
     columns = {keyword: column for lvl in allowed for keyword, column in LEVEL_KEYS[lvl].items()}
     requested = [
         element.keyword
         for element in identifier
         if element.keyword not in ("QueryRetrieveLevel", "SpecificCharacterSet")
     ]
-    select = [f"MAX({column}) AS {column}" for column in dict.fromkeys(columns.values())]
-    select += [f"{expression} AS {keyword}" for keyword, expression in COUNTS.items() if keyword in requested]
-    sql = (
-        f"SELECT {', '.join(select)} FROM instances {'WHERE ' + ' AND '.join(where) if where else ''} "
-        f"GROUP BY {unique} ORDER BY MAX(study_date), MAX(study_time), {unique}"
+    query = InstanceQuery(
+        group_by=UNIQUE[level],
+        columns=tuple(dict.fromkeys(columns.values())),
+        conditions=tuple(_conditions(identifier, allowed)),
+        aggregates=tuple(dict.fromkeys(COUNTS[keyword] for keyword in COUNTS if keyword in requested)),
     )
-    for row in index.query(sql, parameters):
+    for row in index.match_instances(query):
         answer = Dataset()
         answer.SpecificCharacterSet = "ISO_IR 192"  # the index holds decoded text
         answer.QueryRetrieveLevel = level
@@ -161,10 +149,12 @@ def find(index: Index, model: str, identifier: Dataset) -> Iterator[Dataset]:
             tag = tag_for_keyword(keyword)
             if tag is None:
                 continue
-            value = row[columns[keyword]] if keyword in columns else (row[keyword] if keyword in COUNTS else None)
+            value = (
+                row[columns[keyword]] if keyword in columns else (row[COUNTS[keyword]] if keyword in COUNTS else None)
+            )
             vr = dictionary_VR(tag)
             if keyword == "ModalitiesInStudy" and value:
-                answer.add_new(tag, vr, value.split(","))
+                answer.add_new(tag, vr, value)
             elif value not in (None, "") and vr in ("IS", "US", "UL"):
                 answer.add_new(tag, vr, int(value))
             else:
@@ -172,7 +162,7 @@ def find(index: Index, model: str, identifier: Dataset) -> Iterator[Dataset]:
         yield answer
 
 
-def retrieve(index: Index, model: str, identifier: Dataset) -> list[Match]:
+def retrieve(index: FilmIndex, model: str, identifier: Dataset) -> list[Match]:
     """C-GET / C-MOVE: every instance under the entities the identifier names.
 
     Hierarchical retrieve (PS3.4 C.4.2.2.1): the unique key of the retrieve level is required (one value or
@@ -191,10 +181,5 @@ def retrieve(index: Index, model: str, identifier: Dataset) -> list[Match]:
         if any(c in str(value) for c in "*?"):
             raise QueryError(f"{keyword} is a unique key: a retrieve takes no wildcards in it (PS3.4 C.4.2.2.1)")
         setattr(unique, keyword, value)
-    where, parameters = _conditions(unique, allowed)
-    rows = index.query(
-        f"SELECT sop_instance_uid, sop_class_uid, path FROM instances WHERE {' AND '.join(where)} "
-        "ORDER BY study_instance_uid, series_instance_uid, CAST(instance_number AS INTEGER)",
-        parameters,
-    )
-    return [Match(row["sop_instance_uid"], row["sop_class_uid"], row["path"]) for row in rows]
+    rows = index.retrieve_instances(_conditions(unique, allowed))
+    return [Match(uid, sop_class_uid, path) for uid, sop_class_uid, path in rows]

@@ -3,7 +3,8 @@
 Layout under the archive folder:
 
     YYYY/MM/DD/<print job uid>/   one print job: film-N.pdf, film-N.png, film-N.dcm (Encapsulated PDF),
-                                  manifest.json, and print.pdf when the job is more than one sheet
+                                  manifest.json (the film record as model/record.py writes it, plus each
+                                  film's files and checksums), and print.pdf when the job is more than one sheet
     instances/YYYYMMDD/<sop instance uid>.dcm   instances received by C-STORE, by day of arrival
     index.sqlite                  the index (archive/index.py), rebuilt from the files when lost
     .incoming/  .trash/           being written / being deleted
@@ -36,10 +37,10 @@ from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
 
 from printscp.archive.dicom import INDEXED, encapsulated_pdf, index_row
-from printscp.archive.index import Index
+from printscp.archive.film_index import FilmIndex
+from printscp.archive.index import SqliteFilmIndex
 from printscp.model.profile import PrinterProfile
-from printscp.model.record import FilmSnapshot, PrintRequest
-from printscp.render.film import RenderedFilm, RenderedJob
+from printscp.model.record import PrintRequest, RenderedFilm, RenderedJob, dump_request, load_request
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,11 @@ class StoredJob:
     manifest: dict[str, Any]
 
     @property
+    def request(self) -> PrintRequest:
+        """The film record the job was printed from (without pixels: the archive keeps none)."""
+        return load_request(json.dumps(self.manifest).encode(), None)
+
+    @property
     def pdfs(self) -> list[Path]:
         return [self.folder / film["pdf"] for film in self.manifest["films"]]
 
@@ -69,13 +75,13 @@ class StoredJob:
 
 
 class FilmArchive:
-    def __init__(self, folder: Path, profile: PrinterProfile | None = None, index: Index | None = None) -> None:
+    def __init__(self, folder: Path, profile: PrinterProfile | None = None, index: FilmIndex | None = None) -> None:
         self.folder = folder
         self.profile = profile or PrinterProfile()
         self.incoming = folder / ".incoming"
         self.trash = folder / ".trash"
         self.instances = folder / "instances"
-        self.index = index or Index(folder / INDEX)
+        self.index: FilmIndex = index or SqliteFilmIndex(folder / INDEX)
         self._lock = threading.Lock()
         self._retention = threading.Lock()  # the print worker, C-STORE and a timer may all enforce it
 
@@ -91,7 +97,8 @@ class FilmArchive:
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
-        entries, documents = [], []
+        manifest = _manifest(job_uid, request, rendered_at, PRINT_PDF if job.print_pdf else None)
+        documents = []
         for number, (snapshot, rendered) in enumerate(zip(request.films, job.films, strict=True), start=1):
             pdf, png, dcm = f"film-{number}.pdf", f"film-{number}.png", f"film-{number}.dcm"
             _write(staging / pdf, rendered.pdf)
@@ -99,11 +106,10 @@ class FilmArchive:
             document = encapsulated_pdf(rendered.pdf, request, snapshot, job_uid, number, self.profile, rendered_at)
             encoded = _encode(document)
             _write(staging / dcm, encoded)
-            entries.append(_film_entry(number, snapshot, rendered, pdf, png, dcm, document, encoded))
+            _add_film_files(manifest["films"][number - 1], number, rendered, pdf, png, dcm, document, encoded)
             documents.append(document)
         if job.print_pdf is not None:
             _write(staging / PRINT_PDF, job.print_pdf)
-        manifest = _manifest(job_uid, request, entries, rendered_at, PRINT_PDF if job.print_pdf else None)
         _write(staging / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
         _fsync_dir(staging)
         final = self.folder_of(job_uid, request.requested_at)
@@ -139,13 +145,12 @@ class FilmArchive:
 
     def _index_job(self, job: StoredJob, documents: list[Dataset] | None = None) -> None:
         """Index a stored job; its Encapsulated PDFs are read from disk (index tags only) unless given."""
-        manifest = job.manifest
-        session = manifest["film_session"]
-        study = session.get("proposed_study") or {}
+        manifest, request = job.manifest, job.request
+        study = request.proposed_study.attributes if request.proposed_study else {}
         films, instances = [], []
         # the job's own files (manifest, print.pdf) count with its first film, so retention sees them
         shared = sum(path.stat().st_size for path in (job.folder / MANIFEST, job.folder / PRINT_PDF) if path.exists())
-        for n, film in enumerate(manifest["films"]):
+        for n, (film, snapshot) in enumerate(zip(manifest["films"], request.films, strict=True)):
             size = sum((job.folder / film[key]).stat().st_size for key in ("pdf", "png", "dcm"))
             size += shared if n == 0 else 0
             films.append(
@@ -153,17 +158,17 @@ class FilmArchive:
                     "job_uid": manifest["print_job_uid"],
                     "film_number": film["number"],
                     "sop_instance_uid": film["sop_instance_uid"],
-                    "film_session_uid": session["sop_instance_uid"],
-                    "film_box_uid": film["film_box_uid"],
-                    "calling_ae_title": manifest["calling_ae_title"],
-                    "called_ae_title": manifest["called_ae_title"],
-                    "requested_at": manifest["requested_at"],
+                    "film_session_uid": snapshot.film_session_uid,
+                    "film_box_uid": snapshot.film_box_uid,
+                    "calling_ae_title": request.calling_ae_title,
+                    "called_ae_title": request.called_ae_title,
+                    "requested_at": request.requested_at.isoformat(),
                     "rendered_at": manifest["rendered_at"],
-                    "film_session_label": session["film_session_label"],
-                    "owner_id": session["owner_id"],
-                    "film_size_id": film["film_size_id"],
-                    "image_display_format": film["image_display_format"],
-                    "number_of_copies": session["number_of_copies"],
+                    "film_session_label": request.film_session_label,
+                    "owner_id": snapshot.owner_id,
+                    "film_size_id": snapshot.film_size_id,
+                    "image_display_format": str(snapshot.image_display_format),
+                    "number_of_copies": request.number_of_copies,
                     "patient_name": study.get("PatientName", ""),
                     "patient_id": study.get("PatientID", ""),
                     "study_instance_uid": film["study_instance_uid"],
@@ -186,7 +191,7 @@ class FilmArchive:
                     "added_at": manifest["rendered_at"],
                     "source": "print",
                     "job_uid": manifest["print_job_uid"],
-                    "calling_ae_title": manifest["calling_ae_title"],
+                    "calling_ae_title": request.calling_ae_title,
                 }
             )
         self.index.add_instances(instances)
@@ -199,12 +204,12 @@ class FilmArchive:
         uid = str(dataset.SOPInstanceUID)
         if not _UID.fullmatch(uid):
             raise ValueError(f"SOP Instance UID {uid!r} is not a UID")
-        printed = self.index.query("SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'print'", (uid,))
+        printed = self.index.instance_paths(uid, "print")
         if printed:  # one of our films coming back (say, a PACS returning what we forwarded): ours stays
             log.info(
                 "C-STORE of %s from %s: a printed film that is archived already; kept as it is", uid, calling_ae_title
             )
-            return self.folder / str(printed[0]["path"])
+            return self.folder / printed[0]
         now = datetime.now().astimezone()
         final = self.instances / f"{now:%Y%m%d}" / f"{uid}.dcm"
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -213,9 +218,7 @@ class FilmArchive:
         os.replace(temporary, final)
         _fsync_dir(final.parent)
         with self._lock:  # a second copy of an instance replaces the first
-            previous = self.index.query(
-                "SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'store'", (uid,)
-            )
+            previous = self.index.instance_paths(uid, "store")
             self.index.add_instances(
                 [
                     {
@@ -228,9 +231,9 @@ class FilmArchive:
                     }
                 ]
             )
-        for row in previous:
-            if row["path"] != self._relative(final):
-                _unlink(self.folder / row["path"])
+        for path in previous:
+            if path != self._relative(final):
+                _unlink(self.folder / path)
         return final
 
     # --- consistency with the disk -------------------------------------------------------------------------
@@ -292,17 +295,14 @@ class FilmArchive:
     # --- deletion and retention -------------------------------------------------------------------------------
 
     def remove_job(self, job_uid: str) -> None:
-        rows = self.index.query("SELECT DISTINCT folder FROM films WHERE job_uid = ?", (job_uid,))
-        for row in rows:
-            self._discard(self.folder / row["folder"])
+        for folder in self.index.job_folders(job_uid):
+            self._discard(self.folder / folder)
         self.index.remove_job(job_uid)
         shutil.rmtree(self.trash, ignore_errors=True)
 
     def remove_instance(self, sop_instance_uid: str) -> None:
-        for row in self.index.query(
-            "SELECT path FROM instances WHERE sop_instance_uid = ? AND source = 'store'", (sop_instance_uid,)
-        ):
-            self._discard(self.folder / row["path"])
+        for path in self.index.instance_paths(sop_instance_uid, "store"):
+            self._discard(self.folder / path)
         self.index.remove_instance(sop_instance_uid)
         shutil.rmtree(self.trash, ignore_errors=True)
 
@@ -320,25 +320,12 @@ class FilmArchive:
             return self._enforce_retention(max_age_days, max_size_gb)
 
     def _enforce_retention(self, max_age_days: float, max_size_gb: float) -> int:
-        items = [
-            (row["at"], row["size"] or 0, "job", row["uid"])
-            for row in self.index.query(
-                "SELECT job_uid AS uid, MIN(rendered_at) AS at, SUM(CAST(size AS INTEGER)) AS size FROM films "
-                "GROUP BY job_uid"
-            )
-        ]
-        items += [
-            (row["at"], row["size"] or 0, "instance", row["uid"])
-            for row in self.index.query(
-                "SELECT sop_instance_uid AS uid, added_at AS at, CAST(size AS INTEGER) AS size FROM instances "
-                "WHERE source = 'store'"
-            )
-        ]
-        items.sort()
-        total = sum(int(size) for _, size, _, _ in items)
+        items = self.index.retention_items()
+        total = sum(item.size for item in items)
         oldest_kept = (datetime.now().astimezone() - timedelta(days=max_age_days)).isoformat() if max_age_days else ""
         removed = 0
-        for at, size, kind, uid in items:
+        for item in items:
+            at, size, kind, uid = item.at, item.size, item.kind, item.uid
             too_old = bool(oldest_kept) and at < oldest_kept
             too_big = bool(max_size_gb) and total > max_size_gb * 1e9
             if not (too_old or too_big):
@@ -347,7 +334,7 @@ class FilmArchive:
                 self.remove_job(uid)
             else:
                 self.remove_instance(uid)
-            total -= int(size)
+            total -= size
             removed += 1
             log.info("retention: removed %s %s (%s)", kind, uid, "older than allowed" if too_old else "over size")
         return removed
@@ -394,102 +381,51 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _film_entry(
+def _manifest(job_uid: str, request: PrintRequest, rendered_at: datetime, print_pdf: str | None) -> dict[str, Any]:
+    """The film record as model/record.py writes it (images described, not kept), and the job's own entries;
+    each film gets its files with `_add_film_files`."""
+    record = json.loads(dump_request(request, lambda image: None))
+    return {
+        "print_job_uid": job_uid,
+        **record,
+        "rendered_at": rendered_at.isoformat(),
+        # PS3.4 H.4.1.2.4.1: copies are collated, 1-2-3-1-2-3; numbers refer to "films"
+        "print_order": [index + 1 for index in request.collated_order],
+        "print_pdf": print_pdf,
+    }
+
+
+def _add_film_files(
+    film: dict[str, Any],
     number: int,
-    film: FilmSnapshot,
     rendered: RenderedFilm,
     pdf: str,
     png: str,
     dcm: str,
     document: Dataset,
     encoded: bytes,
-) -> dict[str, Any]:
-    plan = rendered.plan
-    placed = {image.image_box_position: image.rect for image in plan.images}
-    placed_pixels = {image.image_box_position: image.pixels.shape for image in plan.images}
-    boxes = []
-    for box in film.image_boxes:
-        entry: dict[str, Any] = {"image_box_position": box.image_box_position}
-        if box.image is None:
-            entry["empty"] = True
-        else:
-            rect = placed[box.image_box_position]
-            entry.update(
-                rows=box.image.rows,
-                columns=box.image.columns,
-                bits_stored=box.image.bits_stored,
-                photometric_interpretation=box.image.photometric_interpretation.value,
-                polarity=box.polarity.value,
-                min_density=box.min_density,
-                max_density=box.max_density,
-                magnification_type=box.magnification_type.value,
-                rect_pt=[round(v, 3) for v in (rect.x, rect.y, rect.width, rect.height)],
-                printed_rows=placed_pixels[box.image_box_position][0],
-                printed_columns=placed_pixels[box.image_box_position][1],
+) -> None:
+    """A film's entry of the manifest: where its images landed, its files and their SHA-256."""
+    placed = {image.image_box_position: image for image in rendered.images}
+    for box in film["image_boxes"]:
+        image = placed.get(box["image_box_position"])
+        if image is not None:
+            box.update(
+                rect_pt=[round(v, 3) for v in image.rect_pt],
+                printed_rows=image.printed_rows,
+                printed_columns=image.printed_columns,
             )
-            if box.original_image:
-                entry["original_image"] = [dict(ref) for ref in box.original_image]
-        boxes.append(entry)
-    return {
-        "number": number,
-        "film_box_uid": film.film_box_uid,
-        "film_box_number": film.film_box_number,
-        "image_display_format": str(film.image_display_format),
-        "film_orientation": film.film_orientation.value,
-        "film_size_id": film.film_size_id,
-        "magnification_type": film.magnification_type.value,
-        "smoothing_type": film.smoothing_type,
-        "min_density": film.min_density,
-        "max_density": film.max_density,
-        "configuration_information": film.configuration_information,
-        "border_density": film.border_density,
-        "empty_image_density": film.empty_image_density,
-        "trim": film.trim.value,
-        "illumination": film.illumination,
-        "reflected_ambient_light": film.reflected_ambient_light,
-        "requested_resolution_id": film.requested_resolution_id.value,
-        "annotation_display_format_id": film.annotation_display_format_id,
-        "annotations": [
-            {"annotation_position": a.annotation_position, "text_string": a.text_string} for a in film.annotations
-        ],
-        "image_boxes": boxes,
-        "page_size_pt": [round(plan.width, 3), round(plan.height, 3)],
-        "png_dpi": plan.dpi,
-        "pdf": pdf,
-        "png": png,
-        "dcm": dcm,
-        "sop_instance_uid": str(document.SOPInstanceUID),
-        "study_instance_uid": str(document.StudyInstanceUID),
-        "series_instance_uid": str(document.SeriesInstanceUID),
-        "pdf_sha256": hashlib.sha256(rendered.pdf).hexdigest(),
-        "png_sha256": hashlib.sha256(rendered.png).hexdigest(),
-        "dcm_sha256": hashlib.sha256(encoded).hexdigest(),
-    }
-
-
-def _manifest(
-    job_uid: str, request: PrintRequest, films: list[dict[str, Any]], rendered_at: datetime, print_pdf: str | None
-) -> dict[str, Any]:
-    first = request.films[0]
-    return {
-        "print_job_uid": job_uid,
-        "calling_ae_title": request.calling_ae_title,
-        "called_ae_title": request.called_ae_title,
-        "requested_at": request.requested_at.isoformat(),
-        "rendered_at": rendered_at.isoformat(),
-        "film_session": {
-            "sop_instance_uid": first.film_session_uid,
-            "film_session_label": request.film_session_label,
-            "owner_id": first.owner_id,
-            "number_of_copies": request.number_of_copies,
-            "print_priority": request.print_priority.value,
-            "medium_type": first.medium_type,
-            "film_destination": first.film_destination,
-            "specific_character_set": list(first.specific_character_set),
-            "proposed_study": dict(request.proposed_study.attributes) if request.proposed_study else None,
-        },
-        # PS3.4 H.4.1.2.4.1: copies are collated, 1-2-3-1-2-3; numbers refer to "films" below
-        "print_order": [index + 1 for index in request.collated_order],
-        "print_pdf": print_pdf,
-        "films": films,
-    }
+    film.update(
+        number=number,
+        page_size_pt=[round(v, 3) for v in rendered.page_size_pt],
+        png_dpi=rendered.dpi,
+        pdf=pdf,
+        png=png,
+        dcm=dcm,
+        sop_instance_uid=str(document.SOPInstanceUID),
+        study_instance_uid=str(document.StudyInstanceUID),
+        series_instance_uid=str(document.SeriesInstanceUID),
+        pdf_sha256=hashlib.sha256(rendered.pdf).hexdigest(),
+        png_sha256=hashlib.sha256(rendered.png).hexdigest(),
+        dcm_sha256=hashlib.sha256(encoded).hexdigest(),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from typing import Any
 
 from pydicom.uid import (
@@ -101,6 +102,7 @@ class PrintServer:
                     called_ae_title=called if called is not None else self.config.network.ae_title,
                     annotation_negotiated=uids.BASIC_ANNOTATION_BOX in accepted,
                     print_job_negotiated=uids.PRINT_JOB in accepted,
+                    association_id=uuid.uuid4().hex[:16],
                 )
                 notify = assoc.post_event if info.print_job_negotiated and isinstance(assoc, PrintAssociation) else None
                 engine = PrintEngine(self.profile, self.printer, info, _AssociationPrinting(self.queue, notify))

@@ -272,10 +272,7 @@ def test_storescu_instances_are_stored_and_indexed(start_server: StartServer, tm
 
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Received Store Response (Success)") == len(files), result.stderr
-    rows = running.server.archive.index.query(
-        "SELECT sop_instance_uid, sop_class_uid, patient_id, patient_name, study_instance_uid, study_date, "
-        "series_instance_uid, modality, instance_number, source, calling_ae_title, path FROM instances"
-    )
+    rows = running.server.archive.index.instances()
     indexed = {row["sop_instance_uid"]: row for row in rows}
     assert set(indexed) == {names[name] for name in INSTANCES}
     for name, (series, sop_class, instance_number) in INSTANCES.items():

@@ -3,10 +3,9 @@ no import cycles among printscp modules, config/status/errors are leaves, the ar
 """
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 import printscp
 import printscp.model
@@ -32,6 +31,7 @@ def imported_modules(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)  # from printscp import render
     return names
 
 
@@ -175,16 +175,38 @@ def test_config_status_and_errors_are_leaves() -> None:
     assert graph["printscp.status"] == set()  # the named status codes import nothing at all
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 4, not yet done: printscp.archive.store imports printscp.render.film; "
-    "remove this mark when the pipeline spool -> render -> archive lands",
-)
-def test_the_archive_does_not_import_the_renderer() -> None:
+def test_the_archive_and_the_renderer_do_not_import_each_other() -> None:
+    """A job goes spool -> render -> archive as plain values (jobs.py); neither room reaches the other."""
     graph = import_graph()
-    archive = [module for module in graph if module.startswith("printscp.archive")]
-    bad = {
-        module: sorted(target for target in reachable(graph, module) if target.startswith("printscp.render"))
-        for module in archive
+    for room, other in (("printscp.archive", "printscp.render"), ("printscp.render", "printscp.archive")):
+        bad = {
+            module: sorted(target for target in reachable(graph, module) if target.startswith(other))
+            for module in graph
+            if module.startswith(room)
+        }
+        assert not any(bad.values()), {module: targets for module, targets in bad.items() if targets}
+
+
+# --- issue 10 item 4: SQL only in the index backend; the archive and the renderer apart -----------------
+
+SQL = re.compile(r"\b(SELECT|INSERT|CREATE TABLE|UPDATE|DELETE FROM)\b")
+INDEX_BACKEND = "archive/index.py"
+
+
+def string_literals(path: Path) -> list[str]:
+    """Every string constant of a module, f-string parts included."""
+    return [
+        node.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+
+
+def test_sql_is_written_in_the_index_backend_only() -> None:
+    package = Path(printscp.__file__).parent
+    with_sql = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if any(SQL.search(text) for text in string_literals(path))
     }
-    assert not any(bad.values()), {module: targets for module, targets in bad.items() if targets}
+    assert with_sql == {INDEX_BACKEND}

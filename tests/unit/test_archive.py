@@ -15,8 +15,10 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from test_jobs import Association
 
+from printscp.archive import films
 from printscp.archive.dicom import ENCAPSULATED_PDF
-from printscp.archive.index import Index
+from printscp.archive.film_index import FilmFilter
+from printscp.archive.index import SqliteFilmIndex as Index
 from printscp.archive.query import PATIENT_ROOT, STUDY_ROOT, QueryError, find, retrieve
 from printscp.archive.store import FilmArchive
 
@@ -171,8 +173,8 @@ def printed(make_queue: Any, count: int = 1, **print_args: Any) -> tuple[FilmArc
 
 
 def rows(archive: FilmArchive) -> list[tuple[Any, ...]]:
-    return sorted(tuple(r) for r in archive.index.query("SELECT * FROM instances")) + sorted(
-        tuple(r) for r in archive.index.query("SELECT * FROM films")
+    return sorted(tuple(r.items()) for r in archive.index.instances()) + sorted(
+        tuple(r.items()) for r in archive.index.find_films(FilmFilter())
     )
 
 
@@ -231,7 +233,7 @@ def test_the_encapsulated_pdf_is_the_film_and_invents_no_patient(make_queue: Any
     assert document.EncapsulatedDocument[: document.EncapsulatedDocumentLength] == pdf
     assert (document.PatientName, document.PatientID) == ("", "")
     assert document.file_meta.MediaStorageSOPInstanceUID == document.SOPInstanceUID
-    (indexed,) = archive.index.query("SELECT * FROM instances")
+    (indexed,) = archive.index.instances()
     assert (indexed["sop_instance_uid"], indexed["job_uid"], indexed["source"]) == (
         document.SOPInstanceUID,
         job_uid,
@@ -252,10 +254,7 @@ def test_a_stored_copy_of_a_printed_film_does_not_replace_it(make_queue: Any) ->
 
 def test_retention_counts_every_file_of_a_job_and_deletes_oldest_first(make_queue: Any) -> None:
     archive, jobs = printed(make_queue, 3)
-    sizes = {
-        r["job_uid"]: int(r["size"])
-        for r in archive.index.query("SELECT job_uid, SUM(CAST(size AS INTEGER)) AS size FROM films GROUP BY job_uid")
-    }
+    sizes = {item.uid: item.size for item in archive.index.retention_items() if item.kind == "job"}
     for job in archive.jobs():
         on_disk = sum(p.stat().st_size for p in job.folder.iterdir())
         assert sizes[job.manifest["print_job_uid"]] == on_disk
@@ -298,3 +297,32 @@ def test_the_images_a_modality_named_become_the_source_instances(make_queue: Any
     assert job.manifest["films"][0]["image_boxes"][0]["original_image"][0]["StudyInstanceUID"] == "1.2.3"
     archive_without, _ = printed(make_queue)
     assert "SourceInstanceSequence" not in dcmread(archive_without.jobs()[-1].dicoms[0])
+
+
+def test_an_archive_written_by_the_previous_version_is_indexed_listed_and_shown(tmp_path: Path) -> None:
+    """tests/data/record-v0: manifest.json as the previous version wrote it, before the film record's version 1."""
+    shutil.copytree(Path(__file__).parent.parent / "data" / "record-v0" / "archive-v0", tmp_path / "archive")
+    archive = FilmArchive(tmp_path / "archive")
+    assert archive.reconcile() == (1, 0)
+    selected = films.select(archive, FilmFilter(patient="doe"))
+    assert [(f["film_number"], f["film_size_id"], f["image_display_format"]) for f in selected] == [
+        ("1", "8INX10IN", "STANDARD\\1,2"),
+        ("2", "8INX10IN", "STANDARD\\1,1"),
+    ]
+    first = selected[0]
+    assert (first["calling_ae_title"], first["called_ae_title"], first["film_session_label"]) == (
+        "MODALITY",
+        "PRINTSCP",
+        "Ünïcode label",
+    )
+    assert (first["patient_name"], first["patient_id"], first["number_of_copies"]) == ("DOE^JOHN", "P1", "2")
+    assert first["requested_at"] == "2026-03-15T10:15:30.123456+01:00"
+    shown = films.show(archive, selected)
+    assert shown.count("sha256 ok") == 6 and "MISSING" not in shown
+    (job,) = archive.jobs()
+    assert job.request.films[0].annotations[0].text_string == "TOP TEXT"
+    study = Dataset()
+    study.QueryRetrieveLevel = "STUDY"
+    study.StudyInstanceUID = "1.2.826.0.1.3680043.2.1125.3"
+    assert len(retrieve(archive.index, STUDY_ROOT, study)) == 2
+    archive.index.close()
