@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 META = uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META
 PLUT = uids.PRESENTATION_LUT
 SESSION, FILM_BOX, IMAGE_BOX = uids.BASIC_FILM_SESSION, uids.BASIC_FILM_BOX, uids.BASIC_GRAYSCALE_IMAGE_BOX
+ANNOTATION = uids.BASIC_ANNOTATION_BOX
 
 
 def profile(**changes: Any) -> PrinterProfile:
@@ -1096,3 +1097,41 @@ def test_printer_configuration_lists_only_formats_the_printer_offers() -> None:
     (item,) = encode_printer_configuration(profile(image_display_formats=("ROW", "COL"))).PrinterConfigurationSequence
     formats = {str(f.ImageDisplayFormat) for f in item.SupportedImageDisplayFormatsSequence}
     assert formats == {"ROW\\1"} and item.PrintingBitDepth == 8
+
+
+# --- text held to its character repertoire and VR length (found from outside, item 5) -------------------
+
+
+def _raw_text(ds: Dataset, tag: int, vr: str, value: bytes) -> Dataset:
+    """`ds` on the wire with one text element holding exactly `value` (not encoded by pydicom)."""
+    received = wire(ds)
+    received[tag] = RawDataElement(Tag(tag), vr, len(value), value, 0, True, True)  # type: ignore[assignment]
+    return received
+
+
+def test_a_label_that_is_not_utf8_in_iso_ir_192_is_refused() -> None:
+    sent = _raw_text(dataset(SpecificCharacterSet="ISO_IR 192"), 0x20000050, "LO", b"Caf\xe9 \xff ")
+    fails(Status.INVALID_ATTRIBUTE_VALUE, Harness().engine.n_create, META, SESSION, None, sent, offending=0x20000050)
+    good = _raw_text(dataset(SpecificCharacterSet="ISO_IR 192"), 0x20000050, "LO", "Café".encode())
+    assert Harness().engine.n_create(META, SESSION, None, good).status is Status.SUCCESS
+
+
+def test_annotation_text_outside_the_default_repertoire_is_refused() -> None:
+    h = Harness(annotation=True)
+    h.film_box(h.session(), AnnotationDisplayFormatID="LABEL")
+    box = h.engine.hierarchy.last_film_box()
+    assert box is not None
+    annotation = box.annotation_boxes[0].sop_instance_uid
+    sent = _raw_text(dataset(AnnotationPosition=1), 0x20300020, "LO", b"caf\xe9")
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, ANNOTATION, ANNOTATION, annotation, sent, offending=0x20300020
+    )
+    ascii_text = _raw_text(dataset(AnnotationPosition=1), 0x20300020, "LO", b"cafe")
+    assert h.engine.n_set(ANNOTATION, ANNOTATION, annotation, ascii_text).status is Status.SUCCESS
+
+
+def test_configuration_information_longer_than_st_allows_is_refused() -> None:
+    h = Harness()
+    session = h.session()
+    request = film_box_request(session, ConfigurationInformation="CS" + "9" * 4998)
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None, request, offending=0x20100150)
