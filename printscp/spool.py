@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from printscp.model.record import GrayscaleImage, Pixels, PrintRequest, dump_request, load_request
+from printscp.model.record import GrayscaleImage, Pixels, PrintRequest
+from printscp.model.record_json import dump_request, load_request
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,8 @@ from printscp.archive.dicom import INDEXED, encapsulated_pdf, index_row
 from printscp.archive.film_index import FilmIndex
 from printscp.archive.index import SqliteFilmIndex
 from printscp.model.profile import PrinterProfile
-from printscp.model.record import PrintRequest, RenderedFilm, RenderedJob, dump_request, load_request
+from printscp.model.record import PrintRequest, RenderedFilm, RenderedJob
+from printscp.model.record_json import dump_request, load_request
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,10 @@ from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
 from printscp.errors import InvalidAttributeValue, MissingAttribute, MissingAttributeValue, NoSuchAttribute
+from printscp.model.reading import read_element
 from printscp.model.session import same_character_set
 from printscp.model.sop_classes import Service, SOPClass, Usage
-from printscp.model.values import Context, check_vr, describe, is_empty, read_element
+from printscp.model.values import Context, check_vr, describe, is_empty
 
 SPECIFIC_CHARACTER_SET = 0x00080005
 

@@ -10,6 +10,7 @@ from pydicom.tag import Tag
 
 from printscp.errors import InvalidAttributeValue, MissingAttribute, MissingAttributeValue, NoSuchAttribute
 from printscp.model.enums import PhotometricInterpretation, PresentationLUTShape
+from printscp.model.reading import read_element
 from printscp.model.record import GrayscaleImage
 from printscp.model.session import PresentationLUT
 from printscp.model.values import (
@@ -18,7 +19,6 @@ from printscp.model.values import (
     describe,
     enumerated,
     is_empty,
-    read_element,
     read_integer,
     read_items,
     read_string,

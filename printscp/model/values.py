@@ -8,7 +8,7 @@ raises the `PrintError` the standard gives for a bad value, or records a warning
 * a well-formed Defined Term this printer does not support     -> 0116 warning, the profile's default used
 * Min/Max Density outside the printer's range                  -> B605 warning, clamped
 
-`read_element` is the one place where bytes an SCU sent are turned into values by pydicom; an
+`read_element` (model/reading.py) is the one place where bytes an SCU sent are turned into values by pydicom; an
 exception there is the SCU's malformed data (0106 naming the element). Parsers run on values that
 are already read, so an exception inside one is a bug of ours, answered 0110 by the handlers.
 """
@@ -29,14 +29,12 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID
 
 from printscp import uids
-from printscp.errors import InvalidAttributeValue, MissingAttribute, PrintError, PrintWarning, tag_str
+from printscp.errors import InvalidAttributeValue, MissingAttribute, PrintWarning, tag_str
 from printscp.model.layout import ImageDisplayFormat, LayoutError
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import ProposedStudy, frozen_mapping
 from printscp.model.session import Hierarchy
 from printscp.status import Status
-
-SPECIFIC_CHARACTER_SET = 0x00080005
 
 
 @dataclass
@@ -107,66 +105,6 @@ def read_integer(elem: DataElement) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value != int(value):
         raise InvalidAttributeValue(f"{describe(elem.tag)} value {value!r} is not an integer", [elem.tag])
     return int(value)
-
-
-def read_element(dataset: Dataset, tag: int) -> DataElement:
-    """The element `tag` of a request with its value, and the values of its sequence items, read.
-
-    pydicom reads values lazily and raises many kinds of exception on bytes it cannot read; this is
-    the only place that lets it, so every such failure is the SCU's malformed value (0106). Text is
-    also held to the request's character repertoire here, where its bytes are still at hand, because
-    pydicom only warns about bytes its character set cannot decode (and replaces them).
-    """
-    try:
-        return _read(dataset, tag, _character_sets(dataset))
-    except PrintError:
-        raise
-    except Exception as exc:  # any failure of pydicom to read the bytes the SCU sent
-        raise InvalidAttributeValue(f"{describe(tag)} cannot be read: {exc}", [tag]) from exc
-
-
-# PS3.5 6.2: text VRs, and the longest value each may hold where that is counted in characters
-TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UT", "UC", "PN"})
-MAX_CHARACTERS = {"SH": 16, "LO": 64, "ST": 1024, "LT": 10240}
-_DEFAULT_REPERTOIRE = ("", "ISO_IR 6", "ISO 2022 IR 6")  # PS3.5 6.1.2.1: 7-bit ASCII
-
-
-def _character_sets(dataset: Dataset) -> tuple[str, ...]:
-    elem = dataset.get(SPECIFIC_CHARACTER_SET)
-    if elem is None or not elem.value:
-        return ()
-    return tuple(str(term).strip() for term in ([elem.value] if isinstance(elem.value, str) else elem.value))
-
-
-def _read(dataset: Dataset, tag: int, character_sets: tuple[str, ...]) -> DataElement:
-    raw = dataset.get_item(tag)  # as received, before pydicom decodes it
-    elem = dataset[tag]
-    if elem.VR == "SQ":
-        for item in elem.value or []:
-            nested = _character_sets(item) or character_sets
-            for item_tag in item.keys():
-                _read(item, item_tag, nested)
-    elif elem.VR in TEXT_VRS and raw is not None and isinstance(raw.value, bytes):
-        _check_text(elem, raw.value, character_sets)
-    return elem
-
-
-def _check_text(elem: DataElement, encoded: bytes, character_sets: tuple[str, ...]) -> None:
-    values = elem.value if isinstance(elem.value, (list, tuple)) else [elem.value]
-    texts = [str(v) for v in values if v is not None]
-    if all(term in _DEFAULT_REPERTOIRE for term in character_sets) and any(b >= 0x80 for b in encoded):
-        raise InvalidAttributeValue(
-            f"{describe(elem.tag)} has bytes outside the default character repertoire and no Specific Character "
-            "Set (0008,0005) names another (PS3.5 6.1.2.1)",
-            [elem.tag],
-        )
-    if any("\ufffd" in text for text in texts) and "\ufffd".encode() not in encoded:
-        raise InvalidAttributeValue(f"{describe(elem.tag)} is not valid text in {'/'.join(character_sets)}", [elem.tag])
-    limit = MAX_CHARACTERS.get(elem.VR)
-    if limit is not None and any(len(text) > limit for text in texts):
-        raise InvalidAttributeValue(
-            f"{describe(elem.tag)} is longer than the {limit} characters {elem.VR} allows (PS3.5 6.2)", [elem.tag]
-        )
 
 
 # --- parsers -----------------------------------------------------------------------------------------

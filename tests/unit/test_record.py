@@ -24,7 +24,6 @@ from printscp.model.enums import (
 )
 from printscp.model.layout import ImageDisplayFormat
 from printscp.model.record import (
-    RECORD_VERSION,
     AnnotationSnapshot,
     FilmBoxAttributes,
     FilmSnapshot,
@@ -33,10 +32,9 @@ from printscp.model.record import (
     PresentationLUTSnapshot,
     PrintRequest,
     ProposedStudy,
-    dump_request,
     frozen_mapping,
-    load_request,
 )
+from printscp.model.record_json import RECORD_VERSION, dump_request, load_request
 from printscp.spool import Spool
 
 V0 = Path(__file__).parent.parent / "data" / "record-v0"

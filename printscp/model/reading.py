@@ -1,0 +1,75 @@
+"""Reading a request's elements: the one place where pydicom turns the bytes an SCU sent into values.
+
+A failure there is the SCU's malformed value (0106 naming the element), so the value rules of
+model/values.py run on values already read and an exception inside one is a bug of ours (0110).
+"""
+
+from __future__ import annotations
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+
+from printscp.errors import InvalidAttributeValue, PrintError
+from printscp.model.values import describe
+
+SPECIFIC_CHARACTER_SET = 0x00080005
+
+
+def read_element(dataset: Dataset, tag: int) -> DataElement:
+    """The element `tag` of a request with its value, and the values of its sequence items, read.
+
+    pydicom reads values lazily and raises many kinds of exception on bytes it cannot read; this is
+    the only place that lets it, so every such failure is the SCU's malformed value (0106). Text is
+    also held to the request's character repertoire here, where its bytes are still at hand, because
+    pydicom only warns about bytes its character set cannot decode (and replaces them).
+    """
+    try:
+        return _read(dataset, tag, _character_sets(dataset))
+    except PrintError:
+        raise
+    except Exception as exc:  # any failure of pydicom to read the bytes the SCU sent
+        raise InvalidAttributeValue(f"{describe(tag)} cannot be read: {exc}", [tag]) from exc
+
+
+# PS3.5 6.2: text VRs, and the longest value each may hold where that is counted in characters
+TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UT", "UC", "PN"})
+MAX_CHARACTERS = {"SH": 16, "LO": 64, "ST": 1024, "LT": 10240}
+_DEFAULT_REPERTOIRE = ("", "ISO_IR 6", "ISO 2022 IR 6")  # PS3.5 6.1.2.1: 7-bit ASCII
+
+
+def _character_sets(dataset: Dataset) -> tuple[str, ...]:
+    elem = dataset.get(SPECIFIC_CHARACTER_SET)
+    if elem is None or not elem.value:
+        return ()
+    return tuple(str(term).strip() for term in ([elem.value] if isinstance(elem.value, str) else elem.value))
+
+
+def _read(dataset: Dataset, tag: int, character_sets: tuple[str, ...]) -> DataElement:
+    raw = dataset.get_item(tag)  # as received, before pydicom decodes it
+    elem = dataset[tag]
+    if elem.VR == "SQ":
+        for item in elem.value or []:
+            nested = _character_sets(item) or character_sets
+            for item_tag in item.keys():
+                _read(item, item_tag, nested)
+    elif elem.VR in TEXT_VRS and raw is not None and isinstance(raw.value, bytes):
+        _check_text(elem, raw.value, character_sets)
+    return elem
+
+
+def _check_text(elem: DataElement, encoded: bytes, character_sets: tuple[str, ...]) -> None:
+    values = elem.value if isinstance(elem.value, (list, tuple)) else [elem.value]
+    texts = [str(v) for v in values if v is not None]
+    if all(term in _DEFAULT_REPERTOIRE for term in character_sets) and any(b >= 0x80 for b in encoded):
+        raise InvalidAttributeValue(
+            f"{describe(elem.tag)} has bytes outside the default character repertoire and no Specific Character "
+            "Set (0008,0005) names another (PS3.5 6.1.2.1)",
+            [elem.tag],
+        )
+    if any("\ufffd" in text for text in texts) and "\ufffd".encode() not in encoded:
+        raise InvalidAttributeValue(f"{describe(elem.tag)} is not valid text in {'/'.join(character_sets)}", [elem.tag])
+    limit = MAX_CHARACTERS.get(elem.VR)
+    if limit is not None and any(len(text) > limit for text in texts):
+        raise InvalidAttributeValue(
+            f"{describe(elem.tag)} is longer than the {limit} characters {elem.VR} allows (PS3.5 6.2)", [elem.tag]
+        )
