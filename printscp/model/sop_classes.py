@@ -68,6 +68,7 @@ class Usage(StrEnum):
     MM = "M/M"  # the SCU must send it; absent -> 0120, empty -> 0121
     UM = "U/M"  # the SCU may send it; the SCP uses a default otherwise
     UU = "U/U"  # both optional
+    UMC = "U/MC"  # optional for the SCU; the SCP must support it when it offers the related class (P-LUT)
 
 
 Default = Callable[[PrinterProfile], Any]
@@ -134,7 +135,7 @@ class SOPClass:
         return {a.field: a.default(profile) for a in self.attributes if a.default is not None}
 
 
-M, U, UU = Usage.MM, Usage.UM, Usage.UU
+M, U, UU, UMC = Usage.MM, Usage.UM, Usage.UU, Usage.UMC
 _CREATE = frozenset({Service.N_CREATE, Service.N_SET, Service.N_GET, Service.N_ACTION, Service.N_DELETE})
 _GRAYSCALE = frozenset({uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META})
 
@@ -255,8 +256,8 @@ BASIC_FILM_BOX = SOPClass(
             "ReferencedPresentationLUTSequence",
             "referenced_presentation_lut",
             referenced_presentation_lut,
-            UU,
-            UU,
+            UMC,
+            UMC,
             constant(None),
             _plut,
             reference=uids.PRESENTATION_LUT,
@@ -277,9 +278,15 @@ BASIC_FILM_BOX = SOPClass(
         Attribute("MinDensity", "min_density", density_limit, UU, UU, profile_default("min_density")),
         Attribute("Trim", "trim", enumerated(Trim), UU, UU, profile_default("trim", Trim), lambda p: p.supports_trim),
         # None: the printer's value for the medium (PS3.4 H.4.2.2.1.1); N-GET reports the value used
-        Attribute("Illumination", "illumination", integer_between(1, 65535), UU, UU, constant(None), _plut),
+        Attribute("Illumination", "illumination", integer_between(1, 65535), UMC, UMC, constant(None), _plut),
         Attribute(
-            "ReflectedAmbientLight", "reflected_ambient_light", integer_between(0, 65535), UU, UU, constant(None), _plut
+            "ReflectedAmbientLight",
+            "reflected_ambient_light",
+            integer_between(0, 65535),
+            UMC,
+            UMC,
+            constant(None),
+            _plut,
         ),
     ),
 )
