@@ -159,6 +159,8 @@ def _print_film(
     from printscp import uids
 
     attributes: dict[str, Any] = {"FilmSessionLabel": label}
+    if not label.isascii():  # text beyond ASCII needs its character set (PS3.5 6.1.2.1)
+        attributes["SpecificCharacterSet"] = "ISO_IR 192"
     if patient:
         study = Dataset()
         study.PatientName, study.PatientID = patient
