@@ -39,6 +39,7 @@ _IMAGE_ITEM_KEYWORDS = (
     "PixelData",
 )
 _REQUIRED_IMAGE_ITEM_KEYWORDS = tuple(k for k in _IMAGE_ITEM_KEYWORDS if k != "PixelAspectRatio")
+_IMAGE_ITEM_TAGS = frozenset(tag_of(keyword) for keyword in _IMAGE_ITEM_KEYWORDS)
 
 
 def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
@@ -47,8 +48,7 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
     if not items:
         return None
     item = items[0]
-    allowed = {tag_of(keyword) for keyword in _IMAGE_ITEM_KEYWORDS}
-    unknown = [Tag(t) for t in item.keys() if Tag(t).element != 0 and t not in allowed]
+    unknown = [Tag(t) for t in item.keys() if Tag(t).element != 0 and t not in _IMAGE_ITEM_TAGS]
     if unknown:
         raise NoSuchAttribute(
             f"{describe(elem.tag)} item holds {', '.join(describe(t) for t in unknown)}, not defined for it",

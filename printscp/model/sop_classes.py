@@ -12,6 +12,7 @@ use it where it matters (the renderer, for a Film Box attribute).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -102,12 +103,14 @@ class Attribute:
     omit_empty: bool = False  # an N-GET leaves it out while it is ""
     reference: str | None = None  # the SOP class of the instance whose UID the value is (a reference sequence)
 
-    @property
+    @functools.cached_property
     def tag(self) -> int:
         return tag_of(self.keyword)
 
     def usage(self, service: Service) -> Usage | None:
-        return {Service.N_CREATE: self.create, Service.N_SET: self.set}.get(service)
+        if service is Service.N_CREATE:
+            return self.create
+        return self.set if service is Service.N_SET else None
 
 
 @dataclass(frozen=True)
