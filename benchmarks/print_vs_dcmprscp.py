@@ -27,7 +27,7 @@ TCP_NODELAY=1 is set for every DCMTK process (client and dcmprscp); printscp set
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/print_vs_dcmprscp.py [--repeat N] [--warmup N] [--keep]
+    .venv/bin/python benchmarks/print_vs_dcmprscp.py [--repeat N] [--warmup N] [--keep] [--cases 1,2,3]
 """
 
 from __future__ import annotations
@@ -321,7 +321,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per case and server (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (films, logs)")
+    parser.add_argument(
+        "--cases", default="1,2,3", help="which cases to run, by number: 1 x 512, 20 x 512, 20 x 2048 (default 1,2,3)"
+    )
     args = parser.parse_args()
+    try:
+        cases = [CASES[int(number) - 1] for number in args.cases.split(",")]
+    except (ValueError, IndexError):
+        parser.error(f"--cases takes numbers from 1 to {len(CASES)}, comma-separated")
     if args.repeat < 1 or args.warmup < 0:
         parser.error("--repeat must be at least 1 and --warmup at least 0")
 
@@ -342,7 +349,7 @@ def main() -> int:
     print("-" * len(header))
     results = []
     try:
-        for case in CASES:
+        for case in cases:
             ours, theirs = run_case(case, workdir, args.repeat, args.warmup)
             results.append((case, ours, theirs))
             ours_wall, theirs_wall = statistics.median(ours.wall), statistics.median(theirs.wall)
