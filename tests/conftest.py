@@ -32,9 +32,11 @@ def bundled_config(
     queue: QueueConfig | None = None,
     faults: FaultConfig | None = None,
     nodes: dict[str, Node] | None = None,
+    sections: dict[str, Any] | None = None,
     **printer_changes: Any,
 ) -> Config:
-    """The bundled config.toml with another archive, queue, faults or nodes, and printer profile changes."""
+    """The bundled config.toml with another archive, queue, faults or nodes, printer profile changes, and
+    `sections`: other top-level sections replaced whole, by name (e.g. {"network": NetworkConfig(...)})."""
     config = load_config(BUNDLED_CONFIG)
     printer: PrinterProfile = dataclasses.replace(config.printer, **printer_changes)
     archive_config = archive if isinstance(archive, ArchiveConfig) else ArchiveConfig(archive)
@@ -46,6 +48,7 @@ def bundled_config(
             queue=queue or config.queue,
             faults=faults or config.faults,
             nodes=nodes if nodes is not None else config.nodes,
+            **(sections or {}),
         )
     )
 
@@ -80,11 +83,13 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
         faults: FaultConfig | None = None,
         nodes: dict[str, Node] | None = None,
         archive: ArchiveConfig | None = None,
+        sections: dict[str, Any] | None = None,
         **printer_changes: Any,
     ) -> RunningServer:
-        """`archive` replaces the whole [archive] section (its folder included); default: a fresh folder."""
+        """`archive` replaces the whole [archive] section (its folder included); default: a fresh folder.
+        `sections` replaces other top-level sections of the config by name (see bundled_config)."""
         folder = archive or tmp_path / f"films{len(started)}"
-        server = PrintServer(bundled_config(folder, queue, faults, nodes, **printer_changes))
+        server = PrintServer(bundled_config(folder, queue, faults, nodes, sections, **printer_changes))
         host, port = server.start("127.0.0.1", 0)
         started.append(server)
         return RunningServer(server, host, port)
