@@ -43,9 +43,16 @@ class NetworkConfig:
     max_pdu: int = 1048576  # largest PDU we accept, bytes; 0 = unlimited
     acse_timeout: float = 30.0
     dimse_timeout: float = 30.0
-    network_timeout: float = 60.0
+    network_timeout: float = 60.0  # idle timeout of the associations printscp requests (C-MOVE, forwarding)
     max_associations: int = 10
     allowed_calling_ae_titles: tuple[str, ...] = ()  # empty: any calling AE title
+    # Limits and timeouts of the connections printscp accepts (issue 11); see config.toml for each.
+    artim_timeout: float = 10.0  # seconds from connect to a complete A-ASSOCIATE-RQ (PS3.8 9.1.5)
+    pdu_timeout: float = 30.0  # seconds from a PDU's first byte to its last
+    idle_timeout: float = 60.0  # seconds an association may go without a complete PDU or a request served
+    max_pending_connections: int = 32  # connections not yet associated; the oldest is dropped beyond
+    max_connections_per_ip: int = 8  # connections not yet associated from one IP address; the oldest dropped
+    max_buffered_bytes: int = 67108864  # incoming PDU bytes held at once across all connections
 
 
 @dataclass(frozen=True)
@@ -209,9 +216,16 @@ def _validate_network(network: NetworkConfig) -> None:
     )
     _check(0 <= network.port <= 65535, "network.port", "must be between 0 and 65535")
     _check(network.max_pdu == 0 or network.max_pdu >= 4096, "network.max_pdu", "must be 0 or at least 4096")
-    for name in ("acse_timeout", "dimse_timeout", "network_timeout"):
+    for name in ("acse_timeout", "dimse_timeout", "network_timeout", "artim_timeout", "pdu_timeout", "idle_timeout"):
         _check(getattr(network, name) > 0, f"network.{name}", "must be positive")
     _check(network.max_associations >= 1, "network.max_associations", "must be at least 1")
+    _check(network.max_pending_connections >= 1, "network.max_pending_connections", "must be at least 1")
+    _check(network.max_connections_per_ip >= 1, "network.max_connections_per_ip", "must be at least 1")
+    _check(
+        network.max_buffered_bytes >= max(network.max_pdu, 65536) + 6,
+        "network.max_buffered_bytes",
+        "must hold at least one PDU: max_pdu (or 64 KiB, the largest association PDU) plus 6 bytes",
+    )
     for i, title in enumerate(network.allowed_calling_ae_titles):
         _check(
             bool(_AE_TITLE.fullmatch(title)),

@@ -61,6 +61,7 @@ import logging
 import queue
 import select
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -76,19 +77,19 @@ from pynetdicom import _config as pynetdicom_config
 from pynetdicom.association import Association
 from pynetdicom.dsutils import encode
 from pynetdicom.dul import DULServiceProvider
-from pynetdicom.pdu_primitives import A_ABORT, A_P_ABORT, A_RELEASE
+from pynetdicom.pdu import A_ABORT_RQ
+from pynetdicom.pdu_primitives import A_ABORT, A_ASSOCIATE, A_P_ABORT, A_RELEASE
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.service_class import ServiceClass
 from pynetdicom.service_class_n import PrintManagementServiceClass
 from pynetdicom.sop_class import uid_to_service_class
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
+from pynetdicom.utils import set_timer_resolution
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_VERSIONS = ">=3.0.4,<3.1"  # keep in step with pyproject.toml and the module docstring
 LOWEST, BELOW = (3, 0, 4), (3, 1)
-
-AssociationServer: TypeAlias = ThreadedAssociationServer
 
 
 def version_supported(version: str = pynetdicom_version) -> bool:
@@ -268,7 +269,7 @@ def _apply() -> None:
         setattr(primitive, "OffendingElement", None)  # noqa: B010
         if "OffendingElement" not in primitive.STATUS_OPTIONAL_KEYWORDS:
             primitive.STATUS_OPTIONAL_KEYWORDS = (*primitive.STATUS_OPTIONAL_KEYWORDS, "OffendingElement")
-    setattr(pynetdicom.association, "DULServiceProvider", _EventDrivenDUL)  # noqa: B010
+    setattr(pynetdicom.association, "DULServiceProvider", _GuardedDUL)  # noqa: B010
     setattr(pynetdicom.association.Association, "_serve_request", _serve_request_keeping_responses)  # noqa: B010
     pynetdicom.association._printscp_patched = True  # type: ignore[attr-defined]
 
@@ -361,6 +362,13 @@ class ReactorAssociation(Association):
     def between_requests(self) -> None:
         """Called by the reactor after each look at the DIMSE queue, in the association's thread."""
 
+    def run_reactor(self) -> None:
+        receiver = cast(_GuardedDUL, self.dul).receiver
+        if receiver is None or not self.is_acceptor:
+            super().run_reactor()
+            return
+        run_guarded_acceptor(self, receiver)
+
     def _run_reactor(self) -> None:
         # 3.0.4's Association._run_reactor, but waiting on the queue instead of sleeping before each look
         self._is_paused = False
@@ -373,6 +381,7 @@ class ReactorAssociation(Association):
             message = next_message(self, timeout=0.001)
             if message is not None:
                 serve(self, message)
+                self.dul._idle_timer.restart()  # item 11: serving a request is not idleness
             self.between_requests()
 
             if self.is_established and self.acse.is_release_requested():
@@ -406,12 +415,446 @@ class ReactorAssociation(Association):
                 return
 
 
+# --- 11. limits and timeouts of accepted connections (issue 11) --------------------------------------------
+
+# PS3.8 9.3.8 Table 9-26: A-ABORT source 2 = DICOM UL service-provider initiated abort
+ABORT_SOURCE_PROVIDER = 0x02
+ABORT_REASON_NOT_SPECIFIED = 0x00
+ABORT_REASON_INVALID_PARAMETER_VALUE = 0x06
+P_DATA_TF = 0x04
+PDU_TYPES = range(0x01, 0x08)  # PS3.8 9.3.1: A-ASSOCIATE-RQ .. A-ABORT
+# PS3.8 9.3.4 Table 9-21: the A-ASSOCIATE-RJ result, source and reason a log line names
+_REJECT_REASONS = {
+    (0x01, 0x01): "no reason given",
+    (0x01, 0x02): "application context name not supported",
+    (0x01, 0x03): "calling AE title not recognized",
+    (0x01, 0x07): "called AE title not recognized",
+    (0x02, 0x01): "no reason given (ACSE)",
+    (0x02, 0x02): "protocol version not supported",
+    (0x03, 0x01): "temporary congestion",
+    (0x03, 0x02): "local limit exceeded",
+}
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What printscp accepts from the connections it accepts; `network.*` keys of the same names."""
+
+    max_pdu: int = 1048576  # the Maximum Length Received we announce for P-DATA-TF; 0 = unlimited
+    artim_timeout: float = 10.0
+    pdu_timeout: float = 30.0
+    idle_timeout: float = 60.0
+    max_associations: int = 10
+    max_pending_connections: int = 32
+    max_connections_per_ip: int = 8
+    max_buffered_bytes: int = 67108864
+    association_pdu_limit: int = 65536  # every other PDU type: an A-ASSOCIATE-RQ with 128 contexts is ~20 KiB
+
+    def pdu_limit(self, pdu_type: int) -> int | None:
+        """The largest PDU length field (PS3.8 9.3.1: the bytes after the 6-byte header) accepted, or None."""
+        if pdu_type == P_DATA_TF:
+            # PS3.8 D.1.1: Maximum Length Received bounds the variable field of the P-DATA-TF PDUs sent to us
+            return self.max_pdu or None
+        return self.association_pdu_limit
+
+
+class Connection:
+    """One accepted TCP connection, from accept to close, as the `ConnectionTable` counts it."""
+
+    def __init__(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        self.sock = sock
+        self.ip, self.port = str(address[0]), int(address[1])
+        self.since = time.monotonic()
+        self.dropped = False
+
+    def drop(self) -> None:
+        """Close the connection from any thread: its DUL sees the socket end and stops."""
+        self.dropped = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def __repr__(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+
+class ConnectionTable:
+    """Pending connections (not associated yet) apart from associations, and the bytes being received.
+
+    pynetdicom counts every acceptor thread against maximum_associations, so idle sockets that never
+    associate lock every modality out (issue 11). Here a connection is pending from accept until its
+    A-ASSOCIATE-RQ is admitted; at most `max_pending_connections` are, and `max_connections_per_ip` from
+    one address, and beyond either the OLDEST pending one is dropped, so a well-behaved client that
+    connects and associates at once always gets its turn. Only admitted associations count against
+    `max_associations`.
+    """
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._pending: dict[Connection, None] = {}  # insertion order: oldest first
+        self._admitted: set[Connection] = set()
+        self._buffered = 0
+
+    def opened(self, connection: Connection) -> None:
+        """Count a new connection as pending, dropping the oldest pending ones beyond the limits."""
+        dropped: list[tuple[Connection, str]] = []
+        with self._lock:
+            self._pending[connection] = None
+            same_ip = [c for c in self._pending if c.ip == connection.ip]
+            for oldest in same_ip[: max(0, len(same_ip) - self.limits.max_connections_per_ip)]:
+                del self._pending[oldest]
+                dropped.append((oldest, f"max_connections_per_ip {self.limits.max_connections_per_ip}"))
+            while len(self._pending) > self.limits.max_pending_connections:
+                oldest = next(iter(self._pending))
+                del self._pending[oldest]
+                dropped.append((oldest, f"max_pending_connections {self.limits.max_pending_connections}"))
+        for oldest, limit in dropped:
+            log.warning("closing the oldest unassociated connection, from %s: %s reached", oldest, limit)
+            oldest.drop()
+
+    def admit(self, connection: Connection) -> bool:
+        """Whether an association may start on this connection (False: `max_associations` are running)."""
+        with self._lock:
+            if len(self._admitted) >= self.limits.max_associations:
+                return False
+            self._pending.pop(connection, None)
+            self._admitted.add(connection)
+            return True
+
+    def closed(self, connection: Connection) -> None:
+        with self._lock:
+            self._pending.pop(connection, None)
+            self._admitted.discard(connection)
+
+    def reserve(self, size: int) -> bool:
+        """Take `size` bytes of the receive budget shared by all connections, if they are free."""
+        with self._lock:
+            if self._buffered + size > self.limits.max_buffered_bytes:
+                return False
+            self._buffered += size
+            return True
+
+    def unreserve(self, size: int) -> None:
+        with self._lock:
+            self._buffered -= size
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        """(pending connections, admitted associations, bytes reserved for PDUs being received)"""
+        with self._lock:
+            return len(self._pending), len(self._admitted), self._buffered
+
+
+class _Receiver:
+    """The PDU being received on one accepted connection: read as it arrives, never blocking.
+
+    pynetdicom reads a PDU with a blocking recv() of the whole length its header announces: a peer
+    announcing 1 GiB is buffered whole, and one trickling a byte at a time holds the DUL thread (and its
+    ARTIM and idle timers) for ever. This reader checks the length field before reading the body
+    (PS3.8 9.3.1) and keeps the time the PDU began, so a PDU must complete within `pdu_timeout` however
+    its bytes are spread.
+    """
+
+    def __init__(self, table: ConnectionTable, connection: Connection) -> None:
+        self.table, self.connection, self.limits = table, connection, table.limits
+        self.header = bytearray()
+        self.pdu: bytearray | None = None  # header + body, allocated once the budget holds its length
+        self.length = 0  # the PDU length field
+        self.received = 0  # bytes of `pdu` filled
+        self.started: float | None = None  # when the first byte of this PDU arrived
+
+    def reset(self) -> None:
+        if self.pdu is not None:
+            self.table.unreserve(len(self.pdu))
+        self.header, self.pdu, self.length, self.received, self.started = bytearray(), None, 0, 0, None
+
+    @property
+    def waiting_for_budget(self) -> bool:
+        return len(self.header) == 6 and self.pdu is None
+
+    def overdue(self, now: float) -> bool:
+        return self.started is not None and now - self.started > self.limits.pdu_timeout
+
+
+class _GuardedDUL(_EventDrivenDUL):
+    """The event-driven DUL with the receive path of an accepted connection bounded in size and time.
+
+    Requestors (printscp's own SCU side) keep pynetdicom's reader: `receiver` is set only on accepted
+    connections, by the server's request handler.
+    """
+
+    receiver: _Receiver | None = None
+
+    def _is_transport_event(self) -> bool:
+        receiver = self.receiver
+        if receiver is None or self.socket is None or self.socket.socket is None:
+            return super()._is_transport_event()
+        if receiver.overdue(time.monotonic()):
+            self._abort(
+                ABORT_REASON_NOT_SPECIFIED,
+                f"a PDU did not complete within pdu_timeout {self.limits.pdu_timeout:g} s",
+            )
+            return True
+        if receiver.waiting_for_budget and not self._reserve(receiver):
+            time.sleep(self.WAIT)  # max_buffered_bytes in use: leave the bytes in the socket (TCP back-pressure)
+            return False
+        if self.state_machine.current_state == "Sta2" and self.artim_timer.expired:
+            log.warning(
+                "closing the connection from %s: no A-ASSOCIATE-RQ within artim_timeout %g s",
+                receiver.connection,
+                self.limits.artim_timeout,
+            )
+        before = self.event_queue.qsize()
+        super()._is_transport_event()
+        # Only a whole PDU (or the end of the connection) is an event: trickled bytes do not restart the
+        # idle timer, which the DUL loop restarts when this returns True.
+        return self.event_queue.qsize() > before
+
+    @property
+    def limits(self) -> ConnectionLimits:
+        return cast(_Receiver, self.receiver).limits
+
+    def _read_pdu_data(self) -> None:
+        receiver = self.receiver
+        if receiver is None:
+            super()._read_pdu_data()
+            return
+        sock = cast(socket.socket, cast(Any, self.socket).socket)
+        try:
+            if len(receiver.header) < 6:
+                chunk = sock.recv(6 - len(receiver.header))
+                if not chunk:
+                    self._closed_by_peer()
+                    return
+                if receiver.started is None:
+                    receiver.started = time.monotonic()
+                receiver.header += chunk
+                if len(receiver.header) < 6:
+                    return
+                if not self._header_acceptable(receiver):
+                    return
+                if not self._reserve(receiver):
+                    return
+            pdu = cast(bytearray, receiver.pdu)
+            if receiver.received < len(pdu):
+                view = memoryview(pdu)[receiver.received :]
+                count = sock.recv_into(view, min(len(view), 1 << 20))
+                view.release()
+                if not count:
+                    self._closed_by_peer()
+                    return
+                receiver.received += count
+        except (BlockingIOError, InterruptedError, TimeoutError):
+            return
+        except OSError:
+            self._closed_by_peer()
+            return
+        if receiver.received == len(pdu):
+            self._decode_whole(receiver)
+
+    def _header_acceptable(self, receiver: _Receiver) -> bool:
+        pdu_type, _, length = struct.unpack(">BBL", receiver.header)
+        if pdu_type not in PDU_TYPES:
+            # pynetdicom's answer to an unknown PDU type: Evt19, and the state machine aborts (PS3.8 9.2)
+            log.warning("unknown PDU type 0x%02X from %s; aborting", pdu_type, receiver.connection)
+            receiver.reset()
+            self.event_queue.put("Evt19")
+            return False
+        limit = self.limits.pdu_limit(pdu_type)
+        if limit is not None and length > limit:
+            # Refused on its header, before a byte of the body is read.
+            self._abort(
+                ABORT_REASON_INVALID_PARAMETER_VALUE,
+                f"PDU type 0x{pdu_type:02X} announces {length} bytes, more than the {limit} we accept",
+            )
+            return False
+        receiver.length = length
+        return True
+
+    def _reserve(self, receiver: _Receiver) -> bool:
+        size = 6 + receiver.length
+        if not receiver.table.reserve(size):
+            return False
+        receiver.pdu = bytearray(size)
+        receiver.pdu[:6] = receiver.header
+        receiver.received = 6
+        return True
+
+    def _decode_whole(self, receiver: _Receiver) -> None:
+        """What pynetdicom's reader does with a whole PDU: decode it, queue its event and the PDU."""
+        bytestream = cast(bytearray, receiver.pdu)
+        receiver.reset()
+        try:
+            pdu, event = self._decode_pdu(bytestream)
+        except Exception:
+            log.warning("undecodable PDU from %s; aborting", receiver.connection, exc_info=True)
+            self.event_queue.put("Evt19")  # invalid PDU: the state machine aborts (PS3.8 9.2)
+            return
+        self.event_queue.put(event)
+        self._recv_pdu.put(pdu)
+
+    def _closed_by_peer(self) -> None:
+        receiver = cast(_Receiver, self.receiver)
+        if receiver.connection.dropped:
+            pass  # ConnectionTable.opened logged why
+        elif receiver.started is not None:
+            log.warning("the connection from %s closed in the middle of a PDU", receiver.connection)
+        receiver.reset()
+        cast(Any, self.socket).close()  # Evt17: transport connection closed (PS3.8 9.2)
+
+    def _abort(self, reason: int, why: str) -> None:
+        """A-ABORT (service-provider source, PS3.8 9.3.8) at once, then close the connection (Evt17)."""
+        receiver = cast(_Receiver, self.receiver)
+        log.warning("aborting the connection from %s: %s", receiver.connection, why)
+        receiver.reset()
+        abort = A_ABORT_RQ()
+        abort.source = ABORT_SOURCE_PROVIDER
+        abort.reason_diagnostic = reason
+        try:
+            self._send(abort)
+        except Exception:  # the peer may be gone already; closing is all that is left
+            pass
+        cast(Any, self.socket).close()
+
+    def send_pdu(self, primitive: Any) -> None:
+        if isinstance(primitive, A_ASSOCIATE) and primitive.result in (0x01, 0x02) and self.receiver is not None:
+            log_rejection(self.assoc, self.receiver.connection, primitive)
+        super().send_pdu(primitive)
+
+    def run_reactor(self) -> None:
+        try:
+            super().run_reactor()
+        finally:
+            if self.receiver is not None:
+                self.receiver.reset()
+
+
+def log_rejection(assoc: Association, connection: Connection, primitive: A_ASSOCIATE) -> None:
+    """One line for every A-ASSOCIATE-RJ printscp sends: peer, AE titles, PS3.8 result/source/reason."""
+    request = assoc.requestor.primitive
+    calling = str(request.calling_ae_title).strip() if request is not None else "?"
+    called = str(request.called_ae_title).strip() if request is not None else "?"
+    result = "permanent" if primitive.result == 0x01 else "transient"
+    source, reason = int(primitive.result_source or 0), int(primitive.diagnostic or 0)
+    why = _REJECT_REASONS.get((source, reason), "reason not defined by PS3.8")
+    log.warning(
+        "association from %s (calling %s, called %s) rejected: %s (rejected-%s, source %d, reason %d)",
+        connection,
+        calling,
+        called,
+        why,
+        result,
+        source,
+        reason,
+    )
+
+
+def _socket_closed(assoc: Association) -> bool:
+    transport = assoc.dul.socket
+    return transport is None or transport.socket is None or transport.socket.fileno() == -1
+
+
+def run_guarded_acceptor(assoc: ReactorAssociation, receiver: _Receiver) -> None:
+    """3.0.4's Association.run_reactor for an acceptor, with the connection's accounting: the wait for the
+    A-ASSOCIATE-RQ ends as soon as the connection does (ARTIM, a limit, the peer), and only an admitted
+    request is negotiated; the others get A-ASSOCIATE-RJ local-limit-exceeded."""
+    table, connection = receiver.table, receiver.connection
+    try:
+        if not assoc._started_dul:
+            assoc.dul.start()
+            assoc._started_dul = True
+            assoc._dul_ready.wait()
+        primitive = _wait_for_associate_request(assoc)
+        if primitive is None:  # timed out or closed waiting for the A-ASSOCIATE-RQ
+            assoc.kill()
+            _shutdown(assoc)
+            return
+        assoc.requestor.primitive = primitive
+        evt.trigger(assoc, evt.EVT_REQUESTED, {})
+        if not assoc.is_aborted and not assoc.is_rejected:
+            if table.admit(connection):
+                assoc.acse.negotiate_association()
+            else:
+                # PS3.8 9.3.4 Table 9-21: rejected-transient, service-provider (presentation related),
+                # local-limit-exceeded: max_associations associations are running
+                assoc.requestor.ae_title = primitive.calling_ae_title
+                assoc.acse.send_reject(0x02, 0x03, 0x02)
+                evt.trigger(assoc, evt.EVT_REJECTED, {})
+                assoc.kill()
+        if assoc.is_established:
+            with set_timer_resolution(assoc._timer_resolution):
+                assoc._run_reactor()
+        _shutdown(assoc)
+    finally:
+        table.closed(connection)
+
+
+def _wait_for_associate_request(assoc: Association) -> A_ASSOCIATE | None:
+    deadline = time.monotonic() + (assoc.acse_timeout or float("inf"))
+    while time.monotonic() < deadline:
+        primitive = assoc.dul.receive_pdu(wait=True, timeout=0.05)
+        if isinstance(primitive, A_ASSOCIATE):
+            return primitive
+        if primitive is not None or _socket_closed(assoc) or not assoc.dul.is_alive():
+            return None
+    return None
+
+
+def _shutdown(assoc: Association) -> None:
+    transport = assoc.dul.socket
+    if assoc._server and transport is not None and transport.socket:
+        assoc._server.shutdown_request(transport.socket)
+
+
+def prepare_accepted_socket(sock: socket.socket, limits: ConnectionLimits) -> socket.socket:
+    """THE place where an accepted socket is made ready and handed to its association: called in the
+    connection's own thread (never the accept thread), before pynetdicom wraps it.
+
+    A blocking send to a peer that reads nothing gives up after `pdu_timeout` (pynetdicom then sees the
+    connection closed). TLS (issue 11 item 9) wraps the socket here and handshakes within artim_timeout.
+    """
+    sock.settimeout(limits.pdu_timeout)
+    return sock
+
+
 # --- 7. the server -----------------------------------------------------------------------------------------
+
+
+class GuardedAssociationServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server with a table of its connections (item 11)."""
+
+    connections: ConnectionTable
+
+
+AssociationServer: TypeAlias = GuardedAssociationServer
 
 
 def _request_handler(association_class: type[ReactorAssociation]) -> type[RequestHandler]:
     class AdoptingRequestHandler(RequestHandler):
-        """Accepts each association as an `association_class`."""
+        """Accepts each association as an `association_class`, within the server's connection limits."""
+
+        def handle(self) -> None:
+            # 3.0.4's RequestHandler.handle, run in the connection's own thread, with item 11's accounting.
+            table = cast(GuardedAssociationServer, self.server).connections
+            connection = Connection(self.request, self.client_address)
+            table.opened(connection)  # may drop the oldest pending connections
+            try:
+                self.request = prepare_accepted_socket(self.request, table.limits)
+                assoc = self._create_association()
+            except Exception:
+                log.warning("could not start an association on the connection from %s", connection, exc_info=True)
+                table.closed(connection)
+                connection.drop()
+                self.request.close()
+                return
+            dul = cast(_GuardedDUL, assoc.dul)
+            dul.receiver = _Receiver(table, connection)
+            dul.artim_timer.timeout = table.limits.artim_timeout  # PS3.8 9.1.5; pynetdicom uses acse_timeout
+            assoc.network_timeout = table.limits.idle_timeout  # the idle timer of accepted associations
+            evt.trigger(assoc, evt.EVT_CONN_OPEN, {"address": self.client_address})
+            assoc.start()
 
         def _create_association(self) -> Association:
             assoc = super()._create_association()
@@ -430,15 +873,26 @@ def start_server(
     address: tuple[str, int],
     evt_handlers: list[tuple[Any, ...]],
     association_class: type[ReactorAssociation],
+    limits: ConnectionLimits | None = None,
 ) -> AssociationServer:
     """Listen on `address` without blocking, as `AE.start_server(block=False)` does, accepting each
-    association as an `association_class`."""
-    server = ae.make_server(
-        address,
-        evt_handlers=evt_handlers,
-        server_class=ThreadedAssociationServer,
-        request_handler=_request_handler(association_class),
+    association as an `association_class`, within `limits` (item 11; default: the AE's max PDU and
+    maximum associations, and ConnectionLimits' defaults for the rest)."""
+    if limits is None:
+        limits = ConnectionLimits(max_pdu=ae.maximum_pdu_size, max_associations=ae.maximum_associations)
+    # pynetdicom counts every acceptor thread, pending connections included, against maximum_associations;
+    # the ConnectionTable counts admitted associations instead, so pynetdicom's own check must never fire.
+    ae.maximum_associations = 1 << 30
+    server = cast(
+        GuardedAssociationServer,
+        ae.make_server(
+            address,
+            evt_handlers=evt_handlers,
+            server_class=GuardedAssociationServer,
+            request_handler=_request_handler(association_class),
+        ),
     )
+    server.connections = ConnectionTable(limits)
     server.contexts = template_contexts(server.contexts)  # copied for each association
     ae._servers.append(server)  # as AE.start_server does; the server's shutdown() removes it
     threading.Thread(target=server.serve_forever, name="printscp-acceptor", daemon=True).start()

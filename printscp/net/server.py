@@ -228,7 +228,17 @@ class PrintServer:
         network = self.config.network
         address = (host if host is not None else network.host, port if port is not None else network.port)
         ae = self.build_ae()
-        server = compat.start_server(ae, address, self.event_handlers(), PrintAssociation)
+        limits = compat.ConnectionLimits(
+            max_pdu=network.max_pdu,
+            artim_timeout=network.artim_timeout,
+            pdu_timeout=network.pdu_timeout,
+            idle_timeout=network.idle_timeout,
+            max_associations=network.max_associations,
+            max_pending_connections=network.max_pending_connections,
+            max_connections_per_ip=network.max_connections_per_ip,
+            max_buffered_bytes=network.max_buffered_bytes,
+        )
+        server = compat.start_server(ae, address, self.event_handlers(), PrintAssociation, limits)
         self._server = server
         bound = server.server_address
         self._admin = AdminServer(self.printer, self.queue, self.config.archive.folder, int(bound[1]))
