@@ -84,7 +84,7 @@ from pynetdicom.service_class import ServiceClass
 from pynetdicom.service_class_n import PrintManagementServiceClass
 from pynetdicom.sop_class import uid_to_service_class
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
-from pynetdicom.utils import set_timer_resolution
+from pynetdicom.utils import make_target, set_timer_resolution
 
 log = logging.getLogger(__name__)
 
@@ -853,6 +853,9 @@ def _request_handler(association_class: type[ReactorAssociation]) -> type[Reques
             dul.receiver = _Receiver(table, connection)
             dul.artim_timer.timeout = table.limits.artim_timeout  # PS3.8 9.1.5; pynetdicom uses acse_timeout
             assoc.network_timeout = table.limits.idle_timeout  # the idle timer of accepted associations
+            # Association.__init__ made its thread's target the bound run_reactor of pynetdicom's class,
+            # before the class became ours: point it at ours (ReactorAssociation.run_reactor).
+            assoc._target = make_target(assoc.run_reactor)  # type: ignore[attr-defined]
             evt.trigger(assoc, evt.EVT_CONN_OPEN, {"address": self.client_address})
             assoc.start()
 
