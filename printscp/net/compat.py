@@ -45,6 +45,15 @@ Tools the rest of printscp calls:
 8. `set_tcp_nodelay`: pynetdicom never sets TCP_NODELAY; the socket is reached through the DUL.
 9. `called_ae_title`: the Called AE Title of the A-ASSOCIATE-RQ (an acceptor's own title is its AE's).
 10. `quiet_logging`: pynetdicom's `_config` switches for its per-message logging.
+11. Limits and timeouts of accepted connections (issue 11). pynetdicom reads a PDU with one blocking
+   recv() of the length its header announces, so a 1 GiB announcement is buffered whole and a trickled
+   PDU holds the DUL (and its ARTIM and idle timers) for ever; and it counts every acceptor thread,
+   idle sockets included, against maximum_associations. Accepted connections get `_GuardedDUL`'s
+   reader instead (length checked on the header, A-ABORT before the body; `pdu_timeout` from a PDU's
+   first byte; ARTIM = `artim_timeout`; a shared receive budget), a `ConnectionTable` that counts
+   pending connections apart from admitted associations and drops the oldest pending one beyond its
+   limits, and a mirror of the acceptor part of Association.run_reactor that admits by that table.
+   `prepare_accepted_socket` is the one place an accepted socket is handed to its association.
 
 Version range: >=3.0.4 because 3.0.4 is the release the whole test suite runs on and the behaviours
 above were measured on. (This module's tests also pass on 3.0.0 and 3.0.3, whose copied and wrapped

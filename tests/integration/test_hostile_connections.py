@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 import pytest
 from pynetdicom import AE
-
-from printscp.config import NetworkConfig
 from tests.conftest import RunningServer
 from tests.waiting import wait_until
+
+from printscp.config import NetworkConfig
 
 ARTIM, PDU, IDLE = 0.5, 1.0, 1.5
 SHORT = NetworkConfig(

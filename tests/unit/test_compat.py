@@ -16,6 +16,7 @@ import inspect
 import json
 import logging
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +32,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, build_context, dimse_primitives, evt
 from pynetdicom import _config as pynetdicom_config
+from pynetdicom.acse import ACSE
 from pynetdicom.association import Association
 from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dsutils import decode
@@ -40,7 +42,7 @@ from pynetdicom.presentation import PresentationContext
 from pynetdicom.service_class import ServiceClass
 from pynetdicom.service_class_n import PrintManagementServiceClass
 from pynetdicom.sop_class import uid_to_service_class
-from pynetdicom.transport import AssociationServer, RequestHandler
+from pynetdicom.transport import AssociationServer, AssociationSocket, RequestHandler
 
 import printscp
 from printscp.net import compat
@@ -63,6 +65,11 @@ DIGESTS = {
     "DIMSEServiceProvider.receive_primitive": "5f99c86b14a15cef",  # item 5: event reports in a thread
     "RequestHandler._create_association": "05c8d12b79863cdb",  # item 7 adopts what it returns
     "AssociationServer.shutdown": "e8e2c3a41009886d",  # item 7: removes the server from AE._servers
+    "Association.run_reactor": "ed8bbbe3b3d6ddae",  # item 11 mirrors its acceptor part
+    "DULServiceProvider._read_pdu_data": "19f2d4e38c13c835",  # item 11 replaces it on accepted connections
+    "RequestHandler.handle": "034823fb4df3a874",  # item 11 mirrors it
+    "AssociationSocket.close": "c726c8db53813d55",  # item 11: closing queues Evt17
+    "ACSE._negotiate_as_acceptor": "fffd360957c42a8e",  # item 11 turns off its maximum_associations check
 }
 SOURCES = {
     "Association._run_reactor": Association.__dict__["_run_reactor"],
@@ -74,6 +81,11 @@ SOURCES = {
     "DIMSEServiceProvider.receive_primitive": DIMSEServiceProvider.receive_primitive,
     "RequestHandler._create_association": RequestHandler._create_association,
     "AssociationServer.shutdown": AssociationServer.shutdown,
+    "Association.run_reactor": Association.run_reactor,
+    "DULServiceProvider._read_pdu_data": DULServiceProvider._read_pdu_data,
+    "RequestHandler.handle": RequestHandler.handle,
+    "AssociationSocket.close": AssociationSocket.close,
+    "ACSE._negotiate_as_acceptor": ACSE._negotiate_as_acceptor,
 }
 
 
@@ -374,7 +386,8 @@ def test_item6_the_names_our_association_classes_add_are_not_pynetdicoms() -> No
     """PrintAssociation and ReactorAssociation add attributes to pynetdicom's Association; a pynetdicom
     attribute of the same name would be silently replaced."""
     upstream = set(dir(Association)) | set(vars(Association(AE(), "acceptor")))
-    ours = (set(vars(compat.ReactorAssociation)) | set(vars(PrintAssociation))) - {"_run_reactor"}
+    overridden = {"_run_reactor", "run_reactor"}  # on purpose: items 6 and 11, pinned by DIGESTS
+    ours = (set(vars(compat.ReactorAssociation)) | set(vars(PrintAssociation))) - overridden
     ours |= set(PrintAssociation.__annotations__)
     ours -= {"__module__", "__doc__", "__annotations__", "__dict__", "__weakref__", "__qualname__"}
     assert not ours & upstream, f"pynetdicom's Association now has {sorted(ours & upstream)}"
@@ -438,6 +451,70 @@ def test_item10_the_config_switches_exist_and_are_read(monkeypatch: pytest.Monke
     readers = "".join(p.read_text() for p in package.glob("*.py") if p.name != "_config.py")
     for name in ("LOG_HANDLER_LEVEL", "LOG_REQUEST_IDENTIFIERS", "LOG_RESPONSE_IDENTIFIERS"):
         assert f"_config.{name}" in readers, f"pynetdicom no longer reads _config.{name}"
+
+
+# --- item 11: limits and timeouts of accepted connections ------------------------------------------------------
+
+
+def test_item11_pynetdicom_counts_every_acceptor_thread_against_maximum_associations() -> None:
+    source = source_of("ACSE._negotiate_as_acceptor")
+    assert "self.assoc.ae.active_associations if tt.is_acceptor" in source
+    assert "> self.assoc.ae.maximum_associations" in source, "the check compat.start_server turns off moved"
+
+
+def test_item11_the_association_thread_runs_the_run_reactor_bound_at_init() -> None:
+    assert "target=make_target(self.run_reactor)" in inspect.getsource(Association.__init__)
+    assoc = Association(AE(), "acceptor")
+    assert assoc._target.__func__ is Association.run_reactor  # type: ignore[attr-defined]
+
+
+def test_item11_pynetdicom_reads_a_pdu_with_one_blocking_recv_of_its_announced_length() -> None:
+    source = source_of("DULServiceProvider._read_pdu_data")
+    assert "self.socket.recv(pdu_length)" in source, "pynetdicom changed its reader: is item 11 still needed?"
+    assert "self._recv_pdu.put(pdu)" in source and "self._decode_pdu(bytestream)" in source
+
+
+def test_item11_artim_runs_in_sta2_and_its_expiry_closes_and_the_loop_restarts_the_idle_timer() -> None:
+    from pynetdicom import fsm
+
+    assert fsm.TRANSITION_TABLE[("Evt5", "Sta1")] == "AE-5"  # AE-5 starts ARTIM
+    assert fsm.TRANSITION_TABLE[("Evt18", "Sta2")] == "AA-2"  # ARTIM expiry: close (PS3.8 9.2)
+    assert "dul.artim_timer.start()" in inspect.getsource(fsm.AE_5)
+    run = source_of("DULServiceProvider.run_reactor")
+    assert "elif self._is_transport_event():" in run and "self._idle_timer.restart()" in run
+    assert 'self.event_queue.put("Evt17")' in source_of("AssociationSocket.close")
+
+
+def test_item11_the_table_drops_the_oldest_pending_connection_beyond_the_limits() -> None:
+    table = compat.ConnectionTable(compat.ConnectionLimits(max_pending_connections=3, max_connections_per_ip=2))
+    a, b, c, d = (compat.Connection(socket.socket(), (f"10.0.0.{i}", 1000)) for i in (1, 1, 2, 3))
+    for connection in (a, b, c):
+        table.opened(connection)
+    assert table.counts[0] == 3 and not a.dropped
+    table.opened(compat.Connection(socket.socket(), ("10.0.0.1", 1001)))  # a third from 10.0.0.1
+    assert a.dropped and not b.dropped
+    table.opened(d)  # a fourth pending: the oldest (b) goes
+    assert b.dropped and not c.dropped and table.counts[0] == 3
+
+
+def test_item11_only_admitted_associations_count_against_max_associations() -> None:
+    table = compat.ConnectionTable(compat.ConnectionLimits(max_associations=1, max_buffered_bytes=100))
+    first, second = (compat.Connection(socket.socket(), ("10.0.0.1", port)) for port in (1, 2))
+    table.opened(first)
+    table.opened(second)
+    assert table.admit(first) and not table.admit(second)
+    table.closed(first)
+    assert table.admit(second) and table.counts == (0, 1, 0)
+    assert table.reserve(60) and not table.reserve(60)
+    table.unreserve(60)
+    assert table.reserve(100)
+
+
+def test_item11_pdu_limits_follow_ps3_8() -> None:
+    limits = compat.ConnectionLimits(max_pdu=16384)
+    assert limits.pdu_limit(0x04) == 16384  # P-DATA-TF: our Maximum Length Received
+    assert limits.pdu_limit(0x01) == 65536  # A-ASSOCIATE-RQ and the other association PDUs
+    assert compat.ConnectionLimits(max_pdu=0).pdu_limit(0x04) is None
 
 
 # --- the rest of printscp uses the public API only --------------------------------------------------------------

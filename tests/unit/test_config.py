@@ -49,6 +49,12 @@ def test_defaults_without_file() -> None:
         ),
         ("[printer.annotation_display_formats.X]\nbox = []\n", "printer.annotation_display_formats.X.box: unknown key"),
         ("[network\n", "is not valid TOML"),
+        ("[network]\nartim_timeout = 0\n", "network.artim_timeout: must be positive"),
+        ("[network]\npdu_timeout = -1\n", "network.pdu_timeout: must be positive"),
+        ("[network]\nidle_timeout = 'long'\n", "network.idle_timeout: expected a number"),
+        ("[network]\nmax_pending_connections = 0\n", "network.max_pending_connections: must be at least 1"),
+        ("[network]\nmax_connections_per_ip = 0\n", "network.max_connections_per_ip: must be at least 1"),
+        ("[network]\nmax_buffered_bytes = 1000\n", "network.max_buffered_bytes: must hold at least one PDU"),
     ],
 )
 def test_errors_name_their_key(tmp_path: Path, text: str, key: str) -> None:
@@ -60,3 +66,11 @@ def test_errors_name_their_key(tmp_path: Path, text: str, key: str) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_connection_limits_have_their_documented_defaults(tmp_path: Path) -> None:
+    network = load_config(REPO / "config.toml").network
+    assert (network.artim_timeout, network.pdu_timeout, network.idle_timeout) == (10, 30, 60)
+    assert (network.max_pending_connections, network.max_connections_per_ip) == (32, 8)
+    assert network.max_buffered_bytes == 64 * 1024 * 1024
+    assert load_config(write(tmp_path, "[network]\nidle_timeout = 300\n")).network.idle_timeout == 300
