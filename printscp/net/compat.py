@@ -835,6 +835,9 @@ class GuardedAssociationServer(ThreadedAssociationServer):
     """pynetdicom's threaded server with a table of its connections (item 11)."""
 
     connections: ConnectionTable
+    # socketserver's backlog of 5 makes a burst of connections wait for SYN retries (1, 3, 7 s...) before
+    # they are even accepted, a legitimate client's among them; pending ones are limited by the table.
+    request_queue_size = 256
 
 
 AssociationServer: TypeAlias = GuardedAssociationServer
