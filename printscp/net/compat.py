@@ -45,6 +45,10 @@ Tools the rest of printscp calls:
 8. `set_tcp_nodelay`: pynetdicom never sets TCP_NODELAY; the socket is reached through the DUL.
 9. `called_ae_title`: the Called AE Title of the A-ASSOCIATE-RQ (an acceptor's own title is its AE's).
 10. `quiet_logging`: pynetdicom's `_config` switches for its per-message logging.
+11. Log context: `thread_association` (the association a reactor or DUL thread serves, for the association
+    log's id on every line), `release_completed` (the state in which a peer closing TCP is normal),
+    `rejection` (the A-ASSOCIATE-RJ result, source and reason sent) and `filter_network_logs` (a filter on
+    the pynetdicom loggers that report transport errors).
 
 Version range: >=3.0.4 because 3.0.4 is the release the whole test suite runs on and the behaviours
 above were measured on. (This module's tests also pass on 3.0.0 and 3.0.3, whose copied and wrapped
@@ -474,6 +478,53 @@ def quiet_logging() -> None:
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     pynetdicom_config.LOG_HANDLER_LEVEL = "none"
     pynetdicom_config.LOG_REQUEST_IDENTIFIERS = pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = False
+
+
+# --- 11. log context ---------------------------------------------------------------------------------------------
+
+# The pynetdicom loggers whose ERROR lines report transport trouble (connect, read, the state machine).
+NETWORK_LOGGERS = (
+    "pynetdicom.transport",
+    "pynetdicom.dul",
+    "pynetdicom.fsm",
+    "pynetdicom.acse",
+    "pynetdicom.association",
+)
+
+
+def thread_association(thread: threading.Thread) -> Association | None:
+    """The association `thread` works for: an Association runs its reactor as a thread, and its DUL in
+    another (a DULServiceProvider with an `assoc`)."""
+    if isinstance(thread, Association):
+        return thread
+    if isinstance(thread, DULServiceProvider):
+        return thread.assoc
+    return None
+
+
+def release_completed(assoc: Association) -> bool:
+    """Whether the association has been released: the A-RELEASE-RP is sent (the acceptor waits in Sta13 for
+    the peer to close) or received. A peer closing TCP, even with a reset, is normal from then on."""
+    return bool(assoc.is_released) or assoc.dul.state_machine.current_state == "Sta13"
+
+
+def rejection(assoc: Association) -> tuple[int, int, int] | None:
+    """Result, source and reason/diagnostic of the A-ASSOCIATE-RJ an acceptor sent (PS3.8 9.3.4), if any."""
+    primitive = assoc.acceptor.primitive
+    if primitive is None or primitive.result in (None, 0x00):
+        return None
+    return int(primitive.result), int(primitive.result_source or 0), int(primitive.diagnostic or 0)
+
+
+def filter_network_logs(log_filter: logging.Filter, add: bool = True) -> None:
+    """Add (or remove) `log_filter` on pynetdicom's transport loggers: a logger's filter sees the records
+    made on it, so this reaches their lines whatever handlers the application has."""
+    for name in NETWORK_LOGGERS:
+        logger = logging.getLogger(name)
+        if add:
+            logger.addFilter(log_filter)
+        else:
+            logger.removeFilter(log_filter)
 
 
 _apply()
