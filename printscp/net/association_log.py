@@ -166,7 +166,7 @@ def _extra(entry: _Entry) -> dict[str, Any]:
 def on_conn_open(event: Event) -> None:
     address: tuple[str, int] = getattr(event, "address", ("?", 0))  # EVT_CONN_OPEN's (host, port) of the peer
     entry = _entry(event.assoc, f"{address[0]}:{address[1]}")
-    log.debug("connection from %s", entry.peer, extra=_extra(entry))
+    log.debug("connection opened from %s", entry.peer, extra=_extra(entry))
 
 
 def on_accepted(event: Event) -> None:
@@ -236,7 +236,13 @@ def on_aborted(event: Event) -> None:
 
 
 def on_conn_close(event: Event) -> None:
-    _ended(event, "closed")  # neither released nor aborted: the peer closed TCP, or the server timed it out
+    # The DUL may report the closed connection before the reactor reports the release (the peer closes as
+    # soon as it has the A-RELEASE-RP) or an A-ABORT that came with it.
+    assoc = event.assoc
+    if compat.release_completed(assoc):
+        _ended(event, "released")
+    else:
+        _ended(event, "aborted" if compat.peer_aborted(assoc) else "closed")
 
 
 # --- logging filters and formatter (cli.py installs them) ------------------------------------------------------

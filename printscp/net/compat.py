@@ -47,6 +47,7 @@ Tools the rest of printscp calls:
 10. `quiet_logging`: pynetdicom's `_config` switches for its per-message logging.
 11. Log context: `thread_association` (the association a reactor or DUL thread serves, for the association
     log's id on every line), `release_completed` (the state in which a peer closing TCP is normal),
+    `peer_aborted` (an A-ABORT received but not yet seen by the reactor),
     `rejection` (the A-ASSOCIATE-RJ result, source and reason sent) and `filter_network_logs` (a filter on
     the pynetdicom loggers that report transport errors).
 
@@ -506,6 +507,12 @@ def release_completed(assoc: Association) -> bool:
     """Whether the association has been released: the A-RELEASE-RP is sent (the acceptor waits in Sta13 for
     the peer to close) or received. A peer closing TCP, even with a reset, is normal from then on."""
     return bool(assoc.is_released) or assoc.dul.state_machine.current_state == "Sta13"
+
+
+def peer_aborted(assoc: Association) -> bool:
+    """Whether an A-ABORT from the peer waits for the reactor (the DUL closes the connection, and reports
+    that, before the reactor reports the abort)."""
+    return isinstance(assoc.dul.peek_next_pdu(), A_ABORT)
 
 
 def rejection(assoc: Association) -> tuple[int, int, int] | None:
