@@ -309,12 +309,12 @@ class Repeats:
     def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval, self._clock = interval, clock
         self._seen: dict[Hashable, tuple[float, int]] = {}
-        self._lock = threading.Lock()
+        self._mutex = threading.Lock()
 
     def admit(self, key: Hashable) -> int | None:
         """None when this repeat of `key` is not to be logged (it is counted); otherwise how many repeats
         were not logged since the last line for `key`."""
-        with self._lock:
+        with self._mutex:
             now = self._clock()
             seen = self._seen.get(key)
             if seen is not None and now - seen[0] < self.interval:
@@ -325,6 +325,6 @@ class Repeats:
 
     def forget(self, key: Hashable) -> int:
         """The failure is over: returns how many repeats were not logged."""
-        with self._lock:
+        with self._mutex:
             seen = self._seen.pop(key, None)
         return seen[1] if seen is not None else 0
