@@ -54,6 +54,11 @@ Tools the rest of printscp calls:
    pending connections apart from admitted associations and drops the oldest pending one beyond its
    limits, and a mirror of the acceptor part of Association.run_reactor that admits by that table.
    `prepare_accepted_socket` is the one place an accepted socket is handed to its association.
+12. Log context: `thread_association` (the association a reactor or DUL thread serves, for the association
+    log's id on every line), `release_completed` (the state in which a peer closing TCP is normal),
+    `peer_aborted` (an A-ABORT received but not yet seen by the reactor),
+    `rejection` (the A-ASSOCIATE-RJ result, source and reason sent) and `filter_network_logs` (a filter on
+    the pynetdicom loggers that report transport errors).
 
 Version range: >=3.0.4 because 3.0.4 is the release the whole test suite runs on and the behaviours
 above were measured on. (This module's tests also pass on 3.0.0 and 3.0.3, whose copied and wrapped
@@ -943,6 +948,59 @@ def quiet_logging() -> None:
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     pynetdicom_config.LOG_HANDLER_LEVEL = "none"
     pynetdicom_config.LOG_REQUEST_IDENTIFIERS = pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = False
+
+
+# --- 12. log context ---------------------------------------------------------------------------------------------
+
+# The pynetdicom loggers whose ERROR lines report transport trouble (connect, read, the state machine).
+NETWORK_LOGGERS = (
+    "pynetdicom.transport",
+    "pynetdicom.dul",
+    "pynetdicom.fsm",
+    "pynetdicom.acse",
+    "pynetdicom.association",
+)
+
+
+def thread_association(thread: threading.Thread) -> Association | None:
+    """The association `thread` works for: an Association runs its reactor as a thread, and its DUL in
+    another (a DULServiceProvider with an `assoc`)."""
+    if isinstance(thread, Association):
+        return thread
+    if isinstance(thread, DULServiceProvider):
+        return thread.assoc
+    return None
+
+
+def release_completed(assoc: Association) -> bool:
+    """Whether the association has been released: the A-RELEASE-RP is sent (the acceptor waits in Sta13 for
+    the peer to close) or received. A peer closing TCP, even with a reset, is normal from then on."""
+    return bool(assoc.is_released) or assoc.dul.state_machine.current_state == "Sta13"
+
+
+def peer_aborted(assoc: Association) -> bool:
+    """Whether an A-ABORT from the peer waits for the reactor (the DUL closes the connection, and reports
+    that, before the reactor reports the abort)."""
+    return isinstance(assoc.dul.peek_next_pdu(), A_ABORT)
+
+
+def rejection(assoc: Association) -> tuple[int, int, int] | None:
+    """Result, source and reason/diagnostic of the A-ASSOCIATE-RJ an acceptor sent (PS3.8 9.3.4), if any."""
+    primitive = assoc.acceptor.primitive
+    if primitive is None or primitive.result in (None, 0x00):
+        return None
+    return int(primitive.result), int(primitive.result_source or 0), int(primitive.diagnostic or 0)
+
+
+def filter_network_logs(log_filter: logging.Filter, add: bool = True) -> None:
+    """Add (or remove) `log_filter` on pynetdicom's transport loggers: a logger's filter sees the records
+    made on it, so this reaches their lines whatever handlers the application has."""
+    for name in NETWORK_LOGGERS:
+        logger = logging.getLogger(name)
+        if add:
+            logger.addFilter(log_filter)
+        else:
+            logger.removeFilter(log_filter)
 
 
 _apply()

@@ -17,10 +17,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pydicom import dcmread
-from pynetdicom import AE
+from pynetdicom import AE, evt
+from pynetdicom.association import Association
 
 from printscp.config import Node
-from printscp.net import compat
+from printscp.net import association_log, compat
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Forwarder:
         self._stopping = False
         self._retry_at: dict[str, float] = {}
         self._backoff: dict[str, float] = {}
+        self._repeats = association_log.Repeats()  # a PACS that is down: one line a minute, with a count
         self._thread = threading.Thread(target=self._run, name="printscp-forward", daemon=True)
         self._thread.start()
 
@@ -90,12 +92,16 @@ class Forwarder:
         if not datasets:
             return
         ae = AE(self.ae_title)
+        association_log.expect_failures(ae)  # _failed says why, once per attempt; pynetdicom's errors -> DEBUG
         for sop_class in sorted({str(ds.SOPClassUID) for _, ds in datasets})[:128]:
             ae.add_requested_context(sop_class)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
-        assoc = ae.associate(node.host, node.port, ae_title=name)
+        connected: list[bool] = []
+        assoc = ae.associate(
+            node.host, node.port, ae_title=name, evt_handlers=[(evt.EVT_CONN_OPEN, lambda _: connected.append(True))]
+        )
         if not assoc.is_established:
-            self._failed(name, "cannot associate")
+            self._failed(name, _why_not(assoc) if connected else "cannot connect")
             return
         compat.set_tcp_nodelay(assoc)
         sent = 0
@@ -117,6 +123,7 @@ class Forwarder:
             if assoc.is_established:
                 assoc.release()
         log.info("forwarded %d instance(s) to %s", sent, name)
+        self._repeats.forget(name)
         with self._wake:
             self._backoff.pop(name, None)
             self._retry_at.pop(name, None)
@@ -126,10 +133,26 @@ class Forwarder:
             backoff = min(MAX_BACKOFF, self._backoff.get(name, 0.5) * 2)
             self._backoff[name] = backoff
             self._retry_at[name] = time.monotonic() + backoff
+        waiting = len(list((self.root / name).iterdir()))
+        repeats = self._repeats.admit((name, why))
+        if repeats is None:  # said less than a minute ago
+            log.debug("forwarding to %s failed again (%s); %d waiting, next try in %.0f s", name, why, waiting, backoff)
+            return
         log.warning(
-            "forwarding to %s failed (%s); %d waiting, next try in %.0f s",
+            "forwarding to %s failed (%s); %d waiting, next try in %.0f s%s",
             name,
             why,
-            len(list((self.root / name).iterdir())),
+            waiting,
             backoff,
+            f" ({repeats} more such failures in the last minute)" if repeats else "",
         )
+
+
+def _why_not(assoc: Association) -> str:
+    """Why an association request did not end in an association, in a few words."""
+    if assoc.is_rejected:
+        rejection = compat.rejection(assoc)
+        return "association rejected" if rejection is None else association_log.rejection_in_words(*rejection)
+    if assoc.is_aborted:
+        return "association aborted"
+    return "cannot connect"

@@ -12,12 +12,14 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pydicom.datadict import dictionary_description, keyword_for_tag
 from pydicom.dataset import Dataset
 from pynetdicom.events import Event
 
 from printscp import uids
 from printscp.engine import N_ACTION, N_CREATE, N_DELETE, N_GET, N_SET, Outcome, PrintEngine
-from printscp.errors import InvalidAttributeValue, PrintError
+from printscp.errors import InvalidAttributeValue, PrintError, tag_str
+from printscp.model.values import describe
 from printscp.status import Status
 
 if TYPE_CHECKING:
@@ -28,17 +30,47 @@ log = logging.getLogger(__name__)
 Response = tuple[Dataset, Dataset | None]
 
 
-def _error_comment(message: str) -> str:
-    """Error Comment is LO: at most 64 characters, no backslash or control characters (PS3.5 6.2)."""
-    text = re.sub(r"[^\x20-\x7e]", "?", message.replace("\\", "/"))
-    return text if len(text) <= 64 else text[:61] + "..."
+LO_MAX = 64  # Error Comment (0000,0902) is LO (PS3.5 6.2)
+
+
+def _error_comment(message: str, offending: tuple[int, ...] = ()) -> str:
+    """The Error Comment of a response, most useful first.
+
+    With an offending attribute: its tag and keyword, then the reason with the attribute's name taken out
+    ("(2010,0150) ConfigurationInformation: 'X' is not a configuration of this printer"); without one, the
+    message. At most 64 characters (the start of the reason is kept), no backslash or control characters
+    (PS3.5 6.2, LO).
+    """
+    prefix = ""
+    reason = message
+    if offending:
+        tag = offending[0]
+        keyword = keyword_for_tag(tag) or ("PrivateAttribute" if (tag >> 16) % 2 else "UnknownAttribute")
+        prefix = f"{tag_str(tag)} {keyword}"
+        reason = _without_name(message, tag)
+    reason = " ".join(re.sub(r"[^\x20-\x7e]", "?", reason.replace("\\", "/")).split())
+    text = f"{prefix}: {reason}" if prefix and reason else prefix or reason
+    return text if len(text) <= LO_MAX else text[: LO_MAX - 3].rstrip() + "..."
+
+
+def _without_name(message: str, tag: int) -> str:
+    """`message` without the attribute's own name, which the comment's prefix already gives."""
+    text = message.replace(describe(tag), "").replace(tag_str(tag), "").strip()
+    try:
+        name = dictionary_description(tag)
+    except KeyError:
+        name = ""
+    if name and text.startswith(name):
+        text = text[len(name) :]
+    text = text.lstrip(" :;,-")
+    return text[3:] if text.startswith("is ") else text
 
 
 def _status(status: Status, comment: str = "", offending: tuple[int, ...] = ()) -> Dataset:
     ds = Dataset()
     ds.Status = int(status)
     if comment:
-        ds.ErrorComment = _error_comment(comment)
+        ds.ErrorComment = _error_comment(comment, offending)
     if offending:
         if status.is_failure:
             ds.OffendingElement = list(dict.fromkeys(offending))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from typing import Any
 
 from pydicom.uid import (
@@ -28,7 +27,7 @@ from printscp.jobs import PrintQueue
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer, PrinterState
 from printscp.model.record import GrayscaleImage, PrintRequest
-from printscp.net import compat, handlers, qr
+from printscp.net import association_log, compat, handlers, qr
 from printscp.net.forward import Forwarder
 from printscp.net.notify import PrintAssociation
 
@@ -57,7 +56,9 @@ class _AssociationPrinting:
         self._queue.prepare(image)
 
     def submit(self, request: PrintRequest) -> str:
-        return self._queue.submit(request, self._notify)
+        job_uid = self._queue.submit(request, self._notify)
+        association_log.printed(request.association_id, len(request.films))
+        return job_uid
 
     def print_job(self, sop_instance_uid: str) -> PrintJobState | None:
         return self._queue.job(sop_instance_uid)
@@ -102,7 +103,7 @@ class PrintServer:
                     called_ae_title=called if called is not None else self.config.network.ae_title,
                     annotation_negotiated=uids.BASIC_ANNOTATION_BOX in accepted,
                     print_job_negotiated=uids.PRINT_JOB in accepted,
-                    association_id=uuid.uuid4().hex[:16],
+                    association_id=association_log.association_id(assoc),  # made when its connection opened
                 )
                 notify = assoc.post_event if info.print_job_negotiated and isinstance(assoc, PrintAssociation) else None
                 engine = PrintEngine(self.profile, self.printer, info, _AssociationPrinting(self.queue, notify))
@@ -121,15 +122,7 @@ class PrintServer:
             return len(self._engines)
 
     def _established(self, event: Event) -> None:
-        assoc = event.assoc
-        contexts = ", ".join(uids.name(str(cx.abstract_syntax)) for cx in assoc.accepted_contexts)
-        log.info(
-            "association from %s (%s:%s) accepted: %s",
-            str(assoc.requestor.ae_title).strip(),
-            assoc.requestor.address,
-            assoc.requestor.port,
-            contexts,
-        )
+        assoc = event.assoc  # association_log logs it
         state = self.printer.state
         if state.printer_status is not PrinterStatus.NORMAL and isinstance(assoc, PrintAssociation):
             # The standard sends printer events on changes (PS3.4 H.4.6.2); an SCU that associates while
@@ -205,7 +198,11 @@ class PrintServer:
     def event_handlers(self) -> list[tuple[Any, ...]]:
         """Every handler printscp binds, in one visible list."""
         return [
+            (evt.EVT_CONN_OPEN, association_log.on_conn_open),  # first: it gives the association its id
             (evt.EVT_CONN_OPEN, _set_tcp_nodelay),
+            (evt.EVT_ACCEPTED, association_log.on_accepted),
+            (evt.EVT_REJECTED, association_log.on_rejected),
+            (evt.EVT_DIMSE_RECV, association_log.on_dimse_recv),
             (evt.EVT_C_ECHO, handlers.handle_c_echo, [self]),
             (evt.EVT_N_CREATE, handlers.handle_n_create, [self]),
             (evt.EVT_N_SET, handlers.handle_n_set, [self]),
@@ -221,6 +218,9 @@ class PrintServer:
             (evt.EVT_RELEASED, self._forget),
             (evt.EVT_ABORTED, self._forget),
             (evt.EVT_CONN_CLOSE, self._forget),
+            (evt.EVT_RELEASED, association_log.on_released),
+            (evt.EVT_ABORTED, association_log.on_aborted),
+            (evt.EVT_CONN_CLOSE, association_log.on_conn_close),
         ]
 
     def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:

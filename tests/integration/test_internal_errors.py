@@ -50,7 +50,7 @@ def test_a_value_pydicom_cannot_read_is_0106_naming_it(running: RunningServer) -
         response = scu.n_create(SESSION, ds)
         assert response.status == Status.INVALID_ATTRIBUTE_VALUE
         assert response.offending == [0x20000010]
-        assert "Number of Copies" in response.comment
+        assert response.comment.startswith("(2000,0010) NumberOfCopies: ")
 
 
 def _session(**attributes: object) -> Dataset:

@@ -105,7 +105,7 @@ def test_n_create_warning_still_names_the_new_instance(running: RunningServer) -
     with PrintSCU(running.address) as scu:
         session = scu.n_create(SESSION, _ds(MediumType="GOLD FILM"))
         assert session.status == 0x0116
-        assert "Medium Type (2000,0030) 'GOLD FILM' is not supported" in session.comment
+        assert session.comment.startswith("(2000,0030) MediumType: 'GOLD FILM' is not supported")
         assert session.command.AffectedSOPInstanceUID  # in the command, not the data set
         assert session.dataset is not None and "AffectedSOPInstanceUID" not in session.dataset
         assert session.dataset.MediumType == "CLEAR FILM"
@@ -124,11 +124,21 @@ def test_n_create_warning_still_names_the_new_instance(running: RunningServer) -
             lambda scu, s: scu.n_set(SESSION, s, _ds(PrintPriority="URGENT")),
             0x0106,
             0x20000020,
-            "Print Priority (2000,0020) 'URGENT' is not one of HIGH, MED, LOW",
+            "(2000,0020) PrintPriority: 'URGENT' is not one of HIGH, MED, LOW",
         ),
-        (lambda scu, s: scu.n_set(SESSION, s, _ds(NumberOfCopies="0")), 0x0106, 0x20000010, "Number of Copies"),
-        (lambda scu, s: scu.n_set(SESSION, s, _ds(PatientID="X")), 0x0105, 0x00100020, "Patient ID (0010,0020)"),
-        (lambda scu, s: scu.n_create(FILM_BOX, _ds(FilmSizeID="A4")), 0x0120, 0x20100010, "Image Display Format"),
+        (
+            lambda scu, s: scu.n_set(SESSION, s, _ds(NumberOfCopies="0")),
+            0x0106,
+            0x20000010,
+            "(2000,0010) NumberOfCopies: ",
+        ),
+        (lambda scu, s: scu.n_set(SESSION, s, _ds(PatientID="X")), 0x0105, 0x00100020, "(0010,0020) PatientID: "),
+        (
+            lambda scu, s: scu.n_create(FILM_BOX, _ds(FilmSizeID="A4")),
+            0x0120,
+            0x20100010,
+            "(2010,0010) ImageDisplayFormat: ",
+        ),
         (lambda scu, s: scu.n_create(SESSION), 0x0111, None, "only one Film Session per association"),
         (
             lambda scu, s: scu.n_set(SESSION, "1.2.3.4", _ds(NumberOfCopies="1")),
@@ -186,7 +196,7 @@ def test_image_box_failures_over_the_network(running: RunningServer) -> None:
         request.BasicGrayscaleImageSequence = [item]
         response = scu.n_set(IMAGE_BOX, images[0], request)
         assert response.status == 0x0106 and response.offending == [0x7FE00010]
-        assert "Pixel Data holds 128 bytes" in response.comment
+        assert response.comment.startswith("(7FE0,0010) PixelData: holds 128 bytes")
         wrong_position = scu.set_image(images[0], 3, ramp(8, 8))
         assert wrong_position.status == 0x0106 and wrong_position.offending == [0x20200010]
 

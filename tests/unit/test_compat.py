@@ -26,7 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import pynetdicom
+import pynetdicom.acse
 import pynetdicom.association
+import pynetdicom.dul
+import pynetdicom.fsm
+import pynetdicom.transport
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -515,6 +519,56 @@ def test_item11_pdu_limits_follow_ps3_8() -> None:
     assert limits.pdu_limit(0x04) == 16384  # P-DATA-TF: our Maximum Length Received
     assert limits.pdu_limit(0x01) == 65536  # A-ASSOCIATE-RQ and the other association PDUs
     assert compat.ConnectionLimits(max_pdu=0).pdu_limit(0x04) is None
+
+
+def test_item12_reactor_and_dul_threads_lead_to_their_association() -> None:
+    assoc = Association(AE(), "acceptor")
+    assert isinstance(assoc, threading.Thread) and isinstance(assoc.dul, threading.Thread)
+    assert compat.thread_association(assoc) is assoc
+    assert compat.thread_association(assoc.dul) is assoc
+    assert compat.thread_association(threading.current_thread()) is None
+
+
+def test_item12_release_completed_reads_is_released_and_sta13() -> None:
+    assoc = Association(AE(), "acceptor")
+    assert assoc.dul.state_machine.current_state == "Sta1" and not compat.release_completed(assoc)
+    assoc.dul.state_machine.current_state = "Sta13"  # A-RELEASE-RP sent, awaiting the close (PS3.8 9.2)
+    assert compat.release_completed(assoc)
+    assoc.dul.state_machine.current_state = "Sta1"
+    assoc.is_released = True
+    assert compat.release_completed(assoc)
+
+
+def test_item12_the_dul_reports_a_reset_after_release_on_its_logger_in_sta13() -> None:
+    source = inspect.getsource(DULServiceProvider._read_pdu_data)
+    assert 'LOGGER.error("Connection closed before the entire PDU was received")' in source
+    assert "pynetdicom.dul" in compat.NETWORK_LOGGERS and "pynetdicom.transport" in compat.NETWORK_LOGGERS
+    fsm_source = inspect.getsource(pynetdicom.fsm)
+    assert '("Evt17", "Sta13"): "AR-5"' in fsm_source, "a closed connection in Sta13 is no longer AR-5"
+    for module in (pynetdicom.dul, pynetdicom.transport, pynetdicom.acse, pynetdicom.fsm, pynetdicom.association):
+        assert module.LOGGER.name in compat.NETWORK_LOGGERS, module.__name__
+
+
+def test_item12_rejection_and_peer_aborted_read_the_primitives() -> None:
+    assoc = Association(AE(), "acceptor")
+    assert compat.rejection(assoc) is None and not compat.peer_aborted(assoc)
+    reject = A_ASSOCIATE()
+    reject.result, reject.result_source, reject.diagnostic = 0x01, 0x01, 0x03
+    assoc.acceptor.primitive = reject  # what ACSE.send_reject keeps
+    assert compat.rejection(assoc) == (1, 1, 3)
+    assert "self.acceptor.primitive = primitive" in inspect.getsource(pynetdicom.acse.ACSE.send_reject)
+    assoc.dul.to_user_queue.put(A_ABORT())
+    assert compat.peer_aborted(assoc)
+
+
+def test_item12_filter_network_logs_adds_and_removes_a_filter() -> None:
+    log_filter = logging.Filter("nothing")
+    compat.filter_network_logs(log_filter)
+    try:
+        assert all(log_filter in logging.getLogger(name).filters for name in compat.NETWORK_LOGGERS)
+    finally:
+        compat.filter_network_logs(log_filter, add=False)
+    assert not any(log_filter in logging.getLogger(name).filters for name in compat.NETWORK_LOGGERS)
 
 
 # --- the rest of printscp uses the public API only --------------------------------------------------------------
