@@ -100,10 +100,39 @@ def test_config_errors_name_the_key_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and "network.port" in result.stderr
 
 
-def test_port_in_use_is_reported(served: Served) -> None:
-    result = run("serve", "--host", "127.0.0.1", "--port", str(served.port), timeout=20)
-    assert result.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{served.port}" in result.stderr
+def test_port_in_use_is_reported(served: Served, tmp_path: Path) -> None:
+    other = str(tmp_path / "other")
+    result = run("serve", "--host", "127.0.0.1", "--port", str(served.port), "--archive", other, timeout=20)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{served.port}" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_second_server_on_the_same_archive_exits_and_touches_nothing(served: Served, tmp_path: Path) -> None:
+    """Issue 11 item 4: the second server used to empty the first one's spool (its N-ACTION then failed)."""
+    import numpy as np
+    from printscu import PrintSCU
+    from waiting import wait_until
+
+    from printscp import uids
+
+    archive = tmp_path / "films"
+    live = archive / ".spool" / "live"
+    with PrintSCU(("127.0.0.1", served.port), called="CLI_PRINTER") as scu:
+        session = scu.film_session(FilmSessionLabel="FIRST SERVER")
+        _, boxes, _ = scu.film_box(session)
+        assert scu.set_image(boxes[0], 1, np.full((32, 32), 1000, dtype=np.uint16)).status == 0
+        wait_until(lambda: list(live.glob("*.npy")), 10, "the image written to the spool")
+        before = sorted(p.name for p in live.iterdir())
+        second = run("serve", "--config", str(REPO / "config.toml"), "--port", "0", "--archive", str(archive))
+        assert second.returncode == 2, second.stderr
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1, second.stderr
+        assert str(archive) in lines[0] and f"PID {served.process.pid}" in lines[0]
+        assert sorted(p.name for p in live.iterdir()) == before  # the first server's spool is untouched
+        assert scu.n_action(uids.BASIC_FILM_SESSION, session).status == 0
+    wait_until(lambda: list(archive.glob("*/*/*/*/film-1.pdf")), 30, "the first server's film printed")
+    assert (archive / ".lock").read_text().strip() == str(served.process.pid)
 
 
 def test_printer_commands_change_a_running_server(served: Served, tmp_path: Path) -> None:
