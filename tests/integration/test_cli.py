@@ -275,3 +275,104 @@ def test_films_list_show_and_export_with_and_without_a_server(start_server: Any,
 def test_films_without_an_archive_say_so(tmp_path: Path) -> None:
     result = run("films", "list", "--archive", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "no archive at" in result.stderr
+
+
+NEIGHBOURS = """\
+[network]
+ae_title = "FILE_AE"
+host = "127.0.0.2"
+port = 11999
+max_pdu = 65536
+max_associations = 3
+allowed_calling_ae_titles = ["TESTSCU", "PRINTSCP_ECHO"]
+
+[archive]
+folder = "file-films"
+max_age_days = 30
+max_size_gb = 2.5
+forward_to = ["STORESCP"]
+
+[nodes.STORESCP]
+host = "127.0.0.1"
+port = {port}
+"""
+
+
+def test_every_cli_override_changes_only_its_key(tmp_path: Path) -> None:
+    """Issue 11 item 5: --archive used to replace the whole [archive] section, dropping forwarding and retention."""
+    import dataclasses
+
+    from printscp.cli import _load, build_parser
+
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(NEIGHBOURS.format(port=11113))
+    base = _load(build_parser().parse_args(["serve", "--config", str(config_file)]))
+    assert base.archive.folder == tmp_path / "file-films" and base.archive.forward_to == ("STORESCP",)
+    overrides: list[tuple[list[str], str, str, object]] = [
+        (["--archive", str(tmp_path / "cli")], "archive", "folder", tmp_path / "cli"),
+        (["--port", "0"], "network", "port", 0),
+        (["--host", "127.0.0.1"], "network", "host", "127.0.0.1"),
+        (["--ae-title", "CLI_AE"], "network", "ae_title", "CLI_AE"),
+    ]
+    for flags, section, key, value in overrides:
+        for command in (["serve"], ["printer", "status"], ["films", "list"]):
+            parser = build_parser()
+            try:
+                args = parser.parse_args([*command, "--config", str(config_file), *flags])
+            except SystemExit:  # this command has no such flag (films take --archive only)
+                assert command[0] != "serve" and flags[0] != "--archive"
+                continue
+            config = _load(args)
+            changed = getattr(config, section)
+            assert getattr(changed, key) == value, (command, flags)
+            # every other key of the section, and every other section, is the file's
+            assert changed == dataclasses.replace(getattr(base, section), **{key: value}), (command, flags)
+            others = {name: getattr(base, name) for name in ("network", "archive", "nodes", "queue", "printer")}
+            others[section] = changed
+            assert dataclasses.replace(base, **others) == config
+
+
+def test_serve_with_archive_flag_still_forwards_to_the_configured_node(tmp_path: Path) -> None:
+    """Acceptance of issue 11 item 5: `serve --archive DIR` with a config that forwards; the film reaches storescp."""
+    from dcmtk import StoreSCP, free_port
+
+    storescp_port = free_port()
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(NEIGHBOURS.format(port=storescp_port))
+    archive = tmp_path / "cli-films"
+    command = [
+        *PRINTSCP,
+        "serve",
+        "--config",
+        str(config_file),
+        "--archive",
+        str(archive),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--ae-title",
+        "CLI_PRINTER",
+    ]
+    log = tmp_path / "serve.log"
+    with StoreSCP(tmp_path / "storescp", storescp_port) as scp, open(log, "w") as stderr:
+        process = subprocess.Popen(command, stderr=stderr, text=True, cwd=REPO)
+        try:
+            from waiting import wait_until
+
+            def listening() -> list[str]:
+                return re.findall(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
+
+            wait_until(lambda: process.poll() is not None or listening(), 20, "the server listening")
+            assert process.poll() is None, log.read_text()
+            _print_film(("127.0.0.1", int(listening()[0])), "TESTSCU", "FORWARDED")
+            (received,) = scp.wait_for(1, 30)
+            assert received.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.1"  # Encapsulated PDF
+            printed = list(archive.glob("*/*/*/*/film-1.dcm"))
+            assert len(printed) == 1 and not (tmp_path / "file-films").exists()
+            from pydicom import dcmread
+
+            assert dcmread(printed[0]).SOPInstanceUID == received.SOPInstanceUID
+        finally:
+            process.terminate()
+            process.wait(15)
