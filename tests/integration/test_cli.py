@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -172,10 +173,68 @@ def test_printer_commands_change_a_running_server(served: Served, tmp_path: Path
     assert "printer: FAILURE (FILM JAM)" in run("printer", "status", *options).stdout
     wrong_port = run("printer", "status", "--port", "1", "--archive", str(tmp_path / "films"))
     assert wrong_port.returncode == 1 and "no printscp is serving" in wrong_port.stderr
-    # the channel is loopback only and not the DICOM port
+    # the channel is a Unix socket, never the network; its file, socket and folder are the owner's only
+    admin_file = tmp_path / "films" / f".printscp-{served.port}.admin"
+    endpoint = json.loads(admin_file.read_text())
+    assert endpoint["pid"] == served.process.pid
+    socket_path = Path(endpoint["socket"])
+    assert stat.S_ISSOCK(socket_path.stat().st_mode)
+    assert oct(admin_file.stat().st_mode & 0o777) == "0o600"
+    assert oct(socket_path.stat().st_mode & 0o777) == "0o600"
+    assert oct(socket_path.parent.stat().st_mode & 0o777) == "0o700"
+
+
+# Run as another user (nobody) with the system Python: connect to the admin socket, send a command, print
+# the reply or the error. The tests run as root; a child process can drop to another user id.
+AS_ANOTHER_USER = """
+import socket, sys
+connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    connection.connect(sys.argv[1])
+except OSError as exc:
+    print("connect:", exc.strerror)
+    raise SystemExit(0)
+connection.sendall(b'{"command": "set", "status": "FAILURE", "info": "FILM JAM"}\\n')
+print("reply:", connection.recv(4096).decode().strip())
+"""
+
+
+def test_admin_channel_refuses_every_other_user(served: Served, tmp_path: Path) -> None:
+    """Issue 11 item 10: only the user who runs the server may change the printer, through the file
+    permissions and, behind them, the kernel's peer credentials (SO_PEERCRED) checked by the server."""
+    import os
+
+    options = ["--port", str(served.port), "--archive", str(tmp_path / "films")]
     endpoint = json.loads((tmp_path / "films" / f".printscp-{served.port}.admin").read_text())
-    assert endpoint["port"] != served.port
-    assert oct((tmp_path / "films" / f".printscp-{served.port}.admin").stat().st_mode & 0o777) == "0o600"
+    socket_path = Path(endpoint["socket"])
+    nobody = 65534
+    assert os.getuid() != nobody
+
+    def as_nobody() -> str:
+        result = subprocess.run(
+            ["/usr/bin/python3", "-c", AS_ANOTHER_USER, str(socket_path)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            user=nobody,
+            group=nobody,
+            extra_groups=[],
+            cwd="/",
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert as_nobody() == "connect: Permission denied"  # the folder (0700) and the socket (0600)
+    # behind the permissions, the server's own check: open them up, and the server still refuses
+    os.chmod(socket_path.parent, 0o777)
+    os.chmod(socket_path, 0o777)
+    reply = as_nobody()
+    assert reply.startswith("reply:") and "not authorized" in reply, reply
+    status = run("printer", "status", *options)
+    assert status.returncode == 0 and "printer: NORMAL (NORMAL)" in status.stdout  # nothing changed
+    # the owner (root here) is served
+    changed = run("printer", "set", "WARNING", "SUPPLY LOW", *options)
+    assert changed.returncode == 0 and "printer: WARNING (SUPPLY LOW)" in changed.stdout
 
 
 def _print_film(
