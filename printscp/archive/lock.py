@@ -40,9 +40,8 @@ def folder_error(folder: Path, exc: OSError) -> ArchiveError:
     """A one-line error for an archive folder (or a file in it) that cannot be made, read or written."""
     path = Path(exc.filename) if isinstance(exc.filename, str) else folder
     if path not in (folder, folder / LOCK_FILE):  # something inside the folder: name it
-        return ArchiveError(
-            f"archive folder {folder} cannot be used ({path}: {exc.strerror or exc}); repair it or choose another --archive"
-        )
+        why = f"{path}: {exc.strerror or exc}"
+        return ArchiveError(f"archive folder {folder} cannot be used ({why}); repair it or choose another --archive")
     if exc.errno in (errno.EEXIST, errno.ENOTDIR) or (folder.exists() and not folder.is_dir()):
         why = "is not a folder (a file, or inside a file)"
     elif exc.errno == errno.EROFS:
