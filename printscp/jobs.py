@@ -32,6 +32,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard
 
 from pydicom.uid import generate_uid
 
@@ -56,7 +57,7 @@ _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 _NOT_WRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
-def storage_error(exc: BaseException) -> bool:
+def storage_error(exc: BaseException) -> TypeGuard[OSError]:
     """Whether `exc` is the disk's fault (full, read-only, forbidden), not the job's: worth trying again."""
     return isinstance(exc, OSError) and exc.errno in _NO_SPACE | _NOT_WRITABLE
 
@@ -243,9 +244,8 @@ class PrintQueue:
                     self._busy = False
                     self._condition.notify_all()
 
-    def _wait_for_storage(self, job: PrintJob, spooled: SpooledJob, exc: BaseException) -> None:
+    def _wait_for_storage(self, job: PrintJob, spooled: SpooledJob, exc: OSError) -> None:
         """The archive cannot take the job now: keep it (spooled, first in line) and try again later."""
-        assert isinstance(exc, OSError)
         if not self._storage_down:
             self._storage_down = True
             log.error(
