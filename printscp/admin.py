@@ -89,12 +89,13 @@ class AdminServer:
             with connection:
                 connection.settimeout(5)
                 try:
+                    line = _read_line(connection)  # read first: a refused client still gets its answer
                     uid = peer_uid(connection)
                     if uid != os.getuid():
                         log.warning("admin: refused a command from user id %d (the server's is %d)", uid, os.getuid())
                         reply: dict[str, Any] = {"error": "not authorized: only the user who runs the server"}
                     else:
-                        reply = self._handle(json.loads(_read_line(connection)))
+                        reply = self._handle(json.loads(line))
                 except Exception as exc:  # a bad command never stops the channel
                     reply = {"error": str(exc)}
                 try:
