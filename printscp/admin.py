@@ -1,10 +1,14 @@
 """The local admin channel: change and read the printer's status on a running server.
 
-The server listens on a loopback TCP port of its own (never the DICOM port) and writes
-`<archive>/.printscp-<DICOM port>.admin`, readable by its owner only, holding that port and a random
-token. `printscp printer ...`, given the same --config/--archive/--port as `serve`, reads the file and
-sends one JSON line with the token; the server answers one JSON line. Only a user who can read the
-file can use the channel.
+Only the local user who runs the server can use it. The server listens on a Unix socket (never on the
+network, never the DICOM port) inside a private folder of its own (mode 0700, made with mkdtemp in the
+temporary folder), the socket itself mode 0600; it writes `<archive>/.printscp-<DICOM port>.admin`, mode
+0600, naming that socket and its PID. `printscp printer ...`, given the same --config/--archive/--port as
+`serve`, reads the file and sends one JSON line; the server answers one JSON line. Three locks, each enough
+alone against another local user: the admin file and the socket's folder cannot be read or entered by
+anyone else, and the server checks the connecting process's user id (SO_PEERCRED, from the kernel, not from
+the client) and refuses any user but its own with "not authorized". Root passes the file permissions like
+any root, but is refused by the peer check unless the server runs as root.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
+import shutil
 import socket
+import struct
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,8 +47,12 @@ class AdminServer:
     def __init__(self, printer: Printer, queue: QueueView, archive: Path, dicom_port: int) -> None:
         self.printer, self.queue = printer, queue
         self.path = admin_file(archive, dicom_port)
-        self._token = secrets.token_hex(16)
-        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._folder = Path(tempfile.mkdtemp(prefix="printscp-admin-"))  # mode 0700
+        self.socket_path = self._folder / "admin.sock"
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket.bind(str(self.socket_path))  # in a folder only we can enter: nobody else sees it before
+        os.chmod(self.socket_path, 0o600)  # it is made private here
+        self._socket.listen(8)
         self._thread = threading.Thread(target=self._serve, name="printscp-admin", daemon=True)
 
     def start(self) -> None:
@@ -50,7 +60,7 @@ class AdminServer:
         temporary = self.path.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as file:
-            json.dump({"port": self._socket.getsockname()[1], "token": self._token, "pid": os.getpid()}, file)
+            json.dump({"socket": str(self.socket_path), "pid": os.getpid()}, file)
         os.replace(temporary, self.path)
         self._thread.start()
 
@@ -64,6 +74,7 @@ class AdminServer:
         self._socket.close()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        shutil.rmtree(self._folder, ignore_errors=True)
         try:
             self.path.unlink()
         except FileNotFoundError:
@@ -78,14 +89,21 @@ class AdminServer:
             with connection:
                 connection.settimeout(5)
                 try:
-                    reply = self._handle(json.loads(_read_line(connection)))
+                    line = _read_line(connection)  # read first: a refused client still gets its answer
+                    uid = peer_uid(connection)
+                    if uid != os.getuid():
+                        log.warning("admin: refused a command from user id %d (the server's is %d)", uid, os.getuid())
+                        reply: dict[str, Any] = {"error": "not authorized: only the user who runs the server"}
+                    else:
+                        reply = self._handle(json.loads(line))
                 except Exception as exc:  # a bad command never stops the channel
                     reply = {"error": str(exc)}
-                connection.sendall(json.dumps(reply).encode() + b"\n")
+                try:
+                    connection.sendall(json.dumps(reply).encode() + b"\n")
+                except OSError:  # the client went away
+                    pass
 
     def _handle(self, command: dict[str, Any]) -> dict[str, Any]:
-        if not secrets.compare_digest(str(command.get("token", "")), self._token):
-            return {"error": "wrong token"}
         if command.get("command") == "set":
             status = PrinterStatus(str(command.get("status", "")).upper())
             info = command.get("info")
@@ -99,6 +117,13 @@ class AdminServer:
             "printer_status_info": state.printer_status_info,
             "queue_depth": self.queue.depth,
         }
+
+
+def peer_uid(connection: socket.socket) -> int:
+    """The user id of the process at the other end of a Unix socket, as the kernel recorded it (Linux)."""
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    return int(uid)
 
 
 def _read_line(connection: socket.socket) -> str:
@@ -119,14 +144,19 @@ def send(archive: Path, dicom_port: int, command: dict[str, Any], timeout: float
             endpoint = json.load(file)
     except FileNotFoundError:
         raise AdminError(f"no printscp is serving {archive} on port {dicom_port} (no {path.name})") from None
+    except PermissionError:
+        raise AdminError(f"not authorized: {path} belongs to the user who runs the server") from None
     try:
-        with socket.create_connection(("127.0.0.1", endpoint["port"]), timeout=timeout) as connection:
-            connection.sendall(json.dumps({**command, "token": endpoint["token"]}).encode() + b"\n")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(timeout)
+            connection.connect(str(endpoint["socket"]))
+            connection.sendall(json.dumps(command).encode() + b"\n")
             reply: dict[str, Any] = json.loads(_read_line(connection))
-    except OSError as exc:
-        raise AdminError(
-            f"printscp on port {dicom_port} does not answer ({exc.strerror or exc}); is it still running?"
-        ) from None
+    except PermissionError:
+        raise AdminError("not authorized: only the user who runs the server can use its admin channel") from None
+    except (OSError, ValueError, KeyError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AdminError(f"printscp on port {dicom_port} does not answer ({why}); is it still running?") from None
     if "error" in reply:
         raise AdminError(reply["error"])
     return reply

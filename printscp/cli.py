@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import re
 import signal
 import sys
 import threading
@@ -13,9 +14,12 @@ from pathlib import Path
 from types import FrameType
 
 from printscp import __version__
-from printscp.config import ArchiveConfig, Config, ConfigError, load_config, validate
+from printscp.archive.lock import ArchiveError, folder_error
+from printscp.config import Config, ConfigError, load_config, validate
 
 log = logging.getLogger("printscp")
+
+AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # PS3.5 AE: 16 characters, no backslash or controls
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:
@@ -48,7 +52,9 @@ def _load(args: argparse.Namespace) -> Config:
     }
     if overrides:
         network = dataclasses.replace(network, **overrides)
-    archive = ArchiveConfig(args.archive) if getattr(args, "archive", None) is not None else config.archive
+    archive = config.archive
+    if getattr(args, "archive", None) is not None:  # the folder only: forwarding and retention stay
+        archive = dataclasses.replace(archive, folder=args.archive)
     # re-validate so that a bad --ae-title or --port is reported like a bad config value
     return validate(dataclasses.replace(config, network=network, archive=archive))
 
@@ -57,7 +63,12 @@ def _serve(args: argparse.Namespace) -> int:
     from printscp.net.server import PrintServer
 
     config = _load(args)
-    server = PrintServer(config)
+    try:
+        server = PrintServer(config)
+    except ArchiveError as exc:
+        return _operator_error(str(exc))
+    except OSError as exc:  # something inside the folder (its index, spool) cannot be made or written
+        return _operator_error(str(folder_error(config.archive.folder, exc)))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -70,11 +81,27 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server.start()
     except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", config.network.host, config.network.port, exc.strerror)
-        return 1
+        server.stop()
+        network = config.network
+        return _operator_error(
+            f"cannot listen on {network.host}:{network.port}: {exc.strerror or exc}; "
+            "stop what uses that port or choose another with --port / network.port"
+        )
     stop.wait()
     server.stop()
     return 0
+
+
+def _operator_error(message: str) -> int:
+    """An operator's mistake: one line naming the thing and what to do, exit code 2, no traceback."""
+    print(f"printscp: {message}", file=sys.stderr)
+    return 2
+
+
+def _ae_title_error(option: str, title: str) -> str | None:
+    if not AE_TITLE.fullmatch(title) or not title.strip():
+        return f"{option} '{title}' is not an AE title: 1 to 16 printable characters without a backslash"
+    return None
 
 
 def _echo(args: argparse.Namespace) -> int:
@@ -83,6 +110,9 @@ def _echo(args: argparse.Namespace) -> int:
     from printscp import uids
     from printscp.net import compat  # noqa: F401
 
+    for option, title in (("--calling", args.calling), ("--ae-title", args.ae_title)):
+        if (problem := _ae_title_error(option, title)) is not None:
+            return _operator_error(f"echo: {problem}")
     ae = AE(ae_title=args.calling)
     ae.add_requested_context(uids.VERIFICATION)
     ae.acse_timeout = ae.network_timeout = args.timeout
@@ -144,7 +174,13 @@ def _films(args: argparse.Namespace) -> int:
             return 1
         print(films.show(archive, selected))
     else:
-        copied = films.export(archive, selected, args.destination, args.dicom)
+        try:
+            copied = films.export(archive, selected, args.destination, args.dicom)
+        except OSError as exc:
+            return _operator_error(
+                f"films export: cannot write to {args.destination}: {exc.strerror or exc}; "
+                "give a folder you can write (it is made if missing)"
+            )
         print(f"{len(copied)} film(s) exported to {args.destination}")
     return 0
 

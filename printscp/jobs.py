@@ -12,10 +12,18 @@ printer out of film, for testing how an SCU copes.
 
 On start, the jobs left in the spool by a previous process are printed; one whose films already
 reached the archive is only removed from the spool, never printed twice.
+
+A full or read-only disk is not the job's fault. An N-ACTION whose job cannot be spooled is answered with a
+failure (0213 Resource limitation when the disk is full, 0110 Processing failure otherwise, the reason in
+the Error Comment) and nothing is acknowledged; the SCU may send the N-ACTION again. A job already
+acknowledged whose films cannot be written into the archive stays in the spool, PENDING with INSUFFIC
+MEMORY (PRINTER DOWN for a read-only or forbidden archive), and is tried again every STORAGE_RETRY seconds
+until space returns: it is never set aside in failed/ for lack of space.
 """
 
 from __future__ import annotations
 
+import errno
 import heapq
 import logging
 import threading
@@ -24,12 +32,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard
 
 from pydicom.uid import generate_uid
 
 from printscp.archive.store import FilmArchive, StoredJob
 from printscp.config import Config
-from printscp.errors import QueueFull
+from printscp.errors import PrintError, QueueFull
 from printscp.events import Notify, print_job_event
 from printscp.model.enums import ExecutionStatus, PrinterStatus, PrintPriority
 from printscp.model.printer import Printer, PrinterState
@@ -38,10 +47,19 @@ from printscp.model.record import GrayscaleImage, PrintRequest
 from printscp.render.film import render_job
 from printscp.render.pdf import DocumentInfo
 from printscp.spool import Spool, SpooledJob
+from printscp.status import Status
 
 log = logging.getLogger(__name__)
 
 _PRIORITY_RANK = {PrintPriority.HIGH: 0, PrintPriority.MED: 1, PrintPriority.LOW: 2}
+STORAGE_RETRY = 2.0  # seconds between attempts to archive a job while the disk is full or read-only
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+_NOT_WRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_error(exc: BaseException) -> TypeGuard[OSError]:
+    """Whether `exc` is the disk's fault (full, read-only, forbidden), not the job's: worth trying again."""
+    return isinstance(exc, OSError) and exc.errno in _NO_SPACE | _NOT_WRITABLE
 
 
 @dataclass
@@ -93,6 +111,7 @@ class PrintQueue:
         self._busy = False
         self._arriving = 0  # N-ACTIONs being spooled: they have their place in the queue already
         self._started = 0  # jobs the worker has begun, for faults.fail_every
+        self._storage_down = False  # the last attempt to archive failed for lack of space (or a read-only disk)
         self._films_used = 0  # for faults.films_in_supply
         for job in self.spool.pending():  # acknowledged before a restart: print them now
             self._enqueue(job, None)
@@ -116,7 +135,10 @@ class PrintQueue:
             self._arriving += 1
         try:
             job_uid = generate_uid()
-            spooled = self.spool.add(job_uid, request)  # durable from here on
+            try:
+                spooled = self.spool.add(job_uid, request)  # durable from here on
+            except OSError as exc:
+                raise _not_spooled(exc) from None
             job = self._enqueue(spooled, notify)
         finally:
             with self._condition:
@@ -202,7 +224,14 @@ class PrintQueue:
             job, spooled = item
             try:
                 self._print(job, spooled)
-            except Exception as exc:  # a job that cannot print fails; the printer goes on
+                if self._storage_down:
+                    self._storage_down = False
+                    log.warning("the archive can be written again: printing resumes")
+            except Exception as exc:
+                if storage_error(exc):
+                    self._wait_for_storage(job, spooled, exc)
+                    continue
+                # a job that cannot print fails; the printer goes on
                 info = "INSUFFIC MEMORY" if isinstance(exc, MemoryError) else "INVALID PAGE DES"
                 log.exception("print job %s failed", job.sop_instance_uid)
                 try:
@@ -215,14 +244,34 @@ class PrintQueue:
                     self._busy = False
                     self._condition.notify_all()
 
+    def _wait_for_storage(self, job: PrintJob, spooled: SpooledJob, exc: OSError) -> None:
+        """The archive cannot take the job now: keep it (spooled, first in line) and try again later."""
+        if not self._storage_down:
+            self._storage_down = True
+            log.error(
+                "print job %s cannot be archived (%s); it stays in the spool and is tried again every %g s",
+                job.sop_instance_uid,
+                exc.strerror or exc,
+                STORAGE_RETRY,
+            )
+        self._change(job, ExecutionStatus.PENDING, "INSUFFIC MEMORY" if exc.errno in _NO_SPACE else "PRINTER DOWN")
+        with self._condition:
+            self._spooled[job.sop_instance_uid] = spooled
+            heapq.heappush(
+                self._waiting, (_PRIORITY_RANK[spooled.request.print_priority], spooled.sequence, spooled.job_uid)
+            )
+            self._busy = False
+            self._condition.wait_for(lambda: self._stopping, timeout=STORAGE_RETRY)
+
     def _print(self, job: PrintJob, spooled: SpooledJob) -> None:
         state = self.printer.state
         if state.printer_status is PrinterStatus.FAILURE:  # on_printer_failure = FAIL
             self.spool.remove(job.sop_instance_uid)
             self._finish(job, ExecutionStatus.FAILURE, state.printer_status_info)
             return
-        self._started += 1
-        self._change(job, ExecutionStatus.PRINTING, "NORMAL")
+        if not self._storage_down:  # a retry while the disk is full stays PENDING until it is archived
+            self._started += 1
+            self._change(job, ExecutionStatus.PRINTING, "NORMAL")
         faults = self.config.faults
         if faults.fail_every and self._started % faults.fail_every == 0:
             self.spool.remove(job.sop_instance_uid)
@@ -285,3 +334,15 @@ class PrintQueue:
         self._worker.join()
         self.printer.remove_listener(self._printer_changed)
         self.spool.close()
+
+
+def _not_spooled(exc: OSError) -> PrintError:
+    """The failure status of an N-ACTION whose job could not be made durable.
+
+    PS3.7 10.1.4.1.10 lists 0213 Resource limitation among the N-ACTION failures: the request was right and
+    the printer is short of a resource (the SCU may try again later). Any other disk error (read-only,
+    forbidden) is 0110 Processing failure. The Error Comment says which, within LO's 64 characters.
+    """
+    status = Status.RESOURCE_LIMITATION if exc.errno in _NO_SPACE else Status.PROCESSING_FAILURE
+    log.error("a print could not be spooled: %s; the N-ACTION fails with %s", exc, status)
+    return PrintError(f"spool not writable: {exc.strerror or exc}", status=status)

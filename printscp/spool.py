@@ -86,7 +86,11 @@ class Spool:
     def _image_file(self, image: GrayscaleImage) -> Path:
         with self._lock:
             entry = self._written.get(id(image))
-        if entry is None:  # not prepared (or prepared by another spool): write it now
+        if entry is None or entry[0].exception() is not None:
+            # not prepared (or prepared by another spool), or its write failed (disk full at N-SET time,
+            # space since freed): write it now
+            if entry is not None:
+                entry[1].detach()
             self.prepare(image)
             with self._lock:
                 entry = self._written[id(image)]
@@ -97,6 +101,13 @@ class Spool:
     def add(self, job_uid: str, request: PrintRequest) -> SpooledJob:
         """Make a job durable: when this returns, a crash cannot lose it."""
         staging = self.incoming / job_uid
+        try:
+            return self._add(staging, job_uid, request)
+        except BaseException:  # disk full, read-only: nothing half written stays behind
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def _add(self, staging: Path, job_uid: str, request: PrintRequest) -> SpooledJob:
         staging.mkdir()
         images: dict[int, str] = {}
         for f, film in enumerate(request.films):
@@ -147,10 +158,14 @@ class Spool:
 
 
 def _save(path: Path, pixels: np.ndarray) -> Path:
-    with open(path, "wb") as file:
-        np.save(file, pixels, allow_pickle=False)
-        file.flush()
-        os.fsync(file.fileno())
+    try:
+        with open(path, "wb") as file:
+            np.save(file, pixels, allow_pickle=False)
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:  # a full disk leaves no half file behind
+        _unlink(path)
+        raise
     return path
 
 

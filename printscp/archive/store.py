@@ -98,6 +98,16 @@ class FilmArchive:
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
+        try:
+            final = self._write_job(staging, job_uid, request, job, rendered_at)
+        except BaseException:  # a full disk: the half-written job must not keep the space it took
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return final
+
+    def _write_job(
+        self, staging: Path, job_uid: str, request: PrintRequest, job: RenderedJob, rendered_at: datetime
+    ) -> StoredJob:
         manifest = _manifest(job_uid, request, rendered_at, PRINT_PDF if job.print_pdf else None)
         documents = []
         for number, (snapshot, rendered) in enumerate(zip(request.films, job.films, strict=True), start=1):

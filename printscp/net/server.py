@@ -19,6 +19,7 @@ from pynetdicom.events import Event
 
 from printscp import uids
 from printscp.admin import AdminServer
+from printscp.archive.lock import ArchiveLock
 from printscp.archive.store import FilmArchive, StoredJob
 from printscp.config import Config
 from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
@@ -68,9 +69,21 @@ class PrintServer:
     """A running (or ready to run) printscp: the AE, the printer, the print queue, one engine per association."""
 
     def __init__(self, config: Config) -> None:
+        """Take the archive folder (raises ArchiveLocked / ArchiveError), then mend and index it."""
         self.config = config
         self.profile = config.printer
         self.printer = Printer()
+        # before anything touches the folder: a second server must not clear the first one's spool
+        self._archive_lock = ArchiveLock(config.archive.folder)
+        self._archive_lock.acquire()
+        try:
+            self._open_archive()
+        except BaseException:
+            self._archive_lock.release()
+            raise
+
+    def _open_archive(self) -> None:
+        config = self.config
         self.archive = FilmArchive(config.archive.folder, config.printer)
         self.archive.clear_leftovers()
         self.archive.reconcile()  # the index matches the disk before anyone asks it anything
@@ -262,6 +275,7 @@ class PrintServer:
             self.forwarder.stop()
         self.printer.remove_listener(self._printer_changed)
         self.archive.index.close()
+        self._archive_lock.release()
         log.info("printscp stopped")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -100,10 +101,39 @@ def test_config_errors_name_the_key_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and "network.port" in result.stderr
 
 
-def test_port_in_use_is_reported(served: Served) -> None:
-    result = run("serve", "--host", "127.0.0.1", "--port", str(served.port), timeout=20)
-    assert result.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{served.port}" in result.stderr
+def test_port_in_use_is_reported(served: Served, tmp_path: Path) -> None:
+    other = str(tmp_path / "other")
+    result = run("serve", "--host", "127.0.0.1", "--port", str(served.port), "--archive", other, timeout=20)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{served.port}" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_second_server_on_the_same_archive_exits_and_touches_nothing(served: Served, tmp_path: Path) -> None:
+    """Issue 11 item 4: the second server used to empty the first one's spool (its N-ACTION then failed)."""
+    import numpy as np
+    from printscu import PrintSCU
+    from waiting import wait_until
+
+    from printscp import uids
+
+    archive = tmp_path / "films"
+    live = archive / ".spool" / "live"
+    with PrintSCU(("127.0.0.1", served.port), called="CLI_PRINTER") as scu:
+        session = scu.film_session(FilmSessionLabel="FIRST SERVER")
+        _, boxes, _ = scu.film_box(session)
+        assert scu.set_image(boxes[0], 1, np.full((32, 32), 1000, dtype=np.uint16)).status == 0
+        wait_until(lambda: list(live.glob("*.npy")), 10, "the image written to the spool")
+        before = sorted(p.name for p in live.iterdir())
+        second = run("serve", "--config", str(REPO / "config.toml"), "--port", "0", "--archive", str(archive))
+        assert second.returncode == 2, second.stderr
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1, second.stderr
+        assert str(archive) in lines[0] and f"PID {served.process.pid}" in lines[0]
+        assert sorted(p.name for p in live.iterdir()) == before  # the first server's spool is untouched
+        assert scu.n_action(uids.BASIC_FILM_SESSION, session).status == 0
+    wait_until(lambda: list(archive.glob("*/*/*/*/film-1.pdf")), 30, "the first server's film printed")
+    assert (archive / ".lock").read_text().strip() == str(served.process.pid)
 
 
 def test_printer_commands_change_a_running_server(served: Served, tmp_path: Path) -> None:
@@ -143,10 +173,68 @@ def test_printer_commands_change_a_running_server(served: Served, tmp_path: Path
     assert "printer: FAILURE (FILM JAM)" in run("printer", "status", *options).stdout
     wrong_port = run("printer", "status", "--port", "1", "--archive", str(tmp_path / "films"))
     assert wrong_port.returncode == 1 and "no printscp is serving" in wrong_port.stderr
-    # the channel is loopback only and not the DICOM port
+    # the channel is a Unix socket, never the network; its file, socket and folder are the owner's only
+    admin_file = tmp_path / "films" / f".printscp-{served.port}.admin"
+    endpoint = json.loads(admin_file.read_text())
+    assert endpoint["pid"] == served.process.pid
+    socket_path = Path(endpoint["socket"])
+    assert stat.S_ISSOCK(socket_path.stat().st_mode)
+    assert oct(admin_file.stat().st_mode & 0o777) == "0o600"
+    assert oct(socket_path.stat().st_mode & 0o777) == "0o600"
+    assert oct(socket_path.parent.stat().st_mode & 0o777) == "0o700"
+
+
+# Run as another user (nobody) with the system Python: connect to the admin socket, send a command, print
+# the reply or the error. The tests run as root; a child process can drop to another user id.
+AS_ANOTHER_USER = """
+import socket, sys
+connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    connection.connect(sys.argv[1])
+except OSError as exc:
+    print("connect:", exc.strerror)
+    raise SystemExit(0)
+connection.sendall(b'{"command": "set", "status": "FAILURE", "info": "FILM JAM"}\\n')
+print("reply:", connection.recv(4096).decode().strip())
+"""
+
+
+def test_admin_channel_refuses_every_other_user(served: Served, tmp_path: Path) -> None:
+    """Issue 11 item 10: only the user who runs the server may change the printer, through the file
+    permissions and, behind them, the kernel's peer credentials (SO_PEERCRED) checked by the server."""
+    import os
+
+    options = ["--port", str(served.port), "--archive", str(tmp_path / "films")]
     endpoint = json.loads((tmp_path / "films" / f".printscp-{served.port}.admin").read_text())
-    assert endpoint["port"] != served.port
-    assert oct((tmp_path / "films" / f".printscp-{served.port}.admin").stat().st_mode & 0o777) == "0o600"
+    socket_path = Path(endpoint["socket"])
+    nobody = 65534
+    assert os.getuid() != nobody
+
+    def as_nobody() -> str:
+        result = subprocess.run(
+            ["/usr/bin/python3", "-c", AS_ANOTHER_USER, str(socket_path)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            user=nobody,
+            group=nobody,
+            extra_groups=[],
+            cwd="/",
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert as_nobody() == "connect: Permission denied"  # the folder (0700) and the socket (0600)
+    # behind the permissions, the server's own check: open them up, and the server still refuses
+    os.chmod(socket_path.parent, 0o777)
+    os.chmod(socket_path, 0o777)
+    reply = as_nobody()
+    assert reply.startswith("reply:") and "not authorized" in reply, reply
+    status = run("printer", "status", *options)
+    assert status.returncode == 0 and "printer: NORMAL (NORMAL)" in status.stdout  # nothing changed
+    # the owner (root here) is served
+    changed = run("printer", "set", "WARNING", "SUPPLY LOW", *options)
+    assert changed.returncode == 0 and "printer: WARNING (SUPPLY LOW)" in changed.stdout
 
 
 def _print_film(
@@ -246,3 +334,104 @@ def test_films_list_show_and_export_with_and_without_a_server(start_server: Any,
 def test_films_without_an_archive_say_so(tmp_path: Path) -> None:
     result = run("films", "list", "--archive", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "no archive at" in result.stderr
+
+
+NEIGHBOURS = """\
+[network]
+ae_title = "FILE_AE"
+host = "127.0.0.2"
+port = 11999
+max_pdu = 65536
+max_associations = 3
+allowed_calling_ae_titles = ["TESTSCU", "PRINTSCP_ECHO"]
+
+[archive]
+folder = "file-films"
+max_age_days = 30
+max_size_gb = 2.5
+forward_to = ["STORESCP"]
+
+[nodes.STORESCP]
+host = "127.0.0.1"
+port = {port}
+"""
+
+
+def test_every_cli_override_changes_only_its_key(tmp_path: Path) -> None:
+    """Issue 11 item 5: --archive used to replace the whole [archive] section, dropping forwarding and retention."""
+    import dataclasses
+
+    from printscp.cli import _load, build_parser
+
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(NEIGHBOURS.format(port=11113))
+    base = _load(build_parser().parse_args(["serve", "--config", str(config_file)]))
+    assert base.archive.folder == tmp_path / "file-films" and base.archive.forward_to == ("STORESCP",)
+    overrides: list[tuple[list[str], str, str, object]] = [
+        (["--archive", str(tmp_path / "cli")], "archive", "folder", tmp_path / "cli"),
+        (["--port", "0"], "network", "port", 0),
+        (["--host", "127.0.0.1"], "network", "host", "127.0.0.1"),
+        (["--ae-title", "CLI_AE"], "network", "ae_title", "CLI_AE"),
+    ]
+    for flags, section, key, value in overrides:
+        for command in (["serve"], ["printer", "status"], ["films", "list"]):
+            parser = build_parser()
+            try:
+                args = parser.parse_args([*command, "--config", str(config_file), *flags])
+            except SystemExit:  # this command has no such flag (films take --archive only)
+                assert command[0] != "serve" and flags[0] != "--archive"
+                continue
+            config = _load(args)
+            changed = getattr(config, section)
+            assert getattr(changed, key) == value, (command, flags)
+            # every other key of the section, and every other section, is the file's
+            assert changed == dataclasses.replace(getattr(base, section), **{key: value}), (command, flags)
+            others = {name: getattr(base, name) for name in ("network", "archive", "nodes", "queue", "printer")}
+            others[section] = changed
+            assert dataclasses.replace(base, **others) == config
+
+
+def test_serve_with_archive_flag_still_forwards_to_the_configured_node(tmp_path: Path) -> None:
+    """Acceptance of issue 11 item 5: `serve --archive DIR` with a config that forwards; the film reaches storescp."""
+    from dcmtk import StoreSCP, free_port
+
+    storescp_port = free_port()
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(NEIGHBOURS.format(port=storescp_port))
+    archive = tmp_path / "cli-films"
+    command = [
+        *PRINTSCP,
+        "serve",
+        "--config",
+        str(config_file),
+        "--archive",
+        str(archive),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--ae-title",
+        "CLI_PRINTER",
+    ]
+    log = tmp_path / "serve.log"
+    with StoreSCP(tmp_path / "storescp", storescp_port) as scp, open(log, "w") as stderr:
+        process = subprocess.Popen(command, stderr=stderr, text=True, cwd=REPO)
+        try:
+            from waiting import wait_until
+
+            def listening() -> list[str]:
+                return re.findall(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
+
+            wait_until(lambda: process.poll() is not None or listening(), 20, "the server listening")
+            assert process.poll() is None, log.read_text()
+            _print_film(("127.0.0.1", int(listening()[0])), "TESTSCU", "FORWARDED")
+            (received,) = scp.wait_for(1, 30)
+            assert received.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.1"  # Encapsulated PDF
+            printed = list(archive.glob("*/*/*/*/film-1.dcm"))
+            assert len(printed) == 1 and not (tmp_path / "file-films").exists()
+            from pydicom import dcmread
+
+            assert dcmread(printed[0]).SOPInstanceUID == received.SOPInstanceUID
+        finally:
+            process.terminate()
+            process.wait(15)

@@ -243,13 +243,13 @@ def test_a_stopped_server_closes_its_admin_channel(start_server: Callable[..., R
     running = start_server()
     admin = running.server._admin
     assert admin is not None
-    port = json.loads(admin.path.read_text())["port"]
+    socket_path = json.loads(admin.path.read_text())["socket"]
     assert send(admin.path.parent, running.port, {"command": "status"})["printer_status"] == "NORMAL"
     # its thread is back in accept(), where close() alone left it
     wait_until(lambda: in_accept(admin._thread), 15, "the admin thread back in accept()")
     running.server.stop()
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", port), timeout=5)
+    with pytest.raises(FileNotFoundError), socket.socket(socket.AF_UNIX) as client:  # the admin socket is gone
+        client.connect(socket_path)
     assert not admin.path.exists()
     assert not admin._thread.is_alive()
 

@@ -373,9 +373,10 @@ def test_calling_ae_title_restriction(start_server: Callable[..., RunningServer]
 
     running = start_server()
     config = running.server.config
-    restricted = PrintServer(
-        dataclasses.replace(config, network=dataclasses.replace(config.network, allowed_calling_ae_titles=("GOOD_AE",)))
-    )
+    network = dataclasses.replace(config.network, allowed_calling_ae_titles=("GOOD_AE",))
+    folder = dataclasses.replace(config.archive, folder=config.archive.folder.with_name("restricted"))
+    # its own archive: one server per archive folder (issue 11)
+    restricted = PrintServer(dataclasses.replace(config, network=network, archive=folder))
     host, port = restricted.start("127.0.0.1", 0)
     try:
         with pytest.raises(ConnectionError):
