@@ -45,6 +45,12 @@ Tools the rest of printscp calls:
 8. `set_tcp_nodelay`: pynetdicom never sets TCP_NODELAY; the socket is reached through the DUL.
 9. `called_ae_title`: the Called AE Title of the A-ASSOCIATE-RQ (an acceptor's own title is its AE's).
 10. `quiet_logging`: pynetdicom's `_config` switches for its per-message logging.
+11. `TlsAssociationServer` (DICOM TLS, PS3.15 B.1): pynetdicom's server does the TLS handshake inside
+    `AssociationServer.get_request`, in the one thread that accepts, so a client that connects and sends no
+    ClientHello blocks every later connection. Ours only wraps the socket there and does the handshake in
+    the association's thread, under a timeout (the ARTIM timer, PS3.8 9.1.5), before pynetdicom sees it.
+    Item 3's DUL also looks at the TLS buffer before it waits in select(): decrypted bytes already read
+    from the socket do not make it readable.
 
 Version range: >=3.0.4 because 3.0.4 is the release the whole test suite runs on and the behaviours
 above were measured on. (This module's tests also pass on 3.0.0 and 3.0.3, whose copied and wrapped
@@ -61,6 +67,7 @@ import logging
 import queue
 import select
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -180,7 +187,12 @@ class _EventDrivenDUL(DULServiceProvider):
         sock = self.socket.socket if self.socket is not None else None
         self._selecting = True
         try:
-            if sock is not None and self.to_provider_queue.empty() and self.event_queue.empty():
+            if (
+                sock is not None
+                and self.to_provider_queue.empty()
+                and self.event_queue.empty()
+                and not (isinstance(sock, ssl.SSLSocket) and sock.pending())  # item 11: TLS bytes buffered
+            ):
                 select.select([sock, self._wake_read], [], [], self.WAIT)
                 while self._wake_read.recv(4096):
                     pass
@@ -430,19 +442,74 @@ def start_server(
     address: tuple[str, int],
     evt_handlers: list[tuple[Any, ...]],
     association_class: type[ReactorAssociation],
+    ssl_context: ssl.SSLContext | None = None,
+    handshake_timeout: float = 10.0,
 ) -> AssociationServer:
     """Listen on `address` without blocking, as `AE.start_server(block=False)` does, accepting each
-    association as an `association_class`."""
+    association as an `association_class`. With an `ssl_context` the listener speaks TLS only, each
+    handshake in its association's thread within `handshake_timeout` seconds (item 11)."""
     server = ae.make_server(
         address,
         evt_handlers=evt_handlers,
-        server_class=ThreadedAssociationServer,
+        server_class=ThreadedAssociationServer if ssl_context is None else TlsAssociationServer,
         request_handler=_request_handler(association_class),
+        ssl_context=ssl_context,
     )
+    if isinstance(server, TlsAssociationServer):
+        server.handshake_timeout = handshake_timeout
     server.contexts = template_contexts(server.contexts)  # copied for each association
     ae._servers.append(server)  # as AE.start_server does; the server's shutdown() removes it
     threading.Thread(target=server.serve_forever, name="printscp-acceptor", daemon=True).start()
     return server
+
+
+# --- 11. DICOM TLS: the handshake in the association's thread --------------------------------------------
+
+
+class TlsAssociationServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server with each TLS handshake done in the new connection's thread.
+
+    `AssociationServer.get_request` wraps an accepted socket with `ssl_context.wrap_socket`, which shakes
+    hands at once, in the accept loop. Here it only wraps (`do_handshake_on_connect=False`);
+    `process_request_thread`, which runs in the thread pynetdicom starts for the connection, shakes hands
+    within `handshake_timeout` seconds and hands the socket to pynetdicom only once that succeeded.
+    """
+
+    handshake_timeout = 10.0  # seconds; start_server sets it
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        listener = cast(socket.socket, self.socket)
+        client, address = listener.accept()
+        if self.ssl_context:
+            client = self.ssl_context.wrap_socket(client, server_side=True, do_handshake_on_connect=False)
+        return client, address
+
+    def process_request_thread(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: tuple[str, int] | str
+    ) -> None:
+        if isinstance(request, ssl.SSLSocket) and not tls_handshake(request, self.handshake_timeout):
+            return
+        super().process_request_thread(request, client_address)
+
+
+def tls_handshake(sock: ssl.SSLSocket, timeout: float) -> bool:
+    """Do the server side of a TLS handshake within `timeout` seconds; on failure log why and close."""
+    try:
+        host, port = sock.getpeername()[:2]
+        peer = f"{host}:{port}"
+    except OSError:
+        peer = "?"
+    try:
+        sock.settimeout(timeout)  # one deadline for the whole handshake, however slowly bytes come
+        sock.do_handshake()
+        sock.settimeout(None)  # pynetdicom's DUL uses the socket blocking, as it would a plain one
+    except (OSError, ValueError) as exc:  # ssl.SSLError and TimeoutError are OSErrors
+        reason = f"no handshake within {timeout:g} s" if isinstance(exc, TimeoutError) else str(exc)
+        log.warning("TLS connection from %s refused: %s", peer, reason)
+        sock.close()
+        return False
+    log.debug("TLS connection from %s: %s %s", peer, sock.version(), sock.cipher())
+    return True
 
 
 # --- 8 to 10: small things reached through internals --------------------------------------------------------

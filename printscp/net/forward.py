@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -20,7 +21,7 @@ from pydicom import dcmread
 from pynetdicom import AE
 
 from printscp.config import Node
-from printscp.net import compat
+from printscp.net import compat, tls
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,16 @@ MAX_BACKOFF = 10.0  # seconds
 
 
 class Forwarder:
-    def __init__(self, archive: Path, nodes: Mapping[str, Node], targets: Iterable[str], ae_title: str) -> None:
+    def __init__(
+        self,
+        archive: Path,
+        nodes: Mapping[str, Node],
+        targets: Iterable[str],
+        ae_title: str,
+        client_tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.root = archive / ".outbox"
+        self.client_tls = client_tls  # for nodes with tls = true (PS3.15 B.1)
         self.nodes = {name: nodes[name] for name in targets}
         self.ae_title = ae_title
         for name in self.nodes:
@@ -93,7 +102,7 @@ class Forwarder:
         for sop_class in sorted({str(ds.SOPClassUID) for _, ds in datasets})[:128]:
             ae.add_requested_context(sop_class)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
-        assoc = ae.associate(node.host, node.port, ae_title=name)
+        assoc = ae.associate(node.host, node.port, ae_title=name, tls_args=tls.tls_args(node, self.client_tls))
         if not assoc.is_established:
             self._failed(name, "cannot associate")
             return
