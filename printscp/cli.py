@@ -82,6 +82,8 @@ def _echo(args: argparse.Namespace) -> int:
 
         context = tls.client_context(args.ca, args.cert, args.key, names=("--cert", "--key", "--ca"))
         tls_args = (context, args.host)
+        # pynetdicom logs a refused handshake with its traceback; its ERROR lines already say why
+        logging.getLogger("pynetdicom.transport").addFilter(_without_traceback)
     assoc = ae.associate(args.host, args.port, ae_title=args.ae_title, tls_args=tls_args)
     if not assoc.is_established:
         print(f"echo {args.host}:{args.port} ({args.ae_title}): association failed", file=sys.stderr)
@@ -96,6 +98,11 @@ def _echo(args: argparse.Namespace) -> int:
         return 1
     print(f"echo {args.host}:{args.port} ({args.ae_title}): success")
     return 0
+
+
+def _without_traceback(record: logging.LogRecord) -> bool:
+    record.exc_info, record.exc_text = None, None
+    return True
 
 
 def _printer(args: argparse.Namespace) -> int:
