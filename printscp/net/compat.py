@@ -495,10 +495,10 @@ class TlsAssociationServer(ThreadedAssociationServer):
 def tls_handshake(sock: ssl.SSLSocket, timeout: float) -> bool:
     """Do the server side of a TLS handshake within `timeout` seconds; on failure log why and close."""
     try:
-        host, port = sock.getpeername()[:2]
-        peer = f"{host}:{port}"
+        address = sock.getpeername()
     except OSError:
-        peer = "?"
+        address = None
+    peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "?"
     try:
         sock.settimeout(timeout)  # one deadline for the whole handshake, however slowly bytes come
         sock.do_handshake()

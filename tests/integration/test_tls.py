@@ -32,7 +32,7 @@ from pynetdicom import AE
 from waiting import wait_until
 
 from printscp import uids
-from printscp.config import ArchiveConfig, Node, TlsConfig
+from printscp.config import ArchiveConfig, ConfigError, Node, TlsConfig, load_config
 from printscp.net import tls
 
 pytestmark = pytest.mark.dcmtk
@@ -67,6 +67,7 @@ def pynetdicom_tls_echo(address: tuple[str, int], pki: Pki) -> int | None:
     ae = AE("TLS_ECHO")
     ae.add_requested_context(uids.VERIFICATION)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    ae.connection_timeout = 5  # the TCP connect and the TLS handshake
     context = tls.client_context(pki.pem("ca"), pki.pem("client"), pki.key("client"))
     assoc = ae.associate(*address, ae_title="PRINTSCP", tls_args=(context, None))  # type: ignore[arg-type]
     if not assoc.is_established:
@@ -219,3 +220,22 @@ def test_serve_refuses_a_bad_certificate_or_key_in_one_line(
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert expected.format(folder=pki.folder) in lines[0]
     assert not (tmp_path / "films").exists()  # nothing started
+
+
+def test_tls_config_keys_paths_and_rules(tmp_path: Path) -> None:
+    config = tmp_path / "printscp.toml"
+    config.write_text(
+        '[tls]\ncertificate = "certs/server.pem"\nprivate_key = "/etc/printscp/server.key"\n'
+        'ca_certificates = "certs/ca.pem"\n[nodes.PACS]\nhost = "pacs"\nport = 104\ntls = true\n'
+    )
+    loaded = load_config(config)
+    assert loaded.tls == TlsConfig(
+        tmp_path / "certs/server.pem", Path("/etc/printscp/server.key"), tmp_path / "certs/ca.pem", False
+    )  # relative to the file, like the archive folder
+    assert loaded.nodes["PACS"].tls and load_config(None).tls is None
+    config.write_text('[tls]\ncertificate = "server.pem"\n')
+    with pytest.raises(ConfigError, match=r"^tls\.private_key: required$"):
+        load_config(config)
+    config.write_text('[tls]\ncertificate = "a.pem"\nprivate_key = "a.key"\nrequire_client_certificate = true\n')
+    with pytest.raises(ConfigError, match=r"^tls\.require_client_certificate: needs tls\.ca_certificates"):
+        load_config(config)

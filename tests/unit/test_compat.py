@@ -16,6 +16,9 @@ import inspect
 import json
 import logging
 import queue
+import socket
+import socketserver
+import ssl
 import subprocess
 import sys
 import threading
@@ -40,7 +43,7 @@ from pynetdicom.presentation import PresentationContext
 from pynetdicom.service_class import ServiceClass
 from pynetdicom.service_class_n import PrintManagementServiceClass
 from pynetdicom.sop_class import uid_to_service_class
-from pynetdicom.transport import AssociationServer, RequestHandler
+from pynetdicom.transport import AssociationServer, AssociationSocket, RequestHandler, ThreadedAssociationServer
 
 import printscp
 from printscp.net import compat
@@ -63,6 +66,8 @@ DIGESTS = {
     "DIMSEServiceProvider.receive_primitive": "5f99c86b14a15cef",  # item 5: event reports in a thread
     "RequestHandler._create_association": "05c8d12b79863cdb",  # item 7 adopts what it returns
     "AssociationServer.shutdown": "e8e2c3a41009886d",  # item 7: removes the server from AE._servers
+    "AssociationServer.get_request": "925a4f3a3042f6e4",  # item 11 overrides it
+    "ThreadedAssociationServer.process_request_thread": "9e76e9b9c8a3d8b1",  # item 11 wraps it
 }
 SOURCES = {
     "Association._run_reactor": Association.__dict__["_run_reactor"],
@@ -74,6 +79,8 @@ SOURCES = {
     "DIMSEServiceProvider.receive_primitive": DIMSEServiceProvider.receive_primitive,
     "RequestHandler._create_association": RequestHandler._create_association,
     "AssociationServer.shutdown": AssociationServer.shutdown,
+    "AssociationServer.get_request": AssociationServer.get_request,
+    "ThreadedAssociationServer.process_request_thread": ThreadedAssociationServer.process_request_thread,
 }
 
 
@@ -438,6 +445,54 @@ def test_item10_the_config_switches_exist_and_are_read(monkeypatch: pytest.Monke
     readers = "".join(p.read_text() for p in package.glob("*.py") if p.name != "_config.py")
     for name in ("LOG_HANDLER_LEVEL", "LOG_REQUEST_IDENTIFIERS", "LOG_RESPONSE_IDENTIFIERS"):
         assert f"_config.{name}" in readers, f"pynetdicom no longer reads _config.{name}"
+
+
+def test_item11_pynetdicom_shakes_hands_in_get_request_in_the_accept_thread() -> None:
+    source = source_of("AssociationServer.get_request")
+    assert "self.ssl_context.wrap_socket(" in source and "do_handshake_on_connect" not in source, (
+        "AssociationServer.get_request no longer wraps (and shakes hands) in the accept loop: check item 11"
+    )
+
+
+def test_item11_each_connection_gets_a_thread_that_runs_process_request_thread() -> None:
+    assert issubclass(ThreadedAssociationServer, socketserver.ThreadingMixIn)
+    assert "target = self.process_request_thread" in inspect.getsource(socketserver.ThreadingMixIn.process_request)
+    assert "self.finish_request(request, client_address)" in source_of(
+        "ThreadedAssociationServer.process_request_thread"
+    )
+    assert issubclass(compat.TlsAssociationServer, ThreadedAssociationServer)
+    parameters = inspect.signature(AE.make_server).parameters
+    assert {"server_class", "ssl_context", "kwargs"} <= set(parameters)  # request_handler goes in kwargs
+
+
+def test_item11_the_dul_reads_tls_bytes_buffered_out_of_selects_sight() -> None:
+    assert hasattr(ssl.SSLSocket, "pending")
+    ready = inspect.getsource(AssociationSocket.ready.fget)  # type: ignore[attr-defined]
+    assert "self.socket.pending()" in ready, "AssociationSocket.ready no longer looks at the TLS buffer"
+
+
+def _server_side(peer_sends: bytes | None) -> tuple[ssl.SSLSocket, socket.socket]:
+    ours, theirs = socket.socketpair()
+    if peer_sends is not None:
+        theirs.sendall(peer_sends)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    return context.wrap_socket(ours, server_side=True, do_handshake_on_connect=False), theirs
+
+
+def test_item11_a_failed_handshake_is_logged_and_closed(caplog: pytest.LogCaptureFixture) -> None:
+    sock, theirs = _server_side(b"\x01\x00\x00\x00\x00\xcc" + bytes(16))  # an A-ASSOCIATE-RQ in clear text
+    with theirs:
+        assert compat.tls_handshake(sock, timeout=5) is False
+        assert sock.fileno() == -1
+    assert any("TLS connection from" in r.getMessage() and "refused" in r.getMessage() for r in caplog.records)
+
+
+def test_item11_a_silent_peer_is_closed_after_the_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    sock, theirs = _server_side(None)
+    with theirs:
+        assert compat.tls_handshake(sock, timeout=0.2) is False
+        assert theirs.recv(1) == b""  # closed
+    assert any("no handshake within 0.2 s" in r.getMessage() for r in caplog.records)
 
 
 # --- the rest of printscp uses the public API only --------------------------------------------------------------
