@@ -28,7 +28,10 @@ from dcmtk import (
     tool,
     write_image,
 )
+from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pynetdicom import AE
+from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove
 from waiting import wait_until
 
 from printscp import uids
@@ -190,6 +193,38 @@ def test_dcmprscu_prints_over_tls_and_the_film_is_forwarded_to_a_tls_node(
 
     plain_client = DcmtkPrintClient(tmp_path / "plain", server.host, server.port)
     assert not plain_client.print([image]).printed  # the print port speaks TLS only
+
+
+def test_c_move_sub_operations_go_over_tls_to_a_tls_node(start_server: StartServer, pki: Pki, tmp_path: Path) -> None:
+    port = free_port()
+    node_tls = ["+tls", str(pki.key("server")), str(pki.pem("server")), "+cf", str(pki.pem("ca")), "-rc"]
+    with StoreSCP(tmp_path / "pacs", port, ae_title="PACS", options=node_tls) as pacs:
+        # the node requires a client certificate (-rc): we show [tls]'s
+        server = start_server(
+            sections={"tls": tls_config(pki)},
+            nodes={"PACS": Node("127.0.0.1", port, tls=True)},
+        )
+        image = write_image(tmp_path / "instance.dcm", split_pixels(64, 64, 0, 4095))
+        study = str(dcmread(image).StudyInstanceUID)
+        tls_options = ["+tls", str(pki.key("client")), str(pki.pem("client")), "+cf", str(pki.pem("ca"))]
+        stored = run([tool("storescu"), *tls_options, "--call", "PRINTSCP", "127.0.0.1", str(server.port), str(image)])
+        assert stored.returncode == 0, stored.stderr
+        # movescu has no TLS: pynetdicom asks for the C-MOVE
+        ae = AE("MOVESCU")
+        ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
+        context = tls.client_context(pki.pem("ca"), pki.pem("client"), pki.key("client"))
+        assoc = ae.associate(*server.address, ae_title="PRINTSCP", tls_args=(context, None))  # type: ignore[arg-type]
+        assert assoc.is_established
+        query = Dataset()
+        query.QueryRetrieveLevel, query.StudyInstanceUID = "STUDY", study
+        statuses = [
+            int(status.Status)
+            for status, _ in assoc.send_c_move(query, "PACS", StudyRootQueryRetrieveInformationModelMove)
+        ]
+        assoc.release()
+        assert statuses[-1] == 0x0000, [hex(s) for s in statuses]
+        (received,) = pacs.wait_for(1, timeout=30)
+        assert str(received.StudyInstanceUID) == study
 
 
 # --- bad TLS files: one line, exit 2 ----------------------------------------------------------------------------
