@@ -116,7 +116,15 @@ def _echo(args: argparse.Namespace) -> int:
     ae = AE(ae_title=args.calling)
     ae.add_requested_context(uids.VERIFICATION)
     ae.acse_timeout = ae.network_timeout = args.timeout
-    assoc = ae.associate(args.host, args.port, ae_title=args.ae_title)
+    tls_args = None
+    if args.tls:  # DICOM TLS (PS3.15 B.1): the peer verified against --ca (else the system's CAs)
+        from printscp.net import tls
+
+        context = tls.client_context(args.ca, args.cert, args.key, names=("--cert", "--key", "--ca"))
+        tls_args = (context, args.host)
+        # pynetdicom logs a refused handshake with its traceback; its ERROR lines already say why
+        logging.getLogger("pynetdicom.transport").addFilter(_without_traceback)
+    assoc = ae.associate(args.host, args.port, ae_title=args.ae_title, tls_args=tls_args)
     if not assoc.is_established:
         print(f"echo {args.host}:{args.port} ({args.ae_title}): association failed", file=sys.stderr)
         return 1
@@ -130,6 +138,11 @@ def _echo(args: argparse.Namespace) -> int:
         return 1
     print(f"echo {args.host}:{args.port} ({args.ae_title}): success")
     return 0
+
+
+def _without_traceback(record: logging.LogRecord) -> bool:
+    record.exc_info, record.exc_text = None, None
+    return True
 
 
 def _printer(args: argparse.Namespace) -> int:
@@ -260,12 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
     echo.add_argument("--ae-title", default="PRINTSCP", help="called AE title")
     echo.add_argument("--calling", default="PRINTSCP_ECHO", help="calling AE title")
     echo.add_argument("--timeout", type=float, default=10.0)
+    echo.add_argument("--tls", action="store_true", help="associate over DICOM TLS (TLS 1.2 or later)")
+    echo.add_argument("--ca", type=Path, help="with --tls: PEM CA certificates that sign the peer's certificate")
+    echo.add_argument("--cert", type=Path, help="with --tls: our PEM certificate, for peers that require one")
+    echo.add_argument("--key", type=Path, help="with --tls: the private key of --cert (unencrypted PEM)")
     echo.set_defaults(run=_echo)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "echo" and (args.cert is None) != (args.key is None):
+        parser.error("echo: --cert and --key go together")
     configure_logging(args.log_level, getattr(args, "log_format", "text"))
     try:
         return int(args.run(args))

@@ -69,6 +69,17 @@ class Node:
 
     host: str
     port: int
+    tls: bool = False  # associate over DICOM TLS (PS3.15 B.1), verifying the node against tls.ca_certificates
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """`[tls]`: the listener speaks DICOM TLS only (PS3.15 B.1, TLS 1.2 or later). Paths are PEM files."""
+
+    certificate: Path  # our certificate (chain), shown to clients and, as client, to TLS nodes
+    private_key: Path  # its private key, unencrypted
+    ca_certificates: Path | None = None  # CAs that sign peers' certificates (clients, TLS nodes)
+    require_client_certificate: bool = False  # clients must present a certificate signed by those CAs
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     nodes: Mapping[str, Node] = field(default_factory=dict)
+    tls: TlsConfig | None = None  # no [tls]: plain TCP
 
 
 def load_config(path: Path | None) -> Config:
@@ -113,7 +125,19 @@ def load_config(path: Path | None) -> Config:
     if "folder" in raw.get("archive", {}) and not config.archive.folder.is_absolute():
         archive = dataclasses.replace(config.archive, folder=path.parent / config.archive.folder)
         config = dataclasses.replace(config, archive=archive)
+    if config.tls is not None:  # so are the TLS files
+        config = dataclasses.replace(config, tls=_tls_relative_to(config.tls, path.parent))
     return validate(config)
+
+
+def _tls_relative_to(tls: TlsConfig, folder: Path) -> TlsConfig:
+    ca = tls.ca_certificates
+    return dataclasses.replace(
+        tls,
+        certificate=folder / tls.certificate,  # an absolute path stays itself
+        private_key=folder / tls.private_key,
+        ca_certificates=folder / ca if ca is not None else None,
+    )
 
 
 # --- generic TOML table -> dataclass conversion -------------------------------------------------
@@ -128,11 +152,22 @@ def _build(cls: type[Any], raw: Any, key: str) -> Any:
     if unknown:
         raise ConfigError(f"{_join(key, unknown[0])}: unknown key (known: {', '.join(sorted(fields))})")
     values = {name: _convert(hints[name], value, _join(key, name)) for name, value in raw.items()}
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    missing = [name for name in required if name not in values]
+    if missing:
+        raise ConfigError(f"{_join(key, missing[0])}: required")
     return cls(**values)
 
 
 def _convert(hint: Any, value: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
+    if origin is types.UnionType:  # `X | None`: an optional section or key; TOML has no null, so it is X
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _convert(hint, value, key)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key)  # type: ignore[arg-type]
     if hint is bool:
@@ -200,6 +235,12 @@ def validate(config: Config) -> Config:
         _check(1 <= node.port <= 65535, f"nodes.{ae_title}.port", "must be between 1 and 65535")
     for i, name in enumerate(archive.forward_to):
         _check(name in config.nodes, f"archive.forward_to[{i}]", f"'{name}' is not one of [nodes]")
+    if config.tls is not None:
+        _check(
+            config.tls.ca_certificates is not None or not config.tls.require_client_certificate,
+            "tls.require_client_certificate",
+            "needs tls.ca_certificates: the CAs that sign the clients' certificates",
+        )
     return config
 
 

@@ -293,6 +293,80 @@ class PrintLog:
         return "\n".join(lines) or self.text[-2000:]
 
 
+# --- TLS: a test PKI made with openssl, and DCMTK's TLS settings -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pki:
+    """PEM files made by `make_pki`: a CA, a server and a client certificate it signed, and a stranger's
+    client certificate signed by another CA. Each `name` has `name.pem` and (but the CAs') `name.key`."""
+
+    folder: Path
+
+    def pem(self, name: str) -> Path:
+        return self.folder / f"{name}.pem"
+
+    def key(self, name: str) -> Path:
+        return self.folder / f"{name}.key"
+
+    @property
+    def ca_directory(self) -> Path:
+        """The CA as DCMTK's CACertificateDirectory wants it: named by its subject hash."""
+        return self.folder / "cacerts"
+
+
+def make_pki(folder: Path) -> Pki:
+    """Make the test PKI with the openssl command line (RSA 2048, valid 2 days)."""
+
+    def openssl(*args: str) -> str:
+        result = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False, timeout=60)
+        assert result.returncode == 0, f"openssl {' '.join(args)}:\n{result.stderr}"
+        return result.stdout
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pki = Pki(folder)
+    for ca in ("ca", "other_ca"):
+        openssl(
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN=printscp test {ca}",
+            "-keyout", str(pki.key(ca)), "-out", str(pki.pem(ca)),
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        )  # fmt: skip
+    extensions = folder / "leaf.ext"
+    extensions.write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n"
+    )
+    for name, ca in (("server", "ca"), ("client", "ca"), ("stranger", "other_ca")):
+        request = folder / f"{name}.csr"
+        openssl(
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", str(pki.key(name)), "-out", str(request),
+        )  # fmt: skip
+        openssl(
+            "x509", "-req", "-in", str(request), "-CA", str(pki.pem(ca)), "-CAkey", str(pki.key(ca)),
+            "-CAcreateserial", "-days", "2", "-extfile", str(extensions), "-out", str(pki.pem(name)),
+        )  # fmt: skip
+    pki.ca_directory.mkdir()
+    subject_hash = openssl("x509", "-hash", "-noout", "-in", str(pki.pem("ca"))).strip()
+    shutil.copy(pki.pem("ca"), pki.ca_directory / f"{subject_hash}.0")
+    return pki
+
+
+def dcmtk_tls_settings(pki: Pki, client: str | None = "client") -> tuple[list[str], dict[str, str]]:
+    """DCMTK print client TLS: the [[GENERAL]] [TLS] lines and the printer section's keys, trusting the
+    test CA and showing `client`'s certificate (None: no certificate)."""
+    general = [
+        "[TLS]",
+        f"TLSDirectory = {pki.folder}",
+        f"CACertificateDirectory = {pki.ca_directory}",
+        "UsePEMFormat = true",
+    ]
+    printer = {"UseTLS": "true", "PeerAuthentication": "REQUIRE"}
+    if client is not None:
+        printer |= {"Certificate": pki.pem(client).name, "PrivateKey": pki.key(client).name}
+    return general, printer
+
+
 # --- one job: config, database, dcmpsprt, dcmprscu -----------------------------------------------------
 
 
@@ -302,9 +376,11 @@ def write_config(
     printers: Mapping[str, Mapping[str, str]],
     calling_ae_title: str = CALLING_AE_TITLE,
     presentation_lut: Path | None = None,
+    general: Sequence[str] = (),
 ) -> Path:
     """A dcmpstat.cfg with one database folder and the given [[COMMUNICATION]] sections; a
-    `presentation_lut` file becomes the print LUT named PLUT (dcmpsprt --plut PLUT)."""
+    `presentation_lut` file becomes the print LUT named PLUT (dcmpsprt --plut PLUT); `general` adds
+    sections to [[GENERAL]] (the [TLS] of `dcmtk_tls_settings`)."""
     lut_directory = presentation_lut.parent if presentation_lut else database.parent
     lines = [
         "[[GENERAL]]",
@@ -317,6 +393,7 @@ def write_config(
         f"Directory = {lut_directory}",
         "[NETWORK]",
         f"aetitle = {calling_ae_title}",
+        *general,
         "[[COMMUNICATION]]",
     ]
     for name, settings in printers.items():
@@ -361,6 +438,7 @@ class DcmtkPrintClient:
     calling_ae_title: str = CALLING_AE_TITLE
     printer: Mapping[str, str] = field(default_factory=lambda: dict(IHEFULL))
     jobs: int = 0
+    tls: tuple[list[str], dict[str, str]] | None = None  # dcmtk_tls_settings(...): print over TLS
 
     def prepare(
         self,
@@ -381,6 +459,7 @@ class DcmtkPrintClient:
             "Aetitle": self.called_ae_title,
             "Description": "printer under test",
             **(printer if printer is not None else self.printer),
+            **(self.tls[1] if self.tls else {}),
         }
         config = write_config(
             folder / "dcmpstat.cfg",
@@ -388,6 +467,7 @@ class DcmtkPrintClient:
             {PRINTER_SECTION: section},
             self.calling_ae_title,
             presentation_lut,
+            self.tls[0] if self.tls else (),
         )
         command = [
             tool("dcmpsprt"),
@@ -610,8 +690,9 @@ def dimse_statuses(text: str) -> list[int]:
 class StoreSCP:
     """DCMTK's storescp on a loopback port, receiving into `folder`; a context manager that stops it."""
 
-    def __init__(self, folder: Path, port: int, ae_title: str = "STORESCP") -> None:
-        self.folder, self.port, self.ae_title = folder, port, ae_title
+    def __init__(self, folder: Path, port: int, ae_title: str = "STORESCP", options: Sequence[str] = ()) -> None:
+        """`options`: more storescp options, e.g. +tls KEY CERT +cf CA for a TLS node."""
+        self.folder, self.port, self.ae_title, self.options = folder, port, ae_title, list(options)
         self.log = folder.with_name(f"{folder.name}.log")
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -627,6 +708,7 @@ class StoreSCP:
                     self.ae_title,
                     "--output-directory",
                     str(self.folder),
+                    *self.options,
                     str(self.port),
                 ],
                 stdout=log,

@@ -59,6 +59,12 @@ Tools the rest of printscp calls:
     `peer_aborted` (an A-ABORT received but not yet seen by the reactor),
     `rejection` (the A-ASSOCIATE-RJ result, source and reason sent) and `filter_network_logs` (a filter on
     the pynetdicom loggers that report transport errors).
+13. DICOM TLS (PS3.15 B.1): pynetdicom's server does the TLS handshake inside
+    `AssociationServer.get_request`, in the one thread that accepts, so a client that connects and sends no
+    ClientHello blocks every later connection. `GuardedAssociationServer.get_request` only wraps the socket;
+    `prepare_accepted_socket` shakes hands in the connection's own thread within the ARTIM timeout (PS3.8
+    9.1.5), before pynetdicom sees the socket. Item 3's DUL also looks at the TLS buffer before it waits in
+    select(): decrypted bytes already read from the socket do not make it readable.
 
 Version range: >=3.0.4 because 3.0.4 is the release the whole test suite runs on and the behaviours
 above were measured on. (This module's tests also pass on 3.0.0 and 3.0.3, whose copied and wrapped
@@ -75,6 +81,7 @@ import logging
 import queue
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -195,7 +202,12 @@ class _EventDrivenDUL(DULServiceProvider):
         sock = self.socket.socket if self.socket is not None else None
         self._selecting = True
         try:
-            if sock is not None and self.to_provider_queue.empty() and self.event_queue.empty():
+            if (
+                sock is not None
+                and self.to_provider_queue.empty()
+                and self.event_queue.empty()
+                and not (isinstance(sock, ssl.SSLSocket) and sock.pending())  # item 13: TLS bytes buffered
+            ):
                 select.select([sock, self._wake_read], [], [], self.WAIT)
                 while self._wake_read.recv(4096):
                     pass
@@ -660,8 +672,8 @@ class _GuardedDUL(_EventDrivenDUL):
                     self._closed_by_peer()
                     return
                 receiver.received += count
-        except (BlockingIOError, InterruptedError, TimeoutError):
-            return
+        except (BlockingIOError, InterruptedError, TimeoutError, ssl.SSLWantReadError):
+            return  # no (whole TLS record of) data yet
         except OSError:
             self._closed_by_peer()
             return
@@ -822,13 +834,16 @@ def _shutdown(assoc: Association) -> None:
         assoc._server.shutdown_request(transport.socket)
 
 
-def prepare_accepted_socket(sock: socket.socket, limits: ConnectionLimits) -> socket.socket:
+def prepare_accepted_socket(sock: socket.socket, limits: ConnectionLimits) -> socket.socket | None:
     """THE place where an accepted socket is made ready and handed to its association: called in the
-    connection's own thread (never the accept thread), before pynetdicom wraps it.
+    connection's own thread (never the accept thread), before pynetdicom wraps it; None when it is not
+    to be used (a TLS handshake that failed: logged and closed).
 
-    A blocking send to a peer that reads nothing gives up after `pdu_timeout` (pynetdicom then sees the
-    connection closed). TLS (issue 11 item 9) wraps the socket here and handshakes within artim_timeout.
+    A TLS socket shakes hands here within artim_timeout (item 13). A blocking send to a peer that reads
+    nothing gives up after `pdu_timeout` (pynetdicom then sees the connection closed).
     """
+    if isinstance(sock, ssl.SSLSocket) and not tls_handshake(sock, limits.artim_timeout):
+        return None
     sock.settimeout(limits.pdu_timeout)
     return sock
 
@@ -844,6 +859,15 @@ class GuardedAssociationServer(ThreadedAssociationServer):
     # they are even accepted, a legitimate client's among them; pending ones are limited by the table.
     request_queue_size = 256
 
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        """Accept; with TLS only wrap the socket (pynetdicom's would shake hands here, in the one accept
+        thread, where a client that sends no ClientHello blocks every later connection: item 13)."""
+        listener = cast(socket.socket, self.socket)
+        client, address = listener.accept()
+        if self.ssl_context:
+            client = self.ssl_context.wrap_socket(client, server_side=True, do_handshake_on_connect=False)
+        return client, address
+
 
 AssociationServer: TypeAlias = GuardedAssociationServer
 
@@ -858,7 +882,11 @@ def _request_handler(association_class: type[ReactorAssociation]) -> type[Reques
             connection = Connection(self.request, self.client_address)
             table.opened(connection)  # may drop the oldest pending connections
             try:
-                self.request = prepare_accepted_socket(self.request, table.limits)
+                prepared = prepare_accepted_socket(self.request, table.limits)
+                if prepared is None:
+                    table.closed(connection)
+                    return
+                self.request = prepared
                 assoc = self._create_association()
             except Exception:
                 log.warning("could not start an association on the connection from %s", connection, exc_info=True)
@@ -894,10 +922,12 @@ def start_server(
     evt_handlers: list[tuple[Any, ...]],
     association_class: type[ReactorAssociation],
     limits: ConnectionLimits | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AssociationServer:
     """Listen on `address` without blocking, as `AE.start_server(block=False)` does, accepting each
     association as an `association_class`, within `limits` (item 11; default: the AE's max PDU and
-    maximum associations, and ConnectionLimits' defaults for the rest)."""
+    maximum associations, and ConnectionLimits' defaults for the rest). With an `ssl_context` the listener
+    speaks TLS only, each handshake in its connection's thread within the ARTIM timeout (item 13)."""
     if limits is None:
         limits = ConnectionLimits(max_pdu=ae.maximum_pdu_size, max_associations=ae.maximum_associations)
     # pynetdicom counts every acceptor thread, pending connections included, against maximum_associations;
@@ -910,6 +940,7 @@ def start_server(
             evt_handlers=evt_handlers,
             server_class=GuardedAssociationServer,
             request_handler=_request_handler(association_class),
+            ssl_context=ssl_context,
         ),
     )
     server.connections = ConnectionTable(limits)
@@ -917,6 +948,29 @@ def start_server(
     ae._servers.append(server)  # as AE.start_server does; the server's shutdown() removes it
     threading.Thread(target=server.serve_forever, name="printscp-acceptor", daemon=True).start()
     return server
+
+
+# --- 13. DICOM TLS: the handshake in the connection's own thread ----------------------------------------
+
+
+def tls_handshake(sock: ssl.SSLSocket, timeout: float) -> bool:
+    """Do the server side of a TLS handshake within `timeout` seconds; on failure log why and close."""
+    try:
+        address = sock.getpeername()
+    except OSError:
+        address = None
+    peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "?"
+    try:
+        sock.settimeout(timeout)  # one deadline for the whole handshake, however slowly bytes come
+        sock.do_handshake()
+        sock.settimeout(None)  # pynetdicom's DUL uses the socket blocking, as it would a plain one
+    except (OSError, ValueError) as exc:  # ssl.SSLError and TimeoutError are OSErrors
+        reason = f"no handshake within {timeout:g} s" if isinstance(exc, TimeoutError) else str(exc)
+        log.warning("TLS connection from %s refused: %s", peer, reason)
+        sock.close()
+        return False
+    log.debug("TLS connection from %s: %s %s", peer, sock.version(), sock.cipher())
+    return True
 
 
 # --- 8 to 10: small things reached through internals --------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -21,7 +22,7 @@ from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
 from printscp.config import Node
-from printscp.net import association_log, compat
+from printscp.net import association_log, compat, tls
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,16 @@ MAX_BACKOFF = 10.0  # seconds
 
 
 class Forwarder:
-    def __init__(self, archive: Path, nodes: Mapping[str, Node], targets: Iterable[str], ae_title: str) -> None:
+    def __init__(
+        self,
+        archive: Path,
+        nodes: Mapping[str, Node],
+        targets: Iterable[str],
+        ae_title: str,
+        client_tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.root = archive / ".outbox"
+        self.client_tls = client_tls  # for nodes with tls = true (PS3.15 B.1)
         self.nodes = {name: nodes[name] for name in targets}
         self.ae_title = ae_title
         for name in self.nodes:
@@ -98,7 +107,11 @@ class Forwarder:
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
         connected: list[bool] = []
         assoc = ae.associate(
-            node.host, node.port, ae_title=name, evt_handlers=[(evt.EVT_CONN_OPEN, lambda _: connected.append(True))]
+            node.host,
+            node.port,
+            ae_title=name,
+            evt_handlers=[(evt.EVT_CONN_OPEN, lambda _: connected.append(True))],
+            tls_args=tls.tls_args(node, self.client_tls),
         )
         if not assoc.is_established:
             self._failed(name, _why_not(assoc) if connected else "cannot connect")

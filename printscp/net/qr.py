@@ -13,6 +13,7 @@ from pynetdicom import build_context
 from pynetdicom.events import Event
 
 from printscp.archive.query import PATIENT_ROOT, STUDY_ROOT, QueryError, find, retrieve
+from printscp.net import tls
 
 if TYPE_CHECKING:
     from printscp.net.server import PrintServer
@@ -126,7 +127,12 @@ def handle_c_move(event: Event, server: PrintServer) -> Iterator[Any]:
         return
     contexts = [build_context(uid) for uid in sorted({m.sop_class_uid for m in matches})][:128]
     log.info("C-MOVE from %s to %s: %d instance(s)", _peer(event), event.move_destination, len(matches))
-    yield destination.host, destination.port, {"contexts": contexts}
+    # a TLS node gets its sub-association over TLS (PS3.15 B.1); pynetdicom passes these to AE.associate
+    yield (
+        destination.host,
+        destination.port,
+        {"contexts": contexts, "tls_args": tls.tls_args(destination, server.client_tls)},
+    )
     yield len(matches)
     for match in matches:
         if event.is_cancelled:

@@ -28,7 +28,7 @@ from printscp.jobs import PrintQueue
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer, PrinterState
 from printscp.model.record import GrayscaleImage, PrintRequest
-from printscp.net import association_log, compat, handlers, qr
+from printscp.net import association_log, compat, handlers, qr, tls
 from printscp.net.forward import Forwarder
 from printscp.net.notify import PrintAssociation
 
@@ -71,6 +71,9 @@ class PrintServer:
     def __init__(self, config: Config) -> None:
         """Take the archive folder (raises ArchiveLocked / ArchiveError), then mend and index it."""
         self.config = config
+        # DICOM TLS (PS3.15 B.1): built first, so that a bad certificate or key file stops us before anything starts
+        self.server_tls = tls.server_context(config.tls) if config.tls is not None else None
+        self.client_tls = tls.node_client_context(config.tls) if any(n.tls for n in config.nodes.values()) else None
         self.profile = config.printer
         self.printer = Printer()
         # before anything touches the folder: a second server must not clear the first one's spool
@@ -89,7 +92,7 @@ class PrintServer:
         self.archive.reconcile()  # the index matches the disk before anyone asks it anything
         archive = config.archive
         self.forwarder = (
-            Forwarder(archive.folder, config.nodes, archive.forward_to, config.network.ae_title)
+            Forwarder(archive.folder, config.nodes, archive.forward_to, config.network.ae_title, self.client_tls)
             if archive.forward_to
             else None
         )
@@ -251,12 +254,20 @@ class PrintServer:
             max_connections_per_ip=network.max_connections_per_ip,
             max_buffered_bytes=network.max_buffered_bytes,
         )
-        server = compat.start_server(ae, address, self.event_handlers(), PrintAssociation, limits)
+        server = compat.start_server(
+            ae, address, self.event_handlers(), PrintAssociation, limits, ssl_context=self.server_tls
+        )
         self._server = server
         bound = server.server_address
         self._admin = AdminServer(self.printer, self.queue, self.config.archive.folder, int(bound[1]))
         self._admin.start()
-        log.info("printscp %s listening on %s:%d", network.ae_title, bound[0], bound[1])
+        log.info(
+            "printscp %s listening on %s:%d%s",
+            network.ae_title,
+            bound[0],
+            bound[1],
+            " (TLS)" if self.server_tls else "",
+        )
         return str(bound[0]), int(bound[1])
 
     def stop(self) -> None:

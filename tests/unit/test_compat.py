@@ -17,6 +17,8 @@ import json
 import logging
 import queue
 import socket
+import socketserver
+import ssl
 import subprocess
 import sys
 import threading
@@ -46,7 +48,7 @@ from pynetdicom.presentation import PresentationContext
 from pynetdicom.service_class import ServiceClass
 from pynetdicom.service_class_n import PrintManagementServiceClass
 from pynetdicom.sop_class import uid_to_service_class
-from pynetdicom.transport import AssociationServer, AssociationSocket, RequestHandler
+from pynetdicom.transport import AssociationServer, AssociationSocket, RequestHandler, ThreadedAssociationServer
 
 import printscp
 from printscp.net import compat
@@ -74,6 +76,7 @@ DIGESTS = {
     "RequestHandler.handle": "034823fb4df3a874",  # item 11 mirrors it
     "AssociationSocket.close": "c726c8db53813d55",  # item 11: closing queues Evt17
     "ACSE._negotiate_as_acceptor": "fffd360957c42a8e",  # item 11 turns off its maximum_associations check
+    "AssociationServer.get_request": "925a4f3a3042f6e4",  # item 13 overrides it
 }
 SOURCES = {
     "Association._run_reactor": Association.__dict__["_run_reactor"],
@@ -90,6 +93,7 @@ SOURCES = {
     "RequestHandler.handle": RequestHandler.handle,
     "AssociationSocket.close": AssociationSocket.close,
     "ACSE._negotiate_as_acceptor": ACSE._negotiate_as_acceptor,
+    "AssociationServer.get_request": AssociationServer.get_request,
 }
 
 
@@ -569,6 +573,53 @@ def test_item12_filter_network_logs_adds_and_removes_a_filter() -> None:
     finally:
         compat.filter_network_logs(log_filter, add=False)
     assert not any(log_filter in logging.getLogger(name).filters for name in compat.NETWORK_LOGGERS)
+
+
+def test_item13_pynetdicom_shakes_hands_in_get_request_in_the_accept_thread() -> None:
+    source = source_of("AssociationServer.get_request")
+    assert "self.ssl_context.wrap_socket(" in source and "do_handshake_on_connect" not in source, (
+        "AssociationServer.get_request no longer wraps (and shakes hands) in the accept loop: check item 13"
+    )
+
+
+def test_item13_each_connection_is_handled_in_a_thread_of_its_own() -> None:
+    """The handshake is in RequestHandler.handle (prepare_accepted_socket), so never in the accept thread."""
+    assert issubclass(ThreadedAssociationServer, socketserver.ThreadingMixIn)
+    assert "target = self.process_request_thread" in inspect.getsource(socketserver.ThreadingMixIn.process_request)
+    assert issubclass(compat.GuardedAssociationServer, ThreadedAssociationServer)
+    assert "get_request" in compat.GuardedAssociationServer.__dict__
+    parameters = inspect.signature(AE.make_server).parameters
+    assert {"server_class", "ssl_context", "kwargs"} <= set(parameters)  # request_handler goes in kwargs
+
+
+def test_item13_the_dul_reads_tls_bytes_buffered_out_of_selects_sight() -> None:
+    assert hasattr(ssl.SSLSocket, "pending")
+    ready = inspect.getsource(AssociationSocket.ready.fget)  # type: ignore[attr-defined]
+    assert "self.socket.pending()" in ready, "AssociationSocket.ready no longer looks at the TLS buffer"
+
+
+def _server_side(peer_sends: bytes | None) -> tuple[ssl.SSLSocket, socket.socket]:
+    ours, theirs = socket.socketpair()
+    if peer_sends is not None:
+        theirs.sendall(peer_sends)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    return context.wrap_socket(ours, server_side=True, do_handshake_on_connect=False), theirs
+
+
+def test_item13_a_failed_handshake_is_logged_and_closed(caplog: pytest.LogCaptureFixture) -> None:
+    sock, theirs = _server_side(b"\x01\x00\x00\x00\x00\xcc" + bytes(16))  # an A-ASSOCIATE-RQ in clear text
+    with theirs:
+        assert compat.tls_handshake(sock, timeout=5) is False
+        assert sock.fileno() == -1
+    assert any("TLS connection from" in r.getMessage() and "refused" in r.getMessage() for r in caplog.records)
+
+
+def test_item13_a_silent_peer_is_closed_after_the_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    sock, theirs = _server_side(None)
+    with theirs:
+        assert compat.tls_handshake(sock, timeout=0.2) is False
+        assert theirs.recv(1) == b""  # closed
+    assert any("no handshake within 0.2 s" in r.getMessage() for r in caplog.records)
 
 
 # --- the rest of printscp uses the public API only --------------------------------------------------------------
