@@ -449,17 +449,6 @@ ABORT_REASON_NOT_SPECIFIED = 0x00
 ABORT_REASON_INVALID_PARAMETER_VALUE = 0x06
 P_DATA_TF = 0x04
 PDU_TYPES = range(0x01, 0x08)  # PS3.8 9.3.1: A-ASSOCIATE-RQ .. A-ABORT
-# PS3.8 9.3.4 Table 9-21: the A-ASSOCIATE-RJ result, source and reason a log line names
-_REJECT_REASONS = {
-    (0x01, 0x01): "no reason given",
-    (0x01, 0x02): "application context name not supported",
-    (0x01, 0x03): "calling AE title not recognized",
-    (0x01, 0x07): "called AE title not recognized",
-    (0x02, 0x01): "no reason given (ACSE)",
-    (0x02, 0x02): "protocol version not supported",
-    (0x03, 0x01): "temporary congestion",
-    (0x03, 0x02): "local limit exceeded",
-}
 
 
 @dataclass(frozen=True)
@@ -744,37 +733,12 @@ class _GuardedDUL(_EventDrivenDUL):
             pass
         cast(Any, self.socket).close()
 
-    def send_pdu(self, primitive: Any) -> None:
-        if isinstance(primitive, A_ASSOCIATE) and primitive.result in (0x01, 0x02) and self.receiver is not None:
-            log_rejection(self.assoc, self.receiver.connection, primitive)
-        super().send_pdu(primitive)
-
     def run_reactor(self) -> None:
         try:
             super().run_reactor()
         finally:
             if self.receiver is not None:
                 self.receiver.reset()
-
-
-def log_rejection(assoc: Association, connection: Connection, primitive: A_ASSOCIATE) -> None:
-    """One line for every A-ASSOCIATE-RJ printscp sends: peer, AE titles, PS3.8 result/source/reason."""
-    request = assoc.requestor.primitive
-    calling = str(request.calling_ae_title).strip() if request is not None else "?"
-    called = str(request.called_ae_title).strip() if request is not None else "?"
-    result = "permanent" if primitive.result == 0x01 else "transient"
-    source, reason = int(primitive.result_source or 0), int(primitive.diagnostic or 0)
-    why = _REJECT_REASONS.get((source, reason), "reason not defined by PS3.8")
-    log.warning(
-        "association from %s (calling %s, called %s) rejected: %s (rejected-%s, source %d, reason %d)",
-        connection,
-        calling,
-        called,
-        why,
-        result,
-        source,
-        reason,
-    )
 
 
 def _socket_closed(assoc: Association) -> bool:
