@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+from mutations import mutate
 from pydicom.dataset import Dataset
 from pynetdicom.dsutils import decode, encode
 from test_engine import FILM_BOX, IMAGE_BOX, META, PLUT, SESSION, Harness, dataset, image_item, reference
@@ -24,21 +25,6 @@ from printscp.engine import Outcome
 from printscp.errors import PrintError
 
 ROUNDS = int(os.environ.get("FUZZ_ROUNDS", "150"))
-
-
-def mutate(data: bytes, rng: random.Random) -> bytes:
-    mutated = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
-        choice, at = rng.random(), rng.randrange(len(mutated) + 1)
-        if choice < 0.5 and at < len(mutated):
-            mutated[at] = rng.randrange(256)
-        elif choice < 0.7:
-            del mutated[at:]
-        elif choice < 0.85:
-            mutated[at:at] = mutated[at : at + rng.randint(1, 16)]
-        else:
-            mutated[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
-    return bytes(mutated)
 
 
 Request = tuple[str, Callable[[Dataset], Outcome], Dataset]
