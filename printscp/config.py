@@ -46,6 +46,7 @@ class NetworkConfig:
     network_timeout: float = 60.0  # idle timeout of the associations printscp requests (C-MOVE, forwarding)
     max_associations: int = 10
     allowed_calling_ae_titles: tuple[str, ...] = ()  # empty: any calling AE title
+    require_called_ae_title: bool = False  # true: a Called AE Title other than ae_title is rejected
     # Limits and timeouts of the connections printscp accepts (issue 11); see config.toml for each.
     artim_timeout: float = 10.0  # seconds from connect to a complete A-ASSOCIATE-RQ (PS3.8 9.1.5)
     pdu_timeout: float = 30.0  # seconds from a PDU's first byte to its last

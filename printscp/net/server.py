@@ -189,6 +189,7 @@ class PrintServer:
         ae.network_timeout = network.network_timeout
         ae.maximum_associations = network.max_associations
         ae.require_calling_aet = list(network.allowed_calling_ae_titles)
+        ae.require_called_aet = network.require_called_ae_title  # else: A-ASSOCIATE-RJ 1/1/7 (PS3.8 9.3.4)
         ae.add_supported_context(uids.VERIFICATION)
         print_contexts = [
             uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META,

@@ -233,3 +233,24 @@ def test_a_calling_ae_not_allowed_is_rejected_and_logged(
     assert any(
         "STRANGER" in line and "127.0.0.1" in line and "calling-AE-title-not-recognized" in line for line in lines
     )
+
+
+def test_an_unknown_called_ae_title_is_rejected_and_logged_when_required(
+    start_server: Callable[..., RunningServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    network = dataclasses.replace(SHORT, require_called_ae_title=True)
+    running = start_server(sections={"network": network})
+    caplog.set_level(logging.WARNING, logger="printscp")
+    sock = hostile(running)
+    sock.sendall(associate_rq(called="NOT_A_PRINTER", calling="MODALITY"))
+    received, _ = read_until_closed(sock, time.monotonic() + 2 * ARTIM + 5)
+    assert received[:1] == bytes([A_ASSOCIATE_RJ])
+    assert received[7:10] == bytes([0x01, 0x01, 0x07])  # permanent, service-user, called AE not recognized
+    lines = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    expected = ("MODALITY", "NOT_A_PRINTER", "127.0.0.1", "called-AE-title-not-recognized")
+    assert any(all(part in line for part in expected) for line in lines), lines
+    own = hostile(running)  # the printer's own title still associates
+    own.sendall(associate_rq(called=network.ae_title, calling="MODALITY"))
+    own.settimeout(5)
+    assert own.recv(1) == bytes([0x02])  # A-ASSOCIATE-AC
+    own.close()
