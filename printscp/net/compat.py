@@ -271,7 +271,7 @@ def _serve_request_keeping_responses(self: Any, msg: Any, context_id: int) -> No
 
 def _serve_event_report(assoc: Any, msg: dimse_primitives.N_EVENT_REPORT, context_id: int) -> None:
     """What _serve_request does for an event report, minus the reactor's pause flag."""
-    context = assoc._accepted_cx.get(context_id)
+    context = _accepted_context(assoc, context_id)
     if context is None:
         log.warning("N-EVENT-REPORT on a context that was not accepted (%d); aborting", context_id)
         assoc.abort()
@@ -281,6 +281,22 @@ def _serve_event_report(assoc: Any, msg: dimse_primitives.N_EVENT_REPORT, contex
     except Exception:
         log.exception("serving an N-EVENT-REPORT failed; aborting")
         assoc.abort()
+
+
+def _accepted_context(assoc: Any, context_id: int) -> Any:
+    """The accepted context `context_id`, waiting while the requestor is still taking in the A-ASSOCIATE-AC.
+
+    An acceptor may send an event report right after its A-ASSOCIATE-AC (a Printer in FAILURE does). The
+    requestor's DUL thread receives it while the thread that called associate() is still copying the AC's
+    contexts into `_accepted_cx`; looked up at once, the context is missing and the association was aborted
+    (seen 1 run in 3 associating with a printer in FAILURE), leaving the SCU's next send_* waiting for ever.
+    """
+    deadline = time.monotonic() + (assoc.acse_timeout or 30)
+    while (context := assoc._accepted_cx.get(context_id)) is None and time.monotonic() < deadline:
+        if assoc.is_aborted or assoc.is_rejected or assoc.is_released:
+            return None
+        time.sleep(0.001)
+    return context
 
 
 def _apply() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 import threading
@@ -292,3 +293,26 @@ def test_printer_configuration_retrieval(running: RunningServer) -> None:
         assert item.DecimateCropResult == "DEF DECIMATE"
         wrong = scu.n_get(uids.PRINTER_CONFIGURATION_RETRIEVAL, "1.2.3")
         assert wrong.status == 0x0112
+
+
+def test_an_scu_associating_with_a_failed_printer_is_served(
+    start_server: Callable[..., RunningServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Printer's FAILURE event arrives right after the A-ASSOCIATE-AC, while the requestor is still taking
+    in the AC's contexts: it used to abort its own association (compat `_accepted_context`), and its next
+    request then waited for ever (1 new server in 3 with pynetdicom's DEBUG log on, rarely without)."""
+    caplog.set_level(logging.DEBUG, logger="pynetdicom")  # test input: pynetdicom's PDU dumps widen the window
+
+    def associate_and_create(address: tuple[str, int], outcome: list[int]) -> None:
+        with PrintSCU(address) as scu:
+            outcome.append(scu.n_create(SESSION).status)
+
+    for attempt in range(20):
+        running = start_server()
+        running.server.printer.set_status(PrinterStatus.FAILURE, "PRINTER DOWN")
+        outcome: list[int] = []
+        worker = threading.Thread(target=associate_and_create, args=(running.address, outcome), daemon=True)
+        worker.start()
+        worker.join(20)
+        assert outcome == [0], f"server {attempt}: {'no response' if worker.is_alive() else outcome}"
+        running.server.stop()
