@@ -198,17 +198,20 @@ def number_of_copies(elem: DataElement, ctx: Context) -> int:
 
 def density_limit(elem: DataElement, ctx: Context) -> int:
     """Min/Max Density in hundredths of OD; outside the printer's range -> B605 and clamped (PS3.4 H.4.2.2.1.2)."""
-    value = read_integer(elem)
+    return _in_printer_range(read_integer(elem), elem, ctx, Status.DENSITY_OUT_OF_RANGE)
+
+
+def _in_printer_range(density: int, elem: DataElement, ctx: Context, status: Status) -> int:
+    """A density clamped to the printer's operating range, with a warning `status` when it was outside."""
     low, high = ctx.profile.min_density, ctx.profile.max_density
-    if not low <= value <= high:
-        clamped = min(max(value, low), high)
+    clamped = min(max(density, low), high)
+    if clamped != density:
         ctx.warn(
-            Status.DENSITY_OUT_OF_RANGE,
-            f"{describe(elem.tag)} {value} is outside the printer's range {low}-{high}; using {clamped}",
+            status,
+            f"{describe(elem.tag)} {density} is outside the printer's range {low}-{high}; using {clamped}",
             elem.tag,
         )
-        return clamped
-    return value
+    return clamped
 
 
 def border_density(elem: DataElement, ctx: Context) -> str:
@@ -220,17 +223,7 @@ def border_density(elem: DataElement, ctx: Context) -> str:
         raise InvalidAttributeValue(
             f"{describe(elem.tag)} '{value}' is not BLACK, WHITE or a density in hundredths of OD", [elem.tag]
         )
-    density = int(value)
-    low, high = ctx.profile.min_density, ctx.profile.max_density
-    if not low <= density <= high:
-        clamped = min(max(density, low), high)
-        ctx.warn(
-            Status.ATTRIBUTE_VALUE_OUT_OF_RANGE,
-            f"{describe(elem.tag)} {density} is outside the printer's range {low}-{high}; using {clamped}",
-            elem.tag,
-        )
-        density = clamped
-    return str(density)
+    return str(_in_printer_range(int(value), elem, ctx, Status.ATTRIBUTE_VALUE_OUT_OF_RANGE))
 
 
 def integer_between(low: int, high: int) -> Parser:
