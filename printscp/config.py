@@ -85,9 +85,14 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class QueueConfig:
-    size: int = 16  # print jobs waiting at most; N-ACTION beyond gets C601 / C602
+    size: int = 1000  # print jobs accepted and not yet printing; N-ACTION beyond gets C601 / C602
     keep_finished_jobs: float = 3600.0  # seconds a finished Print Job can still be read with N-GET
     on_printer_failure: str = "WAIT"  # WAIT: jobs stay PENDING until the printer recovers; FAIL: they fail
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    workers: int = 0  # render worker processes; 0: one per CPU core this process may use
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ class Config:
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     printer: PrinterProfile = field(default_factory=PrinterProfile)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     nodes: Mapping[str, Node] = field(default_factory=dict)
     tls: TlsConfig | None = None  # no [tls]: plain TCP
@@ -221,7 +227,8 @@ def validate(config: Config) -> Config:
     _validate_network(config.network)
     _validate_printer(config.printer)
     queue, faults = config.queue, config.faults
-    _check(1 <= queue.size <= 10000, "queue.size", "must be 1 to 10000")
+    _check(1 <= queue.size <= 100000, "queue.size", "must be 1 to 100000")
+    _check(0 <= config.render.workers <= 256, "render.workers", "must be 0 (one per core) to 256")
     _check(queue.keep_finished_jobs >= 0, "queue.keep_finished_jobs", "must be 0 or more seconds")
     _check(queue.on_printer_failure in ("WAIT", "FAIL"), "queue.on_printer_failure", "must be WAIT or FAIL")
     _check(faults.fail_every >= 0, "faults.fail_every", "must be 0 (never) or more")

@@ -323,9 +323,9 @@ class PrintEngine:
         )
         try:
             job_uid = self.printing.submit(request)
-        except QueueFull:
+        except QueueFull as exc:
             status = Status.QUEUE_FULL_FILM_SESSION if is_session else Status.QUEUE_FULL_FILM_BOX
-            raise PrintError("the print queue is full; try again later", status=status) from None
+            raise PrintError(str(exc) or "the print queue is full; try again later", status=status) from None
         for box in printable:
             box.printed = True
         reply = None

@@ -1,38 +1,51 @@
-"""Print jobs: an acknowledged request is spooled durably, then printed by a worker thread.
+"""Print jobs: an acknowledged request is spooled durably, then printed by render worker processes.
 
-N-ACTION calls `PrintQueue.submit`, which writes the job to the spool (see spool.py) and returns its
-Print Job SOP Instance UID; the SCU is answered at once. One worker takes jobs by Print Priority
-(HIGH, MED, LOW; first come first within a priority) and renders them into the archive. Each change
-of a job's Execution Status (PENDING, PRINTING, DONE, FAILURE; PS3.3 C.13.8) is sent as a Print Job
-N-EVENT-REPORT to the association that made the job, when it happens (PS3.4 H.4.4).
+N-ACTION calls `PrintQueue.submit`, which writes the job to the spool (see spool.py), reports it PENDING
+and returns its Print Job SOP Instance UID; the SCU is answered at once. Up to queue.size jobs may wait;
+beyond, or when the spool's disk is full, N-ACTION gets C601 / C602 (print queue full).
+
+A dispatcher thread hands jobs to `render.workers` worker processes (printing.py: a worker reads the job
+from the spool, renders its films and writes them into the archive), best Print Priority first (HIGH, MED,
+LOW; first come first within one), and never two jobs of one Film Session at once, so a session's films
+print in the order they were asked for. When a worker is done, the server indexes the job, removes it from
+the spool and reports it DONE. Each change of a job's Execution Status (PENDING, PRINTING, DONE, FAILURE;
+PS3.3 C.13.8) is sent as a Print Job N-EVENT-REPORT to the association that made the job, in the order
+the changes happen (PS3.4 H.4.4): the change and the event are queued under one lock.
 
 While the printer is in FAILURE, jobs wait as PENDING (queue.on_printer_failure = WAIT) or fail
 (FAIL). The scripted faults of config.toml ([faults]) make jobs fail, print slowly, or run the
 printer out of film, for testing how an SCU copes.
 
 On start, the jobs left in the spool by a previous process are printed; one whose films already
-reached the archive is only removed from the spool, never printed twice.
+reached the archive is only removed from the spool, never printed twice. A worker process that dies
+(killed, out of memory) takes no job with it: its job is still spooled and is tried again, up to
+CRASH_ATTEMPTS times.
 
 A full or read-only disk is not the job's fault. An N-ACTION whose job cannot be spooled is answered with a
-failure (0213 Resource limitation when the disk is full, 0110 Processing failure otherwise, the reason in
-the Error Comment) and nothing is acknowledged; the SCU may send the N-ACTION again. A job already
-acknowledged whose films cannot be written into the archive stays in the spool, PENDING with INSUFFIC
-MEMORY (PRINTER DOWN for a read-only or forbidden archive), and is tried again every STORAGE_RETRY seconds
-until space returns: it is never set aside in failed/ for lack of space.
+failure (C601 / C602 when the disk is full, 0110 Processing failure otherwise, the reason in the Error
+Comment) and nothing is acknowledged; the SCU may send the N-ACTION again. A job already acknowledged whose
+films cannot be written into the archive stays in the spool, PENDING with INSUFFIC MEMORY (PRINTER DOWN for
+a read-only or forbidden archive), and printing is tried again every STORAGE_RETRY seconds until space
+returns: it is never set aside in failed/ for lack of space.
 """
 
 from __future__ import annotations
 
 import errno
-import heapq
 import logging
+import logging.handlers
+import multiprocessing
+import os
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeGuard
+from pathlib import Path
+from typing import Any, TypeGuard
 
 from pydicom.uid import generate_uid
 
@@ -42,10 +55,8 @@ from printscp.errors import PrintError, QueueFull
 from printscp.events import Notify, print_job_event
 from printscp.model.enums import ExecutionStatus, PrinterStatus, PrintPriority
 from printscp.model.printer import Printer, PrinterState
-from printscp.model.profile import PrinterProfile
 from printscp.model.record import GrayscaleImage, PrintRequest
-from printscp.render.film import render_job
-from printscp.render.pdf import DocumentInfo
+from printscp.printing import PrintTask, print_spooled, start_worker
 from printscp.spool import Spool, SpooledJob
 from printscp.status import Status
 
@@ -53,6 +64,7 @@ log = logging.getLogger(__name__)
 
 _PRIORITY_RANK = {PrintPriority.HIGH: 0, PrintPriority.MED: 1, PrintPriority.LOW: 2}
 STORAGE_RETRY = 2.0  # seconds between attempts to archive a job while the disk is full or read-only
+CRASH_ATTEMPTS = 3  # a job whose worker process died this often fails (it may be what kills them)
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 _NOT_WRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
@@ -77,16 +89,61 @@ class PrintJob:
     finished_at: float | None = None  # time.monotonic() when DONE or FAILURE
     notify: Notify | None = field(default=None, repr=False)  # events go to the association that made it
     stored: StoredJob | None = None
+    # for the dispatcher
+    sequence: int = field(default=0, repr=False)  # order of acknowledgement
+    film_session_uid: str = field(default="", repr=False)
+    folder: Path = field(default=Path(), repr=False)  # in the spool
+    attempts: int = field(default=0, repr=False)  # worker processes that died printing it
 
 
-def print_request(job_uid: str, request: PrintRequest, profile: PrinterProfile, archive: FilmArchive) -> StoredJob:
-    """Render every film of a request and store them as one job in the archive."""
-    info = DocumentInfo(
-        title=request.film_session_label or f"Film from {request.calling_ae_title}",
-        subject=request.calling_ae_title,
-        author=profile.name,
+def render_workers(config: Config) -> int:
+    return config.render.workers or len(os.sched_getaffinity(0))
+
+
+def render_pool(config: Config) -> Executor:
+    """The render workers: processes forked from a clean server process that has the renderer imported.
+
+    forkserver, not fork: the server has threads (a forked copy of a lock held by another thread
+    never opens). Workers are started when the first job comes and live as long as the pool.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["printscp.printing"])
+    workers = render_workers(config)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=start_worker, initargs=(os.getpid(), _worker_log(), logging.root.level)
     )
-    return archive.store(job_uid, request, render_job(request, profile, info), datetime.now().astimezone())
+    for _ in range(workers):  # start them now, not when the first film waits for them
+        pool.submit(os.getpid)
+    return pool
+
+
+class _Relay(logging.Handler):
+    """Hands a worker's log record to the server's logger of the same name."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger(record.name).handle(record)
+
+
+_log_listener: logging.handlers.QueueListener | None = None
+_log_queue: Any = None
+
+
+def _worker_log() -> Any:
+    """The queue through which every worker process logs (one per server process, started once)."""
+    global _log_listener, _log_queue
+    if _log_listener is None:
+        _log_queue = multiprocessing.get_context("forkserver").Queue()
+        _log_listener = logging.handlers.QueueListener(_log_queue, _Relay())
+        _log_listener.start()
+    return _log_queue
+
+
+@dataclass
+class _Running:
+    job: PrintJob
+    future: Future[StoredJob] | None = None  # None while faults.print_delay holds it
+    start_at: float = 0.0  # time.monotonic() to hand it to a worker
+    pool: Executor | None = None  # the pool it runs in (a broken pool is replaced)
 
 
 class PrintQueue:
@@ -96,30 +153,35 @@ class PrintQueue:
         printer: Printer,
         archive: FilmArchive | None = None,
         on_stored: Callable[[StoredJob], None] | None = None,
+        pool: Executor | None = None,
     ) -> None:
         self.config = config
         self.profile = config.printer
         self.printer = printer
         self.archive = archive or FilmArchive(config.archive.folder, config.printer)
         self._on_stored = on_stored
+        self._own_pool = pool is None
+        self._pool = pool if pool is not None else render_pool(config)
+        self._slots = render_workers(config)  # jobs handed to the pool at once: it never holds a backlog
         self.spool = Spool(config.archive.folder)
         self._jobs: dict[str, PrintJob] = {}
-        self._waiting: list[tuple[int, int, str]] = []  # heap of (priority rank, sequence, job uid)
-        self._spooled: dict[str, SpooledJob] = {}
+        self._waiting: list[PrintJob] = []
+        self._running: dict[str, _Running] = {}
+        self._done: list[_Running] = []  # finished in a worker, to be completed by the dispatcher
         self._condition = threading.Condition()
         self._stopping = False
-        self._busy = False
         self._arriving = 0  # N-ACTIONs being spooled: they have their place in the queue already
-        self._started = 0  # jobs the worker has begun, for faults.fail_every
+        self._jobs_started = 0  # jobs begun, for faults.fail_every
         self._storage_down = False  # the last attempt to archive failed for lack of space (or a read-only disk)
-        self._films_used = 0  # for faults.films_in_supply
+        self._storage_retry_at = 0.0  # time.monotonic() before which no job is started while storage is down
+        self._films_taken = 0  # films of the jobs started since film was loaded, for faults.films_in_supply
         for job in self.spool.pending():  # acknowledged before a restart: print them now
             self._enqueue(job, None)
         if self._waiting:
             log.info("%d print job(s) from the spool will be printed", len(self._waiting))
         printer.add_listener(self._printer_changed)
-        self._worker = threading.Thread(target=self._run, name="print-worker", daemon=True)
-        self._worker.start()
+        self._dispatcher = threading.Thread(target=self._run, name="print-dispatcher", daemon=True)
+        self._dispatcher.start()
 
     # --- called from associations ------------------------------------------------------------------
 
@@ -131,7 +193,7 @@ class PrintQueue:
         """Spool a print durably and queue it; returns the Print Job SOP Instance UID."""
         with self._condition:  # a place in the queue is taken before spooling, so racing N-ACTIONs cannot overfill
             if len(self._waiting) + self._arriving >= self.config.queue.size:
-                raise QueueFull
+                raise QueueFull(f"the print queue is full ({self.config.queue.size} jobs); try again later")
             self._arriving += 1
         try:
             job_uid = generate_uid()
@@ -150,7 +212,6 @@ class PrintQueue:
             request.calling_ae_title,
             request.print_priority.value,
         )
-        self._event(job)
         return job_uid
 
     def job(self, sop_instance_uid: str) -> PrintJob | None:
@@ -162,6 +223,7 @@ class PrintQueue:
     # --- state ---------------------------------------------------------------------------------------
 
     def _enqueue(self, spooled: SpooledJob, notify: Notify | None) -> PrintJob:
+        """Add a spooled job; only what N-GET and the dispatcher need is kept, not its pixels."""
         request = spooled.request
         job = PrintJob(
             spooled.job_uid,
@@ -171,11 +233,15 @@ class PrintQueue:
             request.film_session_label,
             len(request.collated_order),
             notify=notify,
+            sequence=spooled.sequence,
+            film_session_uid=request.films[0].film_session_uid if request.films else spooled.job_uid,
+            folder=spooled.folder,
         )
         with self._condition:
             self._jobs[job.sop_instance_uid] = job
-            self._spooled[job.sop_instance_uid] = spooled
-            heapq.heappush(self._waiting, (_PRIORITY_RANK[request.print_priority], spooled.sequence, spooled.job_uid))
+            # found-from-outside 1: PENDING is reported before any worker can see the job
+            self._report(job)
+            self._waiting.append(job)
             self._condition.notify_all()
         return job
 
@@ -187,7 +253,8 @@ class PrintQueue:
         ]:
             del self._jobs[uid]
 
-    def _event(self, job: PrintJob) -> None:
+    def _report(self, job: PrintJob) -> None:
+        """Queue the job's current status as an event; called with the lock held, so events keep their order."""
         if job.notify is not None:
             job.notify(
                 print_job_event(
@@ -199,53 +266,186 @@ class PrintQueue:
                 )
             )
 
-    def _printer_changed(self, old: PrinterState, new: PrinterState) -> None:
-        if new.printer_status is PrinterStatus.NORMAL:
-            self._films_used = 0  # someone put film in (printscp printer set NORMAL)
+    def _change(self, job: PrintJob, status: ExecutionStatus, info: str) -> None:
         with self._condition:
+            job.execution_status, job.execution_status_info = status, info
+            self._report(job)
+        log.info("print job %s %s", job.sop_instance_uid, status.value)
+
+    def _finish(self, job: PrintJob, status: ExecutionStatus, info: str) -> None:
+        with self._condition:
+            job.execution_status, job.execution_status_info = status, info
+            self._report(job)
+            job.finished_at = time.monotonic()
+            job.notify = None  # no more events: let the association go
+        log.info("print job %s %s", job.sop_instance_uid, status.value)
+
+    def _printer_changed(self, old: PrinterState, new: PrinterState) -> None:
+        with self._condition:
+            if new.printer_status is PrinterStatus.NORMAL:
+                self._films_taken = 0  # someone put film in (printscp printer set NORMAL)
             self._condition.notify_all()
 
-    # --- the worker ----------------------------------------------------------------------------------
+    # --- the dispatcher ------------------------------------------------------------------------------
 
-    def _next(self) -> tuple[PrintJob, SpooledJob] | None:
-        """The next job to work on, waiting for one (and for a printer that can print)."""
+    def _next(self) -> tuple[list[_Running], PrintJob | None, list[_Running]] | None:
+        """Wait until a worker finished a job, or a job can start, or a delayed job is due."""
         with self._condition:
             while not self._stopping:
-                failed = self.printer.state.printer_status is PrinterStatus.FAILURE
-                if self._waiting and (not failed or self.config.queue.on_printer_failure == "FAIL"):
-                    _, _, uid = heapq.heappop(self._waiting)
-                    self._busy = True
-                    return self._jobs[uid], self._spooled.pop(uid)
-                self._condition.wait()
+                now = time.monotonic()
+                done, self._done = self._done, []
+                due = [r for r in self._running.values() if r.future is None and r.start_at <= now]
+                job = self._startable(now)
+                if job is not None:
+                    self._waiting.remove(job)
+                    self._running[job.sop_instance_uid] = _Running(job)
+                if done or due or job is not None:
+                    return done, job, due
+                self._condition.wait(self._wait_time(now))
             return None
 
-    def _run(self) -> None:
-        while (item := self._next()) is not None:
-            job, spooled = item
-            try:
-                self._print(job, spooled)
-                if self._storage_down:
-                    self._storage_down = False
-                    log.warning("the archive can be written again: printing resumes")
-            except Exception as exc:
-                if storage_error(exc):
-                    self._wait_for_storage(job, spooled, exc)
-                    continue
-                # a job that cannot print fails; the printer goes on
-                info = "INSUFFIC MEMORY" if isinstance(exc, MemoryError) else "INVALID PAGE DES"
-                log.exception("print job %s failed", job.sop_instance_uid)
-                try:
-                    self.spool.set_aside(spooled.folder, traceback.format_exc())
-                except OSError:
-                    log.exception("print job %s could not be set aside in the spool", job.sop_instance_uid)
-                self._finish(job, ExecutionStatus.FAILURE, info)
-            finally:
-                with self._condition:
-                    self._busy = False
-                    self._condition.notify_all()
+    def _startable(self, now: float) -> PrintJob | None:
+        """The best waiting job that may start now: a free worker, a printer that prints, storage back,
+        and no earlier job of its Film Session still waiting or printing."""
+        if not self._waiting or len(self._running) >= self._slots or now < self._storage_retry_at:
+            return None
+        failed = self.printer.state.printer_status is PrinterStatus.FAILURE
+        if failed and self.config.queue.on_printer_failure == "WAIT":
+            return None
+        supply = self.config.faults.films_in_supply
+        if supply and self._films_taken >= supply:  # the last films are being printed: then SUPPLY EMPTY
+            return None
+        busy = {r.job.film_session_uid for r in self._running.values()}
+        first_of_session: dict[str, PrintJob] = {}
+        for job in sorted(self._waiting, key=lambda j: j.sequence):
+            first_of_session.setdefault(job.film_session_uid, job)
+        candidates = [j for s, j in first_of_session.items() if s not in busy]
+        return min(candidates, key=lambda j: (_PRIORITY_RANK[j.print_priority], j.sequence), default=None)
 
-    def _wait_for_storage(self, job: PrintJob, spooled: SpooledJob, exc: OSError) -> None:
-        """The archive cannot take the job now: keep it (spooled, first in line) and try again later."""
+    def _wait_time(self, now: float) -> float | None:
+        times = [r.start_at for r in self._running.values() if r.future is None]
+        if self._waiting and self._storage_retry_at > now:
+            times.append(self._storage_retry_at)
+        return max(0.0, min(times) - now) if times else None
+
+    def _run(self) -> None:
+        while (work := self._next()) is not None:
+            done, job, due = work
+            for running in done:
+                self._complete(running)
+            if job is not None:
+                self._start(job)
+            for running in due:
+                self._hand_to_worker(running)
+
+    def _start(self, job: PrintJob) -> None:
+        state = self.printer.state
+        if state.printer_status is PrinterStatus.FAILURE:  # on_printer_failure = FAIL
+            self._drop(job, ExecutionStatus.FAILURE, state.printer_status_info)
+            return
+        if not self._storage_down:  # a retry while the disk is full stays PENDING until it is archived
+            self._jobs_started += 1
+            self._change(job, ExecutionStatus.PRINTING, "NORMAL")
+        faults = self.config.faults
+        if faults.fail_every and self._jobs_started % faults.fail_every == 0:
+            self._drop(job, ExecutionStatus.FAILURE, "FILM JAM")
+            return
+        with self._condition:
+            running = self._running[job.sop_instance_uid]
+            running.start_at = time.monotonic() + faults.print_delay
+            self._films_taken += job.films
+        if not faults.print_delay:
+            self._hand_to_worker(running)
+
+    def _drop(self, job: PrintJob, status: ExecutionStatus, info: str) -> None:
+        """A job that ends without printing (printer failure, a scripted fault)."""
+        self.spool.remove(job.sop_instance_uid)
+        self._finish(job, status, info)
+        with self._condition:
+            del self._running[job.sop_instance_uid]
+            self._condition.notify_all()
+
+    def _hand_to_worker(self, running: _Running) -> None:
+        job = running.job
+        stored = self.archive.find(job.sop_instance_uid, job.creation)
+        future: Future[StoredJob]
+        if stored is not None:  # archived before a crash, its spool folder not yet removed
+            log.info("print job %s was already in the archive; not printed again", job.sop_instance_uid)
+            future = Future()
+            future.set_result(stored)
+        else:
+            task = PrintTask(job.sop_instance_uid, job.folder, self.archive.folder, self.profile)
+            try:
+                future = self._pool.submit(print_spooled, task)
+            except BrokenProcessPool as exc:  # a worker died since the last job: the pool needs renewing
+                future = Future()
+                future.set_exception(exc)
+            except RuntimeError as exc:  # shut down under us (stop)
+                future = Future()
+                future.set_exception(exc)
+        with self._condition:
+            running.future, running.pool = future, self._pool
+        future.add_done_callback(lambda _: self._worker_done(running))
+
+    def _worker_done(self, running: _Running) -> None:
+        with self._condition:
+            self._done.append(running)
+            self._condition.notify_all()
+
+    def _complete(self, running: _Running) -> None:
+        job, future = running.job, running.future
+        assert future is not None
+        try:
+            exc = None if future.cancelled() else future.exception()
+            if future.cancelled():  # by a pool renewed after a worker died: not this job's fault
+                with self._condition:
+                    self._waiting.append(job)
+            elif exc is None:
+                self._printed(job, future.result())
+            elif storage_error(exc):
+                self._wait_for_storage(job, exc)
+            elif isinstance(exc, BrokenProcessPool):
+                self._worker_died(running)
+            elif isinstance(exc, RuntimeError) and self._stopping:
+                pass  # stays in the spool: printed after the next start
+            else:
+                self._failed(job, exc)
+        finally:  # only now: wait_idle() must not see the job neither waiting nor running before it is done
+            with self._condition:
+                del self._running[job.sop_instance_uid]
+                self._condition.notify_all()
+
+    def _printed(self, job: PrintJob, stored: StoredJob) -> None:
+        self.archive.index_stored(stored)
+        job.stored = stored
+        self.spool.remove(job.sop_instance_uid)
+        if self._storage_down:
+            self._storage_down = False
+            log.warning("the archive can be written again: printing resumes")
+        self._finish(job, ExecutionStatus.DONE, "NORMAL")
+        if self._on_stored is not None:  # forwarding, retention: after the film is safe in the archive
+            try:
+                self._on_stored(stored)
+            except Exception:  # the job is printed and archived whatever happens here
+                log.exception("after print job %s was archived", job.sop_instance_uid)
+        supply = self.config.faults.films_in_supply
+        with self._condition:
+            empty = bool(supply) and self._films_taken >= supply
+        if empty and self.printer.state.printer_status is not PrinterStatus.FAILURE:
+            self.printer.set_status(PrinterStatus.FAILURE, "SUPPLY EMPTY")
+
+    def _failed(self, job: PrintJob, exc: BaseException) -> None:
+        """A job that cannot print fails; the printer goes on."""
+        info = "INSUFFIC MEMORY" if isinstance(exc, MemoryError) else "INVALID PAGE DES"
+        log.error("print job %s failed", job.sop_instance_uid, exc_info=exc)
+        try:
+            self.spool.set_aside(job.folder, "".join(traceback.format_exception(exc)))
+        except OSError:
+            log.exception("print job %s could not be set aside in the spool", job.sop_instance_uid)
+        self._finish(job, ExecutionStatus.FAILURE, info)
+
+    def _wait_for_storage(self, job: PrintJob, exc: OSError) -> None:
+        """The archive cannot take the job now: keep it (spooled, waiting) and try again later."""
         if not self._storage_down:
             self._storage_down = True
             log.error(
@@ -256,70 +456,34 @@ class PrintQueue:
             )
         self._change(job, ExecutionStatus.PENDING, "INSUFFIC MEMORY" if exc.errno in _NO_SPACE else "PRINTER DOWN")
         with self._condition:
-            self._spooled[job.sop_instance_uid] = spooled
-            heapq.heappush(
-                self._waiting, (_PRIORITY_RANK[spooled.request.print_priority], spooled.sequence, spooled.job_uid)
-            )
-            self._busy = False
-            self._condition.wait_for(lambda: self._stopping, timeout=STORAGE_RETRY)
+            self._storage_retry_at = time.monotonic() + STORAGE_RETRY
+            self._waiting.append(job)
 
-    def _print(self, job: PrintJob, spooled: SpooledJob) -> None:
-        state = self.printer.state
-        if state.printer_status is PrinterStatus.FAILURE:  # on_printer_failure = FAIL
-            self.spool.remove(job.sop_instance_uid)
-            self._finish(job, ExecutionStatus.FAILURE, state.printer_status_info)
+    def _worker_died(self, running: _Running) -> None:
+        """The worker process printing the job died (killed, out of memory): renew the pool, try again."""
+        job = running.job
+        job.attempts += 1
+        if running.pool is self._pool and self._own_pool:
+            log.error("a render worker process died; the render workers are restarted")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = render_pool(self.config)
+        if job.attempts >= CRASH_ATTEMPTS:
+            self._failed(job, MemoryError(f"the render worker died {job.attempts} times printing this job"))
             return
-        if not self._storage_down:  # a retry while the disk is full stays PENDING until it is archived
-            self._started += 1
-            self._change(job, ExecutionStatus.PRINTING, "NORMAL")
-        faults = self.config.faults
-        if faults.fail_every and self._started % faults.fail_every == 0:
-            self.spool.remove(job.sop_instance_uid)
-            self._finish(job, ExecutionStatus.FAILURE, "FILM JAM")
-            return
-        if faults.print_delay:
-            with self._condition:
-                self._condition.wait_for(lambda: self._stopping, timeout=faults.print_delay)
-                if self._stopping:  # stay in the spool: printed after the next start
-                    return
-        stored = self.archive.find(job.sop_instance_uid, spooled.request.requested_at)
-        if stored is None:
-            stored = print_request(job.sop_instance_uid, spooled.request, self.profile, self.archive)
-        else:
-            log.info("print job %s was already in the archive; not printed again", job.sop_instance_uid)
-        job.stored = stored
-        self.spool.remove(job.sop_instance_uid)
-        self._finish(job, ExecutionStatus.DONE, "NORMAL")
-        if self._on_stored is not None:  # forwarding, retention: after the film is safe in the archive
-            try:
-                self._on_stored(stored)
-            except Exception:  # the job is printed and archived whatever happens here
-                log.exception("after print job %s was archived", job.sop_instance_uid)
-        if faults.films_in_supply:
-            self._films_used += job.films
-            if self._films_used >= faults.films_in_supply:
-                self.printer.set_status(PrinterStatus.FAILURE, "SUPPLY EMPTY")
-
-    def _change(self, job: PrintJob, status: ExecutionStatus, info: str) -> None:
+        log.warning("print job %s is printed again (its worker died)", job.sop_instance_uid)
         with self._condition:
-            job.execution_status, job.execution_status_info = status, info
-            notify = job.notify
-        log.info("print job %s %s", job.sop_instance_uid, status.value)
-        if notify is not None:
-            notify(print_job_event(job.sop_instance_uid, status, info, job.film_session_label, self.profile.name))
-
-    def _finish(self, job: PrintJob, status: ExecutionStatus, info: str) -> None:
-        self._change(job, status, info)
-        with self._condition:
-            job.finished_at = time.monotonic()
-            job.notify = None  # no more events: let the association go
+            self._waiting.append(job)
+            self._condition.notify_all()
 
     # --- life --------------------------------------------------------------------------------------------
 
     def wait_idle(self, timeout: float = 60) -> bool:
         """True once every queued job is finished (for tests and benchmarks)."""
         with self._condition:
-            return self._condition.wait_for(lambda: not self._waiting and not self._busy, timeout=timeout)
+            return self._condition.wait_for(
+                lambda: not self._waiting and not self._running and not self._done and not self._arriving,
+                timeout=timeout,
+            )
 
     @property
     def depth(self) -> int:
@@ -327,22 +491,32 @@ class PrintQueue:
             return len(self._waiting)
 
     def stop(self) -> None:
-        """Finish the job being printed; the others stay in the spool for the next start."""
+        """Finish the jobs being rendered; the others stay in the spool for the next start."""
         with self._condition:
             self._stopping = True
             self._condition.notify_all()
-        self._worker.join()
+        self._dispatcher.join()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._condition:
+            finished = [r for r in self._done if r.future and not r.future.cancelled() and not r.future.exception()]
+            self._done = []
+        for running in finished:  # rendered while we stopped: index them now rather than at the next start
+            with self._condition:
+                self._running.pop(running.job.sop_instance_uid, None)
+            self._printed(running.job, running.future.result())  # type: ignore[union-attr]
         self.printer.remove_listener(self._printer_changed)
         self.spool.close()
 
 
-def _not_spooled(exc: OSError) -> PrintError:
-    """The failure status of an N-ACTION whose job could not be made durable.
+def _not_spooled(exc: OSError) -> Exception:
+    """What an N-ACTION whose job could not be made durable is answered.
 
-    PS3.7 10.1.4.1.10 lists 0213 Resource limitation among the N-ACTION failures: the request was right and
-    the printer is short of a resource (the SCU may try again later). Any other disk error (read-only,
-    forbidden) is 0110 Processing failure. The Error Comment says which, within LO's 64 characters.
+    A full disk is a full print queue (PS3.4 H.4.1.2.4 C601, H.4.2.2.4 C602: "print queue is full"; the
+    SCU may try again later). Any other disk error (read-only, forbidden) is 0110 Processing failure. The
+    Error Comment says which, within LO's 64 characters.
     """
-    status = Status.RESOURCE_LIMITATION if exc.errno in _NO_SPACE else Status.PROCESSING_FAILURE
-    log.error("a print could not be spooled: %s; the N-ACTION fails with %s", exc, status)
-    return PrintError(f"spool not writable: {exc.strerror or exc}", status=status)
+    if exc.errno in _NO_SPACE:
+        log.error("a print could not be spooled: %s; the N-ACTION is answered print queue full", exc)
+        return QueueFull(f"print queue full: {exc.strerror or 'no space for the spool'}")
+    log.error("a print could not be spooled: %s; the N-ACTION fails with %s", exc, Status.PROCESSING_FAILURE)
+    return PrintError(f"spool not writable: {exc.strerror or exc}", status=Status.PROCESSING_FAILURE)

@@ -138,10 +138,7 @@ class Spool:
         return found
 
     def load(self, folder: Path) -> SpooledJob:
-        with open(folder / JOB_FILE, encoding="utf-8") as file:
-            document = json.load(file)
-        request = load_request(json.dumps(document["request"]).encode(), lambda name: _load_pixels(folder / name))
-        return SpooledJob(document["job_uid"], document["sequence"], request, folder)
+        return load_spooled(folder)
 
     def remove(self, job_uid: str) -> None:
         shutil.rmtree(self.jobs / job_uid, ignore_errors=True)
@@ -155,6 +152,14 @@ class Spool:
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
+
+
+def load_spooled(folder: Path) -> SpooledJob:
+    """A spooled job as stored, its pixels memory-mapped from the spool (a render worker reads it so)."""
+    with open(folder / JOB_FILE, encoding="utf-8") as file:
+        document = json.load(file)
+    request = load_request(json.dumps(document["request"]).encode(), lambda name: _load_pixels(folder / name))
+    return SpooledJob(document["job_uid"], document["sequence"], request, folder)
 
 
 def _save(path: Path, pixels: np.ndarray) -> Path:

@@ -89,53 +89,24 @@ class FilmArchive:
     # --- print jobs ----------------------------------------------------------------------------------
 
     def folder_of(self, job_uid: str, requested_at: datetime) -> Path:
-        return self.folder / f"{requested_at:%Y}" / f"{requested_at:%m}" / f"{requested_at:%d}" / job_uid
+        return folder_of(self.folder, job_uid, requested_at)
 
     def store(self, job_uid: str, request: PrintRequest, job: RenderedJob, rendered_at: datetime) -> StoredJob:
-        if not _UID.fullmatch(job_uid):
-            raise ValueError(f"not a UID: {job_uid!r}")
-        staging = self.incoming / job_uid
-        if staging.exists():
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True)
-        try:
-            final = self._write_job(staging, job_uid, request, job, rendered_at)
-        except BaseException:  # a full disk: the half-written job must not keep the space it took
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return final
+        """Write a rendered job into the archive and index it."""
+        stored = write_job(self.folder, self.profile, job_uid, request, job, rendered_at)
+        self.index_stored(stored)
+        return stored
 
-    def _write_job(
-        self, staging: Path, job_uid: str, request: PrintRequest, job: RenderedJob, rendered_at: datetime
-    ) -> StoredJob:
-        manifest = _manifest(job_uid, request, rendered_at, PRINT_PDF if job.print_pdf else None)
-        documents = []
-        for number, (snapshot, rendered) in enumerate(zip(request.films, job.films, strict=True), start=1):
-            pdf, png, dcm = f"film-{number}.pdf", f"film-{number}.png", f"film-{number}.dcm"
-            _write(staging / pdf, rendered.pdf)
-            _write(staging / png, rendered.png)
-            document = encapsulated_pdf(rendered.pdf, request, snapshot, job_uid, number, self.profile, rendered_at)
-            encoded = _encode(document)
-            _write(staging / dcm, encoded)
-            _add_film_files(manifest["films"][number - 1], number, rendered, pdf, png, dcm, document, encoded)
-            documents.append(document)
-        if job.print_pdf is not None:
-            _write(staging / PRINT_PDF, job.print_pdf)
-        _write(staging / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
-        _fsync_dir(staging)
-        final = self.folder_of(job_uid, request.requested_at)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(staging, final)
-        _fsync_dir(final.parent)
-        stored = StoredJob(final, manifest)
+    def index_stored(self, stored: StoredJob) -> None:
+        """Index a job that `write_job` put in place (perhaps in a render worker process)."""
         try:
-            self._index_job(stored, documents)
+            self._index_job(stored)
         except Exception:  # the films are safe on disk: the job is printed; reconcile() indexes it later
             log.exception(
-                "print job %s is archived in %s but could not be indexed; it will be at the next start", job_uid, final
+                "print job %s is archived in %s but could not be indexed; it will be at the next start",
+                stored.manifest["print_job_uid"],
+                stored.folder,
             )
-        log.info("stored print job %s: %d film(s) in %s", job_uid, len(job.films), final)
-        return stored
 
     def find(self, job_uid: str, requested_at: datetime) -> StoredJob | None:
         """The stored job, if its folder is in place (renamed there only once complete)."""
@@ -154,8 +125,8 @@ class FilmArchive:
                 continue
         return sorted(found, key=lambda job: job.manifest["requested_at"])
 
-    def _index_job(self, job: StoredJob, documents: list[Dataset] | None = None) -> None:
-        """Index a stored job; its Encapsulated PDFs are read from disk (index tags only) unless given."""
+    def _index_job(self, job: StoredJob) -> None:
+        """Index a stored job; its Encapsulated PDFs are read from disk (the index's tags only)."""
         manifest, request = job.manifest, job.request
         study = request.proposed_study.attributes if request.proposed_study else {}
         films, instances = [], []
@@ -193,7 +164,7 @@ class FilmArchive:
                     "size": size,
                 }
             )
-            header = documents[n] if documents else _read_header(job.folder / film["dcm"])
+            header = _read_header(job.folder / film["dcm"])
             instances.append(
                 {
                     **index_row(header),
@@ -352,6 +323,69 @@ class FilmArchive:
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.folder).as_posix()
+
+
+def folder_of(archive: Path, job_uid: str, requested_at: datetime) -> Path:
+    return archive / f"{requested_at:%Y}" / f"{requested_at:%m}" / f"{requested_at:%d}" / job_uid
+
+
+def write_job(
+    archive: Path, profile: PrinterProfile, job_uid: str, request: PrintRequest, job: RenderedJob, rendered_at: datetime
+) -> StoredJob:
+    """Write a rendered job's files into `.incoming/<job uid>/` and rename the folder into its day folder.
+
+    No index: a render worker process calls this, and the server indexes the job it returns
+    (`FilmArchive.index_stored`), so SQLite has one writer.
+    """
+    if not _UID.fullmatch(job_uid):
+        raise ValueError(f"not a UID: {job_uid!r}")
+    staging = archive / ".incoming" / job_uid
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        return _write_job(archive, staging, profile, job_uid, request, job, rendered_at)
+    except BaseException:  # a full disk: the half-written job must not keep the space it took
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_job(
+    archive: Path,
+    staging: Path,
+    profile: PrinterProfile,
+    job_uid: str,
+    request: PrintRequest,
+    job: RenderedJob,
+    rendered_at: datetime,
+) -> StoredJob:
+    manifest = _manifest(job_uid, request, rendered_at, PRINT_PDF if job.print_pdf else None)
+    for number, (snapshot, rendered) in enumerate(zip(request.films, job.films, strict=True), start=1):
+        pdf, png, dcm = f"film-{number}.pdf", f"film-{number}.png", f"film-{number}.dcm"
+        _write(staging / pdf, rendered.pdf)
+        _write(staging / png, rendered.png)
+        document = encapsulated_pdf(rendered.pdf, request, snapshot, job_uid, number, profile, rendered_at)
+        encoded = _encode(document)
+        _write(staging / dcm, encoded)
+        _add_film_files(manifest["films"][number - 1], number, rendered, pdf, png, dcm, document, encoded)
+        del document, encoded
+    if job.print_pdf is not None:
+        _write(staging / PRINT_PDF, job.print_pdf)
+    _write(staging / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
+    _fsync_dir(staging)
+    final = folder_of(archive, job_uid, request.requested_at)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(staging, final)
+    except OSError as exc:  # ENOTEMPTY, EEXIST: the job is there already (printed once, by whoever)
+        if not (final / MANIFEST).exists():
+            raise
+        log.warning("print job %s was archived already (%s); the copy just written is dropped", job_uid, exc)
+        shutil.rmtree(staging, ignore_errors=True)
+        return _load_job(final / MANIFEST)
+    _fsync_dir(final.parent)
+    log.info("stored print job %s: %d film(s) in %s", job_uid, len(job.films), final)
+    return StoredJob(final, manifest)
 
 
 def _read_header(path: Path) -> Dataset:

@@ -119,8 +119,8 @@ def test_disk_full_fails_the_print_keeps_serving_and_resumes(
         box_b, boxes, _ = scu.film_box(session)
         assert scu.set_image(boxes[0], 1, pixels()).status == 0
         refused = scu.n_action(uids.BASIC_FILM_BOX, box_b)
-        assert refused.status == 0x0213, hex(refused.status)  # Resource limitation (PS3.7 10.1.4.1.10)
-        assert refused.comment == "spool not writable: No space left on device"
+        assert refused.status == 0xC602, hex(refused.status)  # print queue full (PS3.4 H.4.2.2.4)
+        assert refused.comment == "print queue full: No space left on device"
         assert not list((spool / "incoming").iterdir())
         # and the server keeps serving
         echo = scu.assoc.send_c_echo()

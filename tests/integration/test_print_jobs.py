@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +25,10 @@ from waiting import wait_until
 import printscp.jobs
 from printscp import uids
 from printscp.admin import send
+from printscp.archive.store import StoredJob
 from printscp.config import FaultConfig, QueueConfig
 from printscp.model.enums import PrinterStatus
+from printscp.printing import PrintTask
 
 FILM_BOX, SESSION = uids.BASIC_FILM_BOX, uids.BASIC_FILM_SESSION
 PRINT_CONTEXTS = (META, uids.PRINT_JOB, uids.PRINTER)
@@ -80,16 +83,18 @@ def print_one(scu: PrintSCU, label: str = "JOB") -> str:
 def test_print_job_events_arrive_in_order_at_the_moments_of_the_work(
     start_server: Callable[..., RunningServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    running = start_server(faults=FaultConfig(print_delay=0.5))
     # the print cannot finish until the test has seen Pending and Printing: the renderer waits for this
     rendering_allowed = threading.Event()
-    real = printscp.jobs.print_request
+    real = printscp.jobs.print_spooled
 
-    def held_print(*args: Any) -> Any:
+    def held_print(task: PrintTask) -> StoredJob:
         assert rendering_allowed.wait(30), "the test never let the print finish"
-        return real(*args)
+        return real(task)
 
-    monkeypatch.setattr(printscp.jobs, "print_request", held_print)
+    # render in threads of this process, where the test can hold the print
+    monkeypatch.setattr(printscp.jobs, "render_pool", lambda config: ThreadPoolExecutor(2))
+    monkeypatch.setattr(printscp.jobs, "print_spooled", held_print)
+    running = start_server(faults=FaultConfig(print_delay=0.5))
     received = Received()
     with scu_with_events(running, received) as scu:
         job = print_one(scu, "EVENT TEST")

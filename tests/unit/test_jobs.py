@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import logging
+import multiprocessing.forkserver
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +32,8 @@ from printscp.jobs import PrintQueue
 from printscp.model.enums import ExecutionStatus, PrinterStatus
 from printscp.model.printer import Printer
 from printscp.model.record import GrayscaleImage, PrintRequest
-from printscp.spool import Spool
+from printscp.printing import PrintTask
+from printscp.spool import Spool, load_spooled
 
 FILM_BOX, SESSION = uids.BASIC_FILM_BOX, uids.BASIC_FILM_SESSION
 
@@ -36,6 +43,7 @@ class Association:
 
     def __init__(self, queue: PrintQueue, printer: Printer, calling: str = "MODALITY") -> None:
         self.events: list[EventReport] = []
+        self.requests: list[PrintRequest] = []  # as the engine froze them, pixels in memory
         self.queue = queue
         info = AssociationInfo(calling, "PRINTSCP", print_job_negotiated=True)
         self.engine = PrintEngine(queue.profile, printer, info, self)
@@ -44,6 +52,7 @@ class Association:
         self.queue.prepare(image)
 
     def submit(self, request: PrintRequest) -> str:
+        self.requests.append(request)
         return self.queue.submit(request, self.events.append)
 
     def print_job(self, uid: str) -> Any:
@@ -90,9 +99,14 @@ def make_queue(tmp_path: Path) -> Iterator[Any]:
         faults: FaultConfig | None = None,
         printer: Printer | None = None,
         on_stored: Any = None,
+        threads: bool = False,
     ) -> tuple[PrintQueue, Printer]:
+        """A queue on the bundled config; `threads`: render in threads of this process, where a test can
+        replace printscp.jobs.print_spooled (the render worker processes import their own)."""
         printer = printer or Printer()
-        print_queue = PrintQueue(bundled_config(tmp_path / "films", queue, faults), printer, on_stored=on_stored)
+        config = bundled_config(tmp_path / "films", queue, faults)
+        pool = ThreadPoolExecutor(printscp.jobs.render_workers(config)) if threads else None
+        print_queue = PrintQueue(config, printer, on_stored=on_stored, pool=pool)
         made.append(print_queue)
         return print_queue, printer
 
@@ -150,7 +164,7 @@ def test_spool_round_trip_keeps_everything_the_renderer_needs(make_queue: Any, t
         image_request(2, pixels, Polarity="REVERSE", RequestedImageSize="50"),
     )
     scu.engine.n_action(META, FILM_BOX, box.affected_sop_instance_uid, 1, None)  # type: ignore[arg-type]
-    (original,) = [r for r in [queue._spooled[uid].request for uid in queue._spooled]]  # noqa: SLF001
+    (original,) = scu.requests
     (spooled,) = Spool(tmp_path / "films").pending()
     restored = spooled.request
     assert dataclasses.replace(restored, films=()) == dataclasses.replace(original, films=())
@@ -177,8 +191,9 @@ def test_priority_orders_the_queue(make_queue: Any) -> None:
     assert queue.depth == 4 and queue.job(jobs["HIGH"]).execution_status is ExecutionStatus.PENDING  # type: ignore
     printer.set_status(PrinterStatus.NORMAL)
     assert queue.wait_idle()
-    done_order = [e.sop_instance_uid for e in scu.events if e.event_type_id == 3]
-    assert done_order == [jobs["HIGH"], jobs["MED"], jobs["LOW"], later_low]
+    # started in priority order (the workers may finish them in another)
+    started = [e.sop_instance_uid for e in scu.events if e.event_type_id == 2]
+    assert started == [jobs["HIGH"], jobs["MED"], jobs["LOW"], later_low]
 
 
 def test_bounded_queue_refuses_with_c601_and_c602(make_queue: Any) -> None:
@@ -188,7 +203,7 @@ def test_bounded_queue_refuses_with_c601_and_c602(make_queue: Any) -> None:
     scu.print()
     scu.print()
     with pytest.raises(QueueFull):
-        queue.submit(queue._spooled[next(iter(queue._spooled))].request)  # noqa: SLF001
+        queue.submit(scu.requests[0])
     with pytest.raises(PrintError) as error:
         scu.print()
     assert error.value.status == 0xC602
@@ -210,20 +225,18 @@ def test_printer_failure_policy_fail(make_queue: Any) -> None:
 
 
 def test_render_error_fails_the_job_and_the_next_one_prints(make_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    queue, printer = make_queue()
-    real = printscp.jobs.print_request
-    calls = []
+    queue, printer = make_queue(threads=True)
+    real = printscp.jobs.print_spooled
 
-    def broken_once(*args: Any) -> Any:
-        calls.append(args)
-        if len(calls) == 1:
+    def broken_for_bad(task: PrintTask) -> Any:
+        if load_spooled(task.spool_folder).request.film_session_label == "BAD":
             raise ValueError("the renderer fell over")
-        return real(*args)
+        return real(task)
 
-    monkeypatch.setattr(printscp.jobs, "print_request", broken_once)
+    monkeypatch.setattr(printscp.jobs, "print_spooled", broken_for_bad)
     scu = Association(queue, printer)
-    bad = scu.print()
-    good = scu.print()
+    bad = scu.print(label="BAD")
+    good = scu.print(label="GOOD")
     assert queue.wait_idle()
     assert statuses(scu.events, bad)[-1] == (4, "INVALID PAGE DES")
     assert statuses(scu.events, good)[-1] == (3, "NORMAL")
@@ -257,17 +270,17 @@ def test_fault_run_out_of_film_until_reset(make_queue: Any) -> None:
 
 
 def test_delay_makes_printing_take_time(make_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    queue, printer = make_queue(faults=FaultConfig(print_delay=0.4))
+    queue, printer = make_queue(faults=FaultConfig(print_delay=0.4), threads=True)
     rendering_allowed = threading.Event()  # set only once the N-ACTION has been answered
     rendered_at: list[float] = []
-    real = printscp.jobs.print_request
+    real = printscp.jobs.print_spooled
 
-    def held_print(*args: Any) -> Any:
+    def held_print(task: PrintTask) -> Any:
         rendered_at.append(time.monotonic())
         assert rendering_allowed.wait(30), "the N-ACTION was not answered before the print"
-        return real(*args)
+        return real(task)
 
-    monkeypatch.setattr(printscp.jobs, "print_request", held_print)
+    monkeypatch.setattr(printscp.jobs, "print_spooled", held_print)
     scu = Association(queue, printer)
     start = time.monotonic()
     job = scu.print()  # answered before the print was done: the print cannot finish before the next lines
@@ -291,16 +304,17 @@ def test_restart_prints_the_spool_once(make_queue: Any, tmp_path: Path, monkeypa
     queue.stop()
     # the second job reached the archive before the crash, but its spool folder was not yet removed
     spooled = {job.job_uid: job for job in Spool(tmp_path / "films").pending()}
-    printscp.jobs.print_request(already, spooled[already].request, queue.profile, queue.archive)
+    task = PrintTask(already, spooled[already].folder, queue.archive.folder, queue.profile)
+    queue.archive.index_stored(printscp.jobs.print_spooled(task))
     rendered = []
-    real = printscp.jobs.print_request
+    real = printscp.jobs.print_spooled
 
-    def recording(*args: Any) -> Any:
-        rendered.append(args[0])
-        return real(*args)
+    def recording(task: PrintTask) -> Any:
+        rendered.append(task.job_uid)
+        return real(task)
 
-    monkeypatch.setattr(printscp.jobs, "print_request", recording)
-    again, _ = make_queue()
+    monkeypatch.setattr(printscp.jobs, "print_spooled", recording)
+    again, _ = make_queue(threads=True)
     assert again.wait_idle()
     assert rendered == [waiting]  # the other is not printed twice
     assert sorted(j.manifest["print_job_uid"] for j in again.archive.jobs()) == sorted([waiting, already])
@@ -366,7 +380,7 @@ def test_racing_submissions_never_overfill_the_queue(make_queue: Any) -> None:
     printer.set_status(PrinterStatus.FAILURE, "PRINTER DOWN")  # nothing leaves the queue
     scu = Association(queue, printer)
     scu.print()
-    template = queue._spooled[next(iter(queue._spooled))].request  # noqa: SLF001
+    template = scu.requests[0]
     accepted: list[str] = []
     refused: list[int] = []
     barrier = threading.Barrier(8)
@@ -397,3 +411,149 @@ def test_an_error_after_archiving_neither_fails_the_job_nor_stops_the_worker(mak
     assert statuses(scu.events, first)[-1] == (3, "NORMAL")
     assert statuses(scu.events, second)[-1] == (3, "NORMAL")  # the worker lived on
     assert len(queue.archive.jobs()) == 2
+
+
+def test_jobs_of_different_sessions_render_at_once(make_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue, printer = make_queue(threads=True)
+    both_printing = threading.Barrier(2, timeout=10)  # broken (an error) unless two renders run together
+    real = printscp.jobs.print_spooled
+
+    def together(task: PrintTask) -> Any:
+        both_printing.wait()
+        return real(task)
+
+    monkeypatch.setattr(printscp.jobs, "print_spooled", together)
+    first, second = Association(queue, printer, "CT"), Association(queue, printer, "MR")
+    jobs = [first.print(), second.print()]
+    assert queue.wait_idle()
+    assert [statuses(scu.events, job)[-1] for scu, job in zip((first, second), jobs, strict=True)] == [
+        (3, "NORMAL"),
+        (3, "NORMAL"),
+    ]
+
+
+def test_the_jobs_of_one_film_session_print_in_order(make_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Print Priority orders jobs of different sessions, never the jobs of one session (H.4.1.2.4)."""
+    queue, printer = make_queue(threads=True)
+    printer.set_status(PrinterStatus.FAILURE, "PRINTER DOWN")  # hold everything until all are queued
+    printing: list[str] = []
+    overlapped: list[str] = []
+    lock = threading.Lock()
+    real = printscp.jobs.print_spooled
+
+    def recording(task: PrintTask) -> Any:
+        label = load_spooled(task.spool_folder).request.film_session_label
+        with lock:
+            overlapped.extend(label for other in printing if other == label)
+            printing.append(label)
+        time.sleep(0.05)  # long enough for a wrongly started second job of the session to overlap
+        try:
+            return real(task)
+        finally:
+            with lock:
+                printing.remove(label)
+
+    monkeypatch.setattr(printscp.jobs, "print_spooled", recording)
+    scu = Association(queue, printer)
+    session = scu.engine.n_create(META, SESSION, None, wire(dataset(PrintPriority="LOW", FilmSessionLabel="ONE")))
+    uid = session.affected_sop_instance_uid
+    assert uid is not None
+    jobs = []
+    for priority in ("LOW", "HIGH", "MED"):  # the session's priority changes between its prints
+        scu.engine.n_set(META, SESSION, uid, wire(dataset(PrintPriority=priority)))
+        box = scu.engine.n_create(META, FILM_BOX, None, film_box_request(uid, "STANDARD\\1,1"))
+        image_box = str(box.dataset.ReferencedImageBoxSequence[0].ReferencedSOPInstanceUID)  # type: ignore
+        scu.engine.n_set(META, uids.BASIC_GRAYSCALE_IMAGE_BOX, image_box, image_request(1))
+        reply = scu.engine.n_action(META, FILM_BOX, box.affected_sop_instance_uid, 1, None)  # type: ignore[arg-type]
+        jobs.append(str(reply.dataset[0x21000500].value[0].ReferencedSOPInstanceUID))  # type: ignore[index]
+    other = Association(queue, printer, "OTHER").print(priority="HIGH", label="OTHER")
+    printer.set_status(PrinterStatus.NORMAL)
+    assert queue.wait_idle()
+    done = [e.sop_instance_uid for e in scu.events if e.event_type_id == 3]
+    assert done == jobs  # in the order asked for, whatever their priority
+    assert overlapped == []  # and one after the other
+    assert queue.job(other).execution_status is ExecutionStatus.DONE  # type: ignore[union-attr]
+
+
+def test_pending_is_the_first_event_even_when_a_worker_takes_the_job_at_once(
+    make_queue: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """found-from-outside 1: the PENDING event went out as PRINTING when a worker took the job before
+    submit() reported it. The "queued" log line is held here until the job is PRINTING, which is the
+    moment the old code reported the job's (by then PRINTING) status."""
+    queue, printer = make_queue(threads=True)
+
+    class HoldQueuedLine(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("print job") and "queued" in record.getMessage():
+                uid = record.getMessage().split()[2]
+                wait_until(lambda: queue.job(uid).execution_status is not ExecutionStatus.PENDING, 10, "PRINTING")  # type: ignore[union-attr]
+
+    caplog.set_level(logging.INFO, logger="printscp.jobs")
+    hold = HoldQueuedLine()
+    logging.getLogger("printscp.jobs").addHandler(hold)
+    try:
+        scu = Association(queue, printer)
+        job = scu.print()
+        assert queue.wait_idle()
+    finally:
+        logging.getLogger("printscp.jobs").removeHandler(hold)
+    assert [event for event, _ in statuses(scu.events, job)] == [1, 2, 3]
+
+
+def test_a_job_that_keeps_killing_its_worker_fails_and_the_next_prints(
+    make_queue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue, printer = make_queue(threads=True)
+    real = printscp.jobs.print_spooled
+    attempts: list[str] = []
+
+    def dies_on_poison(task: PrintTask) -> Any:
+        if load_spooled(task.spool_folder).request.film_session_label == "POISON":
+            attempts.append(task.job_uid)
+            raise BrokenProcessPool("the worker died")
+        return real(task)
+
+    monkeypatch.setattr(printscp.jobs, "print_spooled", dies_on_poison)
+    scu = Association(queue, printer)
+    poison, good = scu.print(label="POISON"), scu.print(label="GOOD")
+    assert queue.wait_idle()
+    assert len(attempts) == printscp.jobs.CRASH_ATTEMPTS
+    assert statuses(scu.events, poison)[-1] == (4, "INSUFFIC MEMORY")
+    assert statuses(scu.events, good)[-1] == (3, "NORMAL")
+    assert [p.name for p in queue.spool.failed.iterdir()] == [poison]
+
+
+def _render_workers() -> list[int]:
+    """Process ids of the render workers: the children of the forkserver process."""
+    server = multiprocessing.forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]  # noqa: SLF001
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_killed_render_workers_are_replaced_and_no_job_is_lost(
+    make_queue: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    queue, printer = make_queue()  # real worker processes
+    scu = Association(queue, printer)
+    first = scu.print()
+    assert queue.wait_idle()
+    # the worker's own log line reached the server's log
+    assert any(r.name == "printscp.archive.store" and first in r.getMessage() for r in caplog.records)
+    workers = _render_workers()
+    assert workers
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not set(workers) & set(_render_workers()), 10, "the workers gone")
+    second = scu.print()
+    assert queue.wait_idle(60)
+    assert statuses(scu.events, second)[-1] == (3, "NORMAL")
+    assert sorted(j.manifest["print_job_uid"] for j in queue.archive.jobs()) == sorted([first, second])

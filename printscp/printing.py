@@ -1,0 +1,99 @@
+"""Print one spooled job: read its film record from the spool, render its films, write them into the archive.
+
+This is what a render worker process does (jobs.py runs it in a process pool). The worker is given
+paths, not pixels: it reads the job from the spool itself, its images memory-mapped from the spool's
+.npy files, so no pixel crosses a pipe and nothing of a finished job stays in the server process. It
+writes the job's files and renames its folder into place (archive/store.py `write_job`); indexing is
+left to the server, so that the SQLite index has one writer.
+
+`start_worker` prepares a worker process: its log records go to the server's log through a queue, it
+ignores SIGINT (a Ctrl-C of `printscp serve` reaches the whole process group; the server decides what
+happens to the job), glibc returns large freed blocks to the system (see heap.py), and it exits as soon as
+the server process is gone. A pool's worker would otherwise live on after a server killed with -9 (it
+waits on a queue it holds both ends of), and could write a job into the archive while the next server
+prints the same job from the spool.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import logging
+import logging.handlers
+import os
+import select
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from queue import Queue
+from types import MappingProxyType
+from typing import Any
+
+from printscp import heap
+from printscp.archive.store import StoredJob, write_job
+from printscp.model.profile import PrinterProfile
+from printscp.model.record import PrintRequest
+from printscp.render.film import render_job
+from printscp.render.pdf import DocumentInfo
+from printscp.spool import load_spooled
+
+
+def _read_only(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(items)
+
+
+def _reduce_mapping(mapping: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return _read_only, (dict(mapping),)
+
+
+# The printer profile's tables are read-only mappings (config.py), which pickle cannot send as they are.
+copyreg.pickle(MappingProxyType, _reduce_mapping)
+
+
+@dataclass(frozen=True)
+class PrintTask:
+    """One job for a render worker: where it is spooled, where its films go, the printer that prints it."""
+
+    job_uid: str
+    spool_folder: Path
+    archive_folder: Path
+    profile: PrinterProfile
+
+
+def document_info(request: PrintRequest, profile: PrinterProfile) -> DocumentInfo:
+    return DocumentInfo(
+        title=request.film_session_label or f"Film from {request.calling_ae_title}",
+        subject=request.calling_ae_title,
+        author=profile.name,
+    )
+
+
+def print_spooled(task: PrintTask) -> StoredJob:
+    """Render every film of a spooled job and write them into the archive, not indexed."""
+    request = load_spooled(task.spool_folder).request
+    rendered = render_job(request, task.profile, document_info(request, task.profile))
+    return write_job(task.archive_folder, task.profile, task.job_uid, request, rendered, datetime.now().astimezone())
+
+
+def start_worker(server_pid: int, records: Queue[Any], level: int) -> None:
+    """Initialise a render worker process (ProcessPoolExecutor's initializer)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(server_pid,), name="server-watch", daemon=True).start()
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    root.setLevel(level)
+    heap.return_large_blocks()
+
+
+def _exit_with(server_pid: int) -> None:
+    """End this worker as soon as the server process has gone (killed with -9, crashed)."""
+    try:
+        pidfd = os.pidfd_open(server_pid)  # readable once the process has exited (Linux 5.3)
+    except OSError:  # gone already, or no pidfd: look every second
+        while os.path.exists(f"/proc/{server_pid}"):
+            time.sleep(1.0)
+    else:
+        select.select([pidfd], [], [])
+    os._exit(1)
