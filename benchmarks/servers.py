@@ -236,6 +236,7 @@ def printscp_server(folder: Path, profile: Path | None = None) -> Iterator[Serve
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dcmtk_environment())
     memory: TreeMemory | None = None
+    pid: int | None = None
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
@@ -254,7 +255,16 @@ def printscp_server(folder: Path, profile: Path | None = None) -> Iterator[Serve
         if profile is None:
             stop(process)
         else:
-            stop(process, signal.SIGINT)  # py-spy writes the profile, then ends printscp
+            # printscp stops as on Ctrl-C, its worker processes with it; py-spy sees it exit and writes the
+            # profile (py-spy itself, sent SIGINT, would write it too but SIGKILL printscp, orphaning workers)
+            if pid is not None and process.poll() is None:
+                os.kill(pid, signal.SIGINT)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    pass
+            if process.poll() is None:
+                stop(process, signal.SIGINT)
             if not profile.exists():
                 print(f"py-spy wrote no profile:\n{log_path.read_text(errors='replace')[-2000:]}", file=sys.stderr)
 
