@@ -13,7 +13,18 @@ STANDARD\\4,5 film of 14INX17IN):
   it afterwards, so the PDF can appear after dcmprscu has exited;
 * the peak resident memory (VmHWM from /proc/<pid>/status) of each server process, which is started
   fresh for every case: after the case's first job and after all its jobs (warm-up + repeats); and
-  printscp's resident memory (VmRSS) once each job is in the archive, where a leak would show as growth.
+  printscp's resident memory (VmRSS) once each job is in the archive, where a leak would show as growth;
+* printscp's whole process tree too (it may render in worker processes): the peak of the sum of VmRSS
+  over the server and all its descendants, sampled every ~10 ms by a thread (servers.TreeMemory), and that
+  sum once each job is in the archive. Shared pages count once per process: an upper bound.
+
+--memory-series [N] runs only the 20 x 2048x2048 film, N times (default 50) against printscp alone, one
+job at a time, each waited for in the archive, and prints main and tree VmRSS after each job, after job 5
+against after job N, and the peaks (issue 12: peak <= 320 MiB, after job 50 within 10% of after job 5).
+
+--profile DIR runs printscp under `py-spy record -r 250 -s --threads -f raw` (py-spy comes with the test
+extra) and stops it with SIGINT so py-spy writes DIR/printscp-<case>.txt: folded stacks with their counts,
+for flamegraph.pl or speedscope. Profiling slows printscp down: do not compare its times.
 
 dcmprscp does not render anything: it stores each N-SET's pixels as a Hardcopy Grayscale object and the
 film as a Stored Print in its database. printscp renders a PDF and a PNG of the film. The comparison is
@@ -28,6 +39,10 @@ TCP_NODELAY=1 is set for every DCMTK process (client and dcmprscp); printscp set
 Run from the repository root:
 
     .venv/bin/python benchmarks/print_vs_dcmprscp.py [--repeat N] [--warmup N] [--keep] [--cases 1,2,3]
+        [--profile DIR]
+    .venv/bin/python benchmarks/print_vs_dcmprscp.py --memory-series [N] [--keep] [--profile DIR]
+
+The servers are started by servers.py, which concurrent.py shares.
 """
 
 from __future__ import annotations
@@ -37,20 +52,27 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+from servers import (
+    DCMPRSCP_AE,
+    FILM_SIZE,
+    LAYOUT,
+    PRINTSCP_AE,
+    REPO,
+    Server,
+    dcmprscp_server,
+    dcmtk_version,
+    phantom,
+    printscp_server,
+    proc_status_kib,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from dcmtk import (  # noqa: E402  (the DCMTK harness of the interoperability tests)
@@ -58,22 +80,11 @@ from dcmtk import (  # noqa: E402  (the DCMTK harness of the interoperability te
     DcmtkPrintClient,
     PreparedJob,
     PrintLog,
-    dcmtk_environment,
     is_success_or_warning,
-    run,
-    tool,
-    write_config,
     write_image,
 )
 
 from printscp.archive.store import FilmArchive  # noqa: E402
-
-LAYOUT = (4, 5)  # dcmpsprt --layout columns rows: STANDARD\4,5
-FILM_SIZE = "14INX17IN"
-PRINTSCP_AE = "PRINTSCP"
-DCMPRSCP_AE = "DCMPRSCP"
-DCMPRSCP_SECTION = "DCMPRSCP"
-STARTUP_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -93,136 +104,13 @@ class Timings:
     peak_rss_kib: int = 0  # over every job of the case
     first_job_peak_rss_kib: int = 0
     resident_kib: list[int] = field(default_factory=list)  # VmRSS once each job is done: growth = a leak
+    # printscp: the sum of VmRSS over the server and its worker processes (servers.TreeMemory)
+    tree_peak_kib: int = 0
+    first_job_tree_peak_kib: int = 0
+    tree_resident_kib: list[int] = field(default_factory=list)
+    profile: Path | None = None  # printscp under py-spy: where the raw stacks went
     jobs: int = 0
     max_send_pdv: str = "?"
-
-
-# --- source images ---------------------------------------------------------------------------------------
-
-
-def phantom(size: int) -> np.ndarray:
-    """A 12-bit image with smooth structure and some noise, so that no stage gets an easy constant."""
-    y, x = np.mgrid[0:size, 0:size] / size
-    smooth = 2048 + 1500 * np.sin(6 * x) * np.cos(4 * y) + 400 * (x - y)
-    noise = np.random.default_rng(size).normal(0, 60, (size, size))
-    return np.asarray(np.clip(smooth + noise, 0, 4095).astype(np.uint16))
-
-
-# --- servers -----------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def proc_status_kib(pid: int, field: str = "VmHWM") -> int:
-    """A memory figure of /proc/<pid>/status: VmHWM (peak resident) or VmRSS (resident now)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
-    if not match:
-        raise SystemExit(f"no {field} for process {pid}")
-    return int(match.group(1))
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@contextmanager
-def printscp_server(folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    """`printscp serve` with the bundled config on a free loopback port; yields (process, port, archive)."""
-    archive = folder / "films"
-    folder.mkdir(parents=True, exist_ok=True)
-    log_path = folder / "printscp.log"
-    command = [
-        str(REPO / ".venv" / "bin" / "printscp"),
-        "serve",
-        "--config",
-        str(REPO / "config.toml"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--archive",
-        str(archive),
-    ]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dcmtk_environment())
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", log_path.read_text(errors="replace"))
-            if match:
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"printscp did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.05)
-        yield process, int(match.group(1)), archive
-    finally:
-        stop(process)
-
-
-@contextmanager
-def dcmprscp_server(folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    """dcmprscp with its own config and database on a free port; yields (process, port, database)."""
-    port = free_port()
-    database = folder / "database"
-    section = {
-        "Type": "LOCALPRINTER",
-        "Hostname": "localhost",  # required for LOCALPRINTER; dcmprscp binds 0.0.0.0 anyway
-        "Port": str(port),
-        "Aetitle": DCMPRSCP_AE,
-        "Description": "DCMTK reference print SCP",
-        "MaxPDU": "131072",  # the largest DCMTK allows
-        "ImplicitOnly": "false",
-        "DisableNewVRs": "false",
-        "Supports12Bit": "true",
-        "SupportsPresentationLUT": "true",
-        "PresentationLUTMatchRequired": "false",
-        "PresentationLUTinFilmSession": "false",
-        "SupportsTrim": "true",
-        "SupportsImageSize": "true",
-        "SupportsDecimateCrop": "true",
-        "DisplayFormat": "1,1\\2,2\\4,5",
-        "FilmSizeID": "8INX10IN\\14INX17IN",
-        "MediumType": "PAPER\\CLEAR FILM\\BLUE FILM",
-        "FilmDestination": "MAGAZINE\\PROCESSOR",
-        "MagnificationType": "REPLICATE\\BILINEAR\\CUBIC\\NONE",
-        "ResolutionID": "STANDARD\\HIGH",
-        "BorderDensity": "BLACK\\WHITE",
-        "EmptyImageDensity": "BLACK\\WHITE",
-        "MaxDensity": "320",
-        "MinDensity": "20",
-    }
-    config = write_config(folder / "dcmprscp.cfg", database, {DCMPRSCP_SECTION: section}, DCMPRSCP_AE)
-    (folder / "spool").mkdir(exist_ok=True)
-    log_path = folder / "dcmprscp.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [tool("dcmprscp"), "--config", str(config), "--printer", DCMPRSCP_SECTION],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dcmtk_environment(),
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:  # dcmprscp answers C-ECHO on its print port
-            echo = run([tool("echoscu"), "--call", DCMPRSCP_AE, "127.0.0.1", str(port)])
-            if echo.returncode == 0:
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"dcmprscp did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield process, port, database
-    finally:
-        stop(process)
 
 
 # --- one timed run -------------------------------------------------------------------------------------------
@@ -259,61 +147,118 @@ def max_send_pdv(log: PrintLog) -> str:
     return match.group(1) if match else "?"
 
 
-def run_case(case: Case, workdir: Path, repeat: int, warmup: int) -> tuple[Timings, Timings]:
+def print_on_printscp(
+    client: DcmtkPrintClient, job: PreparedJob, scp: Server, number: int
+) -> tuple[float, float, PrintLog]:
+    """Send job `number` (1, 2, ...) and wait until it is in the archive with its PDF: (seconds from dcmprscu
+    start to exit, seconds from dcmprscu start until the job folder appeared, dcmprscu's checked log)."""
+    started_ns, elapsed, log = send_timed(client, job)
+    jobs = wait_for_jobs(scp.folder, number)
+    pdf = jobs[-1] / "film-1.pdf"
+    if not pdf.is_file() or pdf.stat().st_size == 0:
+        raise SystemExit(f"printscp run {number}: no PDF in {jobs[-1]}")
+    # the job folder is renamed into its day folder in one step: that is when it appears
+    appeared = (jobs[-1].parent.stat().st_mtime_ns - started_ns) / 1e9
+    return elapsed, appeared, log
+
+
+def run_case(
+    case: Case, workdir: Path, repeat: int, warmup: int, profile: Path | None = None
+) -> tuple[Timings, Timings]:
     folder = workdir / case.name.replace(" ", "")
     source = write_image(folder / "source.dcm", phantom(case.size))
     images = [source] * case.images
     ours, theirs = Timings(), Timings()
+    ours.profile = profile
     with (
-        printscp_server(folder / "printscp") as (scp, scp_port, archive),
-        dcmprscp_server(folder / "dcmprscp") as (ref, ref_port, database),
+        printscp_server(folder / "printscp", profile) as scp,
+        dcmprscp_server(folder / "dcmprscp") as ref,
     ):
-        ours_client = DcmtkPrintClient(folder / "client-printscp", "127.0.0.1", scp_port, PRINTSCP_AE, printer=IHEFULL)
+        ours_client = DcmtkPrintClient(folder / "client-printscp", "127.0.0.1", scp.port, PRINTSCP_AE, printer=IHEFULL)
         theirs_client = DcmtkPrintClient(
-            folder / "client-dcmprscp", "127.0.0.1", ref_port, DCMPRSCP_AE, printer=IHEFULL
+            folder / "client-dcmprscp", "127.0.0.1", ref.port, DCMPRSCP_AE, printer=IHEFULL
         )
         ours_job = ours_client.prepare(images, LAYOUT, FILM_SIZE)  # dcmpsprt, outside the timing
         theirs_job = theirs_client.prepare(images, LAYOUT, FILM_SIZE)
         for number in range(warmup + repeat):
             # printscp: the job must land in the archive with its PDF
-            started_ns, elapsed, log = send_timed(ours_client, ours_job)
-            jobs = wait_for_jobs(archive, number + 1)
-            pdf = jobs[-1] / "film-1.pdf"
-            if not pdf.is_file() or pdf.stat().st_size == 0:
-                raise SystemExit(f"printscp run {number + 1}: no PDF in {jobs[-1]}")
-            # the job folder is renamed into its day folder in one step: that is when it appears
-            appeared = (jobs[-1].parent.stat().st_mtime_ns - started_ns) / 1e9
+            elapsed, appeared, log = print_on_printscp(ours_client, ours_job, scp, number + 1)
             if number >= warmup:
                 ours.wall.append(elapsed)
                 ours.stored.append(appeared)
             ours.max_send_pdv = max_send_pdv(log)
             ours.resident_kib.append(proc_status_kib(scp.pid, "VmRSS"))
+            ours.tree_resident_kib.append(scp.memory.sample())
             if number == 0:
                 ours.first_job_peak_rss_kib = proc_status_kib(scp.pid)
+                ours.first_job_tree_peak_kib = scp.memory.peak_kib
 
             # dcmprscp: one more Stored Print in its database
             _, elapsed, log = send_timed(theirs_client, theirs_job)
-            stored = list(database.glob("SP_*.dcm"))
+            stored = list(ref.folder.glob("SP_*.dcm"))
             if len(stored) != number + 1:
-                raise SystemExit(f"dcmprscp run {number + 1}: {len(stored)} stored prints in {database}")
+                raise SystemExit(f"dcmprscp run {number + 1}: {len(stored)} stored prints in {ref.folder}")
             if number >= warmup:
                 theirs.wall.append(elapsed)
             theirs.max_send_pdv = max_send_pdv(log)
             if number == 0:
                 theirs.first_job_peak_rss_kib = proc_status_kib(ref.pid)
         ours.peak_rss_kib = proc_status_kib(scp.pid)
+        ours.tree_peak_kib = max(scp.memory.peak_kib, scp.memory.sample())
         theirs.peak_rss_kib = proc_status_kib(ref.pid)
         ours.jobs = theirs.jobs = warmup + repeat
     return ours, theirs
 
 
+def memory_series(workdir: Path, jobs: int, profile: Path | None = None) -> None:
+    """20 x 2048x2048 films one after another against printscp alone: resident memory job by job."""
+    case = CASES[-1]
+    folder = workdir / "memory-series"
+    source = write_image(folder / "source.dcm", phantom(case.size))
+    print(
+        f"printscp memory over {jobs} films of {case.name} 12-bit (STANDARD\\{LAYOUT[0]},{LAYOUT[1]}, {FILM_SIZE}), "
+        "one dcmprscu job at a time,\neach waited for in the archive; main = the server process, tree = the "
+        "sum of VmRSS over it and its descendants (sampled every ~10 ms for the peak)\n"
+    )
+    print(f"{'job':>4} {'wall s':>7} {'PDF s':>7} {'main VmRSS':>11} {'tree VmRSS':>11} {'tree peak':>10}")
+    main_kib: list[int] = []
+    tree_kib: list[int] = []
+    with printscp_server(folder / "printscp", profile) as scp:
+        client = DcmtkPrintClient(folder / "client-printscp", "127.0.0.1", scp.port, PRINTSCP_AE, printer=IHEFULL)
+        job = client.prepare([source] * case.images, LAYOUT, FILM_SIZE)
+        for number in range(1, jobs + 1):
+            elapsed, appeared, _ = print_on_printscp(client, job, scp, number)
+            main_kib.append(proc_status_kib(scp.pid, "VmRSS"))
+            tree_kib.append(scp.memory.sample())
+            print(
+                f"{number:>4} {elapsed:>7.3f} {appeared:>7.3f} {main_kib[-1] / 1024:>7.0f} MiB "
+                f"{tree_kib[-1] / 1024:>7.0f} MiB {scp.memory.peak_kib / 1024:>6.0f} MiB",
+                flush=True,
+            )
+        main_peak_kib = proc_status_kib(scp.pid)
+        tree_peak_kib = max(scp.memory.peak_kib, scp.memory.sample())
+        processes = scp.memory.most_processes
+    early = min(5, jobs)
+    print(f"\nprintscp resident memory (VmRSS), MiB, after job {early} / after job {jobs} (ratio):")
+    for name, series in (("main", main_kib), ("tree", tree_kib)):
+        print(
+            f"  {name}  {series[early - 1] / 1024:6.0f} / {series[-1] / 1024:6.0f}  "
+            f"({series[-1] / series[early - 1]:.2f})"
+        )
+    print(
+        f"peak RSS: main (VmHWM) {main_peak_kib / 1024:.0f} MiB, tree {tree_peak_kib / 1024:.0f} MiB "
+        f"({processes} process{'es' if processes > 1 else ''} in the tree at most)"
+    )
+    print("issue 12 target: peak RSS <= 320 MiB, and VmRSS after job 50 within 10% of after job 5 (ratio <= 1.10)")
+    if profile is not None:
+        print(f"py-spy profile (raw folded stacks): {profile}")
+
+
 # --- report ----------------------------------------------------------------------------------------------
 
 
-def dcmtk_version() -> str:
-    result = subprocess.run([tool("dcmprscp"), "--version"], capture_output=True, text=True, check=False)
-    match = re.search(r"dcmprscp v(\S+)", result.stdout + result.stderr)
-    return match.group(1) if match else "?"
+def profile_path(directory: Path | None, name: str) -> Path | None:
+    return None if directory is None else directory.resolve() / f"printscp-{name.replace(' ', '')}.txt"
 
 
 def main() -> int:
@@ -324,6 +269,20 @@ def main() -> int:
     parser.add_argument(
         "--cases", default="1,2,3", help="which cases to run, by number: 1 x 512, 20 x 512, 20 x 2048 (default 1,2,3)"
     )
+    parser.add_argument(
+        "--memory-series",
+        type=int,
+        nargs="?",
+        const=50,
+        metavar="N",
+        help="instead: N films of 20 x 2048x2048 against printscp alone, its memory job by job (N default 50)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="run printscp under py-spy record, raw folded stacks in DIR/printscp-<case>.txt",
+    )
     args = parser.parse_args()
     try:
         cases = [CASES[int(number) - 1] for number in args.cases.split(",")]
@@ -331,33 +290,47 @@ def main() -> int:
         parser.error(f"--cases takes numbers from 1 to {len(CASES)}, comma-separated")
     if args.repeat < 1 or args.warmup < 0:
         parser.error("--repeat must be at least 1 and --warmup at least 0")
+    if args.memory_series is not None and args.memory_series < 1:
+        parser.error("--memory-series takes at least 1 job")
 
     workdir = Path(tempfile.mkdtemp(prefix="printscp-bench-"))
+    if args.memory_series is not None:
+        try:
+            memory_series(workdir, args.memory_series, profile_path(args.profile, "memory-series"))
+        finally:
+            if args.keep:
+                print(f"\nfiles kept in {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+        return 0
+
     print(
         f"printscp vs dcmprscp (DCMTK {dcmtk_version()}), Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, {args.repeat} timed runs + {args.warmup} warm-up per case and server"
     )
     print(
         f"every job: dcmprscu --dump, IHEFULL client profile, STANDARD\\{LAYOUT[0]},{LAYOUT[1]} on "
-        f"{FILM_SIZE}, 12-bit MONOCHROME2; times are medians in seconds\n"
+        f"{FILM_SIZE}, 12-bit MONOCHROME2; times are medians in seconds\nprintscp RSS: the main process's "
+        "peak (VmHWM) / the peak of the sum of VmRSS over it and its worker processes\n"
     )
     header = (
         f"{'case':<16} {'printscp wall':>13} {'printscp PDF':>13} {'dcmprscp wall':>13} "
-        f"{'ratio':>6} {'PDF ratio':>9}  {'printscp RSS':>12} {'dcmprscp RSS':>12}"
+        f"{'ratio':>6} {'PDF ratio':>9}  {'printscp RSS (main / tree peak)':>31} {'dcmprscp RSS':>12}"
     )
     print(header)
     print("-" * len(header))
     results = []
     try:
         for case in cases:
-            ours, theirs = run_case(case, workdir, args.repeat, args.warmup)
+            ours, theirs = run_case(case, workdir, args.repeat, args.warmup, profile_path(args.profile, case.name))
             results.append((case, ours, theirs))
             ours_wall, theirs_wall = statistics.median(ours.wall), statistics.median(theirs.wall)
             ours_pdf = statistics.median(ours.stored)
+            ours_rss = f"{ours.peak_rss_kib / 1024:.0f} / {ours.tree_peak_kib / 1024:.0f} MiB"
             print(
                 f"{case.name:<16} {ours_wall:>13.3f} {ours_pdf:>13.3f} "
                 f"{theirs_wall:>13.3f} {ours_wall / theirs_wall:>6.2f} {ours_pdf / theirs_wall:>9.2f}  "
-                f"{ours.peak_rss_kib / 1024:>9.0f} MiB {theirs.peak_rss_kib / 1024:>8.0f} MiB",
+                f"{ours_rss:>31} {theirs.peak_rss_kib / 1024:>8.0f} MiB",
                 flush=True,
             )
     finally:
@@ -377,18 +350,29 @@ def main() -> int:
             f"{ours.peak_rss_kib / 1024:5.0f}   dcmprscp {theirs.first_job_peak_rss_kib / 1024:4.0f} / "
             f"{theirs.peak_rss_kib / 1024:4.0f}   ({ours.jobs} jobs each)"
         )
-    print("\nprintscp resident memory (VmRSS) once each job is in the archive, MiB:")
+    print("printscp process tree, peak sum of VmRSS, MiB: after the first job / after all jobs of the case")
     for case, ours, _ in results:
-        print(f"  {case.name:<16} {' '.join(f'{kib / 1024:.0f}' for kib in ours.resident_kib)}")
+        print(
+            f"  {case.name:<16} printscp {ours.first_job_tree_peak_kib / 1024:5.0f} / {ours.tree_peak_kib / 1024:5.0f}"
+        )
+    print("\nprintscp resident memory once each job is in the archive, MiB (main: VmRSS; tree: sum of VmRSS):")
+    for case, ours, _ in results:
+        print(f"  {case.name:<16} main {' '.join(f'{kib / 1024:.0f}' for kib in ours.resident_kib)}")
+        print(f"  {'':<16} tree {' '.join(f'{kib / 1024:.0f}' for kib in ours.tree_resident_kib)}")
     big = results[-1]
     print(
         f"printscp server peak RSS for {big[0].name}: {big[1].peak_rss_kib / 1024:.0f} MiB "
-        f"({big[1].first_job_peak_rss_kib / 1024:.0f} MiB after its first job)"
+        f"({big[1].first_job_peak_rss_kib / 1024:.0f} MiB after its first job); process tree "
+        f"{big[1].tree_peak_kib / 1024:.0f} MiB ({big[1].first_job_tree_peak_kib / 1024:.0f} MiB)"
     )
     print(
         f"largest PDV dcmprscu could send: printscp {results[0][1].max_send_pdv} bytes, "
         f"dcmprscp {results[0][2].max_send_pdv} bytes"
     )
+    if args.profile is not None:
+        print("\npy-spy profiles of printscp (raw folded stacks, one line per stack with its sample count):")
+        for case, ours, _ in results:
+            print(f"  {case.name:<16} {ours.profile}")
     return 0
 
 
