@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,7 @@ from printscp.render.pixels import (
     image_lut,
 )
 from printscp.render.plan import plan_film
-from printscp.render.png import render_png
+from printscp.render.png import encode_png, render_png
 
 PROFILE = load_config(Path(__file__).resolve().parents[2] / "config.toml").printer
 LIGHT_BOX = Viewing(2000, 10, False, 0.10, 3.30)
@@ -224,6 +226,33 @@ def test_png_resolution_and_raster() -> None:
     assert raster[17 * 150, 14 * 75] == lut[4095]  # centre of the image in the left cell
     assert raster[10, 10] == plan.background
     assert raster[17 * 150, 14 * 225] == int(display_values(0.20, LIGHT_BOX))  # empty right cell
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (37, 53)])
+@pytest.mark.parametrize("dpi", [72, 150, 300, 600])
+def test_png_encoder_is_lossless_and_writes_dpi_as_pillow_does(shape: tuple[int, int], dpi: int) -> None:
+    rng = np.random.default_rng(shape[0] * shape[1] + dpi)
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    pixels[::2, ::3] = 255  # neighbours of 0 and 255 above each other: the Up filter wraps modulo 256
+    pixels[1::2, ::3] = 0
+    png = encode_png(pixels, dpi)
+    with Image.open(io.BytesIO(png)) as decoded:
+        assert decoded.mode == "L" and np.array_equal(np.asarray(decoded), pixels)
+        ours = decoded.info["dpi"]
+    pillows = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(pillows, "PNG", dpi=(dpi, dpi))
+    with Image.open(pillows) as theirs:
+        assert ours == theirs.info["dpi"]
+    # every chunk: length, type, data, CRC-32 of type and data (PNG 5.3), in the order IHDR pHYs IDAT IEND
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    kinds, offset = [], 8
+    while offset < len(png):
+        (length,) = struct.unpack_from(">I", png, offset)
+        kind, data = png[offset + 4 : offset + 8], png[offset + 8 : offset + 8 + length]
+        assert struct.unpack_from(">I", png, offset + 8 + length)[0] == zlib.crc32(kind + data)
+        kinds.append(kind)
+        offset += 12 + length
+    assert kinds == [b"IHDR", b"pHYs", b"IDAT", b"IEND"] and offset == len(png)
 
 
 def _plut(shape: str | None = None, table: np.ndarray | None = None, bits: int = 12) -> PresentationLUTSnapshot:
