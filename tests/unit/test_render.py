@@ -228,14 +228,14 @@ def test_png_resolution_and_raster() -> None:
     assert raster[17 * 150, 14 * 225] == int(display_values(0.20, LIGHT_BOX))  # empty right cell
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (37, 53)])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (37, 53), (600, 11)])  # 600: stripes of rows
 @pytest.mark.parametrize("dpi", [72, 150, 300, 600])
 def test_png_encoder_is_lossless_and_writes_dpi_as_pillow_does(shape: tuple[int, int], dpi: int) -> None:
     rng = np.random.default_rng(shape[0] * shape[1] + dpi)
     pixels = rng.integers(0, 256, shape, dtype=np.uint8)
     pixels[::2, ::3] = 255  # neighbours of 0 and 255 above each other: the Up filter wraps modulo 256
     pixels[1::2, ::3] = 0
-    png = encode_png(pixels, dpi)
+    png = encode_png(Image.fromarray(pixels, mode="L"), dpi)
     with Image.open(io.BytesIO(png)) as decoded:
         assert decoded.mode == "L" and np.array_equal(np.asarray(decoded), pixels)
         ours = decoded.info["dpi"]
@@ -253,6 +253,11 @@ def test_png_encoder_is_lossless_and_writes_dpi_as_pillow_does(shape: tuple[int,
         kinds.append(kind)
         offset += 12 + length
     assert kinds == [b"IHDR", b"pHYs", b"IDAT", b"IEND"] and offset == len(png)
+
+
+def test_png_encoder_writes_grayscale_only() -> None:
+    with pytest.raises(ValueError, match="mode L"):
+        encode_png(Image.new("RGB", (2, 2)), 72)
 
 
 def _plut(shape: str | None = None, table: np.ndarray | None = None, bits: int = 12) -> PresentationLUTSnapshot:
