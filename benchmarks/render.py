@@ -7,13 +7,19 @@ STANDARD. The pixels are written as .npy files and memory-mapped (np.load(mmap_m
 worker has them from the spool. For each film:
 
 * time, the median over --repeat runs of: plan (layout and lookup tables: what `plan_film` decides),
-  PDF (plan + render_pdf), PNG (plan + render_png), and total (render_job: plan once, PDF and PNG);
+  PDF (plan + render_pdf), PNG (plan + render_png), and total (render_job: plan once, each image's
+  display values once for both outputs, PDF and PNG), in wall time and in CPU time of every thread;
+* and the stages of render_job timed one by one: display values (every image box's lookup, the
+  `printed_pixels` of the plan's images), PDF compress (hash and zlib of each, `ImageStreams.add`),
+  PNG resample (the raster, `FilmRaster`), PNG encode (`encode_png`), PDF assemble (`render_pdf` from
+  the compressed streams);
 * peak memory of rendering the film once in a fresh process (multiprocessing spawn) that memory-maps
   the same .npy files: the child's VmHWM (peak resident set, /proc/self/status; reset just before
   render_job) minus its VmRSS just before render_job, and its VmHWM absolute (Python, numpy, Pillow,
   reportlab and printscp imported);
 * the file sizes; and, for the STANDARD 512 film, the PDF as reportlab's own drawImage would embed
-  its images (zlib level 6 and ASCII85), the embedding printscp replaced.
+  its images (zlib level 6 and ASCII85), the embedding printscp replaced (both from display values
+  already computed).
 
 Targets: both outputs of the 20 x 512x512 film in at most 0.3 s at STANDARD (issue 3); peak RSS of a
 server printing 20 x 2048x2048 films at most 320 MiB (issue 12).
@@ -59,9 +65,10 @@ from printscp.model.enums import (  # noqa: E402
 from printscp.model.layout import ImageDisplayFormat  # noqa: E402
 from printscp.model.record import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PrintRequest  # noqa: E402
 from printscp.render.film import render_job  # noqa: E402
-from printscp.render.pdf import DocumentInfo, render_pdf  # noqa: E402
+from printscp.render.pdf import DocumentInfo, ImageStreams, render_pdf  # noqa: E402
+from printscp.render.pixels import Uint8Array  # noqa: E402
 from printscp.render.plan import FilmPlan, plan_film  # noqa: E402
-from printscp.render.png import render_png  # noqa: E402
+from printscp.render.png import FilmRaster, encode_png, render_png  # noqa: E402
 
 PROFILE = load_config(REPO / "config.toml").printer
 INFO = DocumentInfo("benchmark film", "BENCH_AE", "printscp")
@@ -139,16 +146,16 @@ def request_of(snapshot: FilmSnapshot) -> PrintRequest:
     )
 
 
-def reportlab_default_pdf(plan: FilmPlan) -> bytes:
+def reportlab_default_pdf(plan: FilmPlan, values: list[Uint8Array]) -> bytes:
     """The same page through canvas.drawImage (reportlab's zlib level 6 + ASCII85)."""
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(plan.width, plan.height))
     canvas.setFillGray(plan.background / 255)
     canvas.rect(0, 0, plan.width, plan.height, stroke=0, fill=1)
-    for placed in plan.images:
+    for placed, pixels in zip(plan.images, values, strict=True):
         rect = placed.rect
         canvas.drawImage(
-            ImageReader(Image.fromarray(placed.pixels, mode="L")),
+            ImageReader(Image.fromarray(pixels, mode="L")),
             rect.x,
             plan.height - rect.y - rect.height,
             rect.width,
@@ -168,6 +175,16 @@ def median_time(work: Callable[[], object], repeat: int) -> tuple[float, object]
     return statistics.median(times), result
 
 
+def median_cpu_time(work: Callable[[], object], repeat: int) -> float:
+    """CPU time of this process (every thread of it), the median over `repeat` runs."""
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        work()
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
 def measure_time(case: Case, folder: Path, repeat: int, embedding: bool) -> dict[str, float]:
     snapshot = film(case.resolution, mapped_images(folder))
     request = request_of(snapshot)
@@ -175,21 +192,50 @@ def measure_time(case: Case, folder: Path, repeat: int, embedding: bool) -> dict
     pdf_time, pdf = median_time(lambda: render_pdf([plan_film(snapshot, PROFILE)], INFO), repeat)
     png_time, png = median_time(lambda: render_png(plan_film(snapshot, PROFILE)), repeat)
     total_time, _ = median_time(lambda: render_job(request, PROFILE, INFO), repeat)
+    total_cpu = median_cpu_time(lambda: render_job(request, PROFILE, INFO), repeat)
     assert isinstance(plan, FilmPlan) and isinstance(pdf, bytes) and isinstance(png, bytes)
+
+    # the stages of render_job, one at a time
+    values_time, values = median_time(lambda: [placed.printed_pixels() for placed in plan.images], repeat)
+    assert isinstance(values, list)
+
+    def compress() -> ImageStreams:
+        streams = ImageStreams()
+        for placed, pixels in zip(plan.images, values, strict=True):
+            streams.add(placed, pixels)
+        return streams
+
+    def resample() -> Image.Image:
+        raster = FilmRaster(plan)
+        for placed, pixels in zip(plan.images, values, strict=True):
+            raster.paste(placed, pixels)
+        return raster.finish()
+
+    compress_time, streams = median_time(compress, repeat)
+    resample_time, image = median_time(resample, repeat)
+    assert isinstance(streams, ImageStreams) and isinstance(image, Image.Image)
+    encode_time, _ = median_time(lambda: encode_png(image, plan.dpi), repeat)
+    assemble_time, _ = median_time(lambda: render_pdf([plan], INFO, streams), repeat)
     result = {
         "dpi": plan.dpi,
         "plan": plan_time,
         "pdf": pdf_time,
         "png": png_time,
         "total": total_time,
+        "cpu": total_cpu,
+        "values": values_time,
+        "compress": compress_time,
+        "resample": resample_time,
+        "encode": encode_time,
+        "assemble": assemble_time,
         "pdf_size": len(pdf),
         "png_size": len(png),
     }
     if embedding:
-        ours_time, _ = median_time(lambda: render_pdf([plan], INFO), repeat)
-        theirs_time, theirs = median_time(lambda: reportlab_default_pdf(plan), repeat)
+        result["embed_ours"] = compress_time + assemble_time
+        theirs_time, theirs = median_time(lambda: reportlab_default_pdf(plan, values), repeat)
         assert isinstance(theirs, bytes)
-        result.update(embed_ours=ours_time, embed_reportlab=theirs_time, reportlab_size=len(theirs))
+        result.update(embed_reportlab=theirs_time, reportlab_size=len(theirs))
     return result
 
 
@@ -228,38 +274,57 @@ def main() -> int:
     print(
         f"render benchmark: Python {platform.python_version()}, {os.cpu_count()} CPUs, median of {args.repeat} runs; "
         "20 CT slices (12-bit, memory-mapped .npy), STANDARD\\4,5 on 14INX17IN\n"
-        "time in seconds (PDF and PNG each include the plan); peak memory of one render in a fresh process, MiB\n"
+        "time in seconds (PDF and PNG each include the plan; CPU: of the total, all threads); "
+        "peak memory of one render in a fresh process, MiB\n"
     )
     header = (
-        f"{'film':<22} {'dpi':>4} {'plan':>7} {'PDF':>7} {'PNG':>7} {'total':>7}   {'PDF size':>9} {'PNG size':>9}"
+        f"{'film':<22} {'dpi':>4} {'plan':>7} {'PDF':>7} {'PNG':>7} {'total':>7} {'CPU':>7}   {'PDF size':>9} "
+        f"{'PNG size':>9}"
         f"   {'peak-before':>11} {'peak':>6}"
     )
     print(header)
     print("-" * len(header))
-    results = {}
+    results, memory = {}, {}
     with tempfile.TemporaryDirectory(prefix="printscp-render-bench-") as tmp:
         for case in CASES:
             folder = Path(tmp) / str(case.size)
             if not folder.exists():
                 folder.mkdir()
                 write_images(folder, case.size)
-            memory = measure_memory(case, folder)
+            m = memory[case] = measure_memory(case, folder)
             r = results[case] = measure_time(case, folder, args.repeat, embedding=case == CASES[0])
             print(
                 f"{case.name:<22} {r['dpi']:>4.0f} {r['plan']:>7.3f} {r['pdf']:>7.3f} {r['png']:>7.3f} "
-                f"{r['total']:>7.3f}   {r['pdf_size'] / 1e6:>6.2f} MB {r['png_size'] / 1e6:>6.2f} MB"
-                f"   {(memory['peak'] - memory['before']) / 1024:>11.0f} {memory['peak'] / 1024:>6.0f}",
+                f"{r['total']:>7.3f} {r['cpu']:>7.3f}   {r['pdf_size'] / 1e6:>6.2f} MB {r['png_size'] / 1e6:>6.2f} MB"
+                f"   {(m['peak'] - m['before']) / 1024:>11.0f} {m['peak'] / 1024:>6.0f}",
                 flush=True,
             )
+    stages = ("plan", "values", "compress", "resample", "encode", "assemble")
+    print("\nthe stages of the total, one at a time, seconds: plan, display values, PDF compress, PNG resample,")
+    print("PNG encode, PDF assemble")
+    header = f"{'film':<22} " + " ".join(f"{stage:>9}" for stage in stages) + f" {'sum':>9}"
+    print(header)
+    print("-" * len(header))
+    for case, r in results.items():
+        print(
+            f"{case.name:<22} "
+            + " ".join(f"{r[stage]:>9.3f}" for stage in stages)
+            + f" {sum(r[stage] for stage in stages):>9.3f}"
+        )
     r = results[CASES[0]]
     print(
-        f"\nPDF embedding of the same STANDARD 512 plan: printscp (Flate level 1, no ASCII85) "
+        f"\nPDF embedding of the same STANDARD 512 display values: printscp (Flate level 1, no ASCII85) "
         f"{r['embed_ours']:.3f} s, {r['pdf_size'] / 1e6:.2f} MB; reportlab drawImage (zlib 6 + ASCII85) "
         f"{r['embed_reportlab']:.3f} s, {r['reportlab_size'] / 1e6:.2f} MB; "
         f"ratio {r['embed_ours'] / r['embed_reportlab']:.2f}"
     )
     verdict = "met" if r["total"] <= 0.3 else "NOT met"
     print(f"target: both outputs of 20 x 512² at STANDARD in <= 0.300 s: {r['total']:.3f} s, {verdict}")
+    peak = memory[CASES[-1]]["peak"] / 1024
+    print(
+        f"peak RSS of one render of 20 x 2048² in a fresh process: {peak:.0f} MiB "
+        f"(issue 12: a server printing such films <= 320 MiB; see benchmarks/print_vs_dcmprscp.py)"
+    )
     return 0
 
 

@@ -6,6 +6,9 @@ resampled when Pixel Aspect Ratio is not 1:1), BILINEAR interpolates linearly, a
 Smoothing Type: SHARP Lanczos-3, MEDIUM the Catmull-Rom cubic, SMOOTH the Catmull-Rom cubic followed
 by a Gaussian of half a source pixel.
 
+`FilmRaster` draws a film box by box: an image's display values are resampled and pasted as soon as
+they are computed, and dropped; only the film's raster and the box being drawn are in memory.
+
 The raster is drawn with Pillow and encoded by `encode_png`, not Pillow's PNG writer: Pillow tries
 every PNG filter on every row to pick one (75 ms of a 2100x2550 film at compress level 1); numpy's
 "Up" filter of every row, a stripe of rows at a time, and one zlib stream make the same pixels in
@@ -23,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from printscp.model.enums import MagnificationType
 from printscp.model.layout import Rect
 from printscp.render import fonts
+from printscp.render.pixels import Uint8Array
 from printscp.render.plan import FilmPlan, PlacedImage
 
 # zlib level 1: a film is mostly flat border and smooth images; higher levels cost several times the
@@ -44,8 +48,9 @@ def _box(rect: Rect, scale: float) -> tuple[int, int, int, int]:
     return left, top, round((rect.x + rect.width) * scale), round((rect.y + rect.height) * scale)
 
 
-def resample(placed: PlacedImage, size: tuple[int, int]) -> Image.Image:
-    image = Image.fromarray(placed.pixels, mode="L")
+def resample(placed: PlacedImage, pixels: Uint8Array, size: tuple[int, int]) -> Image.Image:
+    """The display values of a placed image (`placed.printed_pixels()`) at their printed size."""
+    image = Image.fromarray(pixels, mode="L")
     if image.size == size:
         return image
     magnification = placed.magnification_type
@@ -59,27 +64,45 @@ def resample(placed: PlacedImage, size: tuple[int, int]) -> Image.Image:
     return resized
 
 
+class FilmRaster:
+    """The raster of one film, drawn as its boxes come: the background and empty boxes at once, each
+    image when `paste` is given its display values, the trim lines and text by `finish`."""
+
+    def __init__(self, plan: FilmPlan) -> None:
+        self.plan = plan
+        self.scale = plan.dpi / 72
+        self.image = Image.new("L", (round(plan.width * self.scale), round(plan.height * self.scale)), plan.background)
+        for rect, value in plan.empty_cells:
+            self.image.paste(value, _box(rect, self.scale))
+
+    def paste(self, placed: PlacedImage, pixels: Uint8Array) -> None:
+        left, top, right, bottom = _box(placed.rect, self.scale)
+        self.image.paste(resample(placed, pixels, (max(right - left, 1), max(bottom - top, 1))), (left, top))
+
+    def finish(self) -> Image.Image:
+        """The raster with the trim lines and text drawn over the images (call once every image is pasted)."""
+        plan, scale = self.plan, self.scale
+        draw = ImageDraw.Draw(self.image)
+        line = max(1, round(plan.trim_line * scale))
+        for rect in plan.trim_boxes:
+            left, top, right, bottom = _box(rect, scale)
+            draw.rectangle(
+                (left - line // 2, top - line // 2, right + (line - 1) // 2, bottom + (line - 1) // 2),
+                outline=plan.contrast_value,
+                width=line,
+            )
+        for text in plan.texts:
+            font = ImageFont.truetype(str(fonts.FONT_PATH), max(1, round(text.font_size * scale)))
+            draw.text((text.x * scale, text.baseline * scale), text.text, fill=text.value, font=font, anchor="ls")
+        return self.image
+
+
 def raster(plan: FilmPlan) -> Image.Image:
-    scale = plan.dpi / 72
-    film = Image.new("L", (round(plan.width * scale), round(plan.height * scale)), plan.background)
-    for rect, value in plan.empty_cells:
-        film.paste(value, _box(rect, scale))
+    """The film as an 8-bit grayscale image, each image box's display values computed and dropped in turn."""
+    film = FilmRaster(plan)
     for placed in plan.images:
-        left, top, right, bottom = _box(placed.rect, scale)
-        film.paste(resample(placed, (max(right - left, 1), max(bottom - top, 1))), (left, top))
-    draw = ImageDraw.Draw(film)
-    line = max(1, round(plan.trim_line * scale))
-    for rect in plan.trim_boxes:
-        left, top, right, bottom = _box(rect, scale)
-        draw.rectangle(
-            (left - line // 2, top - line // 2, right + (line - 1) // 2, bottom + (line - 1) // 2),
-            outline=plan.contrast_value,
-            width=line,
-        )
-    for text in plan.texts:
-        font = ImageFont.truetype(str(fonts.FONT_PATH), max(1, round(text.font_size * scale)))
-        draw.text((text.x * scale, text.baseline * scale), text.text, fill=text.value, font=font, anchor="ls")
-    return film
+        film.paste(placed, placed.printed_pixels())
+    return film.finish()
 
 
 def render_png(plan: FilmPlan) -> bytes:

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import struct
 import zlib
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +21,14 @@ from printscp.model.enums import (
     PhotometricInterpretation,
     Polarity,
     PresentationLUTShape,
+    PrintPriority,
     RequestedResolutionID,
     Trim,
 )
 from printscp.model.layout import ImageDisplayFormat
-from printscp.model.record import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PresentationLUTSnapshot
-from printscp.render import gsdf
+from printscp.model.record import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PresentationLUTSnapshot, PrintRequest
+from printscp.render import gsdf, plan
+from printscp.render.film import render_job
 from printscp.render.pdf import DocumentInfo, render_pdf
 from printscp.render.pixels import (
     Viewing,
@@ -258,6 +261,25 @@ def test_png_encoder_is_lossless_and_writes_dpi_as_pillow_does(shape: tuple[int,
 def test_png_encoder_writes_grayscale_only() -> None:
     with pytest.raises(ValueError, match="mode L"):
         encode_png(Image.new("RGB", (2, 2)), 72)
+
+
+def request_of(*films: FilmSnapshot, copies: int = 1) -> PrintRequest:
+    return PrintRequest(films, copies, PrintPriority.MED, "", "CT_AE", "PRINTSCP", datetime.now().astimezone(), None)
+
+
+def test_a_job_computes_each_boxs_display_values_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    computed: list[tuple[int, ...]] = []
+
+    def counting(pixels: np.ndarray, lut: np.ndarray) -> np.ndarray:
+        computed.append(pixels.shape)
+        return np.asarray(lut[pixels])
+
+    monkeypatch.setattr(plan, "render_image", counting)
+    films = (snapshot(boxes=(image(32, 32, 100), image(16, 16, 4000))), snapshot(boxes=(image(8, 8), None)))
+    job = render_job(request_of(*films, copies=2), PROFILE, DocumentInfo("LABEL", "CT_AE", "printer"))
+    # PNG, the film's PDF and the job's print.pdf (4 sheets) all from one computation per image box
+    assert sorted(computed) == [(8, 8), (16, 16), (32, 32)]
+    assert job.print_pdf is not None and len(PdfReader(io.BytesIO(job.print_pdf)).pages) == 4
 
 
 def _plut(shape: str | None = None, table: np.ndarray | None = None, bits: int = 12) -> PresentationLUTSnapshot:
