@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import struct
+import tracemalloc
 import zlib
 from datetime import datetime
 from pathlib import Path
@@ -263,6 +264,11 @@ def test_png_encoder_writes_grayscale_only() -> None:
         encode_png(Image.new("RGB", (2, 2)), 72)
 
 
+def ramp_image(size: int) -> GrayscaleImage:
+    pixels = np.add.outer(np.arange(size), np.arange(size)).astype(np.uint16) * 4095 // (2 * size - 2)
+    return GrayscaleImage(size, size, 12, PhotometricInterpretation.MONOCHROME2, (1, 1), pixels)
+
+
 def request_of(*films: FilmSnapshot, copies: int = 1) -> PrintRequest:
     return PrintRequest(films, copies, PrintPriority.MED, "", "CT_AE", "PRINTSCP", datetime.now().astimezone(), None)
 
@@ -280,6 +286,21 @@ def test_a_job_computes_each_boxs_display_values_once(monkeypatch: pytest.Monkey
     # PNG, the film's PDF and the job's print.pdf (4 sheets) all from one computation per image box
     assert sorted(computed) == [(8, 8), (16, 16), (32, 32)]
     assert job.print_pdf is not None and len(PdfReader(io.BytesIO(job.print_pdf)).pages) == 4
+
+
+def test_a_film_is_drawn_one_image_box_at_a_time() -> None:
+    """The display values of a film's images are never all in memory: numpy's and Python's allocations
+    while rendering 12 images of 1 MiB of display values each stay below 4 of them (Pillow's raster
+    is not counted by tracemalloc)."""
+    film = snapshot("STANDARD\\3,4", tuple(ramp_image(1024) for _ in range(12)))
+    request = request_of(film)
+    tracemalloc.start()
+    try:
+        render_job(request, PROFILE, DocumentInfo("LABEL", "CT_AE", "printer"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024
 
 
 def _plut(shape: str | None = None, table: np.ndarray | None = None, bits: int = 12) -> PresentationLUTSnapshot:
