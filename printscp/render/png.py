@@ -141,14 +141,17 @@ def encode_png(image: Image.Image, dpi: int) -> bytes:
     return b"".join(
         (
             b"\x89PNG\r\n\x1a\n",  # 5.2 PNG signature
-            _chunk(b"IHDR", header),
-            _chunk(b"pHYs", physical),
-            _chunk(b"IDAT", b"".join(data)),
-            _chunk(b"IEND", b""),
+            *_chunk(b"IHDR", header),
+            *_chunk(b"pHYs", physical),
+            *_chunk(b"IDAT", *data),  # the compressed pieces are copied once, into the file
+            *_chunk(b"IEND"),
         )
     )
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    """5.3: length, chunk type, data, and the CRC-32 of type and data."""
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+def _chunk(kind: bytes, *data: bytes) -> list[bytes]:
+    """5.3: length, chunk type, data, and the CRC-32 of type and data; in pieces, for one join."""
+    crc = zlib.crc32(kind)
+    for piece in data:
+        crc = zlib.crc32(piece, crc)
+    return [struct.pack(">I", sum(map(len, data))), kind, *data, struct.pack(">I", crc)]
