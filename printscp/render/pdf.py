@@ -53,18 +53,20 @@ class DocumentInfo:
 @dataclass
 class ImageStreams:
     """The compressed image stream of each placed image, by XObject name; reused by every document drawing
-    the same plans. The name hashes the display values, so an image placed twice is compressed and
-    embedded once."""
+    the same plans. The name hashes the compressed stream (zlib is deterministic: the same display values
+    make the same stream), a quarter of the bytes of the display values or less, so identical images in
+    different boxes are embedded once."""
 
     names: dict[PlacedImage, str] = field(default_factory=dict)
     streams: dict[str, bytes] = field(default_factory=dict)
 
     def add(self, placed: PlacedImage, pixels: Uint8Array) -> None:
-        """Compress the display values of `placed` (its `printed_pixels()`), unless an identical image was."""
+        """Compress the display values of `placed` (its `printed_pixels()`); keep the stream unless an
+        identical image's is kept already."""
         pixels = np.ascontiguousarray(pixels)
-        name = _name(placed, pixels)
-        if name not in self.streams:
-            self.streams[name] = zlib.compress(pixels.data, PDF_COMPRESS_LEVEL)
+        stream = zlib.compress(pixels.data, PDF_COMPRESS_LEVEL)
+        name = _name(placed, pixels.shape, stream)
+        self.streams.setdefault(name, stream)
         self.names[placed] = name
 
     def __contains__(self, placed: PlacedImage) -> bool:
@@ -75,10 +77,10 @@ class ImageStreams:
         return name, self.streams[name]
 
 
-def _name(placed: PlacedImage, pixels: Uint8Array) -> str:
-    digest = hashlib.blake2b(pixels.data, digest_size=12)
+def _name(placed: PlacedImage, shape: tuple[int, ...], stream: bytes) -> str:
+    digest = hashlib.blake2b(stream, digest_size=12)
     digest.update(b"i" if placed.magnification_type in _SMOOTH else b"n")
-    digest.update(repr(pixels.shape).encode())
+    digest.update(repr(shape).encode())
     return "img" + digest.hexdigest()
 
 
