@@ -25,6 +25,7 @@ from printscp.model.enums import (
     RequestedDecimateCropBehavior,
 )
 from printscp.model.layout import ImageDisplayFormat
+from printscp.model.mapped_pixels import release_pages
 from printscp.model.record import (
     AnnotationSnapshot,
     FilmBoxAttributes,
@@ -111,7 +112,14 @@ def load_request(data: bytes, load_image: Callable[[str], Pixels] | None) -> Pri
 
 
 def pixels_sha256(pixels: Pixels) -> str:
-    return hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()
+    """SHA-256 of the pixel bytes in row order, hashed where they lie (a copy only for a strided view).
+
+    Pixels memory-mapped from the spool are read once and their pages given back (model/mapped_pixels.py),
+    so describing a film's images does not leave them all resident.
+    """
+    digest = hashlib.sha256(np.ascontiguousarray(pixels).data).hexdigest()
+    release_pages(pixels)
+    return digest
 
 
 def _dump_film(film: FilmSnapshot, image_name: Callable[[GrayscaleImage], str | None]) -> dict[str, Any]:

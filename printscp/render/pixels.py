@@ -1,7 +1,7 @@
 """Image Box pixels -> P-Values -> optical density -> display value (PS3.4 H.2.1.2, PS3.14 chapter 7).
 
 Every step is a function of the stored pixel value alone, so the whole pipeline of one image box is
-a lookup table of 2^Bits Stored entries, applied to the image with one `np.take`:
+a lookup table of 2^Bits Stored entries, applied to the image by indexing it with the pixels:
 
 1. Polarity and Photometric Interpretation (PS3.3 C.13.5): MONOCHROME1 or REVERSE (not both)
    inverts, so that from here on a higher value means a lighter print.
@@ -146,4 +146,7 @@ def image_lut(
 
 
 def render_image(pixels: npt.NDArray[np.uint8] | npt.NDArray[np.uint16], lut: Uint8Array) -> Uint8Array:
-    return np.asarray(np.take(lut, pixels))
+    """The lookup table applied to every pixel. Indexing, not np.take: np.take first copies 16-bit
+    pixels into a temporary of 64-bit indices (32 MiB for a 2048x2048 image); indexing does not, and is
+    twice as fast."""
+    return np.asarray(lut[pixels])

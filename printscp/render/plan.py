@@ -3,6 +3,12 @@
 `plan_film` makes every decision once (geometry from `layout_film`, density -> display value, the
 printed part of each image, text colour); the PDF and PNG writers only draw a FilmPlan. Coordinates
 are points (1/72 in) from the top-left corner of the film as oriented, y down.
+
+A plan holds decisions, not pixels: for each image, its source pixels (read-only, memory-mapped from
+the spool in a render worker), the part of them that is printed and the lookup table from stored value
+to display value (pixels.py). `PlacedImage.printed_pixels` computes the display values when a writer
+draws that image, and the writer drops them once drawn, so a film's images are never all in memory
+at once (render/film.py draws the PDF's and the PNG's image of a box from one computation).
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from dataclasses import dataclass
 
 from printscp.model.enums import REFLECTIVE_MEDIUM_TYPES, MagnificationType
 from printscp.model.layout import MM_PER_POINT, Rect
+from printscp.model.mapped_pixels import release_pages
 from printscp.model.profile import PrinterProfile
-from printscp.model.record import FilmSnapshot, layout_film
+from printscp.model.record import FilmSnapshot, Pixels, layout_film
 from printscp.render import fonts
 from printscp.render.pixels import Uint8Array, Viewing, density_of_term, display_values, image_lut, render_image
 
@@ -22,13 +29,34 @@ log = logging.getLogger(__name__)
 TRIM_LINE_MM = 0.35  # width of the trim box line drawn around each image (Trim YES)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: compared and hashed as the one image box it places
 class PlacedImage:
     image_box_position: int
     rect: Rect  # where the printed part of the image lands
-    pixels: Uint8Array  # display values of the printed part, rows x columns of the source
+    source: Pixels  # the image box's stored pixels, as the film record holds them
+    crop: tuple[int, int, int, int]  # the printed part of `source`: top, left, rows, columns
+    lut: Uint8Array  # stored pixel value -> display value
     magnification_type: MagnificationType
     smoothing_type: str
+
+    @property
+    def rows(self) -> int:
+        return self.crop[2]
+
+    @property
+    def columns(self) -> int:
+        return self.crop[3]
+
+    def printed_pixels(self) -> Uint8Array:
+        """The display values of the printed part, rows x columns, computed on each call (not kept).
+
+        The source's pages are given back once read (model/mapped_pixels.py): each image is read once
+        per film, when its box is drawn.
+        """
+        top, left, rows, columns = self.crop
+        pixels = render_image(self.source[top : top + rows, left : left + columns], self.lut)
+        release_pages(self.source)
+        return pixels
 
 
 @dataclass(frozen=True)
@@ -113,13 +141,13 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile) -> FilmPlan:
                 viewing,
             )
         placement = layout.placements[box.image_box_position]
-        top, left, rows, columns = placement.crop
-        printed = image.pixels[top : top + rows, left : left + columns]
         images.append(
             PlacedImage(
                 box.image_box_position,
                 placement.rect.scaled(to_points),
-                render_image(printed, luts[key]),
+                image.pixels,
+                placement.crop,
+                luts[key],
                 box.magnification_type,
                 box.smoothing_type,
             )

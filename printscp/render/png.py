@@ -5,22 +5,35 @@ NONE copy pixels (nearest neighbour; NONE prints one image pixel per printer pix
 resampled when Pixel Aspect Ratio is not 1:1), BILINEAR interpolates linearly, and CUBIC uses the
 Smoothing Type: SHARP Lanczos-3, MEDIUM the Catmull-Rom cubic, SMOOTH the Catmull-Rom cubic followed
 by a Gaussian of half a source pixel.
+
+`FilmRaster` draws a film box by box: an image's display values are resampled and pasted as soon as
+they are computed, and dropped; only the film's raster and the box being drawn are in memory.
+
+The raster is drawn with Pillow and encoded by `encode_png`, not Pillow's PNG writer: Pillow tries
+every PNG filter on every row to pick one (75 ms of a 2100x2550 film at compress level 1); numpy's
+"Up" filter of every row, a stripe of rows at a time, and one zlib stream make the same pixels in
+33 ms, in a file 0.5% larger (benchmarks/render).
 """
 
 from __future__ import annotations
 
-import io
+import struct
+import zlib
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from printscp.model.enums import MagnificationType
 from printscp.model.layout import Rect
 from printscp.render import fonts
+from printscp.render.pixels import Uint8Array
 from printscp.render.plan import FilmPlan, PlacedImage
 
 # zlib level 1: a film is mostly flat border and smooth images; higher levels cost several times the
 # encoding time for ~10% smaller files (measured by benchmarks/render).
 PNG_COMPRESS_LEVEL = 1
+METRES_PER_INCH = 0.0254
+_STRIPE_ROWS = 256  # rows filtered and compressed at a time: as fast as the whole raster at once, in cache
 
 _FILTERS = {
     MagnificationType.REPLICATE: Image.Resampling.NEAREST,
@@ -35,8 +48,9 @@ def _box(rect: Rect, scale: float) -> tuple[int, int, int, int]:
     return left, top, round((rect.x + rect.width) * scale), round((rect.y + rect.height) * scale)
 
 
-def resample(placed: PlacedImage, size: tuple[int, int]) -> Image.Image:
-    image = Image.fromarray(placed.pixels, mode="L")
+def resample(placed: PlacedImage, pixels: Uint8Array, size: tuple[int, int]) -> Image.Image:
+    """The display values of a placed image (`placed.printed_pixels()`) at their printed size."""
+    image = Image.fromarray(pixels, mode="L")
     if image.size == size:
         return image
     magnification = placed.magnification_type
@@ -50,30 +64,94 @@ def resample(placed: PlacedImage, size: tuple[int, int]) -> Image.Image:
     return resized
 
 
+class FilmRaster:
+    """The raster of one film, drawn as its boxes come: the background and empty boxes at once, each
+    image when `paste` is given its display values, the trim lines and text by `finish`."""
+
+    def __init__(self, plan: FilmPlan) -> None:
+        self.plan = plan
+        self.scale = plan.dpi / 72
+        self.image = Image.new("L", (round(plan.width * self.scale), round(plan.height * self.scale)), plan.background)
+        for rect, value in plan.empty_cells:
+            self.image.paste(value, _box(rect, self.scale))
+
+    def paste(self, placed: PlacedImage, pixels: Uint8Array) -> None:
+        left, top, right, bottom = _box(placed.rect, self.scale)
+        self.image.paste(resample(placed, pixels, (max(right - left, 1), max(bottom - top, 1))), (left, top))
+
+    def finish(self) -> Image.Image:
+        """The raster with the trim lines and text drawn over the images (call once every image is pasted)."""
+        plan, scale = self.plan, self.scale
+        draw = ImageDraw.Draw(self.image)
+        line = max(1, round(plan.trim_line * scale))
+        for rect in plan.trim_boxes:
+            left, top, right, bottom = _box(rect, scale)
+            draw.rectangle(
+                (left - line // 2, top - line // 2, right + (line - 1) // 2, bottom + (line - 1) // 2),
+                outline=plan.contrast_value,
+                width=line,
+            )
+        for text in plan.texts:
+            font = ImageFont.truetype(str(fonts.FONT_PATH), max(1, round(text.font_size * scale)))
+            draw.text((text.x * scale, text.baseline * scale), text.text, fill=text.value, font=font, anchor="ls")
+        return self.image
+
+
 def raster(plan: FilmPlan) -> Image.Image:
-    scale = plan.dpi / 72
-    film = Image.new("L", (round(plan.width * scale), round(plan.height * scale)), plan.background)
-    for rect, value in plan.empty_cells:
-        film.paste(value, _box(rect, scale))
+    """The film as an 8-bit grayscale image, each image box's display values computed and dropped in turn."""
+    film = FilmRaster(plan)
     for placed in plan.images:
-        left, top, right, bottom = _box(placed.rect, scale)
-        film.paste(resample(placed, (max(right - left, 1), max(bottom - top, 1))), (left, top))
-    draw = ImageDraw.Draw(film)
-    line = max(1, round(plan.trim_line * scale))
-    for rect in plan.trim_boxes:
-        left, top, right, bottom = _box(rect, scale)
-        draw.rectangle(
-            (left - line // 2, top - line // 2, right + (line - 1) // 2, bottom + (line - 1) // 2),
-            outline=plan.contrast_value,
-            width=line,
-        )
-    for text in plan.texts:
-        font = ImageFont.truetype(str(fonts.FONT_PATH), max(1, round(text.font_size * scale)))
-        draw.text((text.x * scale, text.baseline * scale), text.text, fill=text.value, font=font, anchor="ls")
-    return film
+        film.paste(placed, placed.printed_pixels())
+    return film.finish()
 
 
 def render_png(plan: FilmPlan) -> bytes:
-    buffer = io.BytesIO()
-    raster(plan).save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, dpi=(plan.dpi, plan.dpi))
-    return buffer.getvalue()
+    return encode_png(raster(plan), plan.dpi)
+
+
+def encode_png(image: Image.Image, dpi: int) -> bytes:
+    """An 8-bit grayscale image as a PNG file (PNG spec, ISO/IEC 15948, 3rd edition).
+
+    Chunks IHDR, pHYs, one IDAT and IEND (5.6). Every scanline is filtered with filter type 2, Up
+    (9.2: each byte minus the byte above it, modulo 256; above the first row is zero), which suits a
+    film of flat borders and smooth images; the filtered rows are one zlib stream (10). Rows are
+    filtered and compressed a stripe at a time, so no copy of the whole raster is made.
+    """
+    if image.mode != "L":
+        raise ValueError(f"encode_png writes 8-bit grayscale (mode L), not mode {image.mode}")
+    columns, rows = image.size
+    compressor = zlib.compressobj(PNG_COMPRESS_LEVEL)
+    data = []
+    above = np.zeros(columns, dtype=np.uint8)
+    for top in range(0, rows, _STRIPE_ROWS):
+        stripe = np.asarray(image.crop((0, top, columns, min(top + _STRIPE_ROWS, rows))))
+        filtered = np.empty((stripe.shape[0], columns + 1), dtype=np.uint8)
+        filtered[:, 0] = 2  # the filter type byte that starts each scanline (7.3)
+        np.subtract(stripe[0], above, out=filtered[0, 1:])  # uint8 arithmetic wraps: modulo 256
+        np.subtract(stripe[1:], stripe[:-1], out=filtered[1:, 1:])
+        above = stripe[-1]
+        data.append(compressor.compress(filtered.data))
+    data.append(compressor.flush())
+    # 11.2.2 IHDR: width, height, bit depth 8, colour type 0 (greyscale), compression method 0,
+    # filter method 0, interlace method 0
+    header = struct.pack(">IIBBBBB", columns, rows, 8, 0, 0, 0, 0)
+    # 11.3.5.3 pHYs: pixels per unit in x and y, unit 1 (the metre), rounded as Pillow writes it
+    per_metre = int(dpi / METRES_PER_INCH + 0.5)
+    physical = struct.pack(">IIB", per_metre, per_metre, 1)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",  # 5.2 PNG signature
+            *_chunk(b"IHDR", header),
+            *_chunk(b"pHYs", physical),
+            *_chunk(b"IDAT", *data),  # the compressed pieces are copied once, into the file
+            *_chunk(b"IEND"),
+        )
+    )
+
+
+def _chunk(kind: bytes, *data: bytes) -> list[bytes]:
+    """5.3: length, chunk type, data, and the CRC-32 of type and data; in pieces, for one join."""
+    crc = zlib.crc32(kind)
+    for piece in data:
+        crc = zlib.crc32(piece, crc)
+    return [struct.pack(">I", sum(map(len, data))), kind, *data, struct.pack(">I", crc)]

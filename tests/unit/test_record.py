@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
+import tracemalloc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -34,7 +36,7 @@ from printscp.model.record import (
     ProposedStudy,
     frozen_mapping,
 )
-from printscp.model.record_json import RECORD_VERSION, dump_request, load_request
+from printscp.model.record_json import RECORD_VERSION, dump_request, load_request, pixels_sha256
 from printscp.spool import Spool
 
 V0 = Path(__file__).parent.parent / "data" / "record-v0"
@@ -167,6 +169,21 @@ def test_without_files_images_are_described_not_kept() -> None:
     loaded = load_request(json.dumps(document).encode(), None)
     image = loaded.films[0].image_boxes[0].image
     assert image is not None and image.pixels.shape == (6, 8) and not image.pixels.flags.writeable
+
+
+def test_pixels_sha256_hashes_the_bytes_in_row_order_without_copying_them(tmp_path: Path) -> None:
+    pixels = (np.arange(600 * 700, dtype=np.uint16) * 7 % 4096).reshape(600, 700)
+    expected = hashlib.sha256(pixels.tobytes()).hexdigest()  # what the previous version wrote
+    np.save(tmp_path / "p.npy", pixels)
+    tracemalloc.start()  # numpy's and Python's allocations both
+    try:
+        assert pixels_sha256(pixels) == expected
+        assert tracemalloc.get_traced_memory()[1] < pixels.nbytes / 10
+    finally:
+        tracemalloc.stop()
+    assert pixels_sha256(np.load(tmp_path / "p.npy", mmap_mode="r")) == expected
+    strided = np.asfortranarray(pixels)[:, ::2]
+    assert pixels_sha256(strided) == hashlib.sha256(strided.tobytes()).hexdigest()
 
 
 def test_a_newer_version_is_refused() -> None:

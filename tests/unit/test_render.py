@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import struct
+import tracemalloc
+import zlib
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +22,14 @@ from printscp.model.enums import (
     PhotometricInterpretation,
     Polarity,
     PresentationLUTShape,
+    PrintPriority,
     RequestedResolutionID,
     Trim,
 )
 from printscp.model.layout import ImageDisplayFormat
-from printscp.model.record import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PresentationLUTSnapshot
-from printscp.render import gsdf
+from printscp.model.record import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PresentationLUTSnapshot, PrintRequest
+from printscp.render import gsdf, plan
+from printscp.render.film import render_job
 from printscp.render.pdf import DocumentInfo, render_pdf
 from printscp.render.pixels import (
     Viewing,
@@ -35,7 +41,7 @@ from printscp.render.pixels import (
     image_lut,
 )
 from printscp.render.plan import plan_film
-from printscp.render.png import render_png
+from printscp.render.png import encode_png, render_png
 
 PROFILE = load_config(Path(__file__).resolve().parents[2] / "config.toml").printer
 LIGHT_BOX = Viewing(2000, 10, False, 0.10, 3.30)
@@ -224,6 +230,77 @@ def test_png_resolution_and_raster() -> None:
     assert raster[17 * 150, 14 * 75] == lut[4095]  # centre of the image in the left cell
     assert raster[10, 10] == plan.background
     assert raster[17 * 150, 14 * 225] == int(display_values(0.20, LIGHT_BOX))  # empty right cell
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (37, 53), (600, 11)])  # 600: stripes of rows
+@pytest.mark.parametrize("dpi", [72, 150, 300, 600])
+def test_png_encoder_is_lossless_and_writes_dpi_as_pillow_does(shape: tuple[int, int], dpi: int) -> None:
+    rng = np.random.default_rng(shape[0] * shape[1] + dpi)
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    pixels[::2, ::3] = 255  # neighbours of 0 and 255 above each other: the Up filter wraps modulo 256
+    pixels[1::2, ::3] = 0
+    png = encode_png(Image.fromarray(pixels, mode="L"), dpi)
+    with Image.open(io.BytesIO(png)) as decoded:
+        assert decoded.mode == "L" and np.array_equal(np.asarray(decoded), pixels)
+        ours = decoded.info["dpi"]
+    pillows = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(pillows, "PNG", dpi=(dpi, dpi))
+    with Image.open(pillows) as theirs:
+        assert ours == theirs.info["dpi"]
+    # every chunk: length, type, data, CRC-32 of type and data (PNG 5.3), in the order IHDR pHYs IDAT IEND
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    kinds, offset = [], 8
+    while offset < len(png):
+        (length,) = struct.unpack_from(">I", png, offset)
+        kind, data = png[offset + 4 : offset + 8], png[offset + 8 : offset + 8 + length]
+        assert struct.unpack_from(">I", png, offset + 8 + length)[0] == zlib.crc32(kind + data)
+        kinds.append(kind)
+        offset += 12 + length
+    assert kinds == [b"IHDR", b"pHYs", b"IDAT", b"IEND"] and offset == len(png)
+
+
+def test_png_encoder_writes_grayscale_only() -> None:
+    with pytest.raises(ValueError, match="mode L"):
+        encode_png(Image.new("RGB", (2, 2)), 72)
+
+
+def ramp_image(size: int) -> GrayscaleImage:
+    pixels = np.add.outer(np.arange(size), np.arange(size)).astype(np.uint16) * 4095 // (2 * size - 2)
+    return GrayscaleImage(size, size, 12, PhotometricInterpretation.MONOCHROME2, (1, 1), pixels)
+
+
+def request_of(*films: FilmSnapshot, copies: int = 1) -> PrintRequest:
+    return PrintRequest(films, copies, PrintPriority.MED, "", "CT_AE", "PRINTSCP", datetime.now().astimezone(), None)
+
+
+def test_a_job_computes_each_boxs_display_values_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    computed: list[tuple[int, ...]] = []
+
+    def counting(pixels: np.ndarray, lut: np.ndarray) -> np.ndarray:
+        computed.append(pixels.shape)
+        return np.asarray(lut[pixels])
+
+    monkeypatch.setattr(plan, "render_image", counting)
+    films = (snapshot(boxes=(image(32, 32, 100), image(16, 16, 4000))), snapshot(boxes=(image(8, 8), None)))
+    job = render_job(request_of(*films, copies=2), PROFILE, DocumentInfo("LABEL", "CT_AE", "printer"))
+    # PNG, the film's PDF and the job's print.pdf (4 sheets) all from one computation per image box
+    assert sorted(computed) == [(8, 8), (16, 16), (32, 32)]
+    assert job.print_pdf is not None and len(PdfReader(io.BytesIO(job.print_pdf)).pages) == 4
+
+
+def test_a_film_is_drawn_one_image_box_at_a_time() -> None:
+    """The display values of a film's images are never all in memory: numpy's and Python's allocations
+    while rendering 12 images of 1 MiB of display values each stay below 4 of them (Pillow's raster
+    is not counted by tracemalloc)."""
+    film = snapshot("STANDARD\\3,4", tuple(ramp_image(1024) for _ in range(12)))
+    request = request_of(film)
+    tracemalloc.start()
+    try:
+        render_job(request, PROFILE, DocumentInfo("LABEL", "CT_AE", "printer"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024
 
 
 def _plut(shape: str | None = None, table: np.ndarray | None = None, bits: int = 12) -> PresentationLUTSnapshot:
