@@ -43,6 +43,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -65,6 +66,7 @@ from servers import (
     LAYOUT,
     PRINTSCP_AE,
     REPO,
+    cpu_seconds,
     dcmprscp_server,
     dcmtk_version,
     phantom,
@@ -145,6 +147,8 @@ class Run:
     archive_wall: float | None = None  # printscp: first start until the last film was in the archive
     once: str = ""  # "OK" or "FAIL": every accepted film stored exactly once (details in notes)
     once_ok: bool = True
+    server_cpu: float = 0.0  # CPU seconds of the server (printscp: its process tree) until every film is in
+    client_cpu: float = 0.0  # CPU seconds of the dcmprscu processes
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -158,6 +162,12 @@ class Run:
     @property
     def films_per_second(self) -> float:
         return len(self.printed) / self.wall if self.wall > 0 else 0.0
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's ended children (the dcmprscu runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -333,9 +343,11 @@ def printscp_run(folder: Path, clients: int, films: int, images: list[Path]) -> 
         prepared = prepare_clients(folder, scp.port, PRINTSCP_AE, clients, images)
         wait_for_archive(scp.folder, 1, ARCHIVE_TIMEOUT)
         scp.memory.reset_peak()
+        cpu_before, clients_before = scp.memory.cpu_seconds(), children_cpu()
         done, wall = run_clients(prepared, films)
         run = Run("printscp", clients, done, wall)
         check_archive(run, scp.folder, clients)
+        run.server_cpu, run.client_cpu = scp.memory.cpu_seconds() - cpu_before, children_cpu() - clients_before
         run.peak_kib = max(scp.memory.peak_kib, scp.memory.sample())
     return run
 
@@ -344,8 +356,10 @@ def dcmprscp_run(folder: Path, clients: int, films: int, images: list[Path]) -> 
     with dcmprscp_server(folder / "server") as ref:
         warm_up(folder, ref.port, DCMPRSCP_AE, images)
         prepared = prepare_clients(folder, ref.port, DCMPRSCP_AE, clients, images)
+        cpu_before, clients_before = cpu_seconds(ref.pid), children_cpu()
         done, wall = run_clients(prepared, films)
         run = Run("dcmprscp", clients, done, wall)
+        run.server_cpu, run.client_cpu = cpu_seconds(ref.pid) - cpu_before, children_cpu() - clients_before
         stored = len(list(ref.folder.glob("SP_*.dcm")))
         expected = 1 + sum(film.accepted for film in done)
         run.once_ok = stored == expected
@@ -395,6 +409,7 @@ def bundled_settings() -> str:
 HEADER = (
     f"{'K':>2} {'server':<9} {'films':>5} {'done':>5} {'refused':>7} {'films/s':>8} {'p50 s':>6} {'p95 s':>6}"
     f"  | {'archive p50':>11} {'p95':>6} {'films/s':>8} {'exactly once':>13} | {'peak RSS':>9}"
+    f" | {'CPU ms/film server':>18} {'clients':>7}"
 )
 
 
@@ -410,7 +425,9 @@ def row(run: Run) -> str:
         line += f"{figure(percentile(archived, 50), 11)} {figure(percentile(archived, 95))} {figure(rate, 8, 2)} "
     else:
         line += f"{'':>11} {'':>6} {'':>8} "
-    return line + f"{run.once:>13} | {run.peak_kib / 1024:>5.0f} MiB"
+    line += f"{run.once:>13} | {run.peak_kib / 1024:>5.0f} MiB"
+    per_film = 1000 / max(len(run.printed), 1)
+    return line + f" | {run.server_cpu * per_film:>18.0f} {run.client_cpu * per_film:>7.0f}"
 
 
 def refusal_summary(run: Run) -> str:

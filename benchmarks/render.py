@@ -313,7 +313,7 @@ def main() -> int:
         )
     r = results[CASES[0]]
     print(
-        f"\nPDF embedding of the same STANDARD 512 display values: printscp (Flate level 1, no ASCII85) "
+        f"\nPDF embedding of the same STANDARD 512 display values: printscp (Up-predicted Flate, Z_RLE, no ASCII85) "
         f"{r['embed_ours']:.3f} s, {r['pdf_size'] / 1e6:.2f} MB; reportlab drawImage (zlib 6 + ASCII85) "
         f"{r['embed_reportlab']:.3f} s, {r['reportlab_size'] / 1e6:.2f} MB; "
         f"ratio {r['embed_ours'] / r['embed_reportlab']:.2f}"

@@ -48,6 +48,7 @@ DCMPRSCP_SECTION = "DCMPRSCP"
 STARTUP_TIMEOUT = 30.0
 SAMPLE_INTERVAL = 0.01  # seconds between two samples of the process tree's memory
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 __all__ = [
     "DCMPRSCP_AE",
@@ -97,6 +98,16 @@ def _parent(pid: int) -> int | None:
     except OSError:  # gone
         return None
     return int(stat[stat.rindex(b")") + 2 :].split(maxsplit=2)[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads, ended ones included); 0 when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def _resident_kib(pid: int) -> int | None:
@@ -162,6 +173,12 @@ class TreeMemory:
             self.peak_kib = max(self.peak_kib, total)
             self.most_processes = max(self.most_processes, len(self._tree))
             return total
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the tree's processes alive now (render workers included), seconds."""
+        with self._lock:
+            self._refresh()
+            return sum(cpu_seconds(pid) for pid in self._tree)
 
     def reset_peak(self) -> None:
         with self._lock:

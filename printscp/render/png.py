@@ -29,9 +29,18 @@ from printscp.render import fonts
 from printscp.render.pixels import Uint8Array
 from printscp.render.plan import FilmPlan, PlacedImage
 
-# zlib level 1: a film is mostly flat border and smooth images; higher levels cost several times the
-# encoding time for ~10% smaller files (measured by benchmarks/render).
-PNG_COMPRESS_LEVEL = 1
+
+def deflater() -> zlib._Compress:
+    """The zlib compressor of PNG and PDF image data, which is Up-filtered rows (`up_filtered`).
+
+    Z_RLE: run-length matches only (distance 1), no hash chains. Filtered image rows are mostly small
+    differences and runs of zeros; measured on 512² 12-bit images' display values, Z_RLE is twice as fast
+    as level 1's default strategy and makes smaller streams (noisy: 148 KB against 169 KB; CT: 58 against
+    65 KB). Higher levels cost several times the time for a few per cent.
+    """
+    return zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+
+
 METRES_PER_INCH = 0.0254
 _STRIPE_ROWS = 256  # rows filtered and compressed at a time: as fast as the whole raster at once, in cache
 
@@ -120,17 +129,13 @@ def encode_png(image: Image.Image, dpi: int) -> bytes:
     if image.mode != "L":
         raise ValueError(f"encode_png writes 8-bit grayscale (mode L), not mode {image.mode}")
     columns, rows = image.size
-    compressor = zlib.compressobj(PNG_COMPRESS_LEVEL)
+    compressor = deflater()
     data = []
-    above = np.zeros(columns, dtype=np.uint8)
+    above: Uint8Array | None = None
     for top in range(0, rows, _STRIPE_ROWS):
         stripe = np.asarray(image.crop((0, top, columns, min(top + _STRIPE_ROWS, rows))))
-        filtered = np.empty((stripe.shape[0], columns + 1), dtype=np.uint8)
-        filtered[:, 0] = 2  # the filter type byte that starts each scanline (7.3)
-        np.subtract(stripe[0], above, out=filtered[0, 1:])  # uint8 arithmetic wraps: modulo 256
-        np.subtract(stripe[1:], stripe[:-1], out=filtered[1:, 1:])
+        data.append(compressor.compress(up_filtered(stripe, above).data))
         above = stripe[-1]
-        data.append(compressor.compress(filtered.data))
     data.append(compressor.flush())
     # 11.2.2 IHDR: width, height, bit depth 8, colour type 0 (greyscale), compression method 0,
     # filter method 0, interlace method 0
@@ -147,6 +152,20 @@ def encode_png(image: Image.Image, dpi: int) -> bytes:
             *_chunk(b"IEND"),
         )
     )
+
+
+def up_filtered(rows: Uint8Array, above: Uint8Array | None = None) -> Uint8Array:
+    """Scanlines filtered with PNG filter type 2, Up (PNG 9.2): each row starts with the filter type byte
+    (7.3), then each byte minus the byte above it, modulo 256 (`above`: the row before the first; zeros).
+    PDF's Flate filter takes the same rows with /Predictor 12 (ISO 32000-1 7.4.4.4)."""
+    filtered = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.uint8)
+    filtered[:, 0] = 2
+    if above is None:
+        filtered[0, 1:] = rows[0]
+    else:
+        np.subtract(rows[0], above, out=filtered[0, 1:])  # uint8 arithmetic wraps: modulo 256
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
+    return filtered
 
 
 def _chunk(kind: bytes, *data: bytes) -> list[bytes]:

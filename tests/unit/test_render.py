@@ -351,3 +351,17 @@ def test_contrast_curves_apply_only_without_a_presentation_lut() -> None:
     assert curved[1024] > plain[1024] and curved[3072] < plain[3072]  # darker darks, lighter lights
     with_plut = image_densities(12, MONO2, NORMAL, _plut("IDENTITY"), 2.0, 20, 300, LIGHT_BOX)
     assert with_plut == pytest.approx(plain)  # the P-LUT takes precedence (PS3.4 H.4.9.1)
+
+
+def test_pdf_images_decode_to_the_display_values_of_every_pixel() -> None:
+    """The image streams are PNG-Up predicted (/Predictor 12); a PDF reader must get back every value."""
+    noise = np.random.default_rng(12).integers(0, 4096, (37, 53), dtype=np.uint16)
+    noisy = GrayscaleImage(37, 53, 12, PhotometricInterpretation.MONOCHROME2, (1, 1), noise)
+    reader = PdfReader(
+        io.BytesIO(render_pdf([plan_film(snapshot(boxes=(noisy, None)), PROFILE)], DocumentInfo("", "")))
+    )
+    (ref,) = reader.pages[0]["/Resources"]["/XObject"].values()  # type: ignore[index]
+    xobject = ref.get_object()
+    assert xobject["/DecodeParms"][0]["/Predictor"] == 12
+    lut = image_lut(12, PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, None, 1.0, 20, 300, LIGHT_BOX)
+    assert xobject.get_data() == lut[noise].tobytes()
