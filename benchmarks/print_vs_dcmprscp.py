@@ -247,6 +247,7 @@ def memory_series(workdir: Path, jobs: int, profile: Path | None = None) -> None
         )
     print(
         f"peak RSS: main (VmHWM) {main_peak_kib / 1024:.0f} MiB, tree {tree_peak_kib / 1024:.0f} MiB "
+        f"(sum of Pss, shared pages counted once: {scp.memory.pss_peak_kib / 1024:.0f} MiB) "
         f"({processes} process{'es' if processes > 1 else ''} in the tree at most)"
     )
     print("issue 12 target: peak RSS <= 320 MiB, and VmRSS after job 50 within 10% of after job 5 (ratio <= 1.10)")

@@ -49,6 +49,7 @@ STARTUP_TIMEOUT = 30.0
 SAMPLE_INTERVAL = 0.01  # seconds between two samples of the process tree's memory
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PSS_EVERY = 3  # tree samples per Pss sample
 
 __all__ = [
     "DCMPRSCP_AE",
@@ -110,6 +111,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def _proportional_kib(pid: int) -> int | None:
+    """Pss of a process (/proc/<pid>/smaps_rollup): its private pages plus its share of pages it shares
+    (a forked worker shares the forkserver's libraries), so a sum over processes counts each page once."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^Pss:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
 def _resident_kib(pid: int) -> int | None:
     """VmRSS of a process, from /proc/<pid>/statm (the same figure as status, cheaper to read)."""
     try:
@@ -130,6 +142,7 @@ class TreeMemory:
         self.root = root
         self.interval = interval
         self.peak_kib = 0
+        self.pss_peak_kib = 0  # the peak of the sum of Pss, sampled every PSS_EVERY samples (it costs more)
         self.samples = 0
         self.most_processes = 1
         self._tree = {root}
@@ -171,6 +184,9 @@ class TreeMemory:
                     total += kib
             self.samples += 1
             self.peak_kib = max(self.peak_kib, total)
+            if self.samples % PSS_EVERY == 0:
+                pss = sum(_proportional_kib(pid) or 0 for pid in self._tree)
+                self.pss_peak_kib = max(self.pss_peak_kib, pss)
             self.most_processes = max(self.most_processes, len(self._tree))
             return total
 
@@ -183,6 +199,7 @@ class TreeMemory:
     def reset_peak(self) -> None:
         with self._lock:
             self.peak_kib = 0
+            self.pss_peak_kib = 0
 
 
 # --- servers -----------------------------------------------------------------------------------------------
