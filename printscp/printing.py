@@ -60,6 +60,7 @@ class PrintTask:
     spool_folder: Path
     archive_folder: Path
     profile: PrinterProfile
+    threads: int = 1  # 2: the PNG is drawn beside the PDF (render_job), when the server has a core to spare
 
 
 def document_info(request: PrintRequest, profile: PrinterProfile) -> DocumentInfo:
@@ -73,7 +74,7 @@ def document_info(request: PrintRequest, profile: PrinterProfile) -> DocumentInf
 def print_spooled(task: PrintTask) -> StoredJob:
     """Render every film of a spooled job and write them into the archive, not indexed."""
     request = load_spooled(task.spool_folder).request
-    rendered = render_job(request, task.profile, document_info(request, task.profile))
+    rendered = render_job(request, task.profile, document_info(request, task.profile), task.threads)
     return write_job(task.archive_folder, task.profile, task.job_uid, request, rendered, datetime.now().astimezone())
 
 

@@ -3,48 +3,77 @@ in print order (copies collated, PS3.4 H.4.1.2.4.1) as one PDF when it is more t
 
 Memory: a film is drawn box by box. Each image box's display values are computed once
 (`PlacedImage.printed_pixels`, which then gives back the pages of the memory-mapped source), compressed
-into the job's `ImageStreams` for the PDF, resampled into the film's PNG raster, and dropped. The PNG is
-encoded and its raster dropped before the film's PDF is assembled from the compressed streams, which are
-all the job keeps of its images (its print.pdf reuses them). So the peak is one film's compressed
-images and PDF, plus one image box's pixels, not every stage of every box.
+into the job's `ImageStreams` for the PDF, resampled into the film's PNG raster, and dropped. The film's PDF is
+assembled from the compressed streams, which are all the job keeps of its images (its print.pdf reuses
+them), while the PNG is encoded (in a second thread when `threads` = 2). So the peak is one film's
+compressed images, PDF and raster, plus two image boxes' pixels, not every stage of every box.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import PrintedImage, PrintRequest, RenderedFilm, RenderedJob
 from printscp.render.pdf import DocumentInfo, ImageStreams, render_pdf
-from printscp.render.plan import FilmPlan, PlacedImage, plan_film
+from printscp.render.plan import FilmPlan, plan_film
 from printscp.render.png import FilmRaster, encode_png
 
+T = TypeVar("T")
 
-def render_job(request: PrintRequest, profile: PrinterProfile, info: DocumentInfo) -> RenderedJob:
-    """The films of a film record as PDF and PNG, and where each image landed (for the manifest)."""
+
+def render_job(request: PrintRequest, profile: PrinterProfile, info: DocumentInfo, threads: int = 1) -> RenderedJob:
+    """The films of a film record as PDF and PNG, and where each image landed (for the manifest).
+
+    threads = 2: the PNG (resampling, encoding) is drawn in a second thread while this one computes the
+    display values and compresses the PDF's images (zlib, numpy and Pillow's resampling release the GIL).
+    The print queue asks for it when a core would otherwise be idle, for a shorter time to the PDF.
+    """
     streams = ImageStreams()
     plans: list[FilmPlan] = []
     films: list[RenderedFilm] = []
-    for snapshot in request.films:
-        plan = plan_film(snapshot, profile)
-        png = _draw_images(plan, streams)
-        films.append(_rendered(plan, render_pdf([plan], info, streams), png))
-        plans.append(plan)
+    with ThreadPoolExecutor(1, thread_name_prefix="png") if threads > 1 else _InThisThread() as png_thread:
+        for snapshot in request.films:
+            plan = plan_film(snapshot, profile)
+            png = _draw_images(plan, streams, png_thread)
+            films.append(_rendered(plan, render_pdf([plan], info, streams), png.result()))
+            plans.append(plan)
     order = request.collated_order
     print_pdf = render_pdf([plans[i] for i in order], info, streams) if len(order) > 1 else None
     return RenderedJob(tuple(films), print_pdf)
 
 
-def _draw_images(plan: FilmPlan, streams: ImageStreams) -> bytes:
-    """The film's PNG, each image box drawn in turn into it and into `streams` for the PDF."""
+def _draw_images(plan: FilmPlan, streams: ImageStreams, png_thread: Executor) -> Future[bytes]:
+    """Each image box drawn in turn into `streams` for the PDF and into the film's raster; the PNG to come.
+
+    One box's display values at a time: the next box is computed only once the raster has taken the
+    previous one, so at most two boxes' values are alive."""
     raster = FilmRaster(plan)
+    pasted: Future[None] | None = None
     for placed in plan.images:
-        _draw_image(placed, raster, streams)
-    return encode_png(raster.finish(), plan.dpi)
+        pixels = placed.printed_pixels()  # the one computation of this box's display values
+        if pasted is not None:
+            pasted.result()
+        pasted = png_thread.submit(raster.paste, placed, pixels)
+        streams.add(placed, pixels)
+        del pixels
+    if pasted is not None:
+        pasted.result()
+    return png_thread.submit(lambda: encode_png(raster.finish(), plan.dpi))
 
 
-def _draw_image(placed: PlacedImage, raster: FilmRaster, streams: ImageStreams) -> None:
-    pixels = placed.printed_pixels()  # the one computation of this box's display values, dropped on return
-    streams.add(placed, pixels)
-    raster.paste(placed, pixels)
+class _InThisThread(Executor):
+    """An executor that runs each call at once, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
 
 
 def _rendered(plan: FilmPlan, pdf: bytes, png: bytes) -> RenderedFilm:

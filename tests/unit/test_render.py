@@ -365,3 +365,26 @@ def test_pdf_images_decode_to_the_display_values_of_every_pixel() -> None:
     assert xobject["/DecodeParms"][0]["/Predictor"] == 12
     lut = image_lut(12, PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, None, 1.0, 20, 300, LIGHT_BOX)
     assert xobject.get_data() == lut[noise].tobytes()
+
+
+def test_a_second_thread_draws_the_same_films() -> None:
+    """threads=2 draws the PNG beside the PDF; the files hold the same pixels and images as with one thread."""
+    rng = np.random.default_rng(7)
+
+    def noisy(rows: int, columns: int) -> GrayscaleImage:
+        pixels = rng.integers(0, 4096, (rows, columns), dtype=np.uint16)
+        return GrayscaleImage(rows, columns, 12, PhotometricInterpretation.MONOCHROME2, (1, 1), pixels)
+
+    films = (snapshot(boxes=(noisy(64, 48), noisy(40, 40))), snapshot(boxes=(None, noisy(33, 17))))
+    request = request_of(*films, copies=2)
+    info = DocumentInfo("LABEL", "CT_AE", "printer")
+    one, two = render_job(request, PROFILE, info, threads=1), render_job(request, PROFILE, info, threads=2)
+    assert [film.png for film in two.films] == [film.png for film in one.films]
+
+    def images(pdf: bytes) -> list[bytes]:
+        reader = PdfReader(io.BytesIO(pdf))
+        return [ref.get_object().get_data() for page in reader.pages for ref in page["/Resources"]["/XObject"].values()]  # type: ignore[index]
+
+    assert [images(film.pdf) for film in two.films] == [images(film.pdf) for film in one.films]
+    assert one.print_pdf is not None and two.print_pdf is not None
+    assert images(two.print_pdf) == images(one.print_pdf) and len(images(one.print_pdf)) == 6
