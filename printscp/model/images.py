@@ -118,7 +118,8 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
     else:
         # Little Endian only on print contexts; bits above High Bit are not part of the value (PS3.5 8.1.1)
         words = np.frombuffer(pixel_data, dtype="<u2", count=rows * columns).reshape(rows, columns)
-        pixels = np.bitwise_and(words, 0x0FFF, dtype=np.uint16)
+        # a copy only when some pixel has bits above High Bit set: a clean image is used as it came
+        pixels = np.bitwise_and(words, 0x0FFF, dtype=np.uint16) if words.max() > 0x0FFF else words
     return GrayscaleImage(rows, columns, bits[1], photometric_interpretation, aspect, pixels)
 
 

@@ -65,6 +65,16 @@ Tools the rest of printscp calls:
     `prepare_accepted_socket` shakes hands in the connection's own thread within the ARTIM timeout (PS3.8
     9.1.5), before pynetdicom sees the socket. Item 3's DUL also looks at the TLS buffer before it waits in
     select(): decrypted bytes already read from the socket do not make it readable.
+14. Receiving without copies. pynetdicom copies the data of every P-DATA-TF four times before its DIMSE
+    layer writes it into the message it assembles (`DIMSEMessage.decode_msg`): the whole PDU into `bytes`,
+    the PDU's variable field, each PDV, and each PDV without its message control header. All four are
+    slices, and pynetdicom's own P_DATA_TF decoder slices whatever it is given: accepted connections hand
+    it a memoryview of the buffer the PDU was read into (each PDU gets a buffer of its own), so the PDVs
+    and the fragments are views. `DIMSEMessage.decode_msg` then wrote each fragment into a BytesIO that
+    grows by reallocation (copying what it holds again and again); ours keeps the fragments as views and
+    joins them once, at the last, into the bytes the data set's BytesIO shares. An 8 MiB image was copied
+    about a dozen times between the socket and pydicom; it is copied once. The same reader takes in, in one
+    turn of the DUL loop, every byte of the PDU that has arrived (plain sockets), not one recv() per turn.
 
 Version range: >=3.0.4 because 3.0.4 is the release the whole test suite runs on and the behaviours
 above were measured on. (This module's tests also pass on 3.0.0 and 3.0.3, whose copied and wrapped
@@ -98,8 +108,8 @@ from pynetdicom import _config as pynetdicom_config
 from pynetdicom.association import Association
 from pynetdicom.dsutils import encode
 from pynetdicom.dul import DULServiceProvider
-from pynetdicom.pdu import A_ABORT_RQ
-from pynetdicom.pdu_primitives import A_ABORT, A_ASSOCIATE, A_P_ABORT, A_RELEASE
+from pynetdicom.pdu import A_ABORT_RQ, P_DATA_TF
+from pynetdicom.pdu_primitives import A_ABORT, A_ASSOCIATE, A_P_ABORT, A_RELEASE, P_DATA
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.service_class import ServiceClass
 from pynetdicom.service_class_n import PrintManagementServiceClass
@@ -299,6 +309,35 @@ def _accepted_context(assoc: Any, context_id: int) -> Any:
     return context
 
 
+_decode_msg = dimse_messages.DIMSEMessage.decode_msg
+
+
+def _decode_msg_joining(self: Any, primitive: Any, assoc: Any = None) -> bool:
+    """DIMSEMessage.decode_msg with a data set kept as views of its fragments and joined once (item 14).
+
+    pynetdicom writes each data set fragment, sliced, into a BytesIO that grows by reallocation, copying
+    what it holds again and again (an 8 MiB data set in 128 KiB PDUs). Here the fragments are held as
+    views until the last one, then joined into the one bytes object the data set's BytesIO shares.
+    Command set fragments, and data sets pynetdicom writes to a file, take pynetdicom's own path.
+    """
+    if primitive.__class__ is not P_DATA:
+        return bool(_decode_msg(self, primitive, assoc))
+    for context_id, data in primitive.presentation_data_value_list:
+        if data[0] & 1 or self._data_set_file is not None:  # command set, or a C-STORE written to a file
+            single = P_DATA()
+            single.presentation_data_value_list.append((context_id, data))
+            if _decode_msg(self, single, assoc):
+                return True
+            continue
+        fragments: list[memoryview] = self.__dict__.setdefault("_printscp_fragments", [])
+        fragments.append(memoryview(data)[1:])  # PS3.8 E.2: the message control header goes
+        if data[0] & 2:  # the last fragment of the data set
+            self.data_set = BytesIO(b"".join(fragments))
+            del self._printscp_fragments
+            return True
+    return False
+
+
 def _apply() -> None:
     if getattr(pynetdicom.association, "_printscp_patched", False):
         return
@@ -313,6 +352,7 @@ def _apply() -> None:
             primitive.STATUS_OPTIONAL_KEYWORDS = (*primitive.STATUS_OPTIONAL_KEYWORDS, "OffendingElement")
     setattr(pynetdicom.association, "DULServiceProvider", _GuardedDUL)  # noqa: B010
     setattr(pynetdicom.association.Association, "_serve_request", _serve_request_keeping_responses)  # noqa: B010
+    setattr(dimse_messages.DIMSEMessage, "decode_msg", _decode_msg_joining)  # noqa: B010
     pynetdicom.association._printscp_patched = True  # type: ignore[attr-defined]
 
 
@@ -463,7 +503,8 @@ class ReactorAssociation(Association):
 ABORT_SOURCE_PROVIDER = 0x02
 ABORT_REASON_NOT_SPECIFIED = 0x00
 ABORT_REASON_INVALID_PARAMETER_VALUE = 0x06
-P_DATA_TF = 0x04
+P_DATA_TF_TYPE = 0x04
+P_DATA_TF_EVENT = "Evt10"  # PS3.8 9.2.1: P-DATA-TF PDU received
 PDU_TYPES = range(0x01, 0x08)  # PS3.8 9.3.1: A-ASSOCIATE-RQ .. A-ABORT
 
 
@@ -483,7 +524,7 @@ class ConnectionLimits:
 
     def pdu_limit(self, pdu_type: int) -> int | None:
         """The largest PDU length field (PS3.8 9.3.1: the bytes after the 6-byte header) accepted, or None."""
-        if pdu_type == P_DATA_TF:
+        if pdu_type == P_DATA_TF_TYPE:
             # PS3.8 D.1.1: Maximum Length Received bounds the variable field of the P-DATA-TF PDUs sent to us
             return self.max_pdu or None
         return self.association_pdu_limit
@@ -653,6 +694,12 @@ class _GuardedDUL(_EventDrivenDUL):
             super()._read_pdu_data()
             return
         sock = cast(socket.socket, cast(Any, self.socket).socket)
+        # The first read of a turn has data (select() said so). Further reads of the same turn happen only
+        # while a poll says more bytes are there: a turn takes in what has arrived and never waits on a peer
+        # that stops sending (the socket's timeout would make recv() wait for it). A TLS socket is read
+        # once per turn; the DUL loop looks at its buffer before it waits.
+        plain = not isinstance(sock, ssl.SSLSocket)
+        again = False
         try:
             if len(receiver.header) < 6:
                 chunk = sock.recv(6 - len(receiver.header))
@@ -668,15 +715,18 @@ class _GuardedDUL(_EventDrivenDUL):
                     return
                 if not self._reserve(receiver):
                     return
+                again = True
             pdu = cast(bytearray, receiver.pdu)
-            if receiver.received < len(pdu):
-                view = memoryview(pdu)[receiver.received :]
-                count = sock.recv_into(view, min(len(view), 1 << 20))
-                view.release()
+            while receiver.received < len(pdu):
+                if again and not (plain and select.select([sock], [], [], 0)[0]):
+                    return
+                with memoryview(pdu) as whole, whole[receiver.received :] as view:
+                    count = sock.recv_into(view, min(len(view), 1 << 20))
                 if not count:
                     self._closed_by_peer()
                     return
                 receiver.received += count
+                again = True
         except (BlockingIOError, InterruptedError, TimeoutError, ssl.SSLWantReadError):
             return  # no (whole TLS record of) data yet
         except OSError:
@@ -718,13 +768,26 @@ class _GuardedDUL(_EventDrivenDUL):
         bytestream = cast(bytearray, receiver.pdu)
         receiver.reset()
         try:
-            pdu, event = self._decode_pdu(bytestream)
+            pdu, event = self._decode_received(bytestream)
         except Exception:
             log.warning("undecodable PDU from %s; aborting", receiver.connection, exc_info=True)
             self.event_queue.put("Evt19")  # invalid PDU: the state machine aborts (PS3.8 9.2)
             return
         self.event_queue.put(event)
         self._recv_pdu.put(pdu)
+
+    def _decode_received(self, bytestream: bytearray) -> tuple[Any, str]:
+        """pynetdicom's `_decode_pdu`, without copying the data of a P-DATA-TF (item 14).
+
+        See item 14. EVT_DATA_RECV hands its handlers the PDU as bytes: when one is bound, pynetdicom's
+        decoder runs as it is.
+        """
+        if bytestream[0] != P_DATA_TF_TYPE or self.assoc.get_handlers(evt.EVT_DATA_RECV):
+            return cast(tuple[Any, str], self._decode_pdu(bytestream))
+        pdu = P_DATA_TF()
+        pdu.decode(memoryview(bytestream))  # type: ignore[arg-type]
+        evt.trigger(self.assoc, evt.EVT_PDU_RECV, {"pdu": pdu})
+        return pdu, P_DATA_TF_EVENT
 
     def _closed_by_peer(self) -> None:
         receiver = cast(_Receiver, self.receiver)
