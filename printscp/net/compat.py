@@ -34,10 +34,13 @@ Adjustments applied once, at import:
 Tools the rest of printscp calls:
 
 6. `ReactorAssociation`: the acceptor's reactor loop, a mirror of 3.0.4's `Association._run_reactor`
-   (same release, abort, dead DUL and network timeout handling) that waits on the DIMSE queue for up
-   to 1 ms instead of sleeping 1 ms before every look, and calls `between_requests()` in the
-   association's own thread, where net/notify.py sends event reports. `next_message`, `serve`,
-   `peer_is_leaving` and `send_event_report` are the DIMSE queue, DUL and primitive operations it needs.
+   (same release, abort, dead DUL and network timeout handling) that waits for work instead of sleeping
+   1 ms before every look: on the DIMSE queue's condition, woken by a request, by `wake` (the DUL's
+   queue to the user wakes it on every put, so a release or abort request is seen at once, as is the
+   DUL's end; net/notify.py wakes it for an event report), and at the latest after `WAIT`. It calls
+   `between_requests()` in the association's own thread, where net/notify.py sends event reports.
+   `next_message`, `serve`, `peer_is_leaving` and `send_event_report` are the DIMSE queue, DUL and
+   primitive operations it needs.
 7. `start_server`: pynetdicom's threaded server with a request handler that makes each accepted
    association an instance of a `ReactorAssociation` subclass (`RequestHandler._create_association`),
    contexts that are cheap to copy per association, and the `AE._servers` bookkeeping that
@@ -158,6 +161,7 @@ class _EventDrivenDUL(DULServiceProvider):
 
     def __init__(self, assoc: Any) -> None:
         super().__init__(assoc)
+        self.to_user_queue = _WakingQueue(assoc)  # the reactor waits for it (item 6)
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self._wake_write.setblocking(False)
@@ -235,6 +239,20 @@ class _EventDrivenDUL(DULServiceProvider):
         finally:
             self._wake_read.close()
             self._wake_write.close()
+            wake(self.assoc)  # the reactor sees the DUL has ended
+
+
+class _WakingQueue(queue.Queue[Any]):
+    """The DUL's queue of primitives for the user (A-ASSOCIATE, A-RELEASE, A-ABORT, A-P-ABORT): each put
+    wakes the association's reactor, which looks for them between requests."""
+
+    def __init__(self, assoc: Any) -> None:
+        super().__init__()
+        self._assoc = assoc
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        wake(self._assoc)
 
 
 class TemplateContext(PresentationContext):
@@ -396,6 +414,31 @@ def next_message(assoc: Association, timeout: float) -> Message | None:
     return Message(cast(int, context_id), primitive) if primitive else None
 
 
+def wait_for_work(assoc: Association, timeout: float) -> Message | None:
+    """The next message on the DIMSE queue, or None once `wake` was called or `timeout` seconds passed.
+
+    The reactor waits here between requests. A request wakes it through the queue; `wake` does when
+    anything else needs it: a release or abort request from the peer (the DUL's queue to the user), the
+    end of the DUL thread, an event report to send. The wait is on the queue's own condition, so nothing
+    is put in the queue that a `send_*` waiting for a response could take.
+    """
+    messages = assoc.dimse.msg_queue
+    with messages.not_empty:  # the queue's own lock: qsize() would take it again
+        if not messages.queue and not getattr(assoc, "_printscp_woken", False):
+            messages.not_empty.wait(timeout)
+        assoc._printscp_woken = False  # type: ignore[attr-defined]
+    return next_message(assoc, timeout=0) if messages.qsize() else None
+
+
+def wake(assoc: Association) -> None:
+    """End the reactor's `wait_for_work` now (any thread). A `get` on the queue that it wakes instead
+    finds the queue empty and waits on."""
+    messages = assoc.dimse.msg_queue
+    with messages.not_empty:
+        assoc._printscp_woken = True  # type: ignore[attr-defined]
+        messages.not_empty.notify_all()
+
+
 def serve(assoc: Association, message: Message) -> None:
     """Serve a request as pynetdicom's reactor does: its service class calls our event handlers."""
     assoc._serve_request(message.primitive, message.context_id)
@@ -451,8 +494,13 @@ class ReactorAssociation(Association):
             return
         run_guarded_acceptor(self, receiver)
 
+    # Between requests the reactor waits this long at most: requests, a release or abort from the peer,
+    # the DUL's end and event reports wake it at once (`wake`); only the idle timer, a kill and a send_*
+    # from another thread (which parks the reactor) are seen on the next turn.
+    WAIT = 0.05  # seconds
+
     def _run_reactor(self) -> None:
-        # 3.0.4's Association._run_reactor, but waiting on the queue instead of sleeping before each look
+        # 3.0.4's Association._run_reactor, but waiting for work (item 6) instead of sleeping before each look
         self._is_paused = False
         while not self._kill:
             # pynetdicom pauses the reactor here to send from other threads (release, abort)
@@ -460,7 +508,7 @@ class ReactorAssociation(Association):
             self._reactor_checkpoint.wait()
             self._is_paused = False
 
-            message = next_message(self, timeout=0.001)
+            message = wait_for_work(self, self.WAIT)
             if message is not None:
                 serve(self, message)
                 self.dul._idle_timer.restart()  # item 11: serving a request is not idleness

@@ -360,6 +360,50 @@ def test_item6_the_acse_dul_and_evt_calls_the_reactor_makes() -> None:
     assert compat.next_message(assoc, timeout=0) is None
 
 
+def test_item6_the_reactor_waits_for_a_request_or_a_wake() -> None:
+    assoc = Association(AE(), "acceptor")
+    assert compat.wait_for_work(assoc, timeout=0.01) is None  # nothing: the timeout
+    request = dimse_primitives.N_GET()
+    assoc.dimse.msg_queue.put((1, request))
+    message = compat.wait_for_work(assoc, timeout=30)
+    assert message is not None and message.primitive is request
+    # a wake from another thread ends a long wait without a message
+    waker = threading.Timer(0.05, compat.wake, [assoc])
+    waker.start()
+    assert compat.wait_for_work(assoc, timeout=30) is None
+    waker.join()
+    # a wake that came while the reactor was busy is not lost: the next wait returns at once
+    compat.wake(assoc)
+    assert compat.wait_for_work(assoc, timeout=30) is None
+    assert assoc.dimse.msg_queue.empty(), "wake put something a send_* could take for a response"
+
+
+def test_item6_the_peer_leaving_and_the_dul_ending_wake_the_reactor() -> None:
+    assoc = Association(AE(), "acceptor")
+    assert isinstance(assoc.dul, compat._EventDrivenDUL)
+    assert 'self.to_user_queue: "queue.Queue[_UserQueuePrimitives]" = queue.Queue()' in inspect.getsource(
+        DULServiceProvider.__init__
+    ), "the DUL builds its queue to the user elsewhere: _EventDrivenDUL replaces it"
+    for name in ("AR_2", "AA_3", "AA_4"):  # release request, abort, connection lost: put for the user
+        assert "dul.to_user_queue.put(" in inspect.getsource(getattr(pynetdicom.fsm, name)), name
+    assoc.dul.to_user_queue.put(A_RELEASE())  # as the state machine's AR-2 does
+    assert compat.wait_for_work(assoc, timeout=30) is None and compat.peer_is_leaving(assoc)
+
+
+def test_item6_a_wake_does_not_disturb_a_send_waiting_for_its_response() -> None:
+    assoc = Association(AE(), "acceptor")
+    assoc.dimse_timeout = 30
+    got: list[Any] = []
+    waiting = threading.Thread(target=lambda: got.append(assoc.dimse.get_msg(block=True)))
+    waiting.start()
+    for _ in range(3):
+        compat.wake(assoc)
+    response = dimse_primitives.N_EVENT_REPORT()
+    assoc.dimse.msg_queue.put((1, response))
+    waiting.join(30)
+    assert got == [(1, response)]
+
+
 def test_item6_peer_is_leaving_reads_the_next_pdu_from_the_peer() -> None:
     for primitive, leaving in [(None, False), (A_ABORT(), True), (A_P_ABORT(), True), (A_RELEASE(), True)]:
         assoc = Association(AE(), "acceptor")
