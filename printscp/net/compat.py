@@ -222,9 +222,10 @@ class _EventDrivenDUL(DULServiceProvider):
                 and self.event_queue.empty()
                 and not (isinstance(sock, ssl.SSLSocket) and sock.pending())  # item 13: TLS bytes buffered
             ):
-                select.select([sock, self._wake_read], [], [], self.WAIT)
-                while self._wake_read.recv(4096):
-                    pass
+                readable, _, _ = select.select([sock, self._wake_read], [], [], self.WAIT)
+                if self._wake_read in readable:  # not every turn: a recv() that finds nothing raises
+                    while self._wake_read.recv(4096):
+                        pass
         except (BlockingIOError, InterruptedError):
             pass
         except (OSError, ValueError):  # the socket closed under us: pynetdicom's check says so
