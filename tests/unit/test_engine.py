@@ -512,22 +512,6 @@ def test_image_box_takes_8_and_12_bit_images_and_masks_high_bits() -> None:
     assert not first.pixels.flags.writeable
 
 
-def test_a_12_bit_image_without_high_bits_is_used_as_it_came() -> None:
-    h = Harness()
-    session = h.session()
-    _, images, _ = h.film_box(session, "STANDARD\\1,1")
-    pixels = np.array([[0x0FFF, 0], [5, 0x0234]], dtype=np.uint16)
-    assert h.set_image(images[0], 1, pixels).status is Status.SUCCESS
-    box = h.engine.hierarchy.last_film_box()
-    assert box is not None and box.image_boxes[0].image is not None
-    image = box.image_boxes[0].image.pixels
-    assert image.tolist() == pixels.tolist() and image.dtype == np.uint16 and not image.flags.writeable
-    owner = image
-    while isinstance(owner, np.ndarray):  # views of views of the value pydicom read
-        owner = owner.base
-    assert isinstance(owner, bytes), "the Pixel Data value was copied"
-
-
 def test_odd_length_8_bit_pixel_data_with_pad_byte() -> None:
     h = Harness()
     _, images, _ = h.film_box(h.session())
