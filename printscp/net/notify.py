@@ -47,6 +47,7 @@ class PrintAssociation(compat.ReactorAssociation):
     def post_event(self, report: EventReport) -> None:
         """Queue an event report for this association; any thread may call this."""
         self._events.put(report)
+        compat.wake(self)  # the reactor sends it between requests
 
     def context_for(self, sop_class_uid: str) -> Any:
         """The accepted presentation context an event of this class travels on, or None."""

@@ -19,6 +19,7 @@ import queue
 import socket
 import socketserver
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from typing import Any
 import pynetdicom
 import pynetdicom.acse
 import pynetdicom.association
+import pynetdicom.dsutils
 import pynetdicom.dul
 import pynetdicom.fsm
 import pynetdicom.transport
@@ -41,8 +43,10 @@ from pynetdicom import _config as pynetdicom_config
 from pynetdicom.acse import ACSE
 from pynetdicom.association import Association
 from pynetdicom.dimse import DIMSEServiceProvider
+from pynetdicom.dimse_messages import DIMSEMessage
 from pynetdicom.dsutils import decode
 from pynetdicom.dul import DULServiceProvider
+from pynetdicom.pdu import P_DATA_TF, PDU
 from pynetdicom.pdu_primitives import A_ABORT, A_ASSOCIATE, A_P_ABORT, A_RELEASE
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.service_class import ServiceClass
@@ -77,6 +81,11 @@ DIGESTS = {
     "AssociationSocket.close": "c726c8db53813d55",  # item 11: closing queues Evt17
     "ACSE._negotiate_as_acceptor": "fffd360957c42a8e",  # item 11 turns off its maximum_associations check
     "AssociationServer.get_request": "925a4f3a3042f6e4",  # item 13 overrides it
+    "DULServiceProvider._decode_pdu": "fc71dd1bf853e1ce",  # item 14 does what it does without its copy
+    "PDU.decode": "07098f2d8a4d45e4",  # item 14 hands it a memoryview: it must only slice
+    "P_DATA_TF._generate_items": "55a5deea47745b72",  # item 14: slices, so PDVs are views
+    "P_DATA_TF.to_primitive": "3cba1cd31f03fdf0",  # item 14: PDVs go to the DIMSE layer as they are
+    "DIMSEMessage.decode_msg": "f51c777e841a76be",  # item 14: writes each fragment, sliced, into its message
 }
 SOURCES = {
     "Association._run_reactor": Association.__dict__["_run_reactor"],
@@ -94,6 +103,11 @@ SOURCES = {
     "AssociationSocket.close": AssociationSocket.close,
     "ACSE._negotiate_as_acceptor": ACSE._negotiate_as_acceptor,
     "AssociationServer.get_request": AssociationServer.get_request,
+    "DULServiceProvider._decode_pdu": DULServiceProvider._decode_pdu,
+    "PDU.decode": PDU.decode,
+    "P_DATA_TF._generate_items": P_DATA_TF._generate_items,
+    "P_DATA_TF.to_primitive": P_DATA_TF.to_primitive,
+    "DIMSEMessage.decode_msg": compat._decode_msg,  # the original, as compat replaces it
 }
 
 
@@ -160,6 +174,7 @@ import pynetdicom.association
 from pynetdicom import dimse_messages, dimse_primitives
 from pynetdicom.dsutils import decode
 from pynetdicom.dul import DULServiceProvider
+from pynetdicom.pdu import PDU, P_DATA_TF
 from pynetdicom.service_class import ServiceClass
 from pynetdicom.sop_class import uid_to_service_class
 responses = ("N-CREATE-RSP", "N-SET-RSP", "N-GET-RSP", "N-ACTION-RSP", "N-DELETE-RSP")
@@ -345,6 +360,50 @@ def test_item6_the_acse_dul_and_evt_calls_the_reactor_makes() -> None:
     assert compat.next_message(assoc, timeout=0) is None
 
 
+def test_item6_the_reactor_waits_for_a_request_or_a_wake() -> None:
+    assoc = Association(AE(), "acceptor")
+    assert compat.wait_for_work(assoc, timeout=0.01) is None  # nothing: the timeout
+    request = dimse_primitives.N_GET()
+    assoc.dimse.msg_queue.put((1, request))
+    message = compat.wait_for_work(assoc, timeout=30)
+    assert message is not None and message.primitive is request
+    # a wake from another thread ends a long wait without a message
+    waker = threading.Timer(0.05, compat.wake, [assoc])
+    waker.start()
+    assert compat.wait_for_work(assoc, timeout=30) is None
+    waker.join()
+    # a wake that came while the reactor was busy is not lost: the next wait returns at once
+    compat.wake(assoc)
+    assert compat.wait_for_work(assoc, timeout=30) is None
+    assert assoc.dimse.msg_queue.empty(), "wake put something a send_* could take for a response"
+
+
+def test_item6_the_peer_leaving_and_the_dul_ending_wake_the_reactor() -> None:
+    assoc = Association(AE(), "acceptor")
+    assert isinstance(assoc.dul, compat._EventDrivenDUL)
+    assert 'self.to_user_queue: "queue.Queue[_UserQueuePrimitives]" = queue.Queue()' in inspect.getsource(
+        DULServiceProvider.__init__
+    ), "the DUL builds its queue to the user elsewhere: _EventDrivenDUL replaces it"
+    for name in ("AR_2", "AA_3", "AA_4"):  # release request, abort, connection lost: put for the user
+        assert "dul.to_user_queue.put(" in inspect.getsource(getattr(pynetdicom.fsm, name)), name
+    assoc.dul.to_user_queue.put(A_RELEASE())  # as the state machine's AR-2 does
+    assert compat.wait_for_work(assoc, timeout=30) is None and compat.peer_is_leaving(assoc)
+
+
+def test_item6_a_wake_does_not_disturb_a_send_waiting_for_its_response() -> None:
+    assoc = Association(AE(), "acceptor")
+    assoc.dimse_timeout = 30
+    got: list[Any] = []
+    waiting = threading.Thread(target=lambda: got.append(assoc.dimse.get_msg(block=True)))
+    waiting.start()
+    for _ in range(3):
+        compat.wake(assoc)
+    response = dimse_primitives.N_EVENT_REPORT()
+    assoc.dimse.msg_queue.put((1, response))
+    waiting.join(30)
+    assert got == [(1, response)]
+
+
 def test_item6_peer_is_leaving_reads_the_next_pdu_from_the_peer() -> None:
     for primitive, leaving in [(None, False), (A_ABORT(), True), (A_P_ABORT(), True), (A_RELEASE(), True)]:
         assoc = Association(AE(), "acceptor")
@@ -523,6 +582,161 @@ def test_item11_pdu_limits_follow_ps3_8() -> None:
     assert limits.pdu_limit(0x04) == 16384  # P-DATA-TF: our Maximum Length Received
     assert limits.pdu_limit(0x01) == 65536  # A-ASSOCIATE-RQ and the other association PDUs
     assert compat.ConnectionLimits(max_pdu=0).pdu_limit(0x04) is None
+
+
+# --- item 14: receiving without copies ----------------------------------------------------------------------
+
+
+def p_data_tf(*pdvs: tuple[int, bytes]) -> bytearray:
+    """A P-DATA-TF PDU (PS3.8 9.3.5) as the reader holds it: PDVs of (context id, control header + fragment)."""
+    items = b"".join(struct.pack(">LB", len(value) + 1, context_id) + value for context_id, value in pdvs)
+    return bytearray(struct.pack(">BBL", 0x04, 0, len(items)) + items)
+
+
+def n_set_fragments(pixel_bytes: int = 3000) -> tuple[list[bytes], bytes]:
+    """An N-SET-RQ cut into PDV values as an SCU sends them: (command, then data set fragments; data set)."""
+    command = Dataset()
+    command.CommandGroupLength = 0
+    command.RequestedSOPClassUID = "1.2.840.10008.5.1.1.4"
+    command.CommandField = 0x0120
+    command.MessageID = 7
+    command.CommandDataSetType = 0x0001
+    command.RequestedSOPInstanceUID = "1.2.3.4"
+    encoded_command = pynetdicom.dsutils.encode(command, True, True)
+    assert encoded_command is not None
+    data = Dataset()
+    data.ImageBoxPosition = 1
+    data.add_new(0x7FE00010, "OW", bytes(range(256)) * (pixel_bytes // 256))
+    encoded_data = pynetdicom.dsutils.encode(data, True, True)
+    assert encoded_data is not None
+    cut = len(encoded_data) // 3
+    parts = [encoded_data[:cut], encoded_data[cut : 2 * cut], encoded_data[2 * cut :]]
+    return [b"\x03" + encoded_command, b"\x00" + parts[0], b"\x00" + parts[1], b"\x02" + parts[2]], encoded_data
+
+
+def test_item14_pynetdicoms_p_data_tf_decoder_only_slices_so_pdvs_are_views() -> None:
+    fragments, _ = n_set_fragments()
+    buffer = p_data_tf(*((1, fragment) for fragment in fragments))
+    expected = P_DATA_TF()
+    expected.decode(bytes(buffer))
+    viewed = P_DATA_TF()
+    viewed.decode(memoryview(buffer))  # type: ignore[arg-type]
+    values = [value for _, value in viewed.to_primitive().presentation_data_value_list]
+    assert all(isinstance(value, memoryview) and value.obj is buffer for value in values), "a PDV was copied"
+    assert [bytes(value) for value in values] == fragments
+    assert [
+        (i.presentation_context_id, bytes(i.presentation_data_value)) for i in viewed.presentation_data_value_items
+    ] == [(i.presentation_context_id, i.presentation_data_value) for i in expected.presentation_data_value_items]
+    assert "b = bytes(bytestream)" in source_of("DULServiceProvider._decode_pdu"), "_decode_pdu no longer copies"
+
+
+def test_item14_a_malformed_pdv_fails_as_it_does_on_bytes() -> None:
+    buffer = p_data_tf((1, b"\x03abc"))
+    buffer[9] += 10  # the PDV claims more bytes than the PDU holds
+    for given in (bytes(buffer), memoryview(buffer)):
+        with pytest.raises(AssertionError):
+            P_DATA_TF().decode(given)  # type: ignore[arg-type]
+
+
+def assemble(decode_msg: Any, pdus: list[bytearray], view: bool) -> Any:
+    """The N-SET primitive a DIMSE message decoder makes of these P-DATA-TF PDUs."""
+    message = DIMSEMessage()
+    done = False
+    for buffer in pdus:
+        pdu = P_DATA_TF()
+        pdu.decode(memoryview(buffer) if view else bytes(buffer))  # type: ignore[arg-type]
+        assert not done
+        done = decode_msg(message, pdu.to_primitive())
+    assert done and type(message).__name__ == "N_SET_RQ"
+    return message.message_to_primitive()
+
+
+@pytest.mark.parametrize("view", [False, True])
+def test_item14_the_dimse_layer_assembles_the_same_message_from_views_or_bytes(view: bool) -> None:
+    assert DIMSEMessage.decode_msg is compat._decode_msg_joining
+    fragments, encoded_data = n_set_fragments()
+    command = fragments[0]
+    layouts = [
+        [p_data_tf((1, fragment)) for fragment in fragments],  # a PDU per fragment
+        [p_data_tf(*((1, fragment) for fragment in fragments))],  # all in one PDU
+        # the command set in two fragments (PS3.8 E.2: 01 then 03), the data set in two PDUs of two PDVs
+        [p_data_tf((1, b"\x01" + command[1:20]), (1, b"\x03" + command[20:]))]
+        + [p_data_tf((1, fragments[1]), (1, fragments[2])), p_data_tf((1, fragments[3]))],
+    ]
+    for pdus in layouts:
+        upstream = assemble(compat._decode_msg, pdus, view)
+        ours = assemble(compat._decode_msg_joining, pdus, view)
+        for primitive in (upstream, ours):
+            assert (primitive.MessageID, primitive.RequestedSOPInstanceUID) == (7, "1.2.3.4")
+            assert primitive.ModificationList.getvalue() == encoded_data
+            assert primitive._context_id == 1
+        assert isinstance(ours.ModificationList.getvalue(), bytes)
+
+
+def test_item14_a_message_without_a_data_set_ends_with_its_command_set() -> None:
+    command = Dataset()
+    command.CommandGroupLength = 0
+    command.CommandField = 0x0150  # N-DELETE-RQ
+    command.MessageID = 3
+    command.CommandDataSetType = 0x0101
+    command.RequestedSOPClassUID = "1.2.840.10008.5.1.1.2"
+    command.RequestedSOPInstanceUID = "1.2.3"
+    encoded = pynetdicom.dsutils.encode(command, True, True)
+    assert encoded is not None
+    pdu = P_DATA_TF()
+    pdu.decode(memoryview(p_data_tf((3, b"\x03" + encoded))))  # type: ignore[arg-type]
+    message = DIMSEMessage()
+    assert message.decode_msg(pdu.to_primitive())
+    assert type(message).__name__ == "N_DELETE_RQ" and message.message_to_primitive().MessageID == 3
+
+
+def guarded_dul() -> compat._GuardedDUL:
+    assoc = Association(AE(), "acceptor")
+    dul = assoc.dul
+    assert isinstance(dul, compat._GuardedDUL)
+    return dul
+
+
+def test_item14_accepted_connections_decode_p_data_tf_without_copying() -> None:
+    dul = guarded_dul()
+    fragments, _ = n_set_fragments()
+    buffer = p_data_tf(*((1, fragment) for fragment in fragments))
+    pdu, event = dul._decode_received(buffer)
+    reference, reference_event = dul._decode_pdu(bytearray(buffer))
+    assert (event, type(pdu)) == (reference_event, type(reference)) == ("Evt10", P_DATA_TF)
+    values = [value for _, value in pdu.to_primitive().presentation_data_value_list]
+    assert all(isinstance(value, memoryview) and value.obj is buffer for value in values)
+    assert [bytes(v) for v in values] == [v for _, v in reference.to_primitive().presentation_data_value_list]
+    # other PDUs, and any PDU when an EVT_DATA_RECV handler wants its bytes, go through pynetdicom's decoder
+    release = bytearray(struct.pack(">BBLL", 0x05, 0, 4, 0))
+    assert type(dul._decode_received(release)[0]).__name__ == "A_RELEASE_RQ"
+    seen: list[bytes] = []
+    dul.assoc.bind(evt.EVT_DATA_RECV, lambda event: seen.append(event.data))
+    pdu, _ = dul._decode_received(buffer)
+    assert seen == [bytes(buffer)] and all(
+        isinstance(v, bytes) for _, v in pdu.to_primitive().presentation_data_value_list
+    )
+
+
+def test_item14_one_turn_reads_all_of_a_pdu_that_has_arrived_and_no_more() -> None:
+    dul = guarded_dul()
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.settimeout(30)  # as prepare_accepted_socket leaves it: a recv() would wait for a silent peer
+        dul.socket = AssociationSocket(dul.assoc, client_socket=ours)
+        while not dul.event_queue.empty():  # Evt5, the connection opened
+            dul.event_queue.get_nowait()
+        table = compat.ConnectionTable(compat.ConnectionLimits())
+        dul.receiver = compat._Receiver(table, compat.Connection(ours, ("127.0.0.1", 1)))
+        fragments, _ = n_set_fragments(pixel_bytes=200_000)
+        pdu = bytes(p_data_tf(*((1, fragment) for fragment in fragments)))
+        theirs.sendall(pdu[:100_000])
+        dul._read_pdu_data()  # header and what followed it, in one turn, without waiting for the rest
+        assert dul.receiver.received == 100_000 and dul.event_queue.empty()
+        theirs.sendall(pdu[100_000:])
+        dul._read_pdu_data()
+        assert dul.event_queue.get_nowait() == "Evt10" and dul.receiver.pdu is None
+        assert table.counts[2] == 0  # the receive budget is given back once the PDU is decoded
 
 
 def test_item12_reactor_and_dul_threads_lead_to_their_association() -> None:

@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""Server CPU on the receive path: what `printscp serve` spends while DCMTK's dcmprscu prints one film.
+
+For each film (STANDARD\\4,5 on 14INX17IN, --images images of --size x --size 12-bit pixels, sent by
+`dcmprscu` exactly as benchmarks/print_vs_dcmprscp.py sends them) it reads the server process's CPU time
+(utime + stime of /proc/<pid>/stat, every thread, finished ones included) just before dcmprscu starts and
+just after it exits: association, Printer N-GET, P-LUT, Film Session, Film Box, the Image Box N-SETs,
+N-ACTION (the job durably spooled), N-DELETEs and release. Rendering must not fall inside that window, so
+the server runs the bundled config.toml with `faults.print_delay` set (--render-delay, default 0.5 s): the
+job waits that long, without CPU, before it renders. The script waits for each film to be in the archive
+before sending the next one, so every window starts with an idle server.
+
+/proc's CPU times count in clock ticks (10 ms): each film's figure is that coarse, the median over many
+films is not (the rounding falls anywhere within a tick). The server's CPU while idle (select() timeouts
+of its threads) is measured over --idle seconds and shown per second, not subtracted. Per thread, the
+script reads /proc/<pid>/task/*/stat every 5 ms during each film (a thread that ends loses at most its
+last 5 ms) and sums by role: threads started during the film (the association's: connection handler,
+reactor, DUL) and the long-lived ones (spool writer, print worker, acceptor...).
+
+With --py-spy OUT the server is also sampled by py-spy (`.venv/bin/pip install py-spy`) for the timed
+films, counting only samples that hold the GIL (py-spy's idle detection does not work here): OUT gets
+py-spy's raw (collapsed stack) output, the per-thread figures get a role each (by the stacks sampled in
+the thread), and the script prints the hottest functions (own time) per role. py-spy slows the server.
+
+    .venv/bin/python benchmarks/receive_cpu.py [--films N] [--warmup N] [--images 20] [--size 512]
+        [--render-delay S] [--idle S] [--py-spy OUT] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from dcmtk import IHEFULL, DcmtkPrintClient, dcmtk_environment, write_image  # noqa: E402
+from print_vs_dcmprscp import FILM_SIZE, LAYOUT, PRINTSCP_AE, phantom, send_timed, stop, wait_for_jobs  # noqa: E402
+
+STARTUP_TIMEOUT = 30.0
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, every thread of it, ended ones included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # fields 14 and 15 of proc(5)
+
+
+@contextmanager
+def server(folder: Path, render_delay: float) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """`printscp serve` with the bundled config (only faults.print_delay changed) on a free loopback port."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (REPO / "config.toml").read_text()
+    text, count = re.subn(r"(?m)^print_delay = \S+", f"print_delay = {render_delay}", text)
+    if count != 1:
+        raise SystemExit("config.toml has no 'print_delay = ...' line to change")
+    config = folder / "config.toml"
+    config.write_text(text)
+    archive = folder / "films"
+    log_path = folder / "printscp.log"
+    command = [str(REPO / ".venv" / "bin" / "printscp"), "serve", "--config", str(config)]
+    command += ["--host", "127.0.0.1", "--port", "0", "--archive", str(archive)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dcmtk_environment())
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not (match := re.search(r"listening on 127\.0\.0\.1:(\d+)", log_path.read_text(errors="replace"))):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"printscp did not start:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.05)
+        yield process, int(match.group(1)), archive
+    finally:
+        stop(process)
+
+
+@contextmanager
+def py_spy(pid: int, output: Path | None) -> Iterator[None]:
+    """py-spy sampling `pid` (250 Hz, native frames off, per thread) while the block runs."""
+    if output is None:
+        yield
+        return
+    spy = shutil.which("py-spy", path=str(REPO / ".venv" / "bin")) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
+    command = [spy, "record", "-r", "250", "--threads", "--gil", "-f", "raw", "-o", str(output), "--pid", str(pid)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)  # py-spy attaches
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        if not output.exists():
+            raise SystemExit(f"py-spy wrote nothing:\n{err.decode(errors='replace')}")
+
+
+_THREAD = re.compile(r"^thread \((?P<tid>(?:0x)?[0-9A-Fa-f]+)\)(?:: (?P<name>.*))?$")
+
+# The role of a thread by what its stack runs: py-spy's thread names are not reliable (it keeps the name it
+# first saw for a thread ident, and Python reuses idents), the thread ids (Linux tids) are.
+ROLES = (
+    ("DUL", ("DULServiceProvider.run_reactor", "_GuardedDUL.run_reactor", "_EventDrivenDUL.run_reactor")),
+    ("association reactor", ("ReactorAssociation.run_reactor", "Association.run_reactor")),
+    ("connection handler", ("process_request_thread",)),
+    ("spool writer", ("spool.py",)),
+    ("print worker (render)", ("jobs.py",)),
+    ("acceptor", ("serve_forever",)),
+)
+
+
+def stack_role(frames: list[str]) -> str | None:
+    for role, markers in ROLES:
+        if any(marker in frame for frame in frames for marker in markers):
+            return role
+    return None
+
+
+def read_py_spy(output: Path) -> tuple[dict[int, str], dict[str, collections.Counter[str]]]:
+    """tid -> role (by the stacks sampled in it), and role -> own-time frame -> samples."""
+    votes: dict[int, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    own: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for line in output.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        match = _THREAD.match(stack.split(";", 1)[0])
+        if not match or not count_text.isdigit():
+            continue
+        tid = int(match.group("tid"), 0)
+        frames = stack.split(";")[1:]
+        role = stack_role(frames) or (match.group("name") or "?")
+        votes[tid][role] += int(count_text)
+        if frames:
+            own[role][frames[-1]] += int(count_text)
+    return {tid: counter.most_common(1)[0][0] for tid, counter in votes.items()}, own
+
+
+class ThreadSampler:
+    """CPU ticks of every thread of a process, read from /proc/<pid>/task/*/stat every `interval` seconds
+    between start() and stop(): threads that end inside the window lose at most their last interval."""
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        self.pid, self.interval = pid, interval
+        self.totals: collections.Counter[int] = collections.Counter()  # tid -> ticks over every window
+        self.born: set[int] = set()  # threads started inside a window
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _read(self) -> dict[int, int]:
+        ticks = {}
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended since the listing
+                continue
+            ticks[int(task.name)] = int(fields[11]) + int(fields[12])
+        return ticks
+
+    def start(self) -> None:
+        self._stop.clear()
+        first = self._read()
+        self._thread = threading.Thread(target=self._run, args=(first,), daemon=True)
+        self._thread.start()
+
+    def _run(self, first: dict[int, int]) -> None:
+        last = dict(first)
+        while True:
+            stopping = self._stop.wait(self.interval)
+            last.update(self._read())
+            if stopping:
+                break
+        for tid, ticks in last.items():
+            self.totals[tid] += ticks - first.get(tid, 0)
+            if tid not in first:
+                self.born.add(tid)
+
+    def stop(self) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()
+
+
+def report_threads(sampler: ThreadSampler, films: int, roles: dict[int, str]) -> None:
+    per_role: collections.Counter[str] = collections.Counter()
+    for tid, ticks in sampler.totals.items():
+        role = roles.get(tid) or ("started in the window" if tid in sampler.born else "long-lived, not sampled")
+        per_role[role] += ticks
+    print(f"  per thread, ms per film (/proc/<pid>/task/*/stat sampled every {1000 * sampler.interval:.0f} ms):")
+    for role, ticks in per_role.most_common():
+        if ticks:
+            print(f"    {role:<32} {1000 * ticks / TICK / films:6.1f}")
+
+
+def report_frames(own: dict[str, collections.Counter[str]], films: int) -> None:
+    ms = 1000 / 250 / films
+    print(f"\npy-spy, samples holding the GIL, ms per film at 250 Hz ({films} films; rendering included):")
+    for role, frames in sorted(own.items(), key=lambda item: -sum(item[1].values())):
+        total = sum(frames.values())
+        if total * ms < 0.5:
+            continue
+        print(f"  {role}: {total * ms:.1f}; hottest own-time frames:")
+        for frame, count in frames.most_common(10):
+            print(f"    {count * ms:6.1f}  {frame[:150]}")
+
+
+def wait_idle(pid: int, timeout: float = 30) -> None:
+    """Until the server has used no CPU tick for 0.1 s (the end of a job's rendering and archiving)."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = cpu_seconds(pid)
+        if now == before:
+            return
+        before = now
+    raise SystemExit(f"printscp did not become idle within {timeout} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--films", type=int, default=15, help="timed films (default 15)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed films first (default 2)")
+    parser.add_argument("--images", type=int, default=20, help="images per film, at most 20 (default 20)")
+    parser.add_argument("--size", type=int, default=512, help="rows and columns of each image (default 512)")
+    parser.add_argument("--render-delay", type=float, default=0.5, help="faults.print_delay, s (default 0.5)")
+    parser.add_argument("--idle", type=float, default=2.0, help="seconds of idle server measured (default 2)")
+    parser.add_argument("--py-spy", type=Path, help="also sample the server with py-spy into this raw file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+    if not 1 <= args.images <= LAYOUT[0] * LAYOUT[1] or args.films < 1 or args.warmup < 0:
+        parser.error(f"--images 1 to {LAYOUT[0] * LAYOUT[1]}, --films at least 1, --warmup at least 0")
+
+    workdir = Path(tempfile.mkdtemp(prefix="printscp-receive-"))
+    try:
+        source = write_image(workdir / "source.dcm", phantom(args.size))
+        with server(workdir / "printscp", args.render_delay) as (process, port, archive):
+            client = DcmtkPrintClient(workdir / "client", "127.0.0.1", port, PRINTSCP_AE, printer=IHEFULL)
+            job = client.prepare([source] * args.images, LAYOUT, FILM_SIZE)
+            idle_start = cpu_seconds(process.pid)
+            time.sleep(args.idle)
+            idle = (cpu_seconds(process.pid) - idle_start) / args.idle
+            for number in range(args.warmup):
+                send_timed(client, job)
+                wait_for_jobs(archive, number + 1)
+            cpu: list[float] = []
+            wall: list[float] = []
+            sampler = ThreadSampler(process.pid)
+            with py_spy(process.pid, args.py_spy):
+                for number in range(args.warmup, args.warmup + args.films):
+                    wait_idle(process.pid)
+                    sampler.start()
+                    before = cpu_seconds(process.pid)
+                    _, elapsed, _ = send_timed(client, job)
+                    after = cpu_seconds(process.pid)
+                    sampler.stop()
+                    cpu.append(after - before)
+                    wall.append(elapsed)
+                    wait_for_jobs(archive, number + 1)
+                    if elapsed >= args.render_delay:
+                        raise SystemExit(f"dcmprscu took {elapsed:.3f} s: raise --render-delay above it")
+    finally:
+        if args.keep:
+            print(f"files kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    print(
+        f"printscp receive CPU, {args.images} x {args.size}x{args.size} 12-bit per film, dcmprscu IHEFULL, "
+        f"{args.films} films (+{args.warmup} warm-up), {os.cpu_count()} CPUs"
+    )
+    print(
+        f"  server CPU per film, dcmprscu start to exit: median {1000 * statistics.median(cpu):.1f} ms, "
+        f"mean {1000 * statistics.fmean(cpu):.1f} ms (clock tick {1000 / TICK:.0f} ms)"
+    )
+    print(f"  dcmprscu wall per film: median {1000 * statistics.median(wall):.1f} ms")
+    print(f"  server CPU while idle: {1000 * idle:.1f} ms per second")
+    print(f"  per film, ms: {' '.join(f'{1000 * c:.0f}' for c in cpu)}")
+    roles, own = read_py_spy(args.py_spy) if args.py_spy is not None else ({}, {})
+    report_threads(sampler, args.films, roles)
+    if own:
+        report_frames(own, args.films)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
