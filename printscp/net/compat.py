@@ -35,8 +35,9 @@ Tools the rest of printscp calls:
 
 6. `ReactorAssociation`: the acceptor's reactor loop, a mirror of 3.0.4's `Association._run_reactor`
    (same release, abort, dead DUL and network timeout handling) that waits on the DIMSE queue for up
-   to 1 ms instead of sleeping 1 ms before every look, and calls `between_requests()` in the
-   association's own thread, where net/notify.py sends event reports. `next_message`, `serve`,
+   to 1 ms instead of sleeping 1 ms before every look, and calls `request_arrived()` before serving
+   each request and `between_requests()` after each look, in the association's own thread, where
+   net/notify.py sends event reports. `next_message`, `serve`,
    `peer_is_leaving` and `send_event_report` are the DIMSE queue, DUL and primitive operations it needs.
 7. `start_server`: pynetdicom's threaded server with a request handler that makes each accepted
    association an instance of a `ReactorAssociation` subclass (`RequestHandler._create_association`),
@@ -401,6 +402,10 @@ class ReactorAssociation(Association):
     def adopted(self) -> None:
         """Called once, when pynetdicom's new acceptor Association has become this class."""
 
+    def request_arrived(self, message: Message) -> None:
+        """Called by the reactor with each request it takes off the DIMSE queue, before serving it: the peer
+        now waits for that request's response."""
+
     def between_requests(self) -> None:
         """Called by the reactor after each look at the DIMSE queue, in the association's thread."""
 
@@ -422,6 +427,8 @@ class ReactorAssociation(Association):
 
             message = next_message(self, timeout=0.001)
             if message is not None:
+                if message.is_request:
+                    self.request_arrived(message)
                 serve(self, message)
                 self.dul._idle_timer.restart()  # item 11: serving a request is not idleness
             self.between_requests()
