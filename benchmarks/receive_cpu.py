@@ -49,7 +49,8 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from dcmtk import IHEFULL, DcmtkPrintClient, dcmtk_environment, write_image  # noqa: E402
-from print_vs_dcmprscp import FILM_SIZE, LAYOUT, PRINTSCP_AE, phantom, send_timed, stop, wait_for_jobs  # noqa: E402
+from print_vs_dcmprscp import send_timed, wait_for_jobs  # noqa: E402
+from servers import FILM_SIZE, LAYOUT, PRINTSCP_AE, phantom, stop  # noqa: E402
 
 STARTUP_TIMEOUT = 30.0
 TICK = os.sysconf("SC_CLK_TCK")

@@ -38,9 +38,9 @@ Tools the rest of printscp calls:
    1 ms before every look: on the DIMSE queue's condition, woken by a request, by `wake` (the DUL's
    queue to the user wakes it on every put, so a release or abort request is seen at once, as is the
    DUL's end; net/notify.py wakes it for an event report), and at the latest after `WAIT`. It calls
-   `between_requests()` in the association's own thread, where net/notify.py sends event reports.
-   `next_message`, `serve`, `peer_is_leaving` and `send_event_report` are the DIMSE queue, DUL and
-   primitive operations it needs.
+   `request_arrived()` before serving each request and `between_requests()` after each look, in the
+   association's own thread, where net/notify.py sends event reports. `next_message`, `serve`,
+   `peer_is_leaving` and `send_event_report` are the DIMSE queue, DUL and primitive operations it needs.
 7. `start_server`: pynetdicom's threaded server with a request handler that makes each accepted
    association an instance of a `ReactorAssociation` subclass (`RequestHandler._create_association`),
    contexts that are cheap to copy per association, and the `AE._servers` bookkeeping that
@@ -485,6 +485,10 @@ class ReactorAssociation(Association):
     def adopted(self) -> None:
         """Called once, when pynetdicom's new acceptor Association has become this class."""
 
+    def request_arrived(self, message: Message) -> None:
+        """Called by the reactor with each request it takes off the DIMSE queue, before serving it: the peer
+        now waits for that request's response."""
+
     def between_requests(self) -> None:
         """Called by the reactor after each look at the DIMSE queue, in the association's thread."""
 
@@ -511,6 +515,8 @@ class ReactorAssociation(Association):
 
             message = wait_for_work(self, self.WAIT)
             if message is not None:
+                if message.is_request:
+                    self.request_arrived(message)
                 serve(self, message)
                 self.dul._idle_timer.restart()  # item 11: serving a request is not idleness
             self.between_requests()
