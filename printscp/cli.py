@@ -61,10 +61,8 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from printscp import heap
     from printscp.net.server import PrintServer
 
-    heap.return_large_blocks()
     config = _load(args)
     try:
         server = PrintServer(config)

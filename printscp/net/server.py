@@ -17,7 +17,7 @@ from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.association import Association
 from pynetdicom.events import Event
 
-from printscp import uids
+from printscp import heap, uids
 from printscp.admin import AdminServer
 from printscp.archive.lock import ArchiveLock
 from printscp.archive.store import FilmArchive, StoredJob
@@ -131,6 +131,7 @@ class PrintServer:
             engine = self._engines.pop(event.assoc, None)
         if engine is not None:
             engine.close()
+        heap.trim()  # the association's images, decoded data sets and PDUs are freed: give them back
 
     @property
     def active_engines(self) -> int:
