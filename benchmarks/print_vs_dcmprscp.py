@@ -42,7 +42,7 @@ Run from the repository root:
         [--profile DIR]
     .venv/bin/python benchmarks/print_vs_dcmprscp.py --memory-series [N] [--keep] [--profile DIR]
 
-The servers are started by servers.py, which concurrent.py shares.
+The servers are started by servers.py, which concurrent_clients.py shares.
 """
 
 from __future__ import annotations

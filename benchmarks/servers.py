@@ -1,6 +1,6 @@
 """The servers the print benchmarks run: `printscp serve` and DCMTK's dcmprscp, and how much memory they use.
 
-Shared by print_vs_dcmprscp.py and concurrent.py. Each server is started fresh on a free loopback port with
+Shared by print_vs_dcmprscp.py and concurrent_clients.py. Each server is started fresh on a free loopback port with
 a folder of its own (printscp: the bundled config.toml and a new archive; dcmprscp: a config and database
 written here) and stopped when its `with` block ends.
 

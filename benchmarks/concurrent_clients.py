@@ -34,7 +34,10 @@ Not timed: the source image, dcmpsprt rendering each client's Stored Print into 
 start-up and the warm-up film. TCP_NODELAY=1 is set for every DCMTK process. Takes 2-4 minutes with the
 defaults on 2 cores. Run from the repository root:
 
-    .venv/bin/python benchmarks/concurrent.py [--clients 1,4,8] [--films 5] [--pdf-films 3] [--keep]
+    .venv/bin/python benchmarks/concurrent_clients.py [--clients 1,4,8] [--films 5] [--pdf-films 3] [--keep]
+
+(Not "concurrent.py": a module of that name in benchmarks/ hides the standard library's concurrent.futures
+from every script that puts this folder on sys.path.)
 """
 
 from __future__ import annotations
