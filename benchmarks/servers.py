@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from dcmtk import (  # noqa: E402  (the DCMTK harness of the interoperability tests)
+    IHEFULL,
     dcmtk_environment,
     free_port,
     run,
@@ -319,16 +320,8 @@ def dcmprscp_server(folder: Path) -> Iterator[Server]:
         "Port": str(port),
         "Aetitle": DCMPRSCP_AE,
         "Description": "DCMTK reference print SCP",
+        **IHEFULL,  # what the clients believe of the printer, and the SCP then offers
         "MaxPDU": "131072",  # the largest DCMTK allows
-        "ImplicitOnly": "false",
-        "DisableNewVRs": "false",
-        "Supports12Bit": "true",
-        "SupportsPresentationLUT": "true",
-        "PresentationLUTMatchRequired": "false",
-        "PresentationLUTinFilmSession": "false",
-        "SupportsTrim": "true",
-        "SupportsImageSize": "true",
-        "SupportsDecimateCrop": "true",
         "DisplayFormat": "1,1\\2,2\\4,5",
         "FilmSizeID": "8INX10IN\\14INX17IN",
         "MediumType": "PAPER\\CLEAR FILM\\BLUE FILM",
