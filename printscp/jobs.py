@@ -266,19 +266,17 @@ class PrintQueue:
                 )
             )
 
-    def _change(self, job: PrintJob, status: ExecutionStatus, info: str) -> None:
+    def _change(self, job: PrintJob, status: ExecutionStatus, info: str, finished: bool = False) -> None:
         with self._condition:
             job.execution_status, job.execution_status_info = status, info
             self._report(job)
+            if finished:
+                job.finished_at = time.monotonic()
+                job.notify = None  # no more events: let the association go
         log.info("print job %s %s", job.sop_instance_uid, status.value)
 
     def _finish(self, job: PrintJob, status: ExecutionStatus, info: str) -> None:
-        with self._condition:
-            job.execution_status, job.execution_status_info = status, info
-            self._report(job)
-            job.finished_at = time.monotonic()
-            job.notify = None  # no more events: let the association go
-        log.info("print job %s %s", job.sop_instance_uid, status.value)
+        self._change(job, status, info, finished=True)
 
     def _printer_changed(self, old: PrinterState, new: PrinterState) -> None:
         with self._condition:

@@ -12,12 +12,10 @@ compressed streams of a job, shared by its documents (each film's PDF and the jo
 image's display values are compressed as soon as they are computed (render/film.py computes them once
 per image box for both the PDF and the PNG) and only the compressed stream is kept.
 
-Compression runs in the rendering thread, one image at a time. It used a thread pool over all cores;
-render workers are processes, one per core, so threads in each oversubscribe the cores whenever several
-films render. Measured on 2 shared cores with 20 x 2048² films: a helper thread compressing one box while
-the next is computed cut one film's wall time by up to 30% when a core was idle (843 -> 581 ms, median
-of 7; 848 -> 800 ms in a second run), and cost 15% of the throughput of two workers rendering at once
-(2 x 7 films in 6.4 s inline, 7.4 s with a helper each). The queue's throughput matters more here.
+Compression runs in the rendering thread, one image at a time, not on a pool over all cores: render
+workers are processes, one per core, and threads in each oversubscribe the cores whenever several films
+render (measured: 15% less throughput of two workers on 2 cores). When a core is free, the print queue
+asks render/film.py for a second thread, which draws the PNG beside this.
 """
 
 from __future__ import annotations
