@@ -13,6 +13,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -297,9 +298,17 @@ def test_serve_log_format_json_writes_one_object_per_line(
         command = [tool("echoscu"), "-aet", calling, "-aec", "PRINTSCP", *options, "127.0.0.1", str(port)]
         echo = subprocess.run(command, capture_output=True, text=True, timeout=30, env=dcmtk_environment())
         assert (echo.returncode == 0) is succeeds, echo.stderr
+    assert process.stderr is not None
+    # the server logs each association's end when its reactor sees it: wait for the three end lines
+    # (released, aborted, rejected) before stopping it, so that none is cut off by the stop
+    guard = threading.Timer(20, process.kill)  # a line that never comes ends the readline below
+    guard.start()
+    ends = ("association released", "association aborted", "association rejected")
+    while sum(any(end in line for end in ends) for line in output) < 3 and (line := process.stderr.readline()):
+        output.append(line)
+    guard.cancel()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
-    assert process.stderr is not None
     output += process.stderr.read().splitlines(keepends=True)
     objects = [json.loads(line) for line in output]  # every line is one JSON object
     assert all({"time", "level", "logger", "message"} <= set(o) for o in objects)
