@@ -35,6 +35,7 @@ start-up and the warm-up film. TCP_NODELAY=1 is set for every DCMTK process. Tak
 defaults on 2 cores. Run from the repository root:
 
     .venv/bin/python benchmarks/concurrent_clients.py [--clients 1,4,8] [--films 5] [--pdf-films 3] [--keep]
+        [--profile DIR]
 
 (Not "concurrent.py": a module of that name in benchmarks/ hides the standard library's concurrent.futures
 from every script that puts this folder on sys.path.)
@@ -152,6 +153,7 @@ class Run:
     once_ok: bool = True
     server_cpu: float = 0.0  # CPU seconds of the server (printscp: its process tree) until every film is in
     client_cpu: float = 0.0  # CPU seconds of the dcmprscu processes
+    receive_cpu: float | None = None  # printscp: CPU seconds of the server process alone (receive, spool, index)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -340,17 +342,19 @@ def check_archive(run: Run, archive: Path, clients: int) -> None:
 # --- one K against each server -------------------------------------------------------------------------------
 
 
-def printscp_run(folder: Path, clients: int, films: int, images: list[Path]) -> Run:
-    with printscp_server(folder / "server") as scp:
+def printscp_run(folder: Path, clients: int, films: int, images: list[Path], profile: Path | None = None) -> Run:
+    with printscp_server(folder / "server", profile) as scp:
         warm_up(folder, scp.port, PRINTSCP_AE, images)
         prepared = prepare_clients(folder, scp.port, PRINTSCP_AE, clients, images)
         wait_for_archive(scp.folder, 1, ARCHIVE_TIMEOUT)
         scp.memory.reset_peak()
         cpu_before, clients_before = scp.memory.cpu_seconds(), children_cpu()
+        receive_before = cpu_seconds(scp.pid)
         done, wall = run_clients(prepared, films)
         run = Run("printscp", clients, done, wall)
         check_archive(run, scp.folder, clients)
         run.server_cpu, run.client_cpu = scp.memory.cpu_seconds() - cpu_before, children_cpu() - clients_before
+        run.receive_cpu = cpu_seconds(scp.pid) - receive_before
         run.peak_kib = max(scp.memory.peak_kib, scp.memory.sample())
     return run
 
@@ -412,7 +416,7 @@ def bundled_settings() -> str:
 HEADER = (
     f"{'K':>2} {'server':<9} {'films':>5} {'done':>5} {'refused':>7} {'films/s':>8} {'p50 s':>6} {'p95 s':>6}"
     f"  | {'archive p50':>11} {'p95':>6} {'films/s':>8} {'exactly once':>13} | {'peak RSS':>9}"
-    f" | {'CPU ms/film server':>18} {'clients':>7}"
+    f" | {'CPU ms/film server':>18} {'of which process':>16} {'clients':>7}"
 )
 
 
@@ -430,7 +434,8 @@ def row(run: Run) -> str:
         line += f"{'':>11} {'':>6} {'':>8} "
     line += f"{run.once:>13} | {run.peak_kib / 1024:>5.0f} MiB"
     per_film = 1000 / max(len(run.printed), 1)
-    return line + f" | {run.server_cpu * per_film:>18.0f} {run.client_cpu * per_film:>7.0f}"
+    own = f"{run.receive_cpu * per_film:>16.0f}" if run.receive_cpu is not None else f"{'':>16}"
+    return line + f" | {run.server_cpu * per_film:>18.0f} {own} {run.client_cpu * per_film:>7.0f}"
 
 
 def refusal_summary(run: Run) -> str:
@@ -452,6 +457,9 @@ def main() -> int:
     parser.add_argument("--films", type=int, default=5, help="films each client prints, one after another (5)")
     parser.add_argument("--pdf-films", type=int, default=3, help="single films timed for time-to-PDF (3)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (archives, logs)")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="run each K's printscp under py-spy, raw stacks in DIR/K<k>.txt"
+    )
     args = parser.parse_args()
     try:
         counts = parse_clients(args.clients)
@@ -499,7 +507,8 @@ def main() -> int:
         print(HEADER)
         print("-" * len(HEADER))
         for count in counts:
-            ours = printscp_run(workdir / f"printscp-K{count}", count, args.films, images)
+            profile = args.profile / f"K{count}.txt" if args.profile else None
+            ours = printscp_run(workdir / f"printscp-K{count}", count, args.films, images, profile)
             print(row(ours), flush=True)
             theirs = dcmprscp_run(workdir / f"dcmprscp-K{count}", count, args.films, images)
             print(row(theirs), flush=True)
