@@ -28,7 +28,9 @@ from printscp.model.enums import (
     RequestedResolutionID,
     Trim,
 )
+from printscp.model.personality import PERSONALITIES
 from printscp.model.profile import PrinterProfile
+from printscp.presets import PresetError, load_preset, preset_names
 
 
 class ConfigError(ValueError):
@@ -105,15 +107,44 @@ class FaultConfig:
 
 
 @dataclass(frozen=True)
+class PrinterConfig:
+    """One printer of the server: the Called AE Title that selects it, what it is, its scripted faults."""
+
+    ae_title: str
+    profile: PrinterProfile = field(default_factory=PrinterProfile)
+    faults: FaultConfig = field(default_factory=FaultConfig)
+
+
+@dataclass(frozen=True)
 class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
-    printer: PrinterProfile = field(default_factory=PrinterProfile)
+    printer: PrinterProfile = field(default_factory=PrinterProfile)  # the printer called network.ae_title
     queue: QueueConfig = field(default_factory=QueueConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
-    faults: FaultConfig = field(default_factory=FaultConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)  # of the printer called network.ae_title
     nodes: Mapping[str, Node] = field(default_factory=dict)
     tls: TlsConfig | None = None  # no [tls]: plain TCP
+    # [printers.AE]: more printers on the same port, each selected by the Called AE Title AE
+    printers: Mapping[str, PrinterConfig] = field(default_factory=dict)
+
+    @property
+    def default_printer(self) -> PrinterConfig:
+        """`[printer]` and `[faults]`: the printer called network.ae_title (and, unless
+        network.require_called_ae_title, any Called AE Title that names no printer)."""
+        return PrinterConfig(self.network.ae_title, self.printer, self.faults)
+
+    @property
+    def all_printers(self) -> dict[str, PrinterConfig]:
+        """Every printer by its AE title, the default first."""
+        return {self.network.ae_title: self.default_printer, **self.printers}
+
+    def printer_for(self, called_ae_title: str) -> PrinterConfig | None:
+        """The printer a Called AE Title selects; None when it names none and one is required."""
+        printer = self.all_printers.get(called_ae_title.strip())
+        if printer is None and not self.network.require_called_ae_title:
+            return self.default_printer
+        return printer
 
 
 def load_config(path: Path | None) -> Config:
@@ -127,7 +158,9 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    printers = raw.pop("printers", {})
     config = _build(Config, raw, "")
+    config = dataclasses.replace(config, printers=_build_printers(printers))
     # A relative archive folder is relative to the file that names it.
     if "folder" in raw.get("archive", {}) and not config.archive.folder.is_absolute():
         archive = dataclasses.replace(config.archive, folder=path.parent / config.archive.folder)
@@ -145,6 +178,44 @@ def _tls_relative_to(tls: TlsConfig, folder: Path) -> TlsConfig:
         private_key=folder / tls.private_key,
         ca_certificates=folder / ca if ca is not None else None,
     )
+
+
+# --- [printers.AE]: a vendor preset, and the keys that override it ---------------------------------
+
+
+def _build_printers(raw: Any) -> Mapping[str, PrinterConfig]:
+    if not isinstance(raw, dict):
+        raise ConfigError("printers: expected a table of printers by AE title")
+    printers = {}
+    for ae_title, table in raw.items():
+        key = f"printers.{ae_title}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{key}: expected a table")
+        table = dict(table)
+        faults = _build(FaultConfig, table.pop("faults", {}), f"{key}.faults")
+        preset = table.get("preset", "")
+        if not isinstance(preset, str):
+            raise ConfigError(f"{key}.preset: expected a string, got {preset!r}")
+        base: dict[str, Any] = {}
+        if preset:
+            try:
+                base = load_preset(preset)
+            except PresetError as exc:
+                raise ConfigError(f"{key}.preset: {exc} (presets: {', '.join(preset_names())})") from None
+        profile = _build(PrinterProfile, _merged(base, table), key)
+        printers[ae_title] = PrinterConfig(ae_title, profile, faults)
+    return types.MappingProxyType(printers)
+
+
+def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A preset's table with a printer's keys over it; sub-tables ([defaults], ...) are merged key by key."""
+    merged = dict(base)
+    for name, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+            merged[name] = _merged(merged[name], value)
+        else:
+            merged[name] = value
+    return merged
 
 
 # --- generic TOML table -> dataclass conversion -------------------------------------------------
@@ -225,15 +296,23 @@ _AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # PS3.5 AE: 16 chars, no 
 
 def validate(config: Config) -> Config:
     _validate_network(config.network)
-    _validate_printer(config.printer)
-    queue, faults = config.queue, config.faults
+    _validate_printer(config.printer, "printer")
+    _validate_faults(config.faults, "faults")
+    for ae_title, printer in config.printers.items():
+        key = f"printers.{ae_title}"
+        _check(
+            bool(_AE_TITLE.fullmatch(ae_title)) and bool(ae_title.strip()) and ae_title == ae_title.strip(),
+            key,
+            "the name must be the printer's AE title: 1 to 16 printable characters without a backslash",
+        )
+        _check(ae_title != config.network.ae_title, key, "network.ae_title is the [printer] already")
+        _validate_printer(printer.profile, key)
+        _validate_faults(printer.faults, f"{key}.faults")
+    queue = config.queue
     _check(1 <= queue.size <= 100000, "queue.size", "must be 1 to 100000")
     _check(0 <= config.render.workers <= 256, "render.workers", "must be 0 (one per core) to 256")
     _check(queue.keep_finished_jobs >= 0, "queue.keep_finished_jobs", "must be 0 or more seconds")
     _check(queue.on_printer_failure in ("WAIT", "FAIL"), "queue.on_printer_failure", "must be WAIT or FAIL")
-    _check(faults.fail_every >= 0, "faults.fail_every", "must be 0 (never) or more")
-    _check(0 <= faults.print_delay <= 3600, "faults.print_delay", "must be 0 to 3600 seconds")
-    _check(faults.films_in_supply >= 0, "faults.films_in_supply", "must be 0 (endless) or more")
     archive = config.archive
     _check(archive.max_age_days >= 0, "archive.max_age_days", "must be 0 (keep) or more days")
     _check(archive.max_size_gb >= 0, "archive.max_size_gb", "must be 0 (no limit) or more")
@@ -250,6 +329,12 @@ def validate(config: Config) -> Config:
             "needs tls.ca_certificates: the CAs that sign the clients' certificates",
         )
     return config
+
+
+def _validate_faults(faults: FaultConfig, key: str) -> None:
+    _check(faults.fail_every >= 0, f"{key}.fail_every", "must be 0 (never) or more")
+    _check(0 <= faults.print_delay <= 3600, f"{key}.print_delay", "must be 0 to 3600 seconds")
+    _check(faults.films_in_supply >= 0, f"{key}.films_in_supply", "must be 0 (endless) or more")
 
 
 def _check(condition: bool, key: str, message: str) -> None:
@@ -283,94 +368,127 @@ def _validate_network(network: NetworkConfig) -> None:
         )
 
 
-def _validate_printer(p: PrinterProfile) -> None:
-    _check(bool(p.film_size_ids), "printer.film_size_ids", "must list at least one Film Size ID")
+def _validate_printer(p: PrinterProfile, key: str) -> None:
+    _check(bool(p.film_size_ids), f"{key}.film_size_ids", "must list at least one Film Size ID")
     for i, size in enumerate(p.film_size_ids):
         _check(
             size in FILM_SIZES_MM,
-            f"printer.film_size_ids[{i}]",
+            f"{key}.film_size_ids[{i}]",
             f"'{size}' is not a Film Size ID of PS3.3 C.13.3 ({', '.join(FILM_SIZES_MM)})",
         )
-    _check(bool(p.image_display_formats), "printer.image_display_formats", "must list at least one format")
+    _check(bool(p.image_display_formats), f"{key}.image_display_formats", "must list at least one format")
     kinds = ("STANDARD", "ROW", "COL", "SLIDE", "SUPERSLIDE", "CUSTOM")
     for i, kind in enumerate(p.image_display_formats):
-        _check(kind in kinds, f"printer.image_display_formats[{i}]", f"'{kind}' is not one of {', '.join(kinds)}")
+        _check(kind in kinds, f"{key}.image_display_formats[{i}]", f"'{kind}' is not one of {', '.join(kinds)}")
     for kind, (width, height, pitch) in p.slide_formats.items():
-        key = f"printer.slide_formats.{kind}"
-        _check(kind in ("SLIDE", "SUPERSLIDE"), key, "only SLIDE and SUPERSLIDE have slide layouts")
-        _check(0 < width <= pitch and 0 < height <= pitch, key, "need 0 < box width, height <= pitch (mm)")
+        slide = f"{key}.slide_formats.{kind}"
+        _check(kind in ("SLIDE", "SUPERSLIDE"), slide, "only SLIDE and SUPERSLIDE have slide layouts")
+        _check(0 < width <= pitch and 0 < height <= pitch, slide, "need 0 < box width, height <= pitch (mm)")
     for number, boxes in p.custom_display_formats.items():
-        key = f"printer.custom_display_formats.{number}"
-        _check(number.isdigit(), key, 'CUSTOM layouts are numbered: CUSTOM\\1 is key "1"')
-        _check(bool(boxes), key, "must define at least one image box")
+        custom = f"{key}.custom_display_formats.{number}"
+        _check(number.isdigit(), custom, 'CUSTOM layouts are numbered: CUSTOM\\1 is key "1"')
+        _check(bool(boxes), custom, "must define at least one image box")
         for i, box in enumerate(boxes):
-            _check(_inside(box), f"{key}[{i}]", "must be [left, top, width, height] inside the area (0..1)")
-    _check(1 <= p.max_columns <= 100, "printer.max_columns", "must be between 1 and 100")
-    _check(1 <= p.max_rows <= 100, "printer.max_rows", "must be between 1 and 100")
-    _check(bool(p.medium_types), "printer.medium_types", "must list at least one Medium Type")
+            _check(_inside(box), f"{custom}[{i}]", "must be [left, top, width, height] inside the area (0..1)")
+    _check(1 <= p.max_columns <= 100, f"{key}.max_columns", "must be between 1 and 100")
+    _check(1 <= p.max_rows <= 100, f"{key}.max_rows", "must be between 1 and 100")
+    _check(bool(p.medium_types), f"{key}.medium_types", "must list at least one Medium Type")
     for i, medium in enumerate(p.medium_types):
-        _check(_is_cs(medium), f"printer.medium_types[{i}]", f"'{medium}' is not a valid CS value")
-    _check(bool(p.film_destinations), "printer.film_destinations", "must list at least one Film Destination")
+        _check(_is_cs(medium), f"{key}.medium_types[{i}]", f"'{medium}' is not a valid CS value")
+    _check(bool(p.film_destinations), f"{key}.film_destinations", "must list at least one Film Destination")
     for i, destination in enumerate(p.film_destinations):
         _check(
             bool(FILM_DESTINATION_PATTERN.fullmatch(destination)),
-            f"printer.film_destinations[{i}]",
+            f"{key}.film_destinations[{i}]",
             f"'{destination}' is not MAGAZINE, PROCESSOR or BIN_i",
         )
-    _check(bool(p.magnification_types), "printer.magnification_types", "must list at least one type")
+    _check(bool(p.magnification_types), f"{key}.magnification_types", "must list at least one type")
     for i, magnification in enumerate(p.magnification_types):
         _check(
             magnification in MagnificationType.__members__,
-            f"printer.magnification_types[{i}]",
+            f"{key}.magnification_types[{i}]",
             f"'{magnification}' is not one of {', '.join(MagnificationType)}",
         )
     for i, smoothing in enumerate(p.smoothing_types):
-        _check(_is_cs(smoothing), f"printer.smoothing_types[{i}]", f"'{smoothing}' is not a valid CS value")
+        _check(_is_cs(smoothing), f"{key}.smoothing_types[{i}]", f"'{smoothing}' is not a valid CS value")
     for resolution, dpi in p.resolutions.items():
         _check(
             resolution in RequestedResolutionID.__members__,
-            f"printer.resolutions.{resolution}",
+            f"{key}.resolutions.{resolution}",
             "Requested Resolution ID must be STANDARD or HIGH",
         )
-        _check(36 <= dpi <= 1200, f"printer.resolutions.{resolution}", "dots per inch must be 36 to 1200")
-    _check("STANDARD" in p.resolutions, "printer.resolutions", "must define STANDARD")
+        _check(36 <= dpi <= 1200, f"{key}.resolutions.{resolution}", "dots per inch must be 36 to 1200")
+    _check("STANDARD" in p.resolutions, f"{key}.resolutions", "must define STANDARD")
     for curve, contrast in p.contrast_curves.items():
         _check(
             bool(re.fullmatch(r"CS\d{3}", curve)),
-            f"printer.contrast_curves.{curve}",
+            f"{key}.contrast_curves.{curve}",
             "Configuration Information IDs are CS000 to CS999",
         )
-        _check(0.1 <= contrast <= 10, f"printer.contrast_curves.{curve}", "contrast must be 0.1 to 10")
+        _check(0.1 <= contrast <= 10, f"{key}.contrast_curves.{curve}", "contrast must be 0.1 to 10")
     _check(
         0 <= p.min_density < p.max_density <= 500,
-        "printer.min_density",
+        f"{key}.min_density",
         "need 0 <= min_density < max_density <= 500 (hundredths of OD)",
     )
-    _check(p.max_number_of_copies >= 1, "printer.max_number_of_copies", "must be at least 1")
+    _check(p.max_number_of_copies >= 1, f"{key}.max_number_of_copies", "must be at least 1")
     for format_id, fmt in p.annotation_display_formats.items():
-        key = f"printer.annotation_display_formats.{format_id}"
-        _check(_is_cs(format_id), key, "the ID must be a valid CS value (16 upper-case characters)")
-        _check(bool(fmt.boxes), f"{key}.boxes", "must define at least one box")
+        annotation = f"{key}.annotation_display_formats.{format_id}"
+        _check(_is_cs(format_id), annotation, "the ID must be a valid CS value (16 upper-case characters)")
+        _check(bool(fmt.boxes), f"{annotation}.boxes", "must define at least one box")
         for i, box in enumerate((*fmt.boxes, fmt.image_area)):
-            name = f"{key}.boxes[{i}]" if i < len(fmt.boxes) else f"{key}.image_area"
+            name = f"{annotation}.boxes[{i}]" if i < len(fmt.boxes) else f"{annotation}.image_area"
             _check(_inside(box), name, "must be [left, top, width, height] inside the film (0..1)")
-    _validate_defaults(p)
+    _check(
+        p.personality in PERSONALITIES,
+        f"{key}.personality",
+        f"'{p.personality}' is not one of {', '.join(PERSONALITIES)}",
+    )
+    for keyword, aliases in p.term_aliases.items():
+        supported = _ALIASED.get(keyword)
+        _check(
+            supported is not None,
+            f"{key}.term_aliases.{keyword}",
+            f"aliases are for {', '.join(_ALIASED)}",
+        )
+        assert supported is not None
+        terms = list(getattr(p, supported))
+        for alias, term in aliases.items():
+            _check(
+                term in terms,
+                f"{key}.term_aliases.{keyword}.{alias}",
+                f"'{term}' is not one of {supported} ({', '.join(terms)})",
+            )
+    _validate_defaults(p, key)
 
 
-def _validate_defaults(p: PrinterProfile) -> None:
+# Attributes whose vendor terms a printer may alias (Leniency.VENDOR_TERMS) -> the profile's supported terms
+_ALIASED = {
+    "FilmSizeID": "film_size_ids",
+    "MediumType": "medium_types",
+    "FilmDestination": "film_destinations",
+    "MagnificationType": "magnification_types",
+    "SmoothingType": "smoothing_types",
+    "ConfigurationInformation": "contrast_curves",
+    "RequestedResolutionID": "resolutions",
+    "AnnotationDisplayFormatID": "annotation_display_formats",
+}
+
+
+def _validate_defaults(p: PrinterProfile, key: str) -> None:
     d = p.defaults
 
     def one_of(name: str, allowed: typing.Iterable[str]) -> None:
         allowed = list(allowed)
         _check(
             getattr(d, name) in allowed,
-            f"printer.defaults.{name}",
+            f"{key}.defaults.{name}",
             f"'{getattr(d, name)}' is not one of {', '.join(allowed)}",
         )
 
     _check(
         1 <= d.number_of_copies <= p.max_number_of_copies,
-        "printer.defaults.number_of_copies",
+        f"{key}.defaults.number_of_copies",
         "must be between 1 and printer.max_number_of_copies",
     )
     one_of("print_priority", PrintPriority)
@@ -390,21 +508,21 @@ def _validate_defaults(p: PrinterProfile) -> None:
         one_of("annotation_display_format_id", p.annotation_display_formats)
     _check(
         p.min_density <= d.min_density < d.max_density <= p.max_density,
-        "printer.defaults.min_density",
+        f"{key}.defaults.min_density",
         "need printer.min_density <= defaults.min_density < defaults.max_density <= printer.max_density",
     )
     for name in ("border_density", "empty_image_density"):
         value = getattr(d, name)
         _check(
             value in ("BLACK", "WHITE") or (value.isdigit() and int(value) <= 500),
-            f"printer.defaults.{name}",
+            f"{key}.defaults.{name}",
             f"'{value}' is not BLACK, WHITE or a density in hundredths of OD",
         )
     # Illumination and Reflected Ambient Light are US (PS3.3 C.13.3): what an SCU may send, at most 65535
     for name in ("illumination", "reflective_illumination"):
-        _check(1 <= getattr(d, name) <= 65535, f"printer.defaults.{name}", "must be 1 to 65535 cd/m2")
+        _check(1 <= getattr(d, name) <= 65535, f"{key}.defaults.{name}", "must be 1 to 65535 cd/m2")
     _check(
-        0 <= d.reflected_ambient_light <= 65535, "printer.defaults.reflected_ambient_light", "must be 0 to 65535 cd/m2"
+        0 <= d.reflected_ambient_light <= 65535, f"{key}.defaults.reflected_ambient_light", "must be 0 to 65535 cd/m2"
     )
 
 

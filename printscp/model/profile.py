@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from printscp import __version__
 from printscp.model.enums import FILM_SIZES_MM, REFLECTIVE_MEDIUM_TYPES
 from printscp.model.layout import LayoutTables
+from printscp.model.personality import PERSONALITIES, Leniency
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class PrinterProfile:
     """What the virtual printer is and what it supports; first-class part of the Conformance Statement."""
 
     name: str = "printscp"
+    personality: str = "strict"  # model/personality.py: what is accepted beyond the strict standard
+    preset: str = ""  # the vendor preset it was built from (printscp/presets/<preset>.toml), if any
     manufacturer: str = "printscp"
     manufacturer_model_name: str = "Virtual Film Printer"
     device_serial_number: str = "PSCP-0001"
@@ -90,7 +93,13 @@ class PrinterProfile:
     supports_presentation_lut: bool = True
     supports_film_session_print: bool = True  # Film Session N-ACTION (PS3.4 H.4.1.2.4); False -> C616 rule
     annotation_display_formats: Mapping[str, AnnotationDisplayFormat] = field(default_factory=dict)
+    # Attribute keyword -> vendor Defined Term -> the supported term it means (Leniency.VENDOR_TERMS)
+    term_aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     defaults: PrinterDefaults = field(default_factory=PrinterDefaults)
+
+    def allows(self, leniency: Leniency) -> bool:
+        """Whether this printer's personality accepts what `leniency` describes."""
+        return PERSONALITIES[self.personality].allows(leniency)
 
     @property
     def all_software_versions(self) -> tuple[str, ...]:
