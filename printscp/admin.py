@@ -1,4 +1,4 @@
-"""The local admin channel: change and read the printer's status on a running server.
+"""The local admin channel: change and read the status of a running server's printers.
 
 Only the local user who runs the server can use it. The server listens on a Unix socket (never on the
 network, never the DICOM port) inside a private folder of its own (mode 0700, made with mkdtemp in the
@@ -21,6 +21,7 @@ import socket
 import struct
 import tempfile
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,14 +39,17 @@ class QueueView(Protocol):
     @property
     def depth(self) -> int: ...
 
+    def depth_of(self, printer: str) -> int: ...
+
 
 def admin_file(archive: Path, dicom_port: int) -> Path:
     return archive / f".printscp-{dicom_port}.admin"
 
 
 class AdminServer:
-    def __init__(self, printer: Printer, queue: QueueView, archive: Path, dicom_port: int) -> None:
-        self.printer, self.queue = printer, queue
+    def __init__(self, printers: Mapping[str, Printer], queue: QueueView, archive: Path, dicom_port: int) -> None:
+        """`printers`: every printer's status by AE title, the default printer first."""
+        self.printers, self.queue = dict(printers), queue
         self.path = admin_file(archive, dicom_port)
         self._folder = Path(tempfile.mkdtemp(prefix="printscp-admin-"))  # mode 0700
         self.socket_path = self._folder / "admin.sock"
@@ -104,19 +108,34 @@ class AdminServer:
                     pass
 
     def _handle(self, command: dict[str, Any]) -> dict[str, Any]:
-        if command.get("command") == "set":
+        """`status` of one printer ("printer": its AE title) or of all; `set` one (the default printer's
+        if none is named)."""
+        action, named = command.get("command"), command.get("printer")
+        if named is not None and named not in self.printers:
+            return {"error": f"no printer {named!r} (printers: {', '.join(self.printers)})"}
+        if action == "set":
+            ae_title = named if named is not None else next(iter(self.printers))
             status = PrinterStatus(str(command.get("status", "")).upper())
             info = command.get("info")
-            self.printer.set_status(status, str(info).upper() if info else None)
-            log.info("admin: printer status set to %s", status.value)
-        elif command.get("command") != "status":
-            return {"error": f"unknown command {command.get('command')!r}"}
-        state = self.printer.state
-        return {
-            "printer_status": state.printer_status.value,
-            "printer_status_info": state.printer_status_info,
-            "queue_depth": self.queue.depth,
-        }
+            self.printers[ae_title].set_status(status, str(info).upper() if info else None)
+            log.info("admin: printer %s status set to %s", ae_title, status.value)
+            shown = [ae_title]
+        elif action == "status":
+            shown = [named] if named is not None else list(self.printers)
+        else:
+            return {"error": f"unknown command {action!r}"}
+        printers = []
+        for ae_title in shown:
+            state = self.printers[ae_title].state
+            printers.append(
+                {
+                    "ae_title": ae_title,
+                    "printer_status": state.printer_status.value,
+                    "printer_status_info": state.printer_status_info,
+                    "queue_depth": self.queue.depth_of(ae_title),
+                }
+            )
+        return {"printers": printers, "queue_depth": self.queue.depth}
 
 
 def peer_uid(connection: socket.socket) -> int:

@@ -157,6 +157,13 @@ def _printer(args: argparse.Namespace) -> int:
 
     config = _load(args)
     command: dict[str, object] = {"command": args.action}
+    if args.printer is not None:
+        if args.printer not in config.all_printers:
+            return _operator_error(
+                f"printer {args.action}: no printer {args.printer!r} in the configuration "
+                f"(printers: {', '.join(config.all_printers)})"
+            )
+        command["printer"] = args.printer
     if args.action == "set":
         command.update(status=args.status, info=args.info)
     try:
@@ -164,7 +171,11 @@ def _printer(args: argparse.Namespace) -> int:
     except admin.AdminError as exc:
         print(f"printscp printer {args.action}: {exc}", file=sys.stderr)
         return 1
-    print(f"printer: {reply['printer_status']} ({reply['printer_status_info']})")
+    for printer in reply["printers"]:
+        print(
+            f"printer {printer['ae_title']}: {printer['printer_status']} ({printer['printer_status_info']}), "
+            f"{printer['queue_depth']} job(s) waiting"
+        )
     print(f"queue: {reply['queue_depth']} job(s) waiting")
     return 0
 
@@ -182,7 +193,13 @@ def _films(args: argparse.Namespace) -> int:
     archive = FilmArchive(folder, config.printer)
     archive.reconcile()  # films written while no index was kept, or with the index lost
     where = FilmFilter(
-        args.printed_from, args.printed_to, args.calling, args.label, args.patient, getattr(args, "job", None)
+        printed_from=args.printed_from,
+        printed_to=args.printed_to,
+        calling_ae_title=args.calling,
+        printer=args.printer,
+        label=args.label,
+        patient=args.patient,
+        job_uid=getattr(args, "job", None),
     )
     selected = films.select(archive, where)
     if args.action == "list":
@@ -223,6 +240,7 @@ def _film_filters(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--to", dest="printed_to", type=_day, metavar="DATE", help="printed on or before (YYYY-MM-DD)")
     parser.add_argument("--calling", metavar="AE", help="calling AE title of the print SCU")
+    parser.add_argument("--printer", metavar="AE", help="AE title of the printer that printed it")
     parser.add_argument("--label", help="Film Session Label: contains, or a pattern with * and ?")
     parser.add_argument("--patient", help="patient name or ID: contains, or a pattern with * and ?")
 
@@ -249,12 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     printer = commands.add_parser("printer", help="read or change the printer status of a running server")
     actions = printer.add_subparsers(dest="action", required=True)
-    status = actions.add_parser("status", help="show the printer status and the print queue")
+    status = actions.add_parser("status", help="show the printers' status and the print queue")
     _server_options(status)
+    status.add_argument("--printer", metavar="AE", help="only the printer called AE (default: every printer)")
     change = actions.add_parser("set", help="set the printer status: NORMAL, WARNING or FAILURE [INFO]")
     change.add_argument("status", choices=["NORMAL", "WARNING", "FAILURE", "normal", "warning", "failure"])
     change.add_argument("info", nargs="?", help="Printer Status Info term of PS3.3 C.13.9.1, e.g. 'SUPPLY LOW'")
     _server_options(change)
+    change.add_argument("--printer", metavar="AE", help="the printer called AE (default: network.ae_title's)")
     for action in (status, change):
         action.set_defaults(run=_printer)
 
@@ -272,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (listing, show, export):
         _archive_options(action)
         action.set_defaults(run=_films)
-    show.set_defaults(printed_from=None, printed_to=None, calling=None, label=None, patient=None)
+    show.set_defaults(printed_from=None, printed_to=None, calling=None, printer=None, label=None, patient=None)
 
     echo = commands.add_parser("echo", help="C-ECHO a DICOM peer; exits non-zero on failure")
     echo.add_argument("host")

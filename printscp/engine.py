@@ -60,6 +60,7 @@ class AssociationInfo:
     calling_ae_title: str
     called_ae_title: str
     association_id: str = ""  # unique per association (net/server.py); recorded with each film it prints
+    printer: str = ""  # AE title of the printer the Called AE Title selected ("" = called_ae_title)
     annotation_negotiated: bool = False
     print_job_negotiated: bool = False
 
@@ -320,6 +321,7 @@ class PrintEngine:
             requested_at=datetime.now().astimezone(),
             proposed_study=session.proposed_study,
             association_id=self.association.association_id,
+            printer=self.association.printer,
         )
         try:
             job_uid = self.printing.submit(request)

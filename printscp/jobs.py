@@ -12,9 +12,11 @@ the spool and reports it DONE. Each change of a job's Execution Status (PENDING,
 PS3.3 C.13.8) is sent as a Print Job N-EVENT-REPORT to the association that made the job, in the order
 the changes happen (PS3.4 H.4.4): the change and the event are queued under one lock.
 
-While the printer is in FAILURE, jobs wait as PENDING (queue.on_printer_failure = WAIT) or fail
-(FAIL). The scripted faults of config.toml ([faults]) make jobs fail, print slowly, or run the
-printer out of film, for testing how an SCU copes.
+One queue and one pool of workers serve every printer of the server; each job prints on the printer its
+association's Called AE Title selected, with that printer's profile. While a printer is in FAILURE, its jobs
+wait as PENDING (queue.on_printer_failure = WAIT) or fail (FAIL); other printers' jobs go on. The scripted
+faults of each printer ([faults], [printers.AE.faults]) make its jobs fail, print slowly, or run it out of
+film, for testing how an SCU copes.
 
 On start, the jobs left in the spool by a previous process are printed; one whose films already
 reached the archive is only removed from the spool, never printed twice. A worker process that dies
@@ -32,6 +34,7 @@ returns: it is never set aside in failed/ for lack of space.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import logging.handlers
 import multiprocessing
@@ -39,7 +42,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -82,6 +85,7 @@ class PrintJob:
     print_priority: PrintPriority
     creation: datetime
     originator: str  # AE title of the SCU that asked for the print
+    printer: str  # AE title of the printer that prints it
     film_session_label: str
     films: int  # sheets to print, copies included
     execution_status: ExecutionStatus = ExecutionStatus.PENDING
@@ -139,6 +143,14 @@ def _worker_log() -> Any:
 
 
 @dataclass
+class _Supply:
+    """A printer's scripted-fault counters."""
+
+    jobs_started: int = 0  # jobs begun, for faults.fail_every
+    films_taken: int = 0  # films of the jobs started since film was loaded, for faults.films_in_supply
+
+
+@dataclass
 class _Running:
     job: PrintJob
     future: Future[StoredJob] | None = None  # None while faults.print_delay holds it
@@ -150,14 +162,16 @@ class PrintQueue:
     def __init__(
         self,
         config: Config,
-        printer: Printer,
+        printers: Mapping[str, Printer],
         archive: FilmArchive | None = None,
         on_stored: Callable[[StoredJob], None] | None = None,
         pool: Executor | None = None,
     ) -> None:
+        """`printers`: the status of every printer of `config.all_printers`, by AE title."""
         self.config = config
-        self.profile = config.printer
-        self.printer = printer
+        self.printers = dict(printers)
+        self._settings = config.all_printers
+        self._supplies = {ae_title: _Supply() for ae_title in self._settings}
         self.archive = archive or FilmArchive(config.archive.folder, config.printer)
         self._on_stored = on_stored
         self._own_pool = pool is None
@@ -171,15 +185,15 @@ class PrintQueue:
         self._condition = threading.Condition()
         self._stopping = False
         self._arriving = 0  # N-ACTIONs being spooled: they have their place in the queue already
-        self._jobs_started = 0  # jobs begun, for faults.fail_every
         self._storage_down = False  # the last attempt to archive failed for lack of space (or a read-only disk)
         self._storage_retry_at = 0.0  # time.monotonic() before which no job is started while storage is down
-        self._films_taken = 0  # films of the jobs started since film was loaded, for faults.films_in_supply
         for job in self.spool.pending():  # acknowledged before a restart: print them now
             self._enqueue(job, None)
         if self._waiting:
             log.info("%d print job(s) from the spool will be printed", len(self._waiting))
-        printer.add_listener(self._printer_changed)
+        self._listeners = {ae: functools.partial(self._printer_changed, ae) for ae in self.printers}
+        for ae_title, printer in self.printers.items():
+            printer.add_listener(self._listeners[ae_title])
         self._dispatcher = threading.Thread(target=self._run, name="print-dispatcher", daemon=True)
         self._dispatcher.start()
 
@@ -225,11 +239,21 @@ class PrintQueue:
     def _enqueue(self, spooled: SpooledJob, notify: Notify | None) -> PrintJob:
         """Add a spooled job; only what N-GET and the dispatcher need is kept, not its pixels."""
         request = spooled.request
+        printer = request.printer_ae_title
+        if printer not in self._settings:  # spooled before a restart with another config.toml
+            log.warning(
+                "print job %s was for printer %s, which is no longer configured; printed by %s",
+                spooled.job_uid,
+                printer,
+                self.config.network.ae_title,
+            )
+            printer = self.config.network.ae_title
         job = PrintJob(
             spooled.job_uid,
             request.print_priority,
             request.requested_at,
             request.calling_ae_title,
+            printer,
             request.film_session_label,
             len(request.collated_order),
             notify=notify,
@@ -262,7 +286,7 @@ class PrintQueue:
                     job.execution_status,
                     job.execution_status_info,
                     job.film_session_label,
-                    self.profile.name,
+                    self._settings[job.printer].profile.name,
                 )
             )
 
@@ -278,11 +302,20 @@ class PrintQueue:
     def _finish(self, job: PrintJob, status: ExecutionStatus, info: str) -> None:
         self._change(job, status, info, finished=True)
 
-    def _printer_changed(self, old: PrinterState, new: PrinterState) -> None:
+    def _printer_changed(self, ae_title: str, old: PrinterState, new: PrinterState) -> None:
         with self._condition:
             if new.printer_status is PrinterStatus.NORMAL:
-                self._films_taken = 0  # someone put film in (printscp printer set NORMAL)
+                self._supplies[ae_title].films_taken = 0  # someone put film in (printscp printer set NORMAL)
             self._condition.notify_all()
+
+    def _printable(self, job: PrintJob) -> bool:
+        """Whether the job's printer takes a job now (called with the lock held)."""
+        failed = self.printers[job.printer].state.printer_status is PrinterStatus.FAILURE
+        if failed and self.config.queue.on_printer_failure == "WAIT":
+            return False
+        supply = self._settings[job.printer].faults.films_in_supply
+        # the last films are being printed: then SUPPLY EMPTY
+        return not supply or self._supplies[job.printer].films_taken < supply
 
     # --- the dispatcher ------------------------------------------------------------------------------
 
@@ -307,17 +340,11 @@ class PrintQueue:
         and no earlier job of its Film Session still waiting or printing."""
         if not self._waiting or len(self._running) >= self._slots or now < self._storage_retry_at:
             return None
-        failed = self.printer.state.printer_status is PrinterStatus.FAILURE
-        if failed and self.config.queue.on_printer_failure == "WAIT":
-            return None
-        supply = self.config.faults.films_in_supply
-        if supply and self._films_taken >= supply:  # the last films are being printed: then SUPPLY EMPTY
-            return None
         busy = {r.job.film_session_uid for r in self._running.values()}
         first_of_session: dict[str, PrintJob] = {}
         for job in sorted(self._waiting, key=lambda j: j.sequence):
             first_of_session.setdefault(job.film_session_uid, job)
-        candidates = [j for s, j in first_of_session.items() if s not in busy]
+        candidates = [j for s, j in first_of_session.items() if s not in busy and self._printable(j)]
         return min(candidates, key=lambda j: (_PRIORITY_RANK[j.print_priority], j.sequence), default=None)
 
     def _wait_time(self, now: float) -> float | None:
@@ -337,21 +364,22 @@ class PrintQueue:
                 self._hand_to_worker(running)
 
     def _start(self, job: PrintJob) -> None:
-        state = self.printer.state
+        state = self.printers[job.printer].state
         if state.printer_status is PrinterStatus.FAILURE:  # on_printer_failure = FAIL
             self._drop(job, ExecutionStatus.FAILURE, state.printer_status_info)
             return
+        supply = self._supplies[job.printer]
         if not self._storage_down:  # a retry while the disk is full stays PENDING until it is archived
-            self._jobs_started += 1
+            supply.jobs_started += 1
             self._change(job, ExecutionStatus.PRINTING, "NORMAL")
-        faults = self.config.faults
-        if faults.fail_every and self._jobs_started % faults.fail_every == 0:
+        faults = self._settings[job.printer].faults
+        if faults.fail_every and supply.jobs_started % faults.fail_every == 0:
             self._drop(job, ExecutionStatus.FAILURE, "FILM JAM")
             return
         with self._condition:
             running = self._running[job.sop_instance_uid]
             running.start_at = time.monotonic() + faults.print_delay
-            self._films_taken += job.films
+            supply.films_taken += job.films
         if not faults.print_delay:
             self._hand_to_worker(running)
 
@@ -374,7 +402,8 @@ class PrintQueue:
         else:
             with self._condition:  # a core no other job uses: this film's PNG is drawn beside its PDF
                 spare = len(self._running) < self._slots
-            task = PrintTask(job.sop_instance_uid, job.folder, self.archive.folder, self.profile, 2 if spare else 1)
+            profile = self._settings[job.printer].profile
+            task = PrintTask(job.sop_instance_uid, job.folder, self.archive.folder, profile, 2 if spare else 1)
             try:
                 future = self._pool.submit(print_spooled, task)
             except BrokenProcessPool as exc:  # a worker died since the last job: the pool needs renewing
@@ -428,11 +457,12 @@ class PrintQueue:
                 self._on_stored(stored)
             except Exception:  # the job is printed and archived whatever happens here
                 log.exception("after print job %s was archived", job.sop_instance_uid)
-        supply = self.config.faults.films_in_supply
+        supply = self._settings[job.printer].faults.films_in_supply
         with self._condition:
-            empty = bool(supply) and self._films_taken >= supply
-        if empty and self.printer.state.printer_status is not PrinterStatus.FAILURE:
-            self.printer.set_status(PrinterStatus.FAILURE, "SUPPLY EMPTY")
+            empty = bool(supply) and self._supplies[job.printer].films_taken >= supply
+        printer = self.printers[job.printer]
+        if empty and printer.state.printer_status is not PrinterStatus.FAILURE:
+            printer.set_status(PrinterStatus.FAILURE, "SUPPLY EMPTY")
 
     def _failed(self, job: PrintJob, exc: BaseException) -> None:
         """A job that cannot print fails; the printer goes on."""
@@ -490,6 +520,11 @@ class PrintQueue:
         with self._condition:
             return len(self._waiting)
 
+    def depth_of(self, printer: str) -> int:
+        """Jobs waiting for one printer."""
+        with self._condition:
+            return sum(job.printer == printer for job in self._waiting)
+
     def stop(self) -> None:
         """Finish the jobs being rendered; the others stay in the spool for the next start."""
         with self._condition:
@@ -504,7 +539,8 @@ class PrintQueue:
             with self._condition:
                 self._running.pop(running.job.sop_instance_uid, None)
             self._printed(running.job, running.future.result())  # type: ignore[union-attr]
-        self.printer.remove_listener(self._printer_changed)
+        for ae_title, printer in self.printers.items():
+            printer.remove_listener(self._listeners[ae_title])
         self.spool.close()
 
 

@@ -50,6 +50,7 @@ FILM_COLUMNS = (
     "film_box_uid",
     "calling_ae_title",
     "called_ae_title",
+    "printer",  # AE title of the printer that printed it
     "requested_at",
     "rendered_at",
     "film_session_label",
@@ -80,6 +81,7 @@ class FilmFilter:
     printed_from: date | None = None  # first day, inclusive
     printed_to: date | None = None  # last day, inclusive
     calling_ae_title: str | None = None
+    printer: str | None = None  # AE title of the printer
     label: str | None = None  # Film Session Label; contains, or a * ? pattern; any case
     patient: str | None = None  # Patient Name or Patient ID of the Proposed Study Sequence, the same way
     job_uid: str | None = None  # a Print Job SOP Instance UID or its beginning

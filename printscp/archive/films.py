@@ -26,6 +26,7 @@ def select(archive: FilmArchive, where: FilmFilter) -> list[dict[str, Any]]:
 _COLUMNS = (
     ("PRINTED", "requested_at"),
     ("CALLING AE", "calling_ae_title"),
+    ("PRINTER", "printer"),
     ("LABEL", "film_session_label"),
     ("PATIENT", "patient"),
     ("FILM", "film"),
@@ -73,6 +74,7 @@ def show(archive: FilmArchive, films: Sequence[dict[str, Any]]) -> str:
             f"print job {job_uid}",
             f"  printed      {first['requested_at']} (rendered {first['rendered_at']})",
             f"  from         {_printable(first['calling_ae_title'])} to {_printable(first['called_ae_title'])}",
+            f"  printer      {_printable(first['printer'])}",
             f"  label        {_printable(first['film_session_label'])}",
             f"  owner        {_printable(first['owner_id'])}",
             f"  patient      {_patient(first) or 'none given (no Proposed Study Sequence)'}",

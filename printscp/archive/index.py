@@ -31,7 +31,7 @@ from printscp.archive.film_index import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: films.printer
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -143,6 +143,9 @@ class SqliteFilmIndex:
         if where.calling_ae_title:
             conditions.append("calling_ae_title = ?")
             parameters.append(where.calling_ae_title.strip())
+        if where.printer:
+            conditions.append("printer = ?")
+            parameters.append(where.printer.strip())
         if where.label:
             conditions.append("film_session_label LIKE ? ESCAPE '\\'")
             parameters.append(_like(where.label))

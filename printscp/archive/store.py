@@ -144,6 +144,7 @@ class FilmArchive:
                     "film_box_uid": snapshot.film_box_uid,
                     "calling_ae_title": request.calling_ae_title,
                     "called_ae_title": request.called_ae_title,
+                    "printer": request.printer_ae_title,
                     "requested_at": request.requested_at.isoformat(),
                     "rendered_at": manifest["rendered_at"],
                     "film_session_label": request.film_session_label,

@@ -161,6 +161,12 @@ class PrintRequest:
     requested_at: datetime
     proposed_study: ProposedStudy | None
     association_id: str = ""  # the association that asked (engine.AssociationInfo)
+    printer: str = ""  # AE title of the printer that prints it ("" in records of one-printer days: called_ae_title)
+
+    @property
+    def printer_ae_title(self) -> str:
+        """The printer (config.toml [printers.AE], or [printer] under network.ae_title) that prints it."""
+        return self.printer or self.called_ae_title
 
     @property
     def collated_order(self) -> tuple[int, ...]:

@@ -44,7 +44,7 @@ from printscp.model.record import (
 # Version 1, one JSON object, shaped like the manifest of an archived job so that the manifest is this
 # object with the archive's own entries added (file names, checksums, where each image landed):
 #
-#   {"version": 1, "calling_ae_title", "called_ae_title", "association_id", "requested_at": ISO 8601,
+#   {"version": 1, "calling_ae_title", "called_ae_title", "printer", "association_id", "requested_at": ISO 8601,
 #    "film_session": {"sop_instance_uid", "film_session_label", "owner_id", "number_of_copies",
 #                     "print_priority", "medium_type", "film_destination", "specific_character_set": [...],
 #                     "proposed_study": {keyword: value} | null},
@@ -56,6 +56,8 @@ from printscp.model.record import (
 #                                "rows", "columns", "bits_stored", "photometric_interpretation",
 #                                "pixel_aspect_ratio", and "pixels": file name or "pixels_sha256"}]}]}
 #
+# "printer" (the AE title of the printer that printed it) came with several printers; a record without it was
+# printed by the printer its Called AE Title names.
 # All films of one request come from one Film Session (PS3.4 H.4.1.2.4), so its attributes are written once.
 # Version 0 is what printscp wrote before: the spool's job.json ("request", the dataclasses field by field)
 # and the archive's manifest.json (no image box attributes beyond the image's); both still load.
@@ -78,6 +80,7 @@ def dump_request(request: PrintRequest, image_name: Callable[[GrayscaleImage], s
         "version": RECORD_VERSION,
         "calling_ae_title": request.calling_ae_title,
         "called_ae_title": request.called_ae_title,
+        "printer": request.printer,
         "association_id": request.association_id,
         "requested_at": request.requested_at.isoformat(),
         "film_session": {
@@ -203,6 +206,7 @@ def _load_v1(document: dict[str, Any], load_image: Callable[[str], Pixels] | Non
         requested_at=datetime.fromisoformat(document["requested_at"]),
         proposed_study=ProposedStudy(frozen_mapping(study)) if study is not None else None,
         association_id=document.get("association_id", ""),
+        printer=document.get("printer", ""),
     )
 
 

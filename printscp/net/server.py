@@ -1,7 +1,15 @@
-"""The print SCP: one pynetdicom AE, the presentation contexts it accepts, and its handlers in one list."""
+"""The print SCP: one pynetdicom AE, the presentation contexts it accepts, and its handlers in one list.
+
+One listening port serves every printer of config.toml: the Called AE Title of an association selects its
+printer (`Config.printer_for`), whose profile and status its engine uses, whose presentation contexts it is
+offered, and whose printer events it receives. A Called AE Title that names no printer is rejected
+(A-ASSOCIATE-RJ 1/1/7, "called AE title not recognized") when network.require_called_ae_title is true, and
+prints on the default printer ([printer], network.ae_title) otherwise.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any
@@ -21,10 +29,11 @@ from printscp import heap, uids
 from printscp.admin import AdminServer
 from printscp.archive.lock import ArchiveLock
 from printscp.archive.store import FilmArchive, StoredJob
-from printscp.config import Config
+from printscp.config import Config, PrinterConfig
 from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
 from printscp.events import Notify, printer_event
 from printscp.jobs import PrintQueue
+from printscp.model import sop_classes
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer, PrinterState
 from printscp.model.record import GrayscaleImage, PrintRequest
@@ -75,7 +84,9 @@ class PrintServer:
         self.server_tls = tls.server_context(config.tls) if config.tls is not None else None
         self.client_tls = tls.node_client_context(config.tls) if any(n.tls for n in config.nodes.values()) else None
         self.profile = config.printer
-        self.printer = Printer()
+        # the status of each printer, by AE title; `printer` is the default one's
+        self.printers: dict[str, Printer] = {ae_title: Printer() for ae_title in config.all_printers}
+        self.printer = self.printers[config.network.ae_title]
         # before anything touches the folder: a second server must not clear the first one's spool
         self._archive_lock = ArchiveLock(config.archive.folder)
         self._archive_lock.acquire()
@@ -96,17 +107,39 @@ class PrintServer:
             if archive.forward_to
             else None
         )
-        self.queue = PrintQueue(config, self.printer, self.archive, on_stored=self._stored)
+        self.queue = PrintQueue(config, self.printers, self.archive, on_stored=self._stored)
         self._engines: dict[Association, PrintEngine] = {}
         self._lock = threading.Lock()
         self._server: compat.AssociationServer | None = None
         self._admin: AdminServer | None = None
         self._stopping = threading.Event()
-        self.printer.add_listener(self._printer_changed)
+        self._listeners = {ae: functools.partial(self._printer_changed, ae) for ae in self.printers}
+        for ae_title, printer in self.printers.items():
+            printer.add_listener(self._listeners[ae_title])
         self.after_store()
         threading.Thread(target=self._retention_timer, name="printscp-retention", daemon=True).start()
 
     # --- association lifecycle -----------------------------------------------------------------------
+
+    def printer_of(self, assoc: Association) -> PrinterConfig:
+        """The printer an association's Called AE Title selected."""
+        called = compat.called_ae_title(assoc)
+        printer = self.config.printer_for(called) if called is not None else None
+        return printer if printer is not None else self.config.default_printer
+
+    def _requested(self, event: Event) -> None:
+        """A-ASSOCIATE-RQ: answer as the printer it calls, offering what that printer offers."""
+        assoc = event.assoc
+        called = compat.called_ae_title(assoc)
+        printer = self.config.all_printers.get(called) if called is not None else None
+        if printer is None:  # pynetdicom rejects it 1/1/7 if network.require_called_ae_title; else the default
+            return
+        assoc.acceptor.ae_title = printer.ae_title  # the A-ASSOCIATE-AC names the printer called
+        unoffered = {uid for uid in sop_classes.NEGOTIATED if not sop_classes.offered(uid, printer.profile)}
+        if unoffered:  # PS3.4 H.3.2.2: e.g. no Presentation LUT context for a printer without P-LUT support
+            assoc.acceptor.supported_contexts = [
+                cx for cx in assoc.acceptor.supported_contexts if str(cx.abstract_syntax) not in unoffered
+            ]
 
     def engine_for(self, assoc: Association) -> PrintEngine:
         with self._lock:
@@ -114,15 +147,19 @@ class PrintServer:
             if engine is None:
                 accepted = {str(cx.abstract_syntax) for cx in assoc.accepted_contexts}
                 called = compat.called_ae_title(assoc)
+                printer = self.printer_of(assoc)
                 info = AssociationInfo(
                     calling_ae_title=str(assoc.requestor.ae_title).strip(),
                     called_ae_title=called if called is not None else self.config.network.ae_title,
                     annotation_negotiated=uids.BASIC_ANNOTATION_BOX in accepted,
                     print_job_negotiated=uids.PRINT_JOB in accepted,
                     association_id=association_log.association_id(assoc),  # made when its connection opened
+                    printer=printer.ae_title,
                 )
                 notify = assoc.post_event if info.print_job_negotiated and isinstance(assoc, PrintAssociation) else None
-                engine = PrintEngine(self.profile, self.printer, info, _AssociationPrinting(self.queue, notify))
+                engine = PrintEngine(
+                    printer.profile, self.printers[printer.ae_title], info, _AssociationPrinting(self.queue, notify)
+                )
                 self._engines[assoc] = engine
             return engine
 
@@ -140,19 +177,26 @@ class PrintServer:
 
     def _established(self, event: Event) -> None:
         assoc = event.assoc  # association_log logs it
-        state = self.printer.state
+        printer = self.printer_of(assoc)
+        state = self.printers[printer.ae_title].state
         if state.printer_status is not PrinterStatus.NORMAL and isinstance(assoc, PrintAssociation):
             # The standard sends printer events on changes (PS3.4 H.4.6.2); an SCU that associates while
             # the printer is in WARNING or FAILURE is told at once, as if it had seen the change.
             if assoc.context_for(uids.PRINTER) is not None:
-                assoc.post_event(printer_event(state.printer_status, state.printer_status_info, self.profile.name))
+                report = printer_event(state.printer_status, state.printer_status_info, printer.profile.name)
+                assoc.post_event(report)
 
-    def _printer_changed(self, old: PrinterState, new: PrinterState) -> None:
+    def _printer_changed(self, ae_title: str, old: PrinterState, new: PrinterState) -> None:
         """PS3.4 H.4.6.2: every change goes to every association using the printer."""
-        log.info("printer status %s (%s)", new.printer_status.value, new.printer_status_info)
-        report = printer_event(new.printer_status, new.printer_status_info, self.profile.name)
+        log.info("printer %s status %s (%s)", ae_title, new.printer_status.value, new.printer_status_info)
+        name = self.config.all_printers[ae_title].profile.name
+        report = printer_event(new.printer_status, new.printer_status_info, name)
         for assoc in self.associations:
-            if assoc.is_established and assoc.context_for(uids.PRINTER) is not None:
+            if (
+                assoc.is_established
+                and self.printer_of(assoc).ae_title == ae_title
+                and assoc.context_for(uids.PRINTER) is not None
+            ):
                 assoc.post_event(report)
 
     # --- the archive -----------------------------------------------------------------------------
@@ -198,10 +242,13 @@ class PrintServer:
             uids.PRINT_JOB,
             uids.PRINTER_CONFIGURATION_RETRIEVAL,
         ]
-        if self.profile.supports_presentation_lut:
-            print_contexts.append(uids.PRESENTATION_LUT)
-        if self.profile.supports_annotation:
-            print_contexts.append(uids.BASIC_ANNOTATION_BOX)
+        # offered if any printer offers it; _requested takes it away from the others' associations
+        profiles = [printer.profile for printer in self.config.all_printers.values()]
+        print_contexts += [
+            uid
+            for uid in (uids.PRESENTATION_LUT, uids.BASIC_ANNOTATION_BOX)
+            if any(sop_classes.offered(uid, profile) for profile in profiles)
+        ]
         for abstract_syntax in print_contexts:
             ae.add_supported_context(abstract_syntax, PRINT_TRANSFER_SYNTAXES)
         # Storage: C-STORE in, and the C-STORE sub-operations of C-GET out (SCP role selection, PS3.7 D.3.3.4)
@@ -218,6 +265,7 @@ class PrintServer:
         return [
             (evt.EVT_CONN_OPEN, association_log.on_conn_open),  # first: it gives the association its id
             (evt.EVT_CONN_OPEN, _set_tcp_nodelay),
+            (evt.EVT_REQUESTED, self._requested),
             (evt.EVT_ACCEPTED, association_log.on_accepted),
             (evt.EVT_REJECTED, association_log.on_rejected),
             (evt.EVT_DIMSE_RECV, association_log.on_dimse_recv),
@@ -261,11 +309,11 @@ class PrintServer:
         )
         self._server = server
         bound = server.server_address
-        self._admin = AdminServer(self.printer, self.queue, self.config.archive.folder, int(bound[1]))
+        self._admin = AdminServer(self.printers, self.queue, self.config.archive.folder, int(bound[1]))
         self._admin.start()
         log.info(
             "printscp %s listening on %s:%d%s",
-            network.ae_title,
+            ", ".join(self.printers),
             bound[0],
             bound[1],
             " (TLS)" if self.server_tls else "",
@@ -286,7 +334,8 @@ class PrintServer:
         self._stopping.set()
         if self.forwarder is not None:
             self.forwarder.stop()
-        self.printer.remove_listener(self._printer_changed)
+        for ae_title, printer in self.printers.items():
+            printer.remove_listener(self._listeners[ae_title])
         self.archive.index.close()
         self._archive_lock.release()
         log.info("printscp stopped")

@@ -146,7 +146,7 @@ def test_printer_commands_change_a_running_server(served: Served, tmp_path: Path
 
     options = ["--config", str(REPO / "config.toml"), "--port", str(served.port), "--archive", str(tmp_path / "films")]
     status = run("printer", "status", *options)
-    assert status.returncode == 0 and "printer: NORMAL (NORMAL)" in status.stdout
+    assert status.returncode == 0 and "printer CLI_PRINTER: NORMAL (NORMAL)" in status.stdout
     events: list[tuple[int, str]] = []
     arrived = threading.Event()
 
@@ -163,14 +163,14 @@ def test_printer_commands_change_a_running_server(served: Served, tmp_path: Path
         handlers=[(evt.EVT_N_EVENT_REPORT, on_event)],
     ) as scu:
         changed = run("printer", "set", "FAILURE", "film jam", *options)
-        assert changed.returncode == 0 and "printer: FAILURE (FILM JAM)" in changed.stdout
+        assert changed.returncode == 0 and "printer CLI_PRINTER: FAILURE (FILM JAM)" in changed.stdout
         assert arrived.wait(10)
         printer = scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).dataset
         assert printer is not None and (printer.PrinterStatus, printer.PrinterStatusInfo) == ("FAILURE", "FILM JAM")
     assert events == [(3, "FILM JAM")]
     refused = run("printer", "set", "WARNING", "NOT A TERM", *options)
     assert refused.returncode == 1 and "not a Printer Status Info defined term" in refused.stderr
-    assert "printer: FAILURE (FILM JAM)" in run("printer", "status", *options).stdout
+    assert "printer CLI_PRINTER: FAILURE (FILM JAM)" in run("printer", "status", *options).stdout
     wrong_port = run("printer", "status", "--port", "1", "--archive", str(tmp_path / "films"))
     assert wrong_port.returncode == 1 and "no printscp is serving" in wrong_port.stderr
     # the channel is a Unix socket, never the network; its file, socket and folder are the owner's only
@@ -231,10 +231,10 @@ def test_admin_channel_refuses_every_other_user(served: Served, tmp_path: Path) 
     reply = as_nobody()
     assert reply.startswith("reply:") and "not authorized" in reply, reply
     status = run("printer", "status", *options)
-    assert status.returncode == 0 and "printer: NORMAL (NORMAL)" in status.stdout  # nothing changed
+    assert status.returncode == 0 and "printer CLI_PRINTER: NORMAL (NORMAL)" in status.stdout  # nothing changed
     # the owner (root here) is served
     changed = run("printer", "set", "WARNING", "SUPPLY LOW", *options)
-    assert changed.returncode == 0 and "printer: WARNING (SUPPLY LOW)" in changed.stdout
+    assert changed.returncode == 0 and "printer CLI_PRINTER: WARNING (SUPPLY LOW)" in changed.stdout
 
 
 def _print_film(

@@ -347,7 +347,7 @@ def test_a_stopped_server_closes_its_admin_channel(start_server: Callable[..., R
     admin = running.server._admin
     assert admin is not None
     socket_path = json.loads(admin.path.read_text())["socket"]
-    assert send(admin.path.parent, running.port, {"command": "status"})["printer_status"] == "NORMAL"
+    assert send(admin.path.parent, running.port, {"command": "status"})["printers"][0]["printer_status"] == "NORMAL"
     # its thread is back in accept(), where close() alone left it
     wait_until(lambda: in_accept(admin._thread), 15, "the admin thread back in accept()")
     running.server.stop()

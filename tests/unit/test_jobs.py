@@ -46,7 +46,7 @@ class Association:
         self.requests: list[PrintRequest] = []  # as the engine froze them, pixels in memory
         self.queue = queue
         info = AssociationInfo(calling, "PRINTSCP", print_job_negotiated=True)
-        self.engine = PrintEngine(queue.profile, printer, info, self)
+        self.engine = PrintEngine(queue.config.printer, printer, info, self)
 
     def prepare(self, image: GrayscaleImage) -> None:
         self.queue.prepare(image)
@@ -106,7 +106,7 @@ def make_queue(tmp_path: Path) -> Iterator[Any]:
         printer = printer or Printer()
         config = bundled_config(tmp_path / "films", queue, faults)
         pool = ThreadPoolExecutor(printscp.jobs.render_workers(config)) if threads else None
-        print_queue = PrintQueue(config, printer, on_stored=on_stored, pool=pool)
+        print_queue = PrintQueue(config, {config.network.ae_title: printer}, on_stored=on_stored, pool=pool)
         made.append(print_queue)
         return print_queue, printer
 
@@ -304,7 +304,7 @@ def test_restart_prints_the_spool_once(make_queue: Any, tmp_path: Path, monkeypa
     queue.stop()
     # the second job reached the archive before the crash, but its spool folder was not yet removed
     spooled = {job.job_uid: job for job in Spool(tmp_path / "films").pending()}
-    task = PrintTask(already, spooled[already].folder, queue.archive.folder, queue.profile)
+    task = PrintTask(already, spooled[already].folder, queue.archive.folder, queue.config.printer)
     queue.archive.index_stored(printscp.jobs.print_spooled(task))
     rendered = []
     real = printscp.jobs.print_spooled
