@@ -115,6 +115,8 @@ class InstanceQuery:
     columns: tuple[str, ...]
     conditions: tuple[Condition, ...] = ()
     aggregates: tuple[Aggregate, ...] = field(default=())
+    # Modalities in Study matching (PS3.4 C.6.2.1.2): a study matches when one of its series has one of these
+    with_modalities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, order=True)

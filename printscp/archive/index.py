@@ -186,9 +186,13 @@ class SqliteFilmIndex:
         select = [f"MAX({column}) AS {column}" for column in dict.fromkeys(query.columns)]
         select += [f"{_AGGREGATES[name]} AS {name}" for name in query.aggregates]
         unique = _column(query.group_by)
+        having = ""
+        if query.with_modalities:  # after grouping: the aggregates still count every series of the study
+            having = f"HAVING SUM(modality IN ({', '.join('?' for _ in query.with_modalities)})) > 0 "
+            parameters = [*parameters, *query.with_modalities]
         sql = (
             f"SELECT {', '.join(select)} FROM instances {where} "
-            f"GROUP BY {unique} ORDER BY MAX(study_date), MAX(study_time), {unique}"
+            f"GROUP BY {unique} {having}ORDER BY MAX(study_date), MAX(study_time), {unique}"
         )
         found = []
         for row in self._rows(sql, parameters):

@@ -7,7 +7,9 @@ hierarchical keys of the queried level and the levels above it. Matching, per PS
 * single value: exact, except Person Name which ignores case;
 * wildcard: `*` and `?` in a value (not for UIDs, dates or times; a lone `*` is universal);
 * range: `A-B`, `A-` or `-B` for DA, TM and DT keys;
-* list of UIDs: UI values separated by backslashes.
+* list of UIDs: UI values separated by backslashes;
+* Modalities in Study (STUDY level): a study matches when one of its series has one of the values sent
+  (PS3.4 C.6.2.1.2), its counts and Modalities in Study still cover all its series.
 
 A key this index does not keep is returned empty (PS3.4 C.4.1.1.3.1 lets an SCP leave out or return
 empty the keys it does not support).
@@ -140,6 +142,7 @@ def find(index: FilmIndex, model: str, identifier: Dataset) -> Iterator[Dataset]
         columns=tuple(dict.fromkeys(columns.values())),
         conditions=tuple(_conditions(identifier, allowed)),
         aggregates=tuple(dict.fromkeys(COUNTS[keyword] for keyword in COUNTS if keyword in requested)),
+        with_modalities=_modalities_in_study(identifier) if level == "STUDY" else (),
     )
     for row in index.match_instances(query):
         answer = Dataset()
@@ -160,6 +163,13 @@ def find(index: FilmIndex, model: str, identifier: Dataset) -> Iterator[Dataset]
             else:
                 answer.add_new(tag, vr, value if value is not None else "")
         yield answer
+
+
+def _modalities_in_study(identifier: Dataset) -> tuple[str, ...]:
+    """The values of a Modalities in Study key (CS, VM 1-n); empty or absent: universal matching."""
+    value = identifier.get("ModalitiesInStudy")
+    values = list(value) if isinstance(value, (list, MultiValue)) else [value]
+    return tuple(str(v).strip() for v in values if v not in (None, "") and str(v).strip() not in ("", "*"))
 
 
 def retrieve(index: FilmIndex, model: str, identifier: Dataset) -> list[Match]:

@@ -111,6 +111,19 @@ def test_date_and_time_ranges(index: Index) -> None:
     assert studies(index, StudyTime="-1015") == ["1.2.1", "1.2.2"]  # up to 10:15 includes 10:15:00
 
 
+def test_modalities_in_study_matching(index: Index) -> None:
+    """found-from-outside 6: a PACS's "only DOC" filter finds the studies with a DOC series, and only those."""
+    assert studies(index, ModalitiesInStudy="DOC") == ["1.2.1"]
+    assert studies(index, ModalitiesInStudy=["MR", "DOC"]) == ["1.2.1", "1.2.2"]
+    assert studies(index, ModalitiesInStudy="US") == []
+    assert studies(index, ModalitiesInStudy="") == ["1.2.1", "1.2.2", "1.2.3"]  # universal
+    # the match answers for the whole study: all its modalities and series, not only the DOC one
+    (study,) = query(
+        index, QueryRetrieveLevel="STUDY", StudyInstanceUID="", ModalitiesInStudy="DOC", NumberOfStudyRelatedSeries=""
+    )
+    assert (sorted(study.ModalitiesInStudy), study.NumberOfStudyRelatedSeries) == (["CT", "DOC"], 2)
+
+
 def test_uid_lists_and_levels(index: Index) -> None:
     assert studies(index, StudyInstanceUID="1.2.1\\1.2.3") == ["1.2.1", "1.2.3"]
     series = query(
