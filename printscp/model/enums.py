@@ -93,6 +93,11 @@ FILM_SIZES_MM: dict[str, tuple[float, float]] = {
     "24CMX30CM": (240.0, 300.0),
     "A4": (210.0, 297.0),
     "A3": (297.0, 420.0),
+    # Not PS3.3 IDs: the prints of the Sony UP-D897 paper printer (presets/SONY_UP.toml), 1280 dots across
+    # its 100 mm head by 960 or 1920 dots at 325 dpi (Gutenprint print-dyesub.c, sony_d89x_page). No Sony
+    # statement names them: the IDs are printscp's, the sizes the printer's dots.
+    "75MMX100MM": (75.03, 100.04),
+    "100MMX150MM": (100.04, 150.06),
 }
 
 # PS3.3 C.13.9.1 Printer Status Info / Execution Status Info defined terms (non-size-specific part; the
