@@ -374,7 +374,8 @@ def _validate_printer(p: PrinterProfile, key: str) -> None:
         _check(
             size in FILM_SIZES_MM,
             f"{key}.film_size_ids[{i}]",
-            f"'{size}' is not a Film Size ID of PS3.3 C.13.3 ({', '.join(FILM_SIZES_MM)})",
+            f"'{size}' is not a Film Size ID of PS3.3 C.13.3 or a paper size printscp knows "
+            f"({', '.join(FILM_SIZES_MM)})",
         )
     _check(bool(p.image_display_formats), f"{key}.image_display_formats", "must list at least one format")
     kinds = ("STANDARD", "ROW", "COL", "SLIDE", "SUPERSLIDE", "CUSTOM")

@@ -99,6 +99,7 @@ FILM_SIZES_MM: dict[str, tuple[float, float]] = {
     "75MMX100MM": (75.03, 100.04),
     "100MMX150MM": (100.04, 150.06),
 }
+VENDOR_FILM_SIZES = frozenset({"75MMX100MM", "100MMX150MM"})  # above: printscp's, not the standard's
 
 # PS3.3 C.13.9.1 Printer Status Info / Execution Status Info defined terms (non-size-specific part; the
 # size-specific EMPTY/LOW terms are generated below).

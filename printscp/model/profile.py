@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from printscp import __version__
-from printscp.model.enums import FILM_SIZES_MM, REFLECTIVE_MEDIUM_TYPES
+from printscp.model.enums import FILM_SIZES_MM, REFLECTIVE_MEDIUM_TYPES, VENDOR_FILM_SIZES
 from printscp.model.layout import LayoutTables
 from printscp.model.personality import PERSONALITIES, Leniency
 
@@ -67,7 +67,7 @@ class PrinterProfile:
     software_versions: tuple[str, ...] = ()  # empty: "printscp <version>"
     date_of_last_calibration: str = ""
     time_of_last_calibration: str = ""
-    film_size_ids: tuple[str, ...] = tuple(FILM_SIZES_MM)
+    film_size_ids: tuple[str, ...] = tuple(size for size in FILM_SIZES_MM if size not in VENDOR_FILM_SIZES)
     image_display_formats: tuple[str, ...] = ("STANDARD", "ROW", "COL", "SLIDE", "SUPERSLIDE", "CUSTOM")
     max_columns: int = 10
     max_rows: int = 10
