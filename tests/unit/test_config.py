@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from printscp.config import ConfigError, RenderConfig, load_config
+from printscp.config import ConfigError, PrinterProfile, RenderConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,9 @@ def test_bundled_config_loads_and_resolves_archive_next_to_it() -> None:
     assert config.archive.folder == REPO / "films"
     assert config.printer.defaults.film_size_id in config.printer.film_size_ids
     assert "LABEL" in config.printer.annotation_display_formats
-    assert config.render.png_dpi == 150 == RenderConfig().png_dpi  # the PNGs are drawn at 150 dpi at most
+    # a laser imager's resolutions decide the printable pixels; the PNGs are drawn at 150 dpi at most
+    assert dict(config.printer.resolutions) == {"STANDARD": 300, "HIGH": 600} == PrinterProfile().resolutions
+    assert config.render.png_dpi == 150 == RenderConfig().png_dpi
 
 
 def test_defaults_without_file() -> None:

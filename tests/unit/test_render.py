@@ -220,20 +220,20 @@ def test_pdf_page_size_images_and_embedding() -> None:
 
 
 @pytest.mark.parametrize(
-    ("resolution", "png_dpi"),
+    ("resolution", "png_dpi", "dpi"),
     [
-        (RequestedResolutionID.STANDARD, 150),
-        (RequestedResolutionID.HIGH, 200),
-        (RequestedResolutionID.STANDARD, 1200),  # never above the printer's dpi
+        (RequestedResolutionID.STANDARD, 150, 150),  # the printer's 300 dpi, drawn at [render] png_dpi
+        (RequestedResolutionID.HIGH, 300, 300),  # 600 dpi, drawn at 300
+        (RequestedResolutionID.STANDARD, 1200, 300),  # never above the printer's dpi
     ],
 )
 def test_png_is_drawn_at_the_printer_dpi_or_png_dpi_whichever_is_lower(
-    resolution: RequestedResolutionID, png_dpi: int
+    resolution: RequestedResolutionID, png_dpi: int, dpi: int
 ) -> None:
+    assert PROFILE.dpi(resolution.value) == {"STANDARD": 300, "HIGH": 600}[resolution.value]  # config.toml
     film = snapshot(boxes=(image(64, 64, 4095), None), requested_resolution_id=resolution)
     plan = plan_film(film, PROFILE, png_dpi)
-    dpi = plan.dpi
-    assert dpi == min(PROFILE.dpi(resolution.value), png_dpi)
+    assert plan.dpi == dpi == min(PROFILE.dpi(resolution.value), png_dpi)
     with Image.open(io.BytesIO(render_png(plan))) as png:
         assert png.mode == "L" and png.size == (14 * dpi, 17 * dpi)
         assert png.info["dpi"] == pytest.approx((dpi, dpi), abs=0.02)  # pHYs stores whole dots per metre
