@@ -32,6 +32,8 @@ from printscp.model.personality import PERSONALITIES
 from printscp.model.profile import PrinterProfile
 from printscp.presets import PresetError, load_preset, preset_names
 
+DEFAULT_PNG_DPI = 150  # [render] png_dpi: the most dots per inch a film's PNG is drawn at
+
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message starts with the key."""
@@ -95,6 +97,7 @@ class QueueConfig:
 @dataclass(frozen=True)
 class RenderConfig:
     workers: int = 0  # render worker processes; 0: one per CPU core this process may use
+    png_dpi: int = DEFAULT_PNG_DPI  # a film's PNG is drawn at min(the printer's dpi, this); its PDF is not affected
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,7 @@ def validate(config: Config) -> Config:
     queue = config.queue
     _check(1 <= queue.size <= 100000, "queue.size", "must be 1 to 100000")
     _check(0 <= config.render.workers <= 256, "render.workers", "must be 0 (one per core) to 256")
+    _check(36 <= config.render.png_dpi <= 1200, "render.png_dpi", "dots per inch must be 36 to 1200")
     _check(queue.keep_finished_jobs >= 0, "queue.keep_finished_jobs", "must be 0 or more seconds")
     _check(queue.on_printer_failure in ("WAIT", "FAIL"), "queue.on_printer_failure", "must be WAIT or FAIL")
     archive = config.archive

@@ -402,8 +402,14 @@ class PrintQueue:
         else:
             with self._condition:  # a core no other job uses: this film's PNG is drawn beside its PDF
                 spare = len(self._running) < self._slots
-            profile = self._settings[job.printer].profile
-            task = PrintTask(job.sop_instance_uid, job.folder, self.archive.folder, profile, 2 if spare else 1)
+            task = PrintTask(
+                job.sop_instance_uid,
+                job.folder,
+                self.archive.folder,
+                self._settings[job.printer].profile,
+                2 if spare else 1,
+                self.config.render.png_dpi,
+            )
             try:
                 future = self._pool.submit(print_spooled, task)
             except BrokenProcessPool as exc:  # a worker died since the last job: the pool needs renewing

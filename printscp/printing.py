@@ -33,6 +33,7 @@ from typing import Any
 
 from printscp import heap
 from printscp.archive.store import StoredJob, write_job
+from printscp.config import DEFAULT_PNG_DPI
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import PrintRequest
 from printscp.render.film import render_job
@@ -61,6 +62,7 @@ class PrintTask:
     archive_folder: Path
     profile: PrinterProfile
     threads: int = 1  # 2: the PNG is drawn beside the PDF (render_job), when the server has a core to spare
+    png_dpi: int = DEFAULT_PNG_DPI  # [render] png_dpi: the PNGs are drawn at the printer's dpi, at most this
 
 
 def document_info(request: PrintRequest, profile: PrinterProfile) -> DocumentInfo:
@@ -74,7 +76,7 @@ def document_info(request: PrintRequest, profile: PrinterProfile) -> DocumentInf
 def print_spooled(task: PrintTask) -> StoredJob:
     """Render every film of a spooled job and write them into the archive, not indexed."""
     request = load_spooled(task.spool_folder).request
-    rendered = render_job(request, task.profile, document_info(request, task.profile), task.threads)
+    rendered = render_job(request, task.profile, document_info(request, task.profile), task.threads, task.png_dpi)
     return write_job(task.archive_folder, task.profile, task.job_uid, request, rendered, datetime.now().astimezone())
 
 

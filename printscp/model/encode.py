@@ -17,7 +17,7 @@ from pydicom.tag import Tag
 from printscp.errors import PrintWarning
 from printscp.model import sop_classes
 from printscp.model.enums import FilmOrientation
-from printscp.model.layout import MM_PER_INCH, ImageDisplayFormat, film_geometry
+from printscp.model.layout import MM_PER_INCH, ImageDisplayFormat, film_geometry, printable_pixels
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import ProposedStudy
 from printscp.model.session import AnnotationBox, FilmBox, FilmSession, ImageBox, PresentationLUT
@@ -213,8 +213,8 @@ def encode_printer_configuration(profile: PrinterProfile) -> Dataset:
                 fmt = ImageDisplayFormat.parse(text)
                 cell = film_geometry(size, FilmOrientation.PORTRAIT, fmt, profile.layout_tables).cells[0]
                 entry = Dataset()
-                entry.Rows = round(cell.height / MM_PER_INCH * dpi)
-                entry.Columns = round(cell.width / MM_PER_INCH * dpi)
+                # the printable pixels that decide whether an image fits its box (model/layout.py)
+                entry.Columns, entry.Rows = printable_pixels(cell, dpi)
                 entry.ImageDisplayFormat = text
                 entry.FilmOrientation = FilmOrientation.PORTRAIT.value
                 entry.FilmSizeID = size

@@ -9,13 +9,23 @@ equal boxes, numbered column by column (top to bottom, then left to right). Thes
 area exactly. SLIDE and SUPERSLIDE hold as many slide-sized boxes as fit the film on the printer's
 slide pitch; CUSTOM\\i is layout i of the printer profile.
 
-An image is printed at its "best fit" (the largest size of its shape that fits its box), unless
-Requested Image Size (its printed width in mm) or Magnification Type NONE (one image pixel per
-printer pixel) asks for another size. An image asked to be larger than its box is handled by
-Requested Decimate/Crop Behavior (PS3.3 C.13.5, PS3.4 H.4.3.1.2.1.2): DECIMATE shrinks it to fit
-(B60A; B604 when the printer's default made that choice), CROP keeps its size and prints the
-centre that fits (B609), FAIL refuses it (C603). DECIMATE with Magnification Type NONE cannot
-shrink and fails (C603).
+Where an image lands is decided as a physical printer decides it, on its pixel grid: an image box
+prints the whole printer pixels that fit in it at the dpi of the film's Requested Resolution ID
+(`printable_pixels`; Printer Configuration Retrieval announces the same numbers). An image needs, at
+one image pixel per printer pixel, its Columns x Rows with the smaller spacing of its Pixel Aspect
+Ratio as one printer pixel. PS3.3 C.13.5.1 (Requested Decimate/Crop Behavior) applies when it needs
+more pixels than its box prints: FAIL refuses it (C603); DECIMATE shrinks it to best fit, or to its
+Requested Image Size when that fits the box (B60A; B604 when the printer's default made that choice),
+which Magnification Type NONE cannot do (C603); CROP prints the centre part that fits the box's
+pixels, one image pixel per printer pixel, whatever Requested Image Size says (B609).
+
+An image that fits is printed at its "best fit" (the largest size of its shape that fits its box,
+magnified as Magnification Type says), unless Requested Image Size (its printed width in mm) or
+Magnification Type NONE (one image pixel per printer pixel) asks for another size. An image asked
+by Requested Image Size to be larger than its box is handled by Requested Decimate/Crop Behavior in
+the same way (PS3.4 H.4.3.1.2.1.2): DECIMATE shrinks it to best fit (B60A or B604; C603 with
+Magnification Type NONE), CROP keeps its size and prints the centre that fits (B609), FAIL refuses
+it (C603).
 """
 
 from __future__ import annotations
@@ -221,7 +231,16 @@ class Placement:
     status: Status | None  # B604, B609 or B60A when the image had to be made to fit
 
 
-_EPSILON = 1e-6  # mm
+_EPSILON = 1e-6  # mm, and printer pixels
+
+
+def printable_pixels(box: Rect, dpi: int) -> tuple[int, int]:
+    """(columns, rows): the whole printer pixels of a box at `dpi`, the most an image can print unmagnified."""
+    return _whole(box.width / MM_PER_INCH * dpi), _whole(box.height / MM_PER_INCH * dpi)
+
+
+def _whole(pixels: float) -> int:
+    return math.floor(pixels + _EPSILON)
 
 
 def place_image(
@@ -235,21 +254,51 @@ def place_image(
     default_behavior: RequestedDecimateCropBehavior,
     dpi: int,
 ) -> Placement:
-    """Size and position of an image in its box (see the module text); raises PrintError C603."""
+    """Size and position of an image in its box (see the module text); raises PrintError C603.
+
+    `dpi` is the printer's resolution for the film's Requested Resolution ID.
+    """
     vertical, horizontal = pixel_aspect_ratio
     shape = (rows * vertical) / (columns * horizontal)  # printed height / width
     full = (0, 0, rows, columns)
+    pitch = MM_PER_INCH / dpi  # mm per printer pixel
+    # printer pixels (across, down) the image needs unmagnified: the smaller spacing is one printer pixel
+    unit = min(vertical, horizontal)
+    needed = (columns * horizontal / unit, rows * vertical / unit)
+    printable = printable_pixels(box, dpi)
+    chosen = behavior or default_behavior
+    if needed[0] > printable[0] + _EPSILON or needed[1] > printable[1] + _EPSILON:
+        # PS3.3 C.13.5.1: more image pixels than the box's printable pixels
+        needs = f"{math.ceil(needed[0] - _EPSILON)} x {math.ceil(needed[1] - _EPSILON)}"
+        why = f"image {needs} pixels, larger than its box's {printable[0]} x {printable[1]}"  # the Error Comment
+        if chosen is RequestedDecimateCropBehavior.FAIL:
+            raise PrintError(why, status=Status.IMAGE_LARGER_THAN_BOX)
+        if chosen is RequestedDecimateCropBehavior.DECIMATE:
+            if magnification_type is MagnificationType.NONE:
+                raise PrintError(f"{why}; Magnification Type NONE cannot decimate", status=Status.IMAGE_LARGER_THAN_BOX)
+            width = requested_image_size
+            if width is None or width > box.width + _EPSILON or width * shape > box.height + _EPSILON:
+                width, _ = _best_fit(box, shape)
+            status = Status.IMAGE_DECIMATED if behavior is not None else Status.IMAGE_DEMAGNIFIED
+            return Placement(_centred(box, width, width * shape), full, status)
+        # CROP: the centre part that fits the box's pixels, one image pixel per printer pixel
+        shown_columns = max(1, min(columns, _whole(printable[0] * unit / horizontal)))
+        shown_rows = max(1, min(rows, _whole(printable[1] * unit / vertical)))
+        crop = ((rows - shown_rows) // 2, (columns - shown_columns) // 2, shown_rows, shown_columns)
+        size = (shown_columns * horizontal / unit * pitch, shown_rows * vertical / unit * pitch)
+        return Placement(_centred(box, *size), crop, Status.IMAGE_CROPPED)
+
     if requested_image_size is not None:
         width = requested_image_size
     elif magnification_type is MagnificationType.NONE:
-        width = columns * horizontal / min(vertical, horizontal) * MM_PER_INCH / dpi
+        return Placement(_centred(box, needed[0] * pitch, needed[1] * pitch), full, None)
     else:
         return Placement(_centred(box, *_best_fit(box, shape)), full, None)
     height = width * shape
     if width <= box.width + _EPSILON and height <= box.height + _EPSILON:
         return Placement(_centred(box, width, height), full, None)
 
-    chosen = behavior or default_behavior
+    # Requested Image Size larger than the box
     why = f"the image needs {width:.1f} x {height:.1f} mm; its box is {box.width:.1f} x {box.height:.1f} mm"
     if chosen is RequestedDecimateCropBehavior.FAIL:
         raise PrintError(f"image larger than its box: {why}", status=Status.IMAGE_LARGER_THAN_BOX)

@@ -81,7 +81,8 @@ class PrinterProfile:
     film_destinations: tuple[str, ...] = ("MAGAZINE", "PROCESSOR")
     magnification_types: tuple[str, ...] = ("REPLICATE", "BILINEAR", "CUBIC", "NONE")
     smoothing_types: tuple[str, ...] = ("MEDIUM", "SHARP", "SMOOTH")
-    resolutions: Mapping[str, int] = field(default_factory=lambda: {"STANDARD": 150, "HIGH": 300})
+    # Requested Resolution ID -> the printer's dots per inch: the printable pixels of a box (model/layout.py)
+    resolutions: Mapping[str, int] = field(default_factory=lambda: {"STANDARD": 300, "HIGH": 600})
     contrast_curves: Mapping[str, float] = field(default_factory=lambda: {"CS500": 1.0})
     min_density: int = 10  # the printer's operating range, hundredths of OD
     max_density: int = 330
@@ -110,7 +111,8 @@ class PrinterProfile:
         return LayoutTables(self.slide_formats, self.custom_display_formats)
 
     def dpi(self, requested_resolution_id: str) -> int:
-        """The printer's raster resolution for a Requested Resolution ID (the PNG is written at it)."""
+        """The printer's resolution for a Requested Resolution ID: what decides how many pixels an image box
+        prints (model/layout.py). The PNG is drawn at it or at [render] png_dpi, whichever is lower."""
         return self.resolutions.get(requested_resolution_id, self.resolutions["STANDARD"])
 
     def illumination_for(self, medium_type: str) -> int:

@@ -180,7 +180,7 @@ class FilmLayout:
 
     geometry: FilmGeometry
     placements: Mapping[int, Placement]  # Image Box Position -> placement, for boxes holding an image
-    dpi: int  # the printer raster resolution of the film's Requested Resolution ID
+    dpi: int  # the printer's resolution for the film's Requested Resolution ID: the grid images are placed on
 
     @property
     def statuses(self) -> list[Status]:

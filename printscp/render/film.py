@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from printscp.config import DEFAULT_PNG_DPI
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import PrintedImage, PrintRequest, RenderedFilm, RenderedJob
 from printscp.render.pdf import DocumentInfo, ImageStreams, render_pdf
@@ -24,8 +25,17 @@ from printscp.render.png import FilmRaster, encode_png
 T = TypeVar("T")
 
 
-def render_job(request: PrintRequest, profile: PrinterProfile, info: DocumentInfo, threads: int = 1) -> RenderedJob:
+def render_job(
+    request: PrintRequest,
+    profile: PrinterProfile,
+    info: DocumentInfo,
+    threads: int = 1,
+    png_dpi: int = DEFAULT_PNG_DPI,
+) -> RenderedJob:
     """The films of a film record as PDF and PNG, and where each image landed (for the manifest).
+
+    Each PNG is drawn at the printer's dpi for the film's Requested Resolution ID or at `png_dpi`,
+    whichever is lower ([render] png_dpi).
 
     threads = 2: the PNG (resampling, encoding) is drawn in a second thread while this one computes the
     display values and compresses the PDF's images (zlib, numpy and Pillow's resampling release the GIL).
@@ -36,7 +46,7 @@ def render_job(request: PrintRequest, profile: PrinterProfile, info: DocumentInf
     films: list[RenderedFilm] = []
     with ThreadPoolExecutor(1, thread_name_prefix="png") if threads > 1 else _InThisThread() as png_thread:
         for snapshot in request.films:
-            plan = plan_film(snapshot, profile)
+            plan = plan_film(snapshot, profile, png_dpi)
             png = _draw_images(plan, streams, png_thread)
             films.append(_rendered(plan, render_pdf([plan], info, streams), png.result()))
             plans.append(plan)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from printscp.config import DEFAULT_PNG_DPI
 from printscp.model.enums import REFLECTIVE_MEDIUM_TYPES, MagnificationType
 from printscp.model.layout import MM_PER_POINT, Rect
 from printscp.model.mapped_pixels import release_pages
@@ -74,7 +75,7 @@ class TextBox:
 class FilmPlan:
     width: float  # points
     height: float
-    dpi: int  # the printer raster resolution chosen by Requested Resolution ID
+    dpi: int  # of the PNG raster: the printer's dpi for Requested Resolution ID, at most [render] png_dpi
     background: int  # display value of Border Density
     cells: tuple[Rect, ...]  # every image box, in Image Box Position order
     empty_cells: tuple[tuple[Rect, int], ...]  # image boxes without an image, and their Empty Image Density
@@ -100,7 +101,9 @@ def viewing_for(snapshot: FilmSnapshot, profile: PrinterProfile) -> Viewing:
     )
 
 
-def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile) -> FilmPlan:
+def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile, png_dpi: int = DEFAULT_PNG_DPI) -> FilmPlan:
+    """What `snapshot` looks like printed. The images are placed on the printer's pixel grid (layout_film);
+    the PNG is drawn at that grid's dpi or at `png_dpi`, whichever is lower (the PDF has no dpi)."""
     layout = layout_film(snapshot, profile)
     geometry = layout.geometry
     to_points = 1 / MM_PER_POINT
@@ -173,7 +176,7 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile) -> FilmPlan:
     return FilmPlan(
         geometry.width * to_points,
         geometry.height * to_points,
-        layout.dpi,
+        min(layout.dpi, png_dpi),
         background,
         cells,
         tuple(empty),

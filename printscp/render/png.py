@@ -1,10 +1,12 @@
-"""FilmPlan -> PNG: an 8-bit grayscale raster of the whole film at the printer's resolution.
+"""FilmPlan -> PNG: an 8-bit grayscale raster of the whole film at `FilmPlan.dpi`: the printer's resolution
+for the film's Requested Resolution ID, or [render] png_dpi when that is lower (a 14INX17IN film at 600 dpi
+would be 8400 x 10200 pixels; the PDF keeps every printed pixel).
 
 Each image is resampled to its printed size as Magnification Type asks (PS3.3 C.13.3): REPLICATE and
 NONE copy pixels (nearest neighbour; NONE prints one image pixel per printer pixel, so it is only
-resampled when Pixel Aspect Ratio is not 1:1), BILINEAR interpolates linearly, and CUBIC uses the
-Smoothing Type: SHARP Lanczos-3, MEDIUM the Catmull-Rom cubic, SMOOTH the Catmull-Rom cubic followed
-by a Gaussian of half a source pixel.
+resampled when Pixel Aspect Ratio is not 1:1 or the PNG is drawn below the printer's dpi), BILINEAR
+interpolates linearly, and CUBIC uses the Smoothing Type: SHARP Lanczos-3, MEDIUM the Catmull-Rom
+cubic, SMOOTH the Catmull-Rom cubic followed by a Gaussian of half a source pixel.
 
 `FilmRaster` draws a film box by box: an image's display values are resampled and pasted as soon as
 they are computed, and dropped; only the film's raster and the box being drawn are in memory.

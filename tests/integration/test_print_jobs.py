@@ -390,7 +390,7 @@ def test_printer_configuration_retrieval(running: RunningServer) -> None:
             for f in item.SupportedImageDisplayFormatsSequence
         }
         standard = formats[("STANDARD\\1,1", "14INX17IN", "STANDARD")]
-        assert (standard.Columns, standard.Rows) == (2100, 2550)  # 14 x 17 in at 150 dpi
+        assert (standard.Columns, standard.Rows) == (4200, 5100)  # 14 x 17 in at 300 dpi
         assert ("SLIDE", "14INX17IN", "HIGH") in formats
         assert item.DecimateCropResult == "DEF DECIMATE"
         wrong = scu.n_get(uids.PRINTER_CONFIGURATION_RETRIEVAL, "1.2.3")

@@ -20,6 +20,7 @@ from pypdf import PdfReader
 
 from printscp import uids
 from printscp.archive.store import StoredJob
+from printscp.config import RenderConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "golden"))
 import exact_pixels  # noqa: E402
@@ -41,6 +42,13 @@ FILM_SIZES = {
     "A4": (210.0, 297.0),
     "A3": (297.0, 420.0),
 }
+
+
+@pytest.fixture
+def fine(start_server: Callable[..., RunningServer]) -> RunningServer:
+    """A server whose PNGs are drawn at up to 300 dpi ([render] png_dpi): a film at Requested Resolution ID HIGH
+    (600 dpi) gets a 300 dpi PNG, to measure where its images land to a twelfth of a millimetre."""
+    return start_server(sections={"render": RenderConfig(png_dpi=300)})
 
 
 def jobs_by_film_box(running: RunningServer) -> dict[str, StoredJob]:
@@ -147,7 +155,8 @@ def expected_cells(fmt: str, width: float, height: float) -> list[tuple[float, f
         ("STANDARD\\4,5", "14INX17IN", "PORTRAIT"),
     ],
 )
-def test_images_land_in_their_cells(running: RunningServer, fmt: str, size: str, orientation: str) -> None:
+def test_images_land_in_their_cells(fine: RunningServer, fmt: str, size: str, orientation: str) -> None:
+    running = fine
     width, height = FILM_SIZES[size]
     if orientation == "LANDSCAPE":
         width, height = height, width
@@ -169,7 +178,7 @@ def test_images_land_in_their_cells(running: RunningServer, fmt: str, size: str,
     job = jobs_by_film_box(running)[box]
     png = raster(job)
     dpi = job.manifest["films"][0]["png_dpi"]
-    assert dpi == 300
+    assert dpi == 300  # HIGH is 600 dpi, drawn at png_dpi
     rects_pt = {b["image_box_position"]: b["rect_pt"] for b in job.manifest["films"][0]["image_boxes"]}
     values = {}
     for position, (x, y, w, h) in enumerate(cells, start=1):
@@ -183,7 +192,8 @@ def test_images_land_in_their_cells(running: RunningServer, fmt: str, size: str,
     assert len(set(values.values())) == len(cells)  # every position shows its own image
 
 
-def test_slide_and_custom_layouts_on_film(running: RunningServer) -> None:
+def test_slide_and_custom_layouts_on_film(fine: RunningServer) -> None:
+    running = fine
     with PrintSCU(running.address) as scu:
         session = scu.film_session()
         slide = print_film(
@@ -204,6 +214,7 @@ def test_slide_and_custom_layouts_on_film(running: RunningServer) -> None:
         )
     jobs = jobs_by_film_box(running)
     png = raster(jobs[slide])
+    assert jobs[slide].manifest["films"][0]["png_dpi"] == 300
     # slide 1: a 36 x 24 mm box on the 50 mm pitch of a 7 x 8 grid centred on the 355.6 x 431.8 mm film
     left, top, w, h = bbox(png[:1000, :1000], int(png[round(40.9 / 25.4 * 300), round(27.8 / 25.4 * 300)]))
     assert (mm(left, 300), mm(top, 300), mm(w, 300), mm(h, 300)) == pytest.approx((9.8, 28.9, 36, 24), abs=0.3)
@@ -402,7 +413,8 @@ def test_latin_1_annotation(running: RunningServer) -> None:
     assert "Ärztin Ålesund ½ ©" in PdfReader(job.pdfs[0]).pages[0].extract_text()
 
 
-def test_trim_box_and_requested_image_size(running: RunningServer) -> None:
+def test_trim_box_and_requested_image_size(fine: RunningServer) -> None:
+    running = fine
     image = np.full((100, 100), 2048, dtype=np.uint16)
     with PrintSCU(running.address) as scu:
         session = scu.film_session()
@@ -427,6 +439,7 @@ def test_trim_box_and_requested_image_size(running: RunningServer) -> None:
         )
     jobs = jobs_by_film_box(running)
     png, plain_png = raster(jobs[trimmed]), raster(jobs[plain])
+    assert jobs[trimmed].manifest["films"][0]["png_dpi"] == 300
     grey = int(png[png.shape[0] // 2, png.shape[1] // 2])
     left, top, w, h = bbox(png, grey)
     assert (mm(w, 300), mm(h, 300)) == pytest.approx((100, 100), abs=0.2)  # Requested Image Size: 100 mm wide

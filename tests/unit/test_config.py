@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from printscp.config import ConfigError, load_config
+from printscp.config import ConfigError, PrinterProfile, RenderConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,6 +20,9 @@ def test_bundled_config_loads_and_resolves_archive_next_to_it() -> None:
     assert config.archive.folder == REPO / "films"
     assert config.printer.defaults.film_size_id in config.printer.film_size_ids
     assert "LABEL" in config.printer.annotation_display_formats
+    # a laser imager's resolutions decide the printable pixels; the PNGs are drawn at 150 dpi at most
+    assert dict(config.printer.resolutions) == {"STANDARD": 300, "HIGH": 600} == PrinterProfile().resolutions
+    assert config.render.png_dpi == 150 == RenderConfig().png_dpi
 
 
 def test_defaults_without_file() -> None:
@@ -43,6 +46,9 @@ def test_defaults_without_file() -> None:
         ("[printer.defaults]\nmax_density = 400\n", "printer.defaults.min_density"),
         ("[printer.defaults]\nborder_density = 'GREY'\n", "printer.defaults.border_density"),
         ("[printer.resolutions]\nULTRA = 600\n", "printer.resolutions.ULTRA"),
+        ("[render]\npng_dpi = 35\n", "render.png_dpi: dots per inch must be 36 to 1200"),
+        ("[render]\npng_dpi = 1201\n", "render.png_dpi: dots per inch must be 36 to 1200"),
+        ("[render]\npng_dpi = 150.5\n", "render.png_dpi: expected an integer"),
         (
             "[printer.annotation_display_formats.X]\nboxes = [[0.5, 0.5, 0.6, 0.1]]\n",
             "printer.annotation_display_formats.X.boxes[0]",

@@ -946,7 +946,8 @@ def test_fit_statuses_at_image_box_n_set() -> None:
         RequestedDecimateCropBehavior="FAIL",
     )
     assert image_box.image is before and image_box.requested_decimate_crop_behavior.value == "CROP"  # type: ignore
-    # 2048 columns at 150 dpi are 347 mm: Magnification Type NONE cannot decimate them into 101.6 mm
+    # a box of 101.6 x 127 mm prints 1200 x 1500 pixels at 300 dpi: Magnification Type NONE cannot decimate
+    # 2048 columns into it
     big = np.zeros((2048, 2048), dtype=np.uint16)
     fails(
         Status.IMAGE_LARGER_THAN_BOX,
@@ -960,7 +961,7 @@ def test_fit_statuses_at_image_box_n_set() -> None:
     assert (
         h.set_image(images[1], 2, np.zeros((256, 256), dtype=np.uint16), MagnificationType="NONE").status
         is Status.SUCCESS
-    )  # 43 mm at 150 dpi: fits
+    )  # 21.7 mm at 300 dpi: fits
 
 
 def test_fit_is_checked_again_at_print_time() -> None:
@@ -968,7 +969,7 @@ def test_fit_is_checked_again_at_print_time() -> None:
     session = h.session()
     box, images, _ = h.film_box(session, "STANDARD\\1,1", FilmSizeID="8INX10IN")
     assert h.set_image(images[0], 1, np.zeros((512, 512), dtype=np.uint16)).status is Status.SUCCESS
-    # the film box now asks for one image pixel per printer pixel; 512 px at 150 dpi = 86.7 mm still fits
+    # the film box now asks for one image pixel per printer pixel; 512 px at 300 dpi = 43.3 mm still fits
     h.engine.n_set(META, FILM_BOX, box, wire({"MagnificationType": "NONE"}))
     assert h.engine.n_action(META, FILM_BOX, box, 1, None).status is Status.SUCCESS
     h.set_image(
@@ -981,10 +982,10 @@ def test_fit_is_checked_again_at_print_time() -> None:
     )
     outcome = h.engine.n_action(META, SESSION, session, 1, None)
     assert outcome.status is Status.IMAGE_CROPPED and len(h.submitted) == 2
-    # an image that fits at best fit, then the film box asks for Magnification Type NONE: 2048 px at
-    # 150 dpi is 347 mm, and the printer's default DECIMATE cannot shrink without interpolation
+    # an image wider than the 2400 x 3000 pixels the film prints at 300 dpi is demagnified by the printer's
+    # default DECIMATE; then the film box asks for Magnification Type NONE, which cannot shrink
     box2, images2, _ = h.film_box(session, "STANDARD\\1,1", FilmSizeID="8INX10IN")
-    assert h.set_image(images2[0], 1, np.zeros((2048, 2048), dtype=np.uint16)).status is Status.SUCCESS
+    assert h.set_image(images2[0], 1, np.zeros((2600, 2600), dtype=np.uint16)).status is Status.IMAGE_DEMAGNIFIED
     h.engine.n_set(META, FILM_BOX, box2, wire({"MagnificationType": "NONE"}))
     fails(Status.IMAGE_LARGER_THAN_BOX, h.engine.n_action, META, FILM_BOX, box2, 1, None)
     assert len(h.submitted) == 2  # nothing queued

@@ -1,5 +1,6 @@
 from collections.abc import Callable
 from fractions import Fraction as F
+from typing import Any
 
 import pytest
 
@@ -107,7 +108,14 @@ def test_film_sizes_in_points(film_size: str, portrait_pt: tuple[float, float]) 
 
 from printscp.errors import PrintError  # noqa: E402
 from printscp.model.enums import MagnificationType, RequestedDecimateCropBehavior  # noqa: E402
-from printscp.model.layout import LayoutTables, Placement, Rect, film_geometry, place_image  # noqa: E402
+from printscp.model.layout import (  # noqa: E402
+    LayoutTables,
+    Placement,
+    Rect,
+    film_geometry,
+    place_image,
+    printable_pixels,
+)
 from printscp.status import Status  # noqa: E402
 
 TABLES = LayoutTables(
@@ -164,6 +172,8 @@ DECIMATE, CROP, FAIL = (
     RequestedDecimateCropBehavior.CROP,
     RequestedDecimateCropBehavior.FAIL,
 )
+NONE = MagnificationType.NONE
+IMAGE_LARGER = Status.IMAGE_LARGER_THAN_BOX
 
 
 def place(
@@ -216,3 +226,107 @@ def test_too_large_images_follow_requested_decimate_crop_behavior() -> None:
         with pytest.raises(PrintError) as error:
             call()
         assert error.value.status is Status.IMAGE_LARGER_THAN_BOX
+
+
+# --- the box's printable pixels decide (issue 13 item 3) ----------------------------------------------
+#
+# BOX is 100 x 50 mm; at 254 dpi (10 printer pixels per mm) it prints 1000 x 500 pixels (columns x rows).
+# Each case: place() arguments, then the status, the printed rectangle (mm) and the crop (top, left, rows,
+# columns of the source), or C603 and the start of its Error Comment.
+
+Case = tuple[dict[str, Any], Status | None, tuple[float, float, float, float] | str, tuple[int, int, int, int] | None]
+
+PIXEL_CASES: list[Case] = [
+    # fits the printable pixels: magnified up to the box as Magnification Type says, no status
+    ({"rows": 400, "columns": 400}, None, (35, 20, 50, 50), (0, 0, 400, 400)),
+    ({"rows": 500, "columns": 1000}, None, (10, 20, 100, 50), (0, 0, 500, 1000)),  # exactly the box's pixels
+    ({"rows": 500, "columns": 1000, "behavior": FAIL}, None, (10, 20, 100, 50), (0, 0, 500, 1000)),
+    ({"rows": 400, "columns": 400, "magnification": NONE}, None, (40, 25, 40, 40), (0, 0, 400, 400)),  # 1:1
+    # larger: FAIL refuses it, naming both sizes in pixels
+    ({"rows": 600, "columns": 600, "behavior": FAIL}, IMAGE_LARGER, "image 600 x 600 pixels, larger than", None),
+    (
+        {"rows": 501, "columns": 10, "default": FAIL},
+        IMAGE_LARGER,
+        "image 10 x 501 pixels, larger than its box's 1000 x 500",
+        None,
+    ),
+    # DECIMATE asked for by the SCU (B60A) or the printer's default (B604): the whole image, shrunk to fit
+    ({"rows": 600, "columns": 600, "behavior": DECIMATE}, Status.IMAGE_DECIMATED, (35, 20, 50, 50), (0, 0, 600, 600)),
+    ({"rows": 600, "columns": 600}, Status.IMAGE_DEMAGNIFIED, (35, 20, 50, 50), (0, 0, 600, 600)),
+    ({"rows": 100, "columns": 2000}, Status.IMAGE_DEMAGNIFIED, (10, 42.5, 100, 5), (0, 0, 100, 2000)),
+    # ... at its Requested Image Size when that fits the box
+    (
+        {"rows": 600, "columns": 600, "size": 40.0, "behavior": DECIMATE},
+        Status.IMAGE_DECIMATED,
+        (40, 25, 40, 40),
+        (0, 0, 600, 600),
+    ),
+    # ... which Magnification Type NONE cannot do
+    ({"rows": 600, "columns": 600, "magnification": NONE, "behavior": DECIMATE}, IMAGE_LARGER, "image 600 x 600", None),
+    ({"rows": 600, "columns": 600, "magnification": NONE}, IMAGE_LARGER, "image 600 x 600", None),
+    # CROP: the centre part that fits the box's pixels, one image pixel per printer pixel
+    ({"rows": 600, "columns": 1200, "behavior": CROP}, Status.IMAGE_CROPPED, (10, 20, 100, 50), (50, 100, 500, 1000)),
+    ({"rows": 800, "columns": 300, "behavior": CROP}, Status.IMAGE_CROPPED, (45, 20, 30, 50), (150, 0, 500, 300)),
+    ({"rows": 601, "columns": 300, "default": CROP}, Status.IMAGE_CROPPED, (45, 20, 30, 50), (50, 0, 500, 300)),
+    (
+        {"rows": 600, "columns": 1200, "magnification": NONE, "behavior": CROP},
+        Status.IMAGE_CROPPED,
+        (10, 20, 100, 50),
+        (50, 100, 500, 1000),
+    ),
+    # Pixel Aspect Ratio (row spacing \ column spacing): the smaller spacing is one printer pixel
+    ({"rows": 300, "columns": 450, "aspect": (1, 2)}, None, (10, 20 + 50 / 6, 100, 100 / 3), (0, 0, 300, 450)),
+    ({"rows": 300, "columns": 600, "aspect": (1, 2), "behavior": FAIL}, IMAGE_LARGER, "image 1200 x 300 pixels", None),
+    ({"rows": 300, "columns": 300, "aspect": (2, 1), "behavior": FAIL}, IMAGE_LARGER, "image 300 x 600 pixels", None),
+    (
+        {"rows": 300, "columns": 600, "aspect": (1, 2), "behavior": CROP},
+        Status.IMAGE_CROPPED,
+        (10, 30, 100, 30),  # 500 columns twice as wide as tall: 1000 printer pixels across, 300 down
+        (0, 50, 300, 500),
+    ),
+    (
+        {"rows": 300, "columns": 300, "aspect": (2, 1), "behavior": DECIMATE},
+        Status.IMAGE_DECIMATED,
+        (47.5, 20, 25, 50),
+        (0, 0, 300, 300),
+    ),
+]
+
+
+def case_id(case: Case) -> str:
+    arguments, status = case[0], case[1]
+    words = [f"{arguments['columns']}x{arguments['rows']}"]
+    words += [
+        f"{k}={v.value if hasattr(v, 'value') else v}" for k, v in arguments.items() if k not in ("rows", "columns")
+    ]
+    return "-".join([*words, status.name if status else "fits"])
+
+
+@pytest.mark.parametrize(("arguments", "status", "expected", "crop"), PIXEL_CASES, ids=map(case_id, PIXEL_CASES))
+def test_the_box_printable_pixels_decide_fit_decimate_crop_or_fail(
+    arguments: dict[str, Any],
+    status: Status | None,
+    expected: tuple[float, float, float, float] | str,
+    crop: tuple[int, int, int, int] | None,
+) -> None:
+    if status is IMAGE_LARGER:
+        with pytest.raises(PrintError) as error:
+            place(**arguments)
+        assert error.value.status is IMAGE_LARGER and error.value.message.startswith(str(expected))
+        assert len(f"image 65535 x 65535 pixels, larger than its box's {14 * 1200} x {17 * 1200}") <= 64  # LO
+        return
+    placement = place(**arguments)
+    assert placement.status is status
+    assert rect(placement.rect) == pytest.approx(expected)
+    assert placement.crop == crop
+
+
+def test_printable_pixels_are_the_whole_printer_pixels_of_a_box() -> None:
+    assert printable_pixels(BOX, 254) == (1000, 500)
+    assert printable_pixels(Rect(0, 0, 0.25, 0.25), 254) == (2, 2)  # 2.5 pixels: the half does not print
+    standard_4_5 = film_geometry("14INX17IN", PORTRAIT, ImageDisplayFormat.parse("STANDARD\\4,5"), TABLES).cells[0]
+    assert printable_pixels(standard_4_5, 300) == (1050, 1020)  # 88.9 x 86.36 mm
+    assert printable_pixels(standard_4_5, 150) == (525, 510)  # a 512-row CT slice would be demagnified
+    small = film_geometry("8INX10IN", PORTRAIT, ImageDisplayFormat.parse("STANDARD\\4,5"), TABLES).cells[19]
+    assert printable_pixels(small, 300) == (600, 600)  # 50.8 mm = 2 in, not 599 by rounding error
+    assert printable_pixels(small, 600) == (1200, 1200)

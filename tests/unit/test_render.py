@@ -219,17 +219,31 @@ def test_pdf_page_size_images_and_embedding() -> None:
     assert decoded == {(32, bytes([lut[100]])), (16, bytes([lut[4000]]))}  # lossless display values
 
 
-def test_png_resolution_and_raster() -> None:
-    film = snapshot(boxes=(image(64, 64, 4095), None), requested_resolution_id=RequestedResolutionID.HIGH)
-    plan = plan_film(film, PROFILE)
+@pytest.mark.parametrize(
+    ("resolution", "png_dpi", "dpi"),
+    [
+        (RequestedResolutionID.STANDARD, 150, 150),  # the printer's 300 dpi, drawn at [render] png_dpi
+        (RequestedResolutionID.HIGH, 300, 300),  # 600 dpi, drawn at 300
+        (RequestedResolutionID.STANDARD, 1200, 300),  # never above the printer's dpi
+    ],
+)
+def test_png_is_drawn_at_the_printer_dpi_or_png_dpi_whichever_is_lower(
+    resolution: RequestedResolutionID, png_dpi: int, dpi: int
+) -> None:
+    assert PROFILE.dpi(resolution.value) == {"STANDARD": 300, "HIGH": 600}[resolution.value]  # config.toml
+    film = snapshot(boxes=(image(64, 64, 4095), None), requested_resolution_id=resolution)
+    plan = plan_film(film, PROFILE, png_dpi)
+    assert plan.dpi == dpi == min(PROFILE.dpi(resolution.value), png_dpi)
     with Image.open(io.BytesIO(render_png(plan))) as png:
-        assert png.mode == "L" and png.size == (14 * 300, 17 * 300)
-        assert png.info["dpi"] == pytest.approx((300, 300), abs=0.01)  # pHYs stores dots per metre
+        assert png.mode == "L" and png.size == (14 * dpi, 17 * dpi)
+        assert png.info["dpi"] == pytest.approx((dpi, dpi), abs=0.02)  # pHYs stores whole dots per metre
         raster = np.asarray(png)
     lut = image_lut(12, PhotometricInterpretation.MONOCHROME2, Polarity.NORMAL, None, 1.0, 20, 300, LIGHT_BOX)
-    assert raster[17 * 150, 14 * 75] == lut[4095]  # centre of the image in the left cell
+    assert raster[17 * dpi // 2, 14 * dpi // 4] == lut[4095]  # centre of the image in the left cell
     assert raster[10, 10] == plan.background
-    assert raster[17 * 150, 14 * 225] == int(display_values(0.20, LIGHT_BOX))  # empty right cell
+    assert raster[17 * dpi // 2, 14 * dpi * 3 // 4] == int(display_values(0.20, LIGHT_BOX))  # empty right cell
+    # the image's place on the film does not depend on the PNG's resolution
+    assert plan.images[0].rect == plan_film(film, PROFILE).images[0].rect
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (37, 53), (600, 11)])  # 600: stripes of rows
