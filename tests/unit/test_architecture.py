@@ -162,8 +162,9 @@ LEAVES = {"printscp.config", "printscp.status", "printscp.errors", "printscp.pre
 
 
 def test_config_status_and_errors_are_leaves() -> None:
-    """STYLE: config, status and errors are leaves (and the vendor presets, data that config reads). What holds today: directly or not, they import only each
-    other, the print domain (printscp.model.*) and the package itself (for __version__)."""
+    """STYLE: config, status and errors are leaves (and the vendor presets, data that config reads). What holds
+    today: directly or not, they import only each other, the print domain (printscp.model.*) and the package
+    itself (for __version__)."""
     graph = import_graph()
     for leaf in sorted(LEAVES):
         beyond = {
