@@ -1135,3 +1135,21 @@ def test_configuration_information_longer_than_st_allows_is_refused() -> None:
     session = h.session()
     request = film_box_request(session, ConfigurationInformation="CS" + "9" * 4998)
     fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None, request, offending=0x20100150)
+
+
+def test_text_rules_hold_for_elements_read_before_the_engine() -> None:
+    """A request whose values something read already (a DEBUG log of it) is held to the same text rules."""
+    h = Harness(annotation=True)
+    session = h.session()
+    request = film_box_request(session, ConfigurationInformation="CS" + "9" * 4998)
+    list(request.iterall())
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None, request, offending=0x20100150)
+    h.film_box(session, AnnotationDisplayFormatID="LABEL")
+    box = h.engine.hierarchy.last_film_box()
+    assert box is not None
+    sent = _raw_text(dataset(AnnotationPosition=1), 0x20300020, "LO", b"caf\xe9")
+    list(sent.iterall())
+    annotation = box.annotation_boxes[0].sop_instance_uid
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, ANNOTATION, ANNOTATION, annotation, sent, offending=0x20300020
+    )
