@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydicom.charset import convert_encodings
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
@@ -75,3 +76,7 @@ def apply_session_character_set(dataset: Dataset, character_set: tuple[str, ...]
             )
     elif character_set:
         dataset.SpecificCharacterSet = list(character_set)
+        # pydicom decodes received text in the character set the data set was read with, not in the one set
+        # after: the request's text is in the session's
+        implicit_vr, little_endian = dataset.original_encoding
+        dataset.set_original_encoding(implicit_vr, little_endian, convert_encodings(list(character_set)))
