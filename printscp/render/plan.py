@@ -14,6 +14,7 @@ at once (render/film.py draws the PDF's and the PNG's image of a box from one co
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass
 
 from printscp.model.enums import REFLECTIVE_MEDIUM_TYPES, MagnificationType
@@ -164,12 +165,11 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile) -> FilmPlan:
         )
     texts = []
     for annotation in snapshot.annotations:
-        if annotation.text_string and annotation.annotation_position <= len(geometry.annotation_boxes):
+        if annotation.text_string and 1 <= annotation.annotation_position <= len(geometry.annotation_boxes):
             rect = geometry.annotation_boxes[annotation.annotation_position - 1].scaled(to_points)
-            texts.append(_text_box(annotation.annotation_position, rect, annotation.text_string, contrast_value))
-            fonts.report_missing(
-                annotation.text_string, f"film box {snapshot.film_box_uid} annotation {annotation.annotation_position}"
-            )
+            text = drawable(annotation.text_string)
+            texts.append(_text_box(annotation.annotation_position, rect, text, contrast_value))
+            fonts.report_missing(text, f"film box {snapshot.film_box_uid} annotation {annotation.annotation_position}")
     return FilmPlan(
         geometry.width * to_points,
         geometry.height * to_points,
@@ -183,6 +183,14 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile) -> FilmPlan:
         contrast_value,
         tuple(texts),
     )
+
+
+def drawable(text: str) -> str:
+    """Annotation text as one line the writers can set: control characters (which no value rule lets through
+    but C1 ones, read from ISO_IR 100), line and paragraph separators (which stop Pillow's text layout) and
+    lone surrogates (which no PDF encoding takes) become spaces. Everything else is drawn, if need be as the
+    font's empty box."""
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs") else c for c in text)
 
 
 def _text_box(position: int, rect: Rect, text: str, value: int) -> TextBox:
