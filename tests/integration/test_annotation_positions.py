@@ -1,4 +1,4 @@
-"""Personalities over a real association with a pynetdicom SCU (DCMTK's stock profiles:
+"""Annotation positions under each personality over a real association with a pynetdicom SCU (DCMTK's stock profiles:
 test_dcmtk_personalities.py)."""
 
 from __future__ import annotations
