@@ -189,7 +189,7 @@ class PrintEngine:
         if sop_class is sop_classes.BASIC_FILM_SESSION:
             session = self.hierarchy.find(sop_class_uid, sop_instance_uid)
             assert isinstance(session, FilmSession)
-            session.update(decode(dataset, sop_class, Service.N_SET, ctx))
+            session.update(decode(dataset, sop_class, Service.N_SET, ctx), luts)
             result = encode.encode_film_session(session, self.profile)
         elif sop_class is sop_classes.BASIC_FILM_BOX:
             box = self.hierarchy.film_box_for_update(sop_instance_uid)
@@ -203,7 +203,16 @@ class PrintEngine:
             session = self.hierarchy.require_film_session()
             if dataset is not None:
                 apply_session_character_set(dataset, session.specific_character_set)
-            annotation.update(decode(dataset, sop_class, Service.N_SET, ctx))
+            placed = annotation.update(decode(dataset, sop_class, Service.N_SET, ctx), self.profile)
+            if placed is not None and placed is not annotation:
+                # Leniency.ANNOTATION_POSITION. Answered 0000: H.2.4 has no warning for an M/M attribute
+                # (0116 is for U/M and U/U values replaced by a default), and Annex H does not use 0001
+                # (digest 9.3); the personality, not a status, tells the SCU (conformance statement).
+                log.info(
+                    "Annotation Box %s names another position: its text went to Annotation Position %d",
+                    sop_instance_uid,
+                    placed.annotation_position,
+                )
             result = encode.encode_annotation_box(annotation, session.specific_character_set, self.profile)
         else:
             image_box = self.hierarchy.image_box_for_update(sop_class_uid, sop_instance_uid)

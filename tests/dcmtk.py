@@ -58,6 +58,36 @@ IHERESTRICTED: Mapping[str, str] = {
     "PresentationLUTinFilmSession": "false",
 }
 
+STOCK_PRINTERS = Path("/etc/dcmtk/printers.cfg")  # DCMTK's printer profiles, as Debian's dcmtk ships them
+_SCP_ONLY_KEYS = frozenset({"hostname", "port", "type", "aetitle", "description"})
+
+
+def stock_printer(section: str, path: Path = STOCK_PRINTERS) -> dict[str, str]:
+    """The SCU-side settings of one printer section of DCMTK's printers.cfg as shipped (AGFA, KODAK, ...):
+    every key of `[section]` but those that say where and what the SCP is (Hostname, Port, Type, Aetitle,
+    Description), which DcmtkPrintClient sets for the printer under test. Keys keep their spelling; a
+    missing file or section fails the test (CI installs DCMTK), it never skips."""
+    assert path.is_file(), f"{path} is missing; install DCMTK (apt-get install dcmtk)"
+    settings: dict[str, str] = {}
+    current: str | None = None
+    for raw in path.read_text(encoding="latin-1").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]") and not line.startswith("[["):
+            current = line[1:-1].strip()
+            continue
+        if line.startswith("[["):
+            current = None
+            continue
+        if current == section and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            if key.lower() not in _SCP_ONLY_KEYS:
+                settings[key] = value
+    assert settings, f"no printer [{section}] in {path}"
+    return settings
+
+
 # PS3.7 C.1 warnings, as DCMTK's DICOM_WARNING_STATUS counts them
 _WARNINGS = (0x0001, 0x0107, 0x0116)
 

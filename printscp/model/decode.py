@@ -3,7 +3,7 @@
 PS3.4 H.2.4 and PS3.7 10.1:
 
 * an attribute the table does not list for the operation      -> 0105 No such Attribute
-  (or lists but this printer's profile switches off)
+  (or lists but this printer's profile switches off, or its personality does not admit)
 * an M/M attribute that is absent                              -> 0120 Missing Attribute
 * an M/M attribute that is present but empty                   -> 0121 Missing Attribute Value
 * a value that pydicom cannot read, or that its rule refuses   -> 0106 Invalid Attribute Value (model/values.py)
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydicom.charset import convert_encodings
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
@@ -49,7 +50,7 @@ def decode(dataset: Dataset | None, sop_class: SOPClass, service: Service, ctx: 
             if usage is Usage.MM:
                 raise MissingAttribute(f"{describe(tag)} is required", [tag])
             continue
-        elem = read_element(dataset, tag)
+        elem = read_element(dataset, tag, text_rules=not row.relaxed(ctx.profile))
         check_vr(elem)
         if elem.VR != "SQ" and is_empty(elem):
             if usage is Usage.MM:
@@ -75,3 +76,7 @@ def apply_session_character_set(dataset: Dataset, character_set: tuple[str, ...]
             )
     elif character_set:
         dataset.SpecificCharacterSet = list(character_set)
+        # pydicom decodes received text in the character set the data set was read with, not in the one set
+        # after: the request's text is in the session's
+        implicit_vr, little_endian = dataset.original_encoding
+        dataset.set_original_encoding(implicit_vr, little_endian, convert_encodings(list(character_set)))

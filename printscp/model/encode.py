@@ -26,6 +26,7 @@ from printscp.status import Status
 
 # (2100,0500): PS3.4 calls it Referenced Print Job Sequence; pydicom's keyword of that name is (2120,0070).
 REFERENCED_PRINT_JOB_SEQUENCE = Tag(0x2100, 0x0500)
+LO_CHARACTERS = 64  # PS3.5 6.2
 
 
 def _reference_item(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
@@ -73,15 +74,17 @@ def encode_film_session(session: FilmSession, profile: PrinterProfile) -> Datase
 
 
 def encode_film_box(box: FilmBox, session: FilmSession, profile: PrinterProfile, with_annotations: bool) -> Dataset:
-    """The complete attribute list of a film box (PS3.7 10.1.5: what an N-CREATE-RSP returns)."""
-    ds = encode_attributes(box.attributes, sop_classes.BASIC_FILM_BOX, profile)
+    """The complete attribute list of a film box (PS3.7 10.1.5: what an N-CREATE-RSP returns), with the values
+    it prints with (its session's presentation values where it has none, model/session.py)."""
+    attributes = box.printed_attributes
+    ds = encode_attributes(attributes, sop_classes.BASIC_FILM_BOX, profile)
     _character_set(ds, session.specific_character_set)
     ds.ReferencedFilmSessionSequence = [_reference_item(session.sop_class_uid, session.sop_instance_uid)]
     if profile.supports_presentation_lut:
         # PS3.4 H.4.2.2.1.1: U/MC for a P-LUT-capable SCP; report the values that will be used
-        if box.attributes.illumination is None:
+        if attributes.illumination is None:
             ds.Illumination = profile.illumination_for(session.medium_type)
-        if box.attributes.reflected_ambient_light is None:
+        if attributes.reflected_ambient_light is None:
             ds.ReflectedAmbientLight = profile.defaults.reflected_ambient_light
     ds.ReferencedImageBoxSequence = [_reference_item(b.sop_class_uid, b.sop_instance_uid) for b in box.image_boxes]
     if with_annotations:
@@ -116,6 +119,8 @@ def encode_image_box(box: ImageBox, profile: PrinterProfile) -> Dataset:
 
 def encode_annotation_box(box: AnnotationBox, character_set: tuple[str, ...], profile: PrinterProfile) -> Dataset:
     ds = encode_attributes(box, sop_classes.BASIC_ANNOTATION_BOX, profile)
+    if len(box.text_string) > LO_CHARACTERS:  # texts placed together (Leniency.ANNOTATION_POSITION) print whole
+        ds.TextString = box.text_string[:LO_CHARACTERS]
     _character_set(ds, character_set)
     return ds
 

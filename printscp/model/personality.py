@@ -61,9 +61,10 @@ LENIENCIES: Mapping[Leniency, LeniencyRule] = {
         "0106 Invalid attribute value: Annotation Position differs from the box's (PS3.4 H.4.5.1.2.1)",
     ),
     Leniency.ANNOTATION_TEXT: LeniencyRule(
-        "Text String longer than 64 characters is cut to 64, and control characters become spaces",
+        "Text String longer than 64 characters is cut to 64, control characters become spaces, and bytes "
+        "outside the repertoire are read as ISO_IR 100 (no Specific Character Set) or print as U+FFFD",
         "modalities that print a whole demographic line as one annotation",
-        "0106 Invalid attribute value: Text String is LO, 64 characters (PS3.5 6.2)",
+        "0106 Invalid attribute value: Text String is LO, 64 characters of its repertoire (PS3.5 6.1, 6.2)",
     ),
 }
 

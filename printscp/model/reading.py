@@ -6,7 +6,7 @@ model/values.py run on values already read and an exception inside one is a bug 
 
 from __future__ import annotations
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from printscp.errors import InvalidAttributeValue, PrintError
@@ -15,16 +15,17 @@ from printscp.model.values import describe
 SPECIFIC_CHARACTER_SET = 0x00080005
 
 
-def read_element(dataset: Dataset, tag: int) -> DataElement:
+def read_element(dataset: Dataset, tag: int, text_rules: bool = True) -> DataElement:
     """The element `tag` of a request with its value, and the values of its sequence items, read.
 
     pydicom reads values lazily and raises many kinds of exception on bytes it cannot read; this is
     the only place that lets it, so every such failure is the SCU's malformed value (0106). Text is
-    also held to the request's character repertoire here, where its bytes are still at hand, because
-    pydicom only warns about bytes its character set cannot decode (and replaces them).
+    also held to the request's character repertoire and its VR's length here (`text_rules`; off only
+    for a value a leniency repairs instead, model/personality.py), because pydicom only warns about
+    bytes its character set cannot decode (and replaces them).
     """
     try:
-        return _read(dataset, tag, _character_sets(dataset))
+        return _read(dataset, tag, _character_sets(dataset), text_rules)
     except PrintError:
         raise
     except Exception as exc:  # any failure of pydicom to read the bytes the SCU sent
@@ -44,29 +45,35 @@ def _character_sets(dataset: Dataset) -> tuple[str, ...]:
     return tuple(str(term).strip() for term in ([elem.value] if isinstance(elem.value, str) else elem.value))
 
 
-def _read(dataset: Dataset, tag: int, character_sets: tuple[str, ...]) -> DataElement:
-    raw = dataset.get_item(tag)  # as received, before pydicom decodes it
+def _read(dataset: Dataset, tag: int, character_sets: tuple[str, ...], text_rules: bool = True) -> DataElement:
+    received = dataset.get_item(tag)  # as received, before pydicom decodes it (unless something read it already)
     elem = dataset[tag]
     if elem.VR == "SQ":
         for item in elem.value or []:
             nested = _character_sets(item) or character_sets
             for item_tag in item.keys():
                 _read(item, item_tag, nested)
-    elif elem.VR in TEXT_VRS and raw is not None and isinstance(raw.value, bytes):
-        _check_text(elem, raw.value, character_sets)
+    elif text_rules and elem.VR in TEXT_VRS:
+        encoded = received.value if isinstance(received, RawDataElement) else None
+        _check_text(elem, encoded if isinstance(encoded, bytes) else None, character_sets)
     return elem
 
 
-def _check_text(elem: DataElement, encoded: bytes, character_sets: tuple[str, ...]) -> None:
+def _check_text(elem: DataElement, encoded: bytes | None, character_sets: tuple[str, ...]) -> None:
+    """The checks on the bytes sent when they are at hand, else on the text pydicom made of them: an
+    element read before (a log of the request at DEBUG) is held to the same rules."""
     values = elem.value if isinstance(elem.value, (list, tuple)) else [elem.value]
     texts = [str(v) for v in values if v is not None]
-    if all(term in _DEFAULT_REPERTOIRE for term in character_sets) and any(b >= 0x80 for b in encoded):
+    if all(term in _DEFAULT_REPERTOIRE for term in character_sets) and (
+        any(b >= 0x80 for b in encoded) if encoded is not None else any(c > "\x7f" for t in texts for c in t)
+    ):
         raise InvalidAttributeValue(
             f"{describe(elem.tag)} has bytes outside the default character repertoire and no Specific Character "
             "Set (0008,0005) names another (PS3.5 6.1.2.1)",
             [elem.tag],
         )
-    if any("\ufffd" in text for text in texts) and "\ufffd".encode() not in encoded:
+    # pydicom puts U+FFFD for bytes it cannot decode; one the SCU sent itself, encoded, is text
+    if any("\ufffd" in text for text in texts) and (encoded is None or "\ufffd".encode() not in encoded):
         raise InvalidAttributeValue(f"{describe(elem.tag)} is not valid text in {'/'.join(character_sets)}", [elem.tag])
     limit = MAX_CHARACTERS.get(elem.VR)
     if limit is not None and any(len(text) > limit for text in texts):

@@ -44,6 +44,7 @@ from printscp.model.enums import (
     RequestedDecimateCropBehavior,
 )
 from printscp.model.layout import FilmGeometry, LayoutError
+from printscp.model.personality import Leniency
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import (
     AnnotationSnapshot,
@@ -69,6 +70,9 @@ FIT_MESSAGES = {
 }
 
 PresentationLUTs = Mapping[str, "PresentationLUT"]  # SOP Instance UID -> the association's P-LUT
+
+# Leniency.FILM_SESSION_PRESENTATION: the Film Box attributes a Film Session may hold (pre-CP-173 placement)
+SESSION_PRESENTATION = ("illumination", "reflected_ambient_light", "referenced_presentation_lut")
 
 
 @dataclass
@@ -104,12 +108,24 @@ class FilmSession:
     owner_id: str
     memory_allocation: int | None = None
     proposed_study: ProposedStudy | None = None
+    # Leniency.FILM_SESSION_PRESENTATION (pre-CP-173 placement); None: not sent
+    illumination: int | None = None
+    reflected_ambient_light: int | None = None
+    referenced_presentation_lut: str | None = None  # SOP Instance UID
     film_boxes: list[FilmBox] = field(default_factory=list)
 
     sop_class_uid = uids.BASIC_FILM_SESSION
 
-    def update(self, values: Mapping[str, Any]) -> None:
+    def update(self, values: Mapping[str, Any], luts: PresentationLUTs) -> None:
         """N-SET (PS3.4 H.4.1.2.2)."""
+        if values.get("referenced_presentation_lut") is not None:
+            # a session P-LUT prints the images of every Film Box and Image Box without their own
+            candidate = dataclasses.replace(self, **values)
+            for box in self.film_boxes:
+                attributes = candidate.presentation_for(box.attributes)
+                for image_box in box.image_boxes:
+                    if image_box.referenced_presentation_lut is None:
+                        check_lut_matches(_lut(luts, attributes.referenced_presentation_lut), image_box.image)
         character_set = values.get("specific_character_set", self.specific_character_set)
         if self.film_boxes and not same_character_set(character_set, self.specific_character_set):
             # its Film Boxes' text was decoded in the old set and must stay in the session's (H.4.2.2.1.3)
@@ -120,6 +136,16 @@ class FilmSession:
                 [SPECIFIC_CHARACTER_SET],
             )
         _assign(self, values)
+
+    def presentation_for(self, attributes: FilmBoxAttributes) -> FilmBoxAttributes:
+        """A Film Box's `attributes` with this session's Illumination, Reflected Ambient Light and P-LUT where
+        the box has none of its own (Leniency.FILM_SESSION_PRESENTATION: only that personality sets them)."""
+        inherited = {
+            name: getattr(self, name)
+            for name in SESSION_PRESENTATION
+            if getattr(attributes, name) is None and getattr(self, name) is not None
+        }
+        return dataclasses.replace(attributes, **inherited) if inherited else attributes
 
     def create_film_box(
         self,
@@ -143,7 +169,7 @@ class FilmSession:
             )
         except LayoutError as exc:
             raise InvalidAttributeValue(f"Image Display Format (2010,0010): {exc}", [0x20100010]) from None
-        box = FilmBox(sop_instance_uid, attributes, image_box_sop_class_uid, geometry)
+        box = FilmBox(sop_instance_uid, attributes, image_box_sop_class_uid, geometry, weakref.ref(self))
         parent = weakref.ref(box)
         box.image_boxes = [
             ImageBox(generate_uid(), image_box_sop_class_uid, position, parent, **image_box_values)
@@ -166,6 +192,7 @@ class FilmBox:
     attributes: FilmBoxAttributes  # replaced as a whole by N-SET, so it is always valid
     image_box_sop_class_uid: str
     geometry: FilmGeometry  # from the create-only attributes, so fixed for the film box's life
+    _session: weakref.ref[FilmSession] = field(repr=False)  # weak, as its boxes refer to it (_Child)
     image_boxes: list[ImageBox] = field(default_factory=list)
     annotation_boxes: list[AnnotationBox] = field(default_factory=list)
     printed: bool = False
@@ -176,10 +203,44 @@ class FilmBox:
     def has_image(self) -> bool:
         return any(box.image is not None for box in self.image_boxes)
 
+    @property
+    def printed_attributes(self) -> FilmBoxAttributes:
+        """The attributes it prints with: its own, and its session's presentation values where it has none."""
+        return self._printed(self.attributes)
+
+    def _printed(self, attributes: FilmBoxAttributes) -> FilmBoxAttributes:
+        session = self._session()
+        return attributes if session is None else session.presentation_for(attributes)
+
+    def place_annotation(self, sender: AnnotationBox, position: int, text: str | None) -> AnnotationBox | None:
+        """Leniency.ANNOTATION_POSITION: the Text String of an Annotation Box N-SET naming `position`, not the
+        sender's own. Like any N-SET it replaces what the sender's earlier N-SETs wrote (an empty text only
+        erases that); the text goes where `put_text` finds room. Returns the box that took the text."""
+        if text is None:
+            return None
+        for box in self.annotation_boxes:
+            if box.set_by == sender.sop_instance_uid:
+                box.text_string, box.set_by = "", ""
+        return self.put_text(text, sender.sop_instance_uid, position) if text else None
+
+    def put_text(self, text: str, set_by: str, position: int) -> AnnotationBox:
+        """The free box (no text) nearest to `position` takes `text`: the box at `position` itself when it exists
+        and is free, the lower position on a tie; with none free it is appended to the last box's: never lost."""
+        free = [box for box in self.annotation_boxes if not box.text_string]
+        target = min(
+            free, key=lambda box: (abs(box.annotation_position - position), box.annotation_position), default=None
+        )
+        if target is None:
+            last = self.annotation_boxes[-1]
+            last.text_string = f"{last.text_string} {text}"
+            return last
+        target.text_string, target.set_by = text, set_by
+        return target
+
     def update(self, values: Mapping[str, Any], luts: PresentationLUTs) -> None:
         """N-SET (PS3.4 H.4.2.2.2); the film box's P-LUT applies to the images without their own."""
         attributes = dataclasses.replace(self.attributes, **values)
-        film_lut = _lut(luts, attributes.referenced_presentation_lut)
+        film_lut = _lut(luts, self._printed(attributes).referenced_presentation_lut)
         for image_box in self.image_boxes:
             if image_box.referenced_presentation_lut is None:
                 check_lut_matches(film_lut, image_box.image)
@@ -227,7 +288,8 @@ class ImageBox(_Child):
         film_box = self.film_box
         snapshot = snapshot_image_box(candidate, film_box, luts)
         check_density_range(snapshot.min_density, snapshot.max_density)
-        lut = _lut(luts, candidate.referenced_presentation_lut or film_box.attributes.referenced_presentation_lut)
+        film_lut = film_box.printed_attributes.referenced_presentation_lut
+        lut = _lut(luts, candidate.referenced_presentation_lut or film_lut)
         check_lut_matches(lut, candidate.image)
         warnings = []
         if candidate.image is not None:
@@ -248,14 +310,27 @@ class AnnotationBox(_Child):
     annotation_position: int
     _parent: weakref.ref[FilmBox] = field(repr=False)
     text_string: str = ""
+    set_by: str = ""  # the Annotation Box whose N-SET wrote text_string (another one's: a placed text)
 
     sop_class_uid = uids.BASIC_ANNOTATION_BOX
 
-    def update(self, values: Mapping[str, Any]) -> None:
-        """N-SET (PS3.4 H.4.5.1.2.1)."""
+    def update(self, values: Mapping[str, Any], profile: PrinterProfile) -> AnnotationBox | None:
+        """N-SET (PS3.4 H.4.5.1.2.1); returns the box whose text it changed, if any."""
         values = dict(values)
-        check_position(values.pop("annotation_position"), self.annotation_position, ANNOTATION_POSITION)
-        _assign(self, values)
+        position = values.pop("annotation_position")
+        if position != self.annotation_position and profile.allows(Leniency.ANNOTATION_POSITION):
+            return self.film_box.place_annotation(self, position, values.get("text_string"))
+        check_position(position, self.annotation_position, ANNOTATION_POSITION)
+        if "text_string" not in values:
+            return None
+        # a text another box's N-SET placed here gives way to the box's own, and moves on (never lost)
+        displaced = self.text_string if self.set_by not in ("", self.sop_instance_uid) else ""
+        displaced_by = self.set_by
+        self.text_string = values["text_string"]
+        self.set_by = self.sop_instance_uid if self.text_string else ""
+        if displaced:
+            self.film_box.put_text(displaced, displaced_by, self.annotation_position)
+        return self
 
 
 Instance = FilmSession | FilmBox | ImageBox | AnnotationBox | PresentationLUT
@@ -306,7 +381,7 @@ def check_lut_matches(plut: PresentationLUT | None, image: GrayscaleImage | None
 
 def snapshot_image_box(ib: ImageBox, box: FilmBox, luts: PresentationLUTs) -> ImageBoxSnapshot:
     """Freeze one image box; its values override the film box's (PS3.4 H.4.3.1.2.1)."""
-    film = box.attributes
+    film = box.printed_attributes
     plut = _lut(luts, ib.referenced_presentation_lut or film.referenced_presentation_lut)
     return ImageBoxSnapshot(
         image_box_position=ib.image_box_position,
@@ -326,7 +401,8 @@ def snapshot_image_box(ib: ImageBox, box: FilmBox, luts: PresentationLUTs) -> Im
 
 def snapshot_film(session: FilmSession, box: FilmBox, luts: PresentationLUTs) -> FilmSnapshot:
     """Freeze one film box and everything it prints, for a print job."""
-    attributes = {f.name: getattr(box.attributes, f.name) for f in dataclasses.fields(FilmBoxAttributes)}
+    printed = box.printed_attributes
+    attributes = {f.name: getattr(printed, f.name) for f in dataclasses.fields(FilmBoxAttributes)}
     return FilmSnapshot(
         **attributes,
         film_session_uid=session.sop_instance_uid,
@@ -491,7 +567,7 @@ class Hierarchy:
         for instance in self._instances.values():
             reference = instance.attributes if isinstance(instance, FilmBox) else instance
             if (
-                isinstance(reference, (FilmBoxAttributes, ImageBox))
+                isinstance(reference, (FilmBoxAttributes, ImageBox, FilmSession))
                 and reference.referenced_presentation_lut == plut.sop_instance_uid
             ):
                 raise ProcessingFailure(

@@ -30,6 +30,7 @@ from printscp.model.enums import (
     Trim,
 )
 from printscp.model.images import grayscale_image
+from printscp.model.personality import Leniency
 from printscp.model.profile import PrinterProfile
 from printscp.model.values import (
     Parser,
@@ -102,6 +103,12 @@ class Attribute:
     get: bool = True  # returned by N-GET (and in the N-CREATE response)
     omit_empty: bool = False  # an N-GET leaves it out while it is ""
     reference: str | None = None  # the SOP class of the instance whose UID the value is (a reference sequence)
+    # A row the standard's table does not have, taken only when the personality allows this leniency (else
+    # 0105 like any attribute not listed; model/personality.py)
+    admitted_by: Leniency | None = None
+    # Read without its VR's text rules (repertoire, length) when the personality allows this leniency: the
+    # value rule repairs the value instead of refusing it
+    relaxed_by: Leniency | None = None
 
     @functools.cached_property
     def tag(self) -> int:
@@ -111,6 +118,14 @@ class Attribute:
         if service is Service.N_CREATE:
             return self.create
         return self.set if service is Service.N_SET else None
+
+    def available(self, profile: PrinterProfile) -> bool:
+        """Whether this printer takes the attribute: the capability it needs, and its personality."""
+        return self.enabled(profile) and (self.admitted_by is None or profile.allows(self.admitted_by))
+
+    def relaxed(self, profile: PrinterProfile) -> bool:
+        """Whether its value is read without its VR's text rules on this printer (`relaxed_by`)."""
+        return self.relaxed_by is not None and profile.allows(self.relaxed_by)
 
 
 @dataclass(frozen=True)
@@ -128,10 +143,10 @@ class SOPClass:
 
     def request_attributes(self, service: Service, profile: PrinterProfile) -> tuple[Attribute, ...]:
         """The attributes a request of `service` may carry on this printer."""
-        return tuple(a for a in self.attributes if a.usage(service) is not None and a.enabled(profile))
+        return tuple(a for a in self.attributes if a.usage(service) is not None and a.available(profile))
 
     def returned_attributes(self, profile: PrinterProfile) -> tuple[Attribute, ...]:
-        return tuple(a for a in self.attributes if a.get and a.enabled(profile))
+        return tuple(a for a in self.attributes if a.get and a.available(profile))
 
     def defaults(self, profile: PrinterProfile) -> dict[str, Any]:
         """Model field -> value of every attribute that has a default: a new instance before the request."""
@@ -194,6 +209,40 @@ BASIC_FILM_SESSION = SOPClass(
         Attribute("OwnerID", "owner_id", text(16), UU, UU, constant("")),
         # Retired in PS3.4 (CP 1155) but still sent by modalities; the only identity a film may carry
         Attribute("ProposedStudySequence", "proposed_study", proposed_study, UU, UU, constant(None)),
+        # Film Box attributes since CP 173, Film Session ones before it: taken by the compatible personality
+        # only, checked as the Film Box rows are; a Film Box without its own prints with them
+        # (FilmBox.printed_attributes in model/session.py)
+        Attribute(
+            "Illumination",
+            "illumination",
+            integer_between(1, 65535),
+            UU,
+            UU,
+            constant(None),
+            _plut,
+            admitted_by=Leniency.FILM_SESSION_PRESENTATION,
+        ),
+        Attribute(
+            "ReflectedAmbientLight",
+            "reflected_ambient_light",
+            integer_between(0, 65535),
+            UU,
+            UU,
+            constant(None),
+            _plut,
+            admitted_by=Leniency.FILM_SESSION_PRESENTATION,
+        ),
+        Attribute(
+            "ReferencedPresentationLUTSequence",
+            "referenced_presentation_lut",
+            referenced_presentation_lut,
+            UU,
+            UU,
+            constant(None),
+            _plut,
+            reference=uids.PRESENTATION_LUT,
+            admitted_by=Leniency.FILM_SESSION_PRESENTATION,
+        ),
     ),
 )
 
@@ -371,7 +420,15 @@ BASIC_ANNOTATION_BOX = SOPClass(
     frozenset({Service.N_SET, Service.N_GET}),
     (
         Attribute("AnnotationPosition", "annotation_position", image_box_position, None, M),
-        Attribute("TextString", "text_string", text(64), None, U, constant("")),
+        Attribute(
+            "TextString",
+            "text_string",
+            text(64, repaired_by=Leniency.ANNOTATION_TEXT),
+            None,
+            U,
+            constant(""),
+            relaxed_by=Leniency.ANNOTATION_TEXT,
+        ),
     ),
     offered=_annotation,
 )

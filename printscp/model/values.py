@@ -16,13 +16,14 @@ are already read, so an exception inside one is a bug of ours, answered 0110 by 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import pydicom.charset
-from pydicom.datadict import dictionary_description, dictionary_VR, tag_for_keyword
+from pydicom.datadict import dictionary_description, dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
@@ -31,6 +32,7 @@ from pydicom.uid import UID
 from printscp import uids
 from printscp.errors import InvalidAttributeValue, MissingAttribute, PrintWarning, tag_str
 from printscp.model.layout import ImageDisplayFormat, LayoutError
+from printscp.model.personality import Leniency
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import ProposedStudy, frozen_mapping
 from printscp.model.session import Hierarchy
@@ -127,6 +129,14 @@ def enumerated(enum: type[StrEnum]) -> Parser:
 _CS = re.compile(r"[A-Z0-9 _]{1,16}")
 
 
+def vendor_term(value: str, elem: DataElement, ctx: Context) -> str | None:
+    """The supported term the printer's `term_aliases` map a vendor's Defined Term to (Leniency.VENDOR_TERMS:
+    accepted as listed, with no warning), or None: no alias, or a personality that does not allow them."""
+    if not ctx.profile.allows(Leniency.VENDOR_TERMS):
+        return None
+    return ctx.profile.term_aliases.get(keyword_for_tag(elem.tag), {}).get(value)
+
+
 def defined_term(
     supported: Callable[[PrinterProfile], Iterable[str]],
     default: Callable[[PrinterProfile], str] | None,
@@ -137,6 +147,9 @@ def defined_term(
 
     def parse(elem: DataElement, ctx: Context) -> Any:
         value = read_string(elem)
+        alias = vendor_term(value, elem, ctx)  # before the CS check: the printer lists it as its vendor spells it
+        if alias is not None:
+            return convert(alias)
         if not _CS.fullmatch(value):
             raise InvalidAttributeValue(f"{describe(elem.tag)} '{value}' is not a valid CS value", [elem.tag])
         if value in supported(ctx.profile):
@@ -159,14 +172,20 @@ def defined_term(
     return parse
 
 
-def text(max_length: int) -> Parser:
-    """LO (64) or SH (16) text; longer values or control characters are invalid (PS3.5 6.2)."""
+def text(max_length: int, repaired_by: Leniency | None = None) -> Parser:
+    """LO (64) or SH (16) text; longer values or control characters are invalid (PS3.5 6.2), unless the
+    personality allows `repaired_by`: then control characters become spaces and the text is cut to
+    `max_length` (its row reads it without the VR's text rules, model/sop_classes.py `relaxed_by`)."""
 
     def parse(elem: DataElement, ctx: Context) -> str:
         value = read_single(elem)
         if not isinstance(value, str):
             raise InvalidAttributeValue(f"{describe(elem.tag)} is not text", [elem.tag])
         value = value.rstrip(" \x00")  # NUL padding is wrong but common: tolerated at the end only
+        if repaired_by is not None and ctx.profile.allows(repaired_by):
+            # C0, DEL and C1 (bytes 0x80-0x9F read in the default repertoire as ISO_IR 100 by pydicom)
+            printable = "".join(" " if unicodedata.category(c) == "Cc" else c for c in value)
+            return printable[:max_length].rstrip()
         control = next((c for c in value if ord(c) < 0x20 or ord(c) == 0x7F), None)
         if control is not None:  # PS3.5 6.2: no control characters in LO and SH (ESC goes with decoding)
             raise InvalidAttributeValue(
@@ -275,6 +294,9 @@ def configuration_information(film_box_fallback: bool) -> Parser:
         value = read_string(elem)
         if value in ctx.profile.contrast_curves:
             return value
+        alias = vendor_term(value, elem, ctx)
+        if alias is not None:
+            return alias
         substitute = None if film_box_fallback else ctx.profile.defaults.configuration_information
         using = "the Film Box's" if substitute is None else f"'{substitute}'"
         ctx.warn(
@@ -451,6 +473,7 @@ def requested_image_size(elem: DataElement, ctx: Context) -> float:
 def annotation_display_format_id(elem: DataElement, ctx: Context) -> str:
     value = read_string(elem)
     formats = ctx.profile.annotation_display_formats
+    value = vendor_term(value, elem, ctx) or value
     if value not in formats:
         substitute = ctx.profile.defaults.annotation_display_format_id
         ctx.warn(

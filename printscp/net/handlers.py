@@ -7,6 +7,7 @@ answered 0110 Processing Failure, and the association goes on.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Callable
@@ -150,8 +151,13 @@ def _readable(dataset: Dataset | None) -> str:
     """A data set as text for the DEBUG log, pixel and LUT data shown by size only."""
     if dataset is None:
         return "  (none)"
+    # a copy: reading values here would leave the request without the bytes model/reading.py checks
+    try:
+        elements = list(copy.deepcopy(dataset).iterall())
+    except Exception as exc:  # bytes pydicom cannot read: the engine answers them 0106
+        return f"  (cannot be read: {exc})"
     lines = []
-    for elem in dataset.iterall():
+    for elem in elements:
         if elem.VR in ("OB", "OW", "OB or OW", "US or OW") and isinstance(elem.value, bytes) and len(elem.value) > 64:
             lines.append(f"  {elem.tag} {elem.name:<40} {elem.VR}: <{len(elem.value)} bytes>")
         else:

@@ -14,6 +14,7 @@ at once (render/film.py draws the PDF's and the PNG's image of a box from one co
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass
 
 from printscp.config import DEFAULT_PNG_DPI
@@ -167,12 +168,11 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile, png_dpi: int = DE
         )
     texts = []
     for annotation in snapshot.annotations:
-        if annotation.text_string and annotation.annotation_position <= len(geometry.annotation_boxes):
+        if annotation.text_string and 1 <= annotation.annotation_position <= len(geometry.annotation_boxes):
             rect = geometry.annotation_boxes[annotation.annotation_position - 1].scaled(to_points)
-            texts.append(_text_box(annotation.annotation_position, rect, annotation.text_string, contrast_value))
-            fonts.report_missing(
-                annotation.text_string, f"film box {snapshot.film_box_uid} annotation {annotation.annotation_position}"
-            )
+            text = drawable(annotation.text_string)
+            texts.append(_text_box(annotation.annotation_position, rect, text, contrast_value))
+            fonts.report_missing(text, f"film box {snapshot.film_box_uid} annotation {annotation.annotation_position}")
     return FilmPlan(
         geometry.width * to_points,
         geometry.height * to_points,
@@ -186,6 +186,14 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile, png_dpi: int = DE
         contrast_value,
         tuple(texts),
     )
+
+
+def drawable(text: str) -> str:
+    """Annotation text as one line the writers can set: control characters (which no value rule lets through
+    but C1 ones, read from ISO_IR 100), line and paragraph separators (which stop Pillow's text layout) and
+    lone surrogates (which no PDF encoding takes) become spaces. Everything else is drawn, if need be as the
+    font's empty box."""
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs") else c for c in text)
 
 
 def _text_box(position: int, rect: Rect, text: str, value: int) -> TextBox:

@@ -1136,3 +1136,45 @@ def test_configuration_information_longer_than_st_allows_is_refused() -> None:
     session = h.session()
     request = film_box_request(session, ConfigurationInformation="CS" + "9" * 4998)
     fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None, request, offending=0x20100150)
+
+
+def test_text_without_a_character_set_is_read_in_the_sessions() -> None:
+    """An Annotation Box N-SET that names no character set, as most SCUs send it, is read in its Film
+    Session's (PS3.4 H.4.2.2.1.3): its UTF-8 text is text, and bytes that are not UTF-8 are refused."""
+    h = Harness(annotation=True)
+    h.film_box(h.session(SpecificCharacterSet="ISO_IR 192"), AnnotationDisplayFormatID="LABEL")
+    box = h.engine.hierarchy.last_film_box()
+    assert box is not None
+    annotation = box.annotation_boxes[0]
+    sent = _raw_text(dataset(AnnotationPosition=1), 0x20300020, "LO", "Müller 日本".encode())
+    assert "SpecificCharacterSet" not in sent
+    assert h.engine.n_set(ANNOTATION, ANNOTATION, annotation.sop_instance_uid, sent).status is Status.SUCCESS
+    assert annotation.text_string == "Müller 日本"
+    latin1 = _raw_text(dataset(AnnotationPosition=1), 0x20300020, "LO", "Müller".encode("latin-1"))
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE,
+        h.engine.n_set,
+        ANNOTATION,
+        ANNOTATION,
+        annotation.sop_instance_uid,
+        latin1,
+        offending=0x20300020,
+    )
+
+
+def test_text_rules_hold_for_elements_read_before_the_engine() -> None:
+    """A request whose values something read already (a DEBUG log of it) is held to the same text rules."""
+    h = Harness(annotation=True)
+    session = h.session()
+    request = film_box_request(session, ConfigurationInformation="CS" + "9" * 4998)
+    list(request.iterall())
+    fails(Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_create, META, FILM_BOX, None, request, offending=0x20100150)
+    h.film_box(session, AnnotationDisplayFormatID="LABEL")
+    box = h.engine.hierarchy.last_film_box()
+    assert box is not None
+    sent = _raw_text(dataset(AnnotationPosition=1), 0x20300020, "LO", b"caf\xe9")
+    list(sent.iterall())
+    annotation = box.annotation_boxes[0].sop_instance_uid
+    fails(
+        Status.INVALID_ATTRIBUTE_VALUE, h.engine.n_set, ANNOTATION, ANNOTATION, annotation, sent, offending=0x20300020
+    )

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import struct
 import tracemalloc
+import unicodedata
 import zlib
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,14 @@ from printscp.model.enums import (
     Trim,
 )
 from printscp.model.layout import ImageDisplayFormat
-from printscp.model.record import FilmSnapshot, GrayscaleImage, ImageBoxSnapshot, PresentationLUTSnapshot, PrintRequest
+from printscp.model.record import (
+    AnnotationSnapshot,
+    FilmSnapshot,
+    GrayscaleImage,
+    ImageBoxSnapshot,
+    PresentationLUTSnapshot,
+    PrintRequest,
+)
 from printscp.render import gsdf, plan
 from printscp.render.film import render_job
 from printscp.render.pdf import DocumentInfo, render_pdf
@@ -195,6 +203,32 @@ def test_illumination_from_the_scu_overrides_the_profile() -> None:
     dim = plan_film(snapshot(boxes=(None, None), empty_image_density="150", illumination=500), PROFILE)
     bright = plan_film(snapshot(boxes=(None, None), empty_image_density="150"), PROFILE)
     assert dim.empty_cells[0][1] != bright.empty_cells[0][1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CR\rFS\x1cGS\x1dRS\x1eNEL\x85",  # controls Pillow's text layout refuses (C1: ISO_IR 100 lets it in)
+        "paragraph\u2029line\u2028end",  # Unicode separators, which it refuses too
+        "日本語 \U0001f600 \ufffd \u0301",  # no glyph in the bundled font, astral, replacement, combining
+        "W" * 200,  # longer than any box: set smaller
+        " ",
+    ],
+)
+def test_any_annotation_text_is_drawn(text: str) -> None:
+    """A film whose annotation holds any text the value rules let through renders to PDF and PNG, one line."""
+    annotations = (AnnotationSnapshot(1, text), AnnotationSnapshot(2, text), AnnotationSnapshot(0, text))
+    film = snapshot("STANDARD\\1,1", (image(8, 8),), annotation_display_format_id="TOP_BOTTOM", annotations=annotations)
+    planned = plan_film(film, PROFILE)
+    assert [t.annotation_position for t in planned.texts] == [1, 2]  # position 0 is no box of the format
+    for drawn in planned.texts:  # every character kept in place, none that breaks the line or the layout
+        assert len(drawn.text) == len(text)
+        assert not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in drawn.text), drawn.text
+    assert all(t.font_size > 0 and t.x + plan.fonts.text_width(t.text, t.font_size) < 1008 for t in planned.texts)
+    reader = PdfReader(io.BytesIO(render_pdf([planned], DocumentInfo("", "AE", "printer"))))
+    assert len(reader.pages) == 1
+    with Image.open(io.BytesIO(render_png(planned))) as png:
+        assert png.size == (14 * 150, 17 * 150)
 
 
 def test_pdf_page_size_images_and_embedding() -> None:
