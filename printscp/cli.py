@@ -222,6 +222,35 @@ def _films(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conformance(args: argparse.Namespace) -> int:
+    from printscp import conformance
+
+    config = _load(args)
+    printers = config.all_printers
+    if args.printer is not None and args.printer not in printers:
+        return _operator_error(
+            f"conformance: no printer {args.printer!r} in the configuration (printers: {', '.join(printers)})"
+        )
+    if args.write is None:
+        print(conformance.conformance_statement(config, args.printer or config.network.ae_title), end="")
+        return 0
+    chosen = [args.printer] if args.printer is not None else list(printers)
+    if len({conformance.file_name(ae_title) for ae_title in chosen}) < len(chosen):
+        return _operator_error(f"conformance: printers {', '.join(chosen)} would share a file name; use --printer")
+    try:
+        args.write.mkdir(parents=True, exist_ok=True)
+        for ae_title in chosen:
+            path = args.write / conformance.file_name(ae_title)
+            path.write_text(conformance.conformance_statement(config, ae_title), encoding="utf-8")
+            print(path)
+    except OSError as exc:
+        return _operator_error(
+            f"conformance: cannot write to {args.write}: {exc.strerror or exc}; "
+            "give a folder you can write (it is made if missing)"
+        )
+    return 0
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -293,6 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
         _archive_options(action)
         action.set_defaults(run=_films)
     show.set_defaults(printed_from=None, printed_to=None, calling=None, printer=None, label=None, patient=None)
+
+    conformance = commands.add_parser("conformance", help="a printer's DICOM conformance statement, as Markdown")
+    conformance.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
+    conformance.add_argument("--printer", metavar="AE", help="the printer called AE (default: network.ae_title's)")
+    conformance.add_argument(
+        "--write", type=Path, metavar="DIR", help="write DIR/<AE>.md for every printer (or --printer) instead"
+    )
+    conformance.set_defaults(run=_conformance)
 
     echo = commands.add_parser("echo", help="C-ECHO a DICOM peer; exits non-zero on failure")
     echo.add_argument("host")

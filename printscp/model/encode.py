@@ -8,6 +8,7 @@ encoded from its model field by the value's type; a class adds only what the SCP
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -177,6 +178,37 @@ def encode_print_job(job: Any, printer_name: str) -> Dataset:
     return ds
 
 
+@dataclass(frozen=True)
+class PrintableArea:
+    """The printer pixels of one image box of a format on a portrait film at one resolution (PS3.3 C.13.13)."""
+
+    film_size_id: str
+    image_display_format: str
+    resolution_id: str
+    dpi: int
+    columns: int
+    rows: int
+
+
+def whole_film_format(profile: PrinterProfile) -> str | None:
+    """One image box on the whole film, in the first of STANDARD, ROW and COL the printer offers."""
+    texts = {"STANDARD": "STANDARD\\1,1", "ROW": "ROW\\1", "COL": "COL\\1"}
+    return next((text for kind, text in texts.items() if kind in profile.image_display_formats), None)
+
+
+def printable_areas(profile: PrinterProfile, formats: Sequence[str]) -> list[PrintableArea]:
+    """For every Film Size ID (portrait) and resolution of the printer, the first image box of each format."""
+    areas = []
+    for size in profile.film_size_ids:
+        for resolution, dpi in profile.resolutions.items():
+            for text in formats:
+                fmt = ImageDisplayFormat.parse(text)
+                cell = film_geometry(size, FilmOrientation.PORTRAIT, fmt, profile.layout_tables).cells[0]
+                columns, rows = printable_pixels(cell, dpi)  # what decides whether an image fits (layout.py)
+                areas.append(PrintableArea(size, text, resolution, dpi, columns, rows))
+    return areas
+
+
 def encode_printer_configuration(profile: PrinterProfile) -> Dataset:
     """Printer Configuration Retrieval N-GET (PS3.4 H.4.11, PS3.3 C.13.13), from the printer profile.
 
@@ -205,29 +237,20 @@ def encode_printer_configuration(profile: PrinterProfile) -> Dataset:
     item.MediaInstalledSequence = installed
     item.OtherMediaAvailableSequence = []
     formats = []
+    whole = whole_film_format(profile)
     slides = [k for k in ("SLIDE", "SUPERSLIDE") if k in profile.image_display_formats and k in profile.slide_formats]
-    # one whole-film cell, in the first of STANDARD, ROW, COL the printer offers
-    whole = [
-        text
-        for kind, text in (("STANDARD", "STANDARD\\1,1"), ("ROW", "ROW\\1"), ("COL", "COL\\1"))
-        if kind in profile.image_display_formats
-    ][:1]
-    for size in profile.film_size_ids:
-        for resolution, dpi in profile.resolutions.items():
-            for text in [*whole, *slides]:
-                fmt = ImageDisplayFormat.parse(text)
-                cell = film_geometry(size, FilmOrientation.PORTRAIT, fmt, profile.layout_tables).cells[0]
-                entry = Dataset()
-                # the printable pixels that decide whether an image fits its box (model/layout.py)
-                entry.Columns, entry.Rows = printable_pixels(cell, dpi)
-                entry.ImageDisplayFormat = text
-                entry.FilmOrientation = FilmOrientation.PORTRAIT.value
-                entry.FilmSizeID = size
-                entry.PrinterResolutionID = resolution
-                pitch = f"{MM_PER_INCH / dpi:.6f}"
-                entry.PrinterPixelSpacing = [pitch, pitch]
-                entry.RequestedImageSizeFlag = "YES" if profile.supports_requested_image_size else "NO"
-                formats.append(entry)
+    for area in printable_areas(profile, [*([whole] if whole else []), *slides]):
+        entry = Dataset()
+        entry.Rows = area.rows
+        entry.Columns = area.columns
+        entry.ImageDisplayFormat = area.image_display_format
+        entry.FilmOrientation = FilmOrientation.PORTRAIT.value
+        entry.FilmSizeID = area.film_size_id
+        entry.PrinterResolutionID = area.resolution_id
+        pitch = f"{MM_PER_INCH / area.dpi:.6f}"
+        entry.PrinterPixelSpacing = [pitch, pitch]
+        entry.RequestedImageSizeFlag = "YES" if profile.supports_requested_image_size else "NO"
+        formats.append(entry)
     item.SupportedImageDisplayFormatsSequence = formats
     item.DefaultPrinterResolutionID = defaults.requested_resolution_id
     item.DefaultMagnificationType = defaults.magnification_type

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
 from printscp import uids
 from printscp.errors import NoSuchSOPClass, UnrecognizedOperation
 from printscp.model.enums import (
@@ -478,6 +480,11 @@ NEGOTIATED: tuple[str, ...] = (
     uids.BASIC_ANNOTATION_BOX,
 )
 
+# Every print presentation context the server accepts: those above, and the Printer SOP Class negotiated alone.
+PRINT_CONTEXTS: tuple[str, ...] = (NEGOTIATED[0], uids.PRINTER, *NEGOTIATED[1:])
+# Print contexts take Little Endian only: pixel data arrives as OW, and DCMTK also offers Big Endian.
+PRINT_TRANSFER_SYNTAXES: tuple[UID, ...] = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+
 # PS3.4 H.4.2.2.1.3: the Meta SOP Class a Film Box is created under decides its Image Boxes' class.
 IMAGE_BOX_CLASS: Mapping[str, str] = {uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META: uids.BASIC_GRAYSCALE_IMAGE_BOX}
 
@@ -485,6 +492,11 @@ IMAGE_BOX_CLASS: Mapping[str, str] = {uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META
 def offered(abstract_syntax: str, profile: PrinterProfile) -> bool:
     """Whether this printer offers a negotiated abstract syntax (a Meta SOP Class or a class of its own)."""
     return all(c.offered(profile) for c in SOP_CLASSES.values() if c.contexts == frozenset({abstract_syntax}))
+
+
+def print_contexts(profile: PrinterProfile) -> list[str]:
+    """The print abstract syntaxes accepted on an association that calls this printer (PS3.4 H.3.2.2)."""
+    return [uid for uid in PRINT_CONTEXTS if offered(uid, profile)]
 
 
 def supported_sop_classes(profile: PrinterProfile) -> list[str]:

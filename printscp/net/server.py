@@ -43,8 +43,6 @@ from printscp.net.notify import PrintAssociation
 
 log = logging.getLogger(__name__)
 
-# Print contexts take Little Endian only: pixel data arrives as OW, and DCMTK also offers Big Endian.
-PRINT_TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
 # Stored instances are kept as they arrive, compressed ones included.
 ALL_TRANSFER_SYNTAXES = [
     ExplicitVRLittleEndian,
@@ -236,21 +234,11 @@ class PrintServer:
         ae.require_calling_aet = list(network.allowed_calling_ae_titles)
         ae.require_called_aet = network.require_called_ae_title  # else: A-ASSOCIATE-RJ 1/1/7 (PS3.8 9.3.4)
         ae.add_supported_context(uids.VERIFICATION)
-        print_contexts = [
-            uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META,
-            uids.PRINTER,
-            uids.PRINT_JOB,
-            uids.PRINTER_CONFIGURATION_RETRIEVAL,
-        ]
         # offered if any printer offers it; _requested takes it away from the others' associations
         profiles = [printer.profile for printer in self.config.all_printers.values()]
-        print_contexts += [
-            uid
-            for uid in (uids.PRESENTATION_LUT, uids.BASIC_ANNOTATION_BOX)
-            if any(sop_classes.offered(uid, profile) for profile in profiles)
-        ]
-        for abstract_syntax in print_contexts:
-            ae.add_supported_context(abstract_syntax, PRINT_TRANSFER_SYNTAXES)
+        for abstract_syntax in sop_classes.PRINT_CONTEXTS:
+            if any(sop_classes.offered(abstract_syntax, profile) for profile in profiles):
+                ae.add_supported_context(abstract_syntax, sop_classes.PRINT_TRANSFER_SYNTAXES)
         # Storage: C-STORE in, and the C-STORE sub-operations of C-GET out (SCP role selection, PS3.7 D.3.3.4)
         for context in StoragePresentationContexts:
             if str(context.abstract_syntax) in uids.RETIRED_PRINT_CLASSES:  # Stored Print, Hardcopy: retired

@@ -33,3 +33,17 @@ def load_preset(name: str) -> dict[str, Any]:
 
 def _folder() -> Any:
     return resources.files(__name__)
+
+
+def preset_header(name: str) -> tuple[str, ...]:
+    """The leading comment block of a preset's file, '#' taken off: the vendor conformance statement it cites.
+
+    Empty when there is no such preset (yet) or its file starts with no comment."""
+    if name not in preset_names():
+        return ()
+    lines = []
+    for line in _folder().joinpath(f"{name}.toml").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.removeprefix("#").strip())
+    return tuple(lines)
