@@ -300,11 +300,12 @@ class PrintServer:
         self._admin = AdminServer(self.printers, self.queue, self.config.archive.folder, int(bound[1]))
         self._admin.start()
         log.info(
-            "printscp %s listening on %s:%d%s",
-            ", ".join(self.printers),
+            "printscp %s listening on %s:%d%s; printers by called AE title: %s",
+            network.ae_title,
             bound[0],
             bound[1],
             " (TLS)" if self.server_tls else "",
+            ", ".join(self.printers),
         )
         return str(bound[0]), int(bound[1])
 

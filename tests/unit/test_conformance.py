@@ -173,6 +173,7 @@ def test_a_strict_printer_lists_no_leniency() -> None:
 
 
 def test_the_preset_and_the_statement_it_cites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(BUNDLED)  # its printers use the real presets; then the folder is swapped for a demo one
     (tmp_path / "DEMO.toml").write_text(
         "# Demo Imaging DV 5000\n# DICOM Conformance Statement DOC-123, rev. 4\n#\n\nname = 'DV 5000'\n# not header\n"
     )
@@ -180,7 +181,6 @@ def test_the_preset_and_the_statement_it_cites(tmp_path: Path, monkeypatch: pyte
     assert presets.preset_header("DEMO") == ("Demo Imaging DV 5000", "DICOM Conformance Statement DOC-123, rev. 4", "")
     assert presets.preset_header("NONE") == ()
 
-    config = load_config(BUNDLED)
     config = dataclasses.replace(config, printer=dataclasses.replace(config.printer, preset="DEMO"))
     text = conformance_statement(config, config.network.ae_title, presets.preset_header)
     identity = section(text, "1. Identity")
