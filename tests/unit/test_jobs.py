@@ -546,8 +546,12 @@ def test_killed_render_workers_are_replaced_and_no_job_is_lost(
     scu = Association(queue, printer)
     first = scu.print()
     assert queue.wait_idle()
-    # the worker's own log line reached the server's log
-    assert any(r.name == "printscp.archive.store" and first in r.getMessage() for r in caplog.records)
+    # the worker's own log line reaches the server's log (relayed by a listener thread: it may come just after)
+    wait_until(
+        lambda: any(r.name == "printscp.archive.store" and first in r.getMessage() for r in caplog.records),
+        10,
+        "the render worker's log line in the server's log",
+    )
     workers = _render_workers()
     assert workers
     for pid in workers:
