@@ -12,6 +12,7 @@ use it where it matters (the renderer, for a Film Box attribute).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -172,6 +173,24 @@ def _annotation(p: PrinterProfile) -> bool:
     return p.supports_annotation
 
 
+# Basic Film Box rows (PS3.4 Table H.4-5) that were Film Session attributes before CP 173.
+# Illumination / Reflected Ambient Light None: the printer's value for the medium (PS3.4 H.4.2.2.1.1);
+# N-GET reports the value used.
+_ILLUMINATION = Attribute("Illumination", "illumination", integer_between(1, 65535), UMC, UMC, constant(None), _plut)
+_REFLECTED_AMBIENT_LIGHT = Attribute(
+    "ReflectedAmbientLight", "reflected_ambient_light", integer_between(0, 65535), UMC, UMC, constant(None), _plut
+)
+_REFERENCED_PRESENTATION_LUT = Attribute(
+    "ReferencedPresentationLUTSequence",
+    "referenced_presentation_lut",
+    referenced_presentation_lut,
+    UMC,
+    UMC,
+    constant(None),
+    _plut,
+    reference=uids.PRESENTATION_LUT,
+)
+
 BASIC_FILM_SESSION = SOPClass(
     uids.BASIC_FILM_SESSION,
     "PS3.4 Table H.4-1, H.4-2",
@@ -214,36 +233,9 @@ BASIC_FILM_SESSION = SOPClass(
         # Film Box attributes since CP 173, Film Session ones before it: taken by the compatible personality
         # only, checked as the Film Box rows are; a Film Box without its own prints with them
         # (FilmBox.printed_attributes in model/session.py)
-        Attribute(
-            "Illumination",
-            "illumination",
-            integer_between(1, 65535),
-            UU,
-            UU,
-            constant(None),
-            _plut,
-            admitted_by=Leniency.FILM_SESSION_PRESENTATION,
-        ),
-        Attribute(
-            "ReflectedAmbientLight",
-            "reflected_ambient_light",
-            integer_between(0, 65535),
-            UU,
-            UU,
-            constant(None),
-            _plut,
-            admitted_by=Leniency.FILM_SESSION_PRESENTATION,
-        ),
-        Attribute(
-            "ReferencedPresentationLUTSequence",
-            "referenced_presentation_lut",
-            referenced_presentation_lut,
-            UU,
-            UU,
-            constant(None),
-            _plut,
-            reference=uids.PRESENTATION_LUT,
-            admitted_by=Leniency.FILM_SESSION_PRESENTATION,
+        *(
+            dataclasses.replace(row, create=UU, set=UU, admitted_by=Leniency.FILM_SESSION_PRESENTATION)
+            for row in (_ILLUMINATION, _REFLECTED_AMBIENT_LIGHT, _REFERENCED_PRESENTATION_LUT)
         ),
     ),
 )
@@ -306,16 +298,7 @@ BASIC_FILM_BOX = SOPClass(
             U,
             profile_default("configuration_information"),
         ),
-        Attribute(
-            "ReferencedPresentationLUTSequence",
-            "referenced_presentation_lut",
-            referenced_presentation_lut,
-            UMC,
-            UMC,
-            constant(None),
-            _plut,
-            reference=uids.PRESENTATION_LUT,
-        ),
+        _REFERENCED_PRESENTATION_LUT,
         Attribute(
             "SmoothingType",
             "smoothing_type",
@@ -331,17 +314,8 @@ BASIC_FILM_BOX = SOPClass(
         ),
         Attribute("MinDensity", "min_density", density_limit, UU, UU, profile_default("min_density")),
         Attribute("Trim", "trim", enumerated(Trim), UU, UU, profile_default("trim", Trim), lambda p: p.supports_trim),
-        # None: the printer's value for the medium (PS3.4 H.4.2.2.1.1); N-GET reports the value used
-        Attribute("Illumination", "illumination", integer_between(1, 65535), UMC, UMC, constant(None), _plut),
-        Attribute(
-            "ReflectedAmbientLight",
-            "reflected_ambient_light",
-            integer_between(0, 65535),
-            UMC,
-            UMC,
-            constant(None),
-            _plut,
-        ),
+        _ILLUMINATION,
+        _REFLECTED_AMBIENT_LIGHT,
     ),
 )
 
