@@ -35,7 +35,7 @@ start-up and the warm-up film. TCP_NODELAY=1 is set for every DCMTK process. Tak
 defaults on 2 cores. Run from the repository root:
 
     .venv/bin/python benchmarks/concurrent_clients.py [--clients 1,4,8] [--films 5] [--pdf-films 3] [--keep]
-        [--profile DIR]
+        [--profile DIR] [--hold-renders]
 
 (Not "concurrent.py": a module of that name in benchmarks/ hides the standard library's concurrent.futures
 from every script that puts this folder on sys.path.)
@@ -49,6 +49,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import sqlite3
 import statistics
 import sys
@@ -342,7 +343,11 @@ def check_archive(run: Run, archive: Path, clients: int) -> None:
 # --- one K against each server -------------------------------------------------------------------------------
 
 
-def printscp_run(folder: Path, clients: int, films: int, images: list[Path], profile: Path | None = None) -> Run:
+def printscp_run(
+    folder: Path, clients: int, films: int, images: list[Path], profile: Path | None = None, hold: bool = False
+) -> Run:
+    """`hold`: the render workers are stopped (SIGSTOP) while the clients print and continued after, so
+    films/s is what accepting prints alone allows."""
     with printscp_server(folder / "server", profile) as scp:
         warm_up(folder, scp.port, PRINTSCP_AE, images)
         prepared = prepare_clients(folder, scp.port, PRINTSCP_AE, clients, images)
@@ -350,7 +355,14 @@ def printscp_run(folder: Path, clients: int, films: int, images: list[Path], pro
         scp.memory.reset_peak()
         cpu_before, clients_before = scp.memory.cpu_seconds(), children_cpu()
         receive_before = cpu_seconds(scp.pid)
-        done, wall = run_clients(prepared, films)
+        held = scp.memory.descendants() if hold else []
+        for pid in held:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            done, wall = run_clients(prepared, films)
+        finally:
+            for pid in held:
+                os.kill(pid, signal.SIGCONT)
         run = Run("printscp", clients, done, wall)
         check_archive(run, scp.folder, clients)
         run.server_cpu, run.client_cpu = scp.memory.cpu_seconds() - cpu_before, children_cpu() - clients_before
@@ -460,6 +472,11 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="run each K's printscp under py-spy, raw stacks in DIR/K<k>.txt"
     )
+    parser.add_argument(
+        "--hold-renders",
+        action="store_true",
+        help="stop printscp's render workers while the clients print (accepting alone), continue them after",
+    )
     args = parser.parse_args()
     try:
         counts = parse_clients(args.clients)
@@ -508,7 +525,7 @@ def main() -> int:
         print("-" * len(HEADER))
         for count in counts:
             profile = args.profile / f"K{count}.txt" if args.profile else None
-            ours = printscp_run(workdir / f"printscp-K{count}", count, args.films, images, profile)
+            ours = printscp_run(workdir / f"printscp-K{count}", count, args.films, images, profile, args.hold_renders)
             print(row(ours), flush=True)
             theirs = dcmprscp_run(workdir / f"dcmprscp-K{count}", count, args.films, images)
             print(row(theirs), flush=True)

@@ -191,6 +191,12 @@ class TreeMemory:
             self.most_processes = max(self.most_processes, len(self._tree))
             return total
 
+    def descendants(self) -> list[int]:
+        """The processes of the tree below its root (printscp: the forkserver and its render workers)."""
+        with self._lock:
+            self._refresh()
+            return sorted(self._tree - {self.root})
+
     def cpu_seconds(self) -> float:
         """CPU time of the tree's processes alive now (render workers included), seconds."""
         with self._lock:
