@@ -26,8 +26,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
@@ -330,9 +330,7 @@ def parse(lines: Iterable[str]) -> Transcript:
         elif kind == "end":
             end = End(outcome=Outcome(data["outcome"]), time=data["time"], detail=data.get("detail", ""))
         elif kind == "findings":
-            findings = tuple(
-                Finding(**{**f, "severity": Severity(f["severity"])}) for f in data.get("findings", ())
-            )
+            findings = tuple(Finding(**{**f, "severity": Severity(f["severity"])}) for f in data.get("findings", ()))
     if association is None:
         raise ValueError("not a transcript: no association record")
     return Transcript(association, tuple(messages), tuple(faults), end, findings)
@@ -362,7 +360,6 @@ def walk(elements: Iterable[Element]) -> Iterator[Element]:
         yield element
         for item in element.items or ():
             yield from walk(item)
-
 
 
 # --- data sets --------------------------------------------------------------------------------------------
