@@ -1,0 +1,101 @@
+"""A pynetdicom DIMSE message (EVT_DIMSE_RECV / EVT_DIMSE_SENT's `event.message`) as a transcript Message.
+
+Used by both sides: the server's recorder (bench/recorder.py) and `printscp print` (bench/scu.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from io import BytesIO
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+from pynetdicom.dsutils import decode
+
+from printscp import uids
+from printscp.bench.transcript import Direction, Element, Message, summarise, tag_text
+
+
+def now_text() -> str:
+    """Now as the transcript writes times: ISO 8601, local offset, milliseconds."""
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def command_name(message: Any) -> str:
+    """'N-CREATE-RQ' of a pynetdicom N_CREATE_RQ message."""
+    return type(message).__name__.replace("_", "-")
+
+
+def _get(command_set: Dataset, keyword: str) -> Any:
+    element = command_set.get(keyword)
+    return None if element is None or element == "" else element
+
+
+def message_record(
+    message: Any,
+    direction: Direction,
+    index: int,
+    transfer_syntax: UID | None,
+    *,
+    time: str | None = None,
+    elapsed_ms: float | None = None,
+) -> Message:
+    """The transcript Message of a pynetdicom DIMSE message; its data set decoded with `transfer_syntax`
+    (the presentation context's) and summarised. A data set that cannot be decoded becomes one Element
+    with the error."""
+    command: Dataset = message.command_set
+    sop_class = str(_get(command, "AffectedSOPClassUID") or _get(command, "RequestedSOPClassUID") or "")
+    instance = str(_get(command, "AffectedSOPInstanceUID") or _get(command, "RequestedSOPInstanceUID") or "")
+    offending: Any = _get(command, "OffendingElement") or _get(command, "AttributeIdentifierList") or ()
+    if not isinstance(offending, (list, tuple)):
+        offending = [offending]
+    name = command_name(message)
+    identifiers: Any = _get(command, "AttributeIdentifierList") if name == "N-GET-RQ" else None
+    if identifiers is not None and not isinstance(identifiers, (list, tuple)):
+        identifiers = [identifiers]
+    status = _get(command, "Status")
+    return Message(
+        index=index,
+        direction=direction,
+        time=time or now_text(),
+        command=name,
+        message_id=_int(_get(command, "MessageID")),
+        responding_to=_int(_get(command, "MessageIDBeingRespondedTo")),
+        sop_class_uid=sop_class,
+        sop_class=uids.name(sop_class) if sop_class else "",
+        sop_instance_uid=instance,
+        action_type_id=_int(_get(command, "ActionTypeID")),
+        event_type_id=_int(_get(command, "EventTypeID")),
+        status=_int(status),
+        error_comment=str(_get(command, "ErrorComment") or ""),
+        offending_elements=() if name == "N-GET-RQ" else tuple(tag_text(int(t)) for t in offending),
+        attribute_identifiers=tuple(tag_text(int(t)) for t in identifiers or ()),
+        data_set=data_set_summary(message.data_set, transfer_syntax),
+        elapsed_ms=elapsed_ms,
+    )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def data_set_summary(stream: BytesIO | None, transfer_syntax: UID | None) -> tuple[Element, ...] | None:
+    """A message's encoded data set, summarised; None when it has none."""
+    if stream is None:
+        return None
+    data = stream.getbuffer() if isinstance(stream, BytesIO) else b""
+    if not len(data):
+        return None
+    syntax = transfer_syntax or UID("1.2.840.10008.1.2")
+    try:
+        dataset = decode(BytesIO(data), syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated)
+        return summarise(dataset)
+    except Exception as exc:  # not even the element headers can be read
+        return (
+            Element(
+                "(0000,0000)", "", "UN", error=f"the data set cannot be decoded: {exc}", raw=bytes(data[:32]).hex()
+            ),
+        )
+    finally:
+        del data  # a BytesIO with an exported buffer cannot be resized
