@@ -101,6 +101,16 @@ class RenderConfig:
 
 
 @dataclass(frozen=True)
+class TranscriptConfig:
+    """Every association recorded (bench/recorder.py), kept beside the archive and pruned like films."""
+
+    enabled: bool = True
+    keep_pixels: bool = False  # also keep each received data set whole (pixel data included), as a file
+    max_age_days: float = 30.0  # older transcripts are deleted; 0 keeps them
+    max_size_gb: float = 0.0  # the oldest are deleted while all transcripts take more; 0 = no limit
+
+
+@dataclass(frozen=True)
 class FaultConfig:
     """Scripted faults, for testing how a print SCU copes; all off by default."""
 
@@ -125,6 +135,7 @@ class Config:
     printer: PrinterProfile = field(default_factory=PrinterProfile)  # the printer called network.ae_title
     queue: QueueConfig = field(default_factory=QueueConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    transcripts: TranscriptConfig = field(default_factory=TranscriptConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)  # of the printer called network.ae_title
     nodes: Mapping[str, Node] = field(default_factory=dict)
     tls: TlsConfig | None = None  # no [tls]: plain TCP
@@ -320,6 +331,9 @@ def validate(config: Config) -> Config:
     archive = config.archive
     _check(archive.max_age_days >= 0, "archive.max_age_days", "must be 0 (keep) or more days")
     _check(archive.max_size_gb >= 0, "archive.max_size_gb", "must be 0 (no limit) or more")
+    transcripts = config.transcripts
+    _check(transcripts.max_age_days >= 0, "transcripts.max_age_days", "must be 0 (keep) or more days")
+    _check(transcripts.max_size_gb >= 0, "transcripts.max_size_gb", "must be 0 (no limit) or more")
     for ae_title, node in config.nodes.items():
         _check(bool(_AE_TITLE.fullmatch(ae_title)), f"nodes.{ae_title}", "the name must be the node's AE title")
         _check(bool(node.host), f"nodes.{ae_title}.host", "must not be empty")

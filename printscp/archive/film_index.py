@@ -69,6 +69,21 @@ FILM_COLUMNS = (
     "png_sha256",
     "dcm_sha256",
     "size",
+    "association_id",  # the association that printed it (net/association_log.py; its transcript's id)
+)
+TRANSCRIPT_COLUMNS = (
+    "association_id",
+    "started",  # ISO 8601
+    "calling_ae_title",
+    "called_ae_title",
+    "printer",
+    "peer",
+    "messages",  # DIMSE messages, both directions
+    "films",
+    "outcome",  # bench/transcript.py Outcome
+    "verdict",  # bench/transcript.py Verdict
+    "path",  # the transcript file, relative to the archive folder
+    "size",
 )
 
 Source = Literal["print", "store"]
@@ -85,6 +100,17 @@ class FilmFilter:
     label: str | None = None  # Film Session Label; contains, or a * ? pattern; any case
     patient: str | None = None  # Patient Name or Patient ID of the Proposed Study Sequence, the same way
     job_uid: str | None = None  # a Print Job SOP Instance UID or its beginning
+    association_id: str | None = None  # the association that printed it
+
+
+@dataclass(frozen=True)
+class TranscriptFilter:
+    """Which association transcripts `printscp transcripts` and `printscp report` ask for."""
+
+    association_id: str | None = None  # an association id or its beginning
+    calling_ae_title: str | None = None
+    since: str | None = None  # ISO 8601: started at or after
+    limit: int | None = None  # the newest this many
 
 
 @dataclass(frozen=True)
@@ -177,5 +203,18 @@ class FilmIndex(Protocol):
 
     def retention_items(self) -> list[RetentionItem]:
         """Every print job and C-STORE instance with its age and size, oldest first."""
+
+    # --- transcripts (bench/store.py) ---
+
+    def add_transcripts(self, rows: Iterable[Row]) -> None:
+        """Add or replace transcript rows (by association_id)."""
+
+    def remove_transcript(self, association_id: str) -> None: ...
+
+    def find_transcripts(self, where: TranscriptFilter) -> list[dict[str, Any]]:
+        """Transcript rows matching `where`, newest first."""
+
+    def transcript_paths(self) -> dict[str, str]:
+        """association_id -> path of every indexed transcript."""
 
     def close(self) -> None: ...

@@ -20,6 +20,7 @@ from typing import Any
 from printscp.archive.film_index import (
     FILM_COLUMNS,
     INSTANCE_COLUMNS,
+    TRANSCRIPT_COLUMNS,
     Aggregate,
     Condition,
     FilmFilter,
@@ -27,11 +28,12 @@ from printscp.archive.film_index import (
     RetentionItem,
     Row,
     Source,
+    TranscriptFilter,
 )
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"  # 2: films.printer
+SCHEMA_VERSION = "3"  # 2: films.printer; 3: films.association_id, transcripts
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -44,6 +46,10 @@ CREATE INDEX IF NOT EXISTS instances_job ON instances (job_uid);
 CREATE TABLE IF NOT EXISTS films ({", ".join(f"{c} TEXT" for c in FILM_COLUMNS)},
     PRIMARY KEY (job_uid, film_number));
 CREATE INDEX IF NOT EXISTS films_requested ON films (requested_at);
+CREATE INDEX IF NOT EXISTS films_association ON films (association_id);
+CREATE TABLE IF NOT EXISTS transcripts ({", ".join(f"{c} TEXT" for c in TRANSCRIPT_COLUMNS)},
+    PRIMARY KEY (association_id));
+CREATE INDEX IF NOT EXISTS transcripts_started ON transcripts (started);
 """
 
 
@@ -155,11 +161,52 @@ class SqliteFilmIndex:
         if where.job_uid:
             conditions.append("job_uid LIKE ? ESCAPE '\\'")
             parameters.append(_like(where.job_uid.rstrip("*") + "*"))
+        if where.association_id:
+            conditions.append("association_id = ?")
+            parameters.append(where.association_id)
         sql = "SELECT * FROM films"
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
         sql += " ORDER BY requested_at, job_uid, CAST(film_number AS INTEGER)"
         return [dict(row) for row in self._rows(sql, parameters)]
+
+    # --- transcripts ----------------------------------------------------------------------------------
+
+    def add_transcripts(self, rows: Iterable[Row]) -> None:
+        with self._lock, self._db:
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO transcripts ({', '.join(TRANSCRIPT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in TRANSCRIPT_COLUMNS)})",
+                [tuple(_text(row.get(c)) for c in TRANSCRIPT_COLUMNS) for row in rows],
+            )
+
+    def remove_transcript(self, association_id: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM transcripts WHERE association_id = ?", (association_id,))
+
+    def find_transcripts(self, where: TranscriptFilter) -> list[dict[str, Any]]:
+        conditions: list[str] = []
+        parameters: list[Any] = []
+        if where.association_id:
+            conditions.append("association_id LIKE ? ESCAPE '\\'")
+            parameters.append(_like(where.association_id.rstrip("*") + "*"))
+        if where.calling_ae_title:
+            conditions.append("calling_ae_title = ?")
+            parameters.append(where.calling_ae_title.strip())
+        if where.since:
+            conditions.append("started >= ?")
+            parameters.append(where.since)
+        sql = "SELECT * FROM transcripts"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY started DESC, association_id DESC"
+        if where.limit is not None:
+            sql += " LIMIT ?"
+            parameters.append(where.limit)
+        return [dict(row) for row in self._rows(sql, parameters)]
+
+    def transcript_paths(self) -> dict[str, str]:
+        return {row[0]: row[1] for row in self._rows("SELECT association_id, path FROM transcripts")}
 
     # --- instances --------------------------------------------------------------------------------------
 

@@ -163,6 +163,7 @@ class FilmArchive:
                     "png_sha256": film["png_sha256"],
                     "dcm_sha256": film["dcm_sha256"],
                     "size": size,
+                    "association_id": request.association_id,
                 }
             )
             header = _read_header(job.folder / film["dcm"])

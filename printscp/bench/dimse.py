@@ -5,13 +5,14 @@ Used by both sides: the server's recorder (bench/recorder.py) and `printscp prin
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from io import BytesIO
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.filereader import read_dataset
 from pydicom.uid import UID
-from pynetdicom.dsutils import decode
 
 from printscp import uids
 from printscp.bench.transcript import Direction, Element, Message, summarise, tag_text
@@ -89,7 +90,9 @@ def data_set_summary(stream: BytesIO | None, transfer_syntax: UID | None) -> tup
         return None
     syntax = transfer_syntax or UID("1.2.840.10008.1.2")
     try:
-        dataset = decode(BytesIO(data), syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated)
+        # PS3.5 A.5: a deflated data set is raw deflate (no zlib header)
+        encoded = BytesIO(zlib.decompress(data, -zlib.MAX_WBITS) if syntax.is_deflated else data)
+        dataset = read_dataset(encoded, syntax.is_implicit_VR, syntax.is_little_endian)
         return summarise(dataset)
     except Exception as exc:  # not even the element headers can be read
         return (
