@@ -48,13 +48,9 @@ def message_record(
     command: Dataset = message.command_set
     sop_class = str(_get(command, "AffectedSOPClassUID") or _get(command, "RequestedSOPClassUID") or "")
     instance = str(_get(command, "AffectedSOPInstanceUID") or _get(command, "RequestedSOPInstanceUID") or "")
-    offending: Any = _get(command, "OffendingElement") or _get(command, "AttributeIdentifierList") or ()
-    if not isinstance(offending, (list, tuple)):
-        offending = [offending]
     name = command_name(message)
-    identifiers: Any = _get(command, "AttributeIdentifierList") if name == "N-GET-RQ" else None
-    if identifiers is not None and not isinstance(identifiers, (list, tuple)):
-        identifiers = [identifiers]
+    offending = _tags(_get(command, "OffendingElement") or _get(command, "AttributeIdentifierList"))
+    identifiers = _tags(_get(command, "AttributeIdentifierList")) if name == "N-GET-RQ" else ()
     status = _get(command, "Status")
     return Message(
         index=index,
@@ -70,11 +66,19 @@ def message_record(
         event_type_id=_int(_get(command, "EventTypeID")),
         status=_int(status),
         error_comment=str(_get(command, "ErrorComment") or ""),
-        offending_elements=() if name == "N-GET-RQ" else tuple(tag_text(int(t)) for t in offending),
-        attribute_identifiers=tuple(tag_text(int(t)) for t in identifiers or ()),
+        offending_elements=() if name == "N-GET-RQ" else offending,
+        attribute_identifiers=identifiers,
         data_set=data_set_summary(message.data_set, transfer_syntax),
         elapsed_ms=elapsed_ms,
     )
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    """An AT value of a command set (one tag, a list or a MultiValue of them) as '(gggg,eeee)' texts."""
+    if value is None:
+        return ()
+    values = [value] if isinstance(value, int) else list(value)
+    return tuple(tag_text(int(tag)) for tag in values)
 
 
 def _int(value: Any) -> int | None:

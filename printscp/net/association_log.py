@@ -115,6 +115,12 @@ def printed(association_id: str, films: int) -> None:
             entry.films += films
 
 
+def films_printed(association_id: str) -> int:
+    """How many films an association has queued so far (0 for an id no longer known)."""
+    entry = _by_id.get(association_id)
+    return entry.films if entry is not None else 0
+
+
 def expect_failures(ae: AE) -> None:
     """`ae`'s caller logs its own connection failures: pynetdicom's transport errors for it go to DEBUG."""
     _expected.add(ae)

@@ -1136,6 +1136,21 @@ def peer_aborted(assoc: Association) -> bool:
     return isinstance(assoc.dul.peek_next_pdu(), A_ABORT)
 
 
+def abort_in_words(primitive: Any) -> str | None:
+    """An ACSE primitive (EVT_ACSE_RECV / EVT_ACSE_SENT) that aborts the association, in words; None for
+    any other (PS3.8 7.3.1 A-ABORT source, 7.4.1 A-P-ABORT provider reason)."""
+    if isinstance(primitive, A_ABORT):
+        return f"A-ABORT (source {primitive.abort_source})"
+    if isinstance(primitive, A_P_ABORT):
+        return f"A-P-ABORT (provider reason {primitive.provider_reason})"
+    return None
+
+
+def idle_timer_expired(assoc: Association) -> bool:
+    """Whether the association's idle timer (network.idle_timeout) has run out."""
+    return bool(assoc.dul.idle_timer_expired())
+
+
 def rejection(assoc: Association) -> tuple[int, int, int] | None:
     """Result, source and reason/diagnostic of the A-ASSOCIATE-RJ an acceptor sent (PS3.8 9.3.4), if any."""
     primitive = assoc.acceptor.primitive

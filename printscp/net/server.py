@@ -29,6 +29,8 @@ from printscp import heap, uids
 from printscp.admin import AdminServer
 from printscp.archive.lock import ArchiveLock
 from printscp.archive.store import FilmArchive, StoredJob
+from printscp.bench.recorder import Recorder
+from printscp.bench.store import TranscriptStore
 from printscp.config import Config, PrinterConfig
 from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
 from printscp.events import Notify, printer_event
@@ -99,6 +101,13 @@ class PrintServer:
         self.archive = FilmArchive(config.archive.folder, config.printer)
         self.archive.clear_leftovers()
         self.archive.reconcile()  # the index matches the disk before anyone asks it anything
+        self.transcripts = TranscriptStore(config.archive.folder, self.archive.index)
+        self.transcripts.reconcile()  # an association cut short by a kill has a file and no row
+        self.recorder = (
+            Recorder(self.transcripts, self.printer_of, config.transcripts.keep_pixels)
+            if config.transcripts.enabled
+            else None
+        )
         archive = config.archive
         self.forwarder = (
             Forwarder(archive.folder, config.nodes, archive.forward_to, config.network.ae_title, self.client_tls)
@@ -209,6 +218,8 @@ class PrintServer:
         archive = self.config.archive
         if archive.max_age_days or archive.max_size_gb:
             self.archive.enforce_retention(archive.max_age_days, archive.max_size_gb)
+        transcripts = self.config.transcripts
+        self.transcripts.enforce_retention(transcripts.max_age_days, transcripts.max_size_gb)
 
     def _retention_timer(self) -> None:
         while not self._stopping.wait(RETENTION_INTERVAL):  # films also age while nobody prints
@@ -275,6 +286,7 @@ class PrintServer:
             (evt.EVT_RELEASED, association_log.on_released),
             (evt.EVT_ABORTED, association_log.on_aborted),
             (evt.EVT_CONN_CLOSE, association_log.on_conn_close),
+            *(self.recorder.handlers() if self.recorder is not None else []),  # bench/recorder.py
         ]
 
     def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:

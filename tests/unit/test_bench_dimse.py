@@ -1,0 +1,122 @@
+"""bench/dimse.py and bench/transcript.py: DIMSE messages and data sets as transcript records."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from io import BytesIO
+
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom.dimse_messages import N_CREATE_RSP, N_GET_RQ, N_SET_RQ
+from pynetdicom.pdu_primitives import A_ABORT, A_P_ABORT, A_RELEASE
+
+from printscp import uids
+from printscp.bench.dimse import message_record
+from printscp.bench.transcript import Direction, Element, find, line, parse, summarise, walk
+from printscp.net import compat
+
+
+def encoded(dataset: Dataset, implicit: bool = False) -> bytes:
+    stream = DicomBytesIO()
+    stream.is_little_endian, stream.is_implicit_VR = True, implicit
+    write_dataset(stream, dataset)
+    return stream.getvalue()
+
+
+def test_an_n_get_with_several_attribute_identifiers_names_each() -> None:
+    message = N_GET_RQ()
+    message.command_set.MessageID = 7
+    message.command_set.RequestedSOPClassUID = uids.PRINTER
+    message.command_set.RequestedSOPInstanceUID = uids.PRINTER_INSTANCE
+    message.command_set.AttributeIdentifierList = [0x21100010, 0x21100020]
+    record = message_record(message, Direction.RECEIVED, 1, ExplicitVRLittleEndian)
+    assert record.attribute_identifiers == ("(2110,0010)", "(2110,0020)")
+    assert record.offending_elements == ()
+    assert (record.command, record.message_id, record.sop_class) == ("N-GET-RQ", 7, "Printer")
+    message.command_set.AttributeIdentifierList = 0x21100010  # one value: not a list
+    assert message_record(message, Direction.RECEIVED, 1, None).attribute_identifiers == ("(2110,0010)",)
+
+
+def test_a_response_keeps_status_comment_and_offending_elements() -> None:
+    message = N_CREATE_RSP()
+    message.command_set.MessageIDBeingRespondedTo = 3
+    message.command_set.AffectedSOPClassUID = uids.BASIC_FILM_BOX
+    message.command_set.Status = 0x0120
+    message.command_set.ErrorComment = "(2010,0010) ImageDisplayFormat: missing"
+    message.command_set.OffendingElement = [0x20100010]
+    record = message_record(message, Direction.SENT, 4, ExplicitVRLittleEndian, elapsed_ms=1.5)
+    assert (record.status, record.responding_to, record.elapsed_ms) == (0x0120, 3, 1.5)
+    assert record.offending_elements == ("(2010,0010)",)
+    assert record.error_comment.startswith("(2010,0010)")
+    assert not record.is_request and record.operation == "N-CREATE"
+
+
+def test_data_sets_in_every_print_transfer_syntax_summarise_alike() -> None:
+    dataset = Dataset()
+    dataset.ImageBoxPosition = 3
+    item = Dataset()
+    item.Rows, item.Columns, item.BitsAllocated = 2, 2, 16
+    item.add_new(0x7FE00010, "OW", b"\x01\x00\x02\x00\x03\x00\x04\x00")
+    dataset.BasicGrayscaleImageSequence = [item]
+    explicit = encoded(dataset)
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    deflated = compressor.compress(explicit) + compressor.flush()
+    summaries = []
+    for syntax, data in (
+        (ExplicitVRLittleEndian, explicit),
+        (ImplicitVRLittleEndian, encoded(dataset, implicit=True)),
+        (DeflatedExplicitVRLittleEndian, deflated),
+    ):
+        message = N_SET_RQ()
+        message.data_set = BytesIO(data)
+        record = message_record(message, Direction.RECEIVED, 1, syntax)
+        assert record.data_set is not None
+        summaries.append(record.data_set)
+    position = find(summaries[0], "ImageBoxPosition")
+    assert position is not None and position.value == 3
+    pixels = [e for e in walk(summaries[0]) if e.keyword == "PixelData"]
+    assert pixels[0].length == 8 and pixels[0].sha256 == hashlib.sha256(item.PixelData).hexdigest()
+    assert pixels[0].value is None  # the pixels themselves are not kept
+    # implicit VR data sets have no VR on the wire: the dictionary's is shown
+    assert [e.keyword for e in walk(summaries[1])] == [e.keyword for e in walk(summaries[0])]
+    assert summaries[2] == summaries[0]
+
+
+def test_a_data_set_that_cannot_be_decoded_is_one_element_with_the_error() -> None:
+    message = N_SET_RQ()
+    message.data_set = BytesIO(b"\x20\x20\x10\x00US\x08\x00\x01")  # announces 8 bytes, holds 1
+    record = message_record(message, Direction.RECEIVED, 1, ExplicitVRLittleEndian)
+    assert record.data_set is not None
+    errors = [e for e in walk(record.data_set) if e.error]
+    assert errors and errors[0].raw is not None
+
+
+def test_hostile_text_is_kept_as_sent_and_round_trips_through_a_line() -> None:
+    dataset = Dataset()
+    dataset.SpecificCharacterSet = "ISO_IR 192"
+    dataset.FilmSessionLabel = "Müller </script><script>alert(1)</script>"
+    elements = summarise(Dataset.from_json(dataset.to_json()))
+    message = N_SET_RQ()
+    message.data_set = BytesIO(encoded(dataset))
+    record = message_record(message, Direction.RECEIVED, 1, ExplicitVRLittleEndian)
+    assert record.data_set is not None and find(record.data_set, "FilmSessionLabel") == find(
+        elements, "FilmSessionLabel"
+    )
+    association_line = '{"record":"association","id":"x","peer":"p","calling_ae_title":"A","called_ae_title":"B",'
+    association_line += '"printer":"B","started":"2026-12-04T12:00:00.000+00:00"}'
+    back = parse([association_line, line(record)])
+    label = find(back.messages[0].data_set or (), "FilmSessionLabel")
+    assert isinstance(label, Element) and label.value == "Müller </script><script>alert(1)</script>"
+
+
+def test_abort_primitives_in_words() -> None:
+    abort = A_ABORT()
+    abort.abort_source = 0
+    assert compat.abort_in_words(abort) == "A-ABORT (source 0)"
+    provider = A_P_ABORT()
+    provider.provider_reason = 2
+    assert compat.abort_in_words(provider) == "A-P-ABORT (provider reason 2)"
+    assert compat.abort_in_words(A_RELEASE()) is None
