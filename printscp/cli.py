@@ -13,6 +13,7 @@ import threading
 from datetime import date
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from printscp import __version__
 from printscp.archive.lock import ArchiveError, folder_error
@@ -251,6 +252,112 @@ def _conformance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_transcripts(args: argparse.Namespace) -> tuple[Path, Any] | str:
+    """(archive folder, TranscriptStore) of the configured archive, reconciled with its files; or what is wrong."""
+    from printscp.archive.store import FilmArchive
+    from printscp.bench.store import TranscriptStore
+
+    config = _load(args)
+    folder = config.archive.folder
+    if not folder.is_dir():
+        return f"no archive at {folder}; give the folder `printscp serve` archives to, with --archive or --config"
+    archive = FilmArchive(folder, config.printer)
+    archive.reconcile()  # films first: a transcript indexed now counts its films from the index
+    store = TranscriptStore(folder, archive.index)
+    store.reconcile()  # the transcripts of a server killed mid-association have a file and no row yet
+    return folder, store
+
+
+def _since(text: str | None) -> str | None:
+    """--since as the index compares it: a date, or a date and time in this machine's offset."""
+    from datetime import datetime
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).astimezone().isoformat(timespec="milliseconds")
+    except ValueError:
+        raise ValueError(f"--since '{text}' is not a date or time like 2026-11-30 or 2026-11-30T14:05") from None
+
+
+def _report(args: argparse.Namespace) -> int:
+    import io
+
+    from printscp.bench import report
+    from printscp.bench.store import TranscriptNotFound
+
+    if args.id is not None and (args.last or args.calling_ae is not None or args.since is not None):
+        return _operator_error("report: give an association ID, or --last / --calling-ae / --since, not both")
+    try:
+        since = _since(args.since)
+    except ValueError as exc:
+        return _operator_error(f"report: {exc}")
+    opened = _open_transcripts(args)
+    if isinstance(opened, str):
+        return _operator_error(f"report: {opened}")
+    folder, store = opened
+    try:
+        if args.id is not None:
+            transcript = store.load(args.id)
+        else:
+            transcript = store.last(args.calling_ae, since)
+            if transcript is None:
+                wanted = " ".join(
+                    part
+                    for part in (
+                        args.calling_ae is not None and f"from calling AE {args.calling_ae!r}",
+                        since is not None and f"started since {since}",
+                    )
+                    if part
+                )
+                return _operator_error(f"report: no transcript {wanted or 'yet'} in {folder}")
+    except TranscriptNotFound as exc:
+        return _operator_error(f"report: {exc}")
+    if args.format == "html":
+        output = report.html(transcript, folder)
+    elif args.format == "json":
+        output = report.json_report(transcript)
+    elif args.format == "junit":
+        output = report.junit(transcript)
+    else:
+        output = report.text(transcript, verbose=args.verbose)
+    if args.output is None:
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(errors="backslashreplace")  # a terminal that cannot show some SCU's text
+        sys.stdout.write(output)
+    else:
+        try:
+            args.output.write_text(output, encoding="utf-8")
+        except OSError as exc:
+            return _operator_error(f"report: cannot write {args.output}: {exc.strerror or exc}")
+        print(f"{transcript.association.id}: {transcript.verdict.value}; {args.format} report in {args.output}")
+    return report.exit_status(transcript)
+
+
+def _transcripts(args: argparse.Namespace) -> int:
+    from printscp.archive.film_index import TranscriptFilter
+    from printscp.bench import report
+
+    try:
+        since = _since(args.since)
+    except ValueError as exc:
+        return _operator_error(f"transcripts: {exc}")
+    if args.limit < 1:
+        return _operator_error(f"transcripts: --limit {args.limit} must be 1 or more")
+    opened = _open_transcripts(args)
+    if isinstance(opened, str):
+        return _operator_error(f"transcripts: {opened}")
+    _, store = opened
+    rows = store.list(TranscriptFilter(calling_ae_title=args.calling_ae, since=since, limit=args.limit))
+    print(report.transcripts_table(rows))
+    print(f"{len(rows)} transcript(s), newest first")
+    return 0
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -331,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conformance.set_defaults(run=_conformance)
 
+    _report_parser(commands)
+    _transcripts_parser(commands)
+
     echo = commands.add_parser("echo", help="C-ECHO a DICOM peer; exits non-zero on failure")
     echo.add_argument("host")
     echo.add_argument("port", type=int)
@@ -343,6 +453,33 @@ def build_parser() -> argparse.ArgumentParser:
     echo.add_argument("--key", type=Path, help="with --tls: the private key of --cert (unencrypted PEM)")
     echo.set_defaults(run=_echo)
     return parser
+
+
+def _report_parser(commands: Any) -> None:
+    report = commands.add_parser(
+        "report",
+        help="an association's transcript and findings as text, HTML, JSON or JUnit XML; exit 1 when it fails",
+        description="Report on one recorded association (the newest, unless an ID or filters say which). "
+        "Exit status: 0 when the verdict is pass or pass with warnings, 1 when it is fail, 2 for a mistake.",
+    )
+    report.add_argument("id", nargs="?", help="association id, or a beginning only it has")
+    report.add_argument("--last", action="store_true", help="the newest association (the default)")
+    report.add_argument("--calling-ae", metavar="AE", help="the newest association from this calling AE title")
+    report.add_argument("--since", metavar="TIME", help="the newest started at or after TIME (ISO date or datetime)")
+    report.add_argument("--format", choices=["text", "html", "json", "junit"], default="text")
+    report.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE (default: stdout)")
+    report.add_argument("--verbose", action="store_true", help="text: every message's data set too")
+    _archive_options(report)
+    report.set_defaults(run=_report)
+
+
+def _transcripts_parser(commands: Any) -> None:
+    listing = commands.add_parser("transcripts", help="recent associations recorded, newest first")
+    listing.add_argument("--calling-ae", metavar="AE", help="only from this calling AE title")
+    listing.add_argument("--since", metavar="TIME", help="only started at or after TIME (ISO date or datetime)")
+    listing.add_argument("--limit", type=int, default=20, metavar="N", help="the newest N (default 20)")
+    _archive_options(listing)
+    listing.set_defaults(run=_transcripts)
 
 
 def main(argv: list[str] | None = None) -> int:
