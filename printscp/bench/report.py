@@ -41,6 +41,9 @@ from printscp.status import Status
 FORMATS = ("text", "html", "json", "junit")
 THUMBNAIL_SIZE = (320, 320)  # pixels, at most; the film's aspect ratio is kept
 _SEVERITIES = (Severity.ERROR, Severity.WARNING, Severity.NOTE)
+NOT_ENDED = (
+    "the association had not ended when this report was made (or the server stopped without a word): no findings yet"
+)
 _ARROWS = {Direction.RECEIVED: "→", Direction.SENT: "←"}  # → to printscp, ← from printscp
 
 
@@ -234,6 +237,10 @@ def text(transcript: Transcript, verbose: bool = False) -> str:
         f"  ended           {p(end.time) if end is not None else '-'}",
         f"  outcome         {p(outcome)}",
         f"  verdict         {transcript.verdict.value.upper()}",
+    ]
+    if end is None:
+        lines.append(f"  note            {NOT_ENDED}")
+    lines += [
         "",
         "Negotiation",
         f"  implementation  {p(a.implementation_class_uid) or '-'} {p(a.implementation_version_name)}".rstrip(),
@@ -519,6 +526,8 @@ def html(transcript: Transcript, archive_folder: Path | None = None) -> str:
     ]
     out += [f"<tr><th>{_h(name)}</th><td>{_h(value)}</td></tr>" for name, value in rows]
     out.append("</table>")
+    if end is None:
+        out.append(f'<p class="warning">{_h(NOT_ENDED)}</p>')
 
     out += _html_negotiation(transcript)
     out += _html_findings(transcript)

@@ -505,3 +505,10 @@ def test_a_film_path_outside_the_archive_is_not_read(tmp_path: Path) -> None:
     film = Film("1.2.3", 1, "../outside.pdf", "../outside.png")
     page = report.html(replace(sample(), films=(film,)), tmp_path / "archive")
     assert "data:image/png" not in page and "no image: ../outside.png" in page
+
+
+def test_an_association_not_ended_says_it_has_no_findings_yet() -> None:
+    transcript = replace(sample(), end=None, findings=())
+    assert "  note            the association had not ended" in report.text(transcript)
+    assert "had not ended" in "".join(parsed_html(report.html(transcript)).itertext())
+    assert "had not ended" not in report.text(sample())
