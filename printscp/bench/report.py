@@ -379,8 +379,9 @@ def junit(transcript: Transcript) -> str:
     for finding in transcript.findings:
         attached.setdefault(_case_of(transcript, finding, cases, by_index), []).append(finding)
 
-    classname = "printscp." + (re.sub(r"[\s.]+", "_", a.calling_ae_title.strip()) or "unknown")
-    suite_name = f"{a.id}: {a.calling_ae_title.strip()} → {a.printer or a.called_ae_title.strip()}"
+    calling, called = str(a.calling_ae_title).strip(), str(a.called_ae_title).strip()
+    classname = "printscp." + (re.sub(r"[\s.]+", "_", calling) or "unknown")
+    suite_name = f"{a.id}: {calling} → {a.printer or called}"
     suites = ET.Element("testsuites", name="printscp report")
     suite = ET.SubElement(suites, "testsuite", name=x(suite_name), timestamp=x(a.started), hostname=x(a.peer))
     properties = ET.SubElement(suite, "properties")
@@ -412,8 +413,8 @@ def junit(transcript: Transcript) -> str:
                 name += f" → {status_name(response.status)}"
             if response.error_comment:
                 out.append(f"Error Comment: {response.error_comment}")
-            if response.elapsed_ms is not None and math.isfinite(response.elapsed_ms):
-                seconds = max(0.0, response.elapsed_ms / 1000)
+            if _elapsed(response):  # a finite number
+                seconds = max(0.0, float(response.elapsed_ms or 0) / 1000)
         total += seconds
         failures += _testcase(suite, classname, name, seconds, attached.get(request.index, []), out)
         tests += 1
@@ -633,7 +634,7 @@ def _html_message(transcript: Transcript, message: Message, findings: list[Findi
     marks = "".join(f' <span class="{s.value}">[{s.value}]</span>' for s in _SEVERITIES if s in severities)
     out = [
         f'<details id="m{message.index}" class="{" ".join(classes)}"{opened}>',
-        f"<summary>{_h('  '.join(part for part in summary if part))}{marks}</summary>",
+        f"<summary>{_h('  '.join(str(part) for part in summary if part))}{marks}</summary>",
     ]
     if message.error_comment:
         out.append(f"<p>Error Comment: <strong>{_h(message.error_comment)}</strong></p>")

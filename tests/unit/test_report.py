@@ -512,3 +512,32 @@ def test_an_association_not_ended_says_it_has_no_findings_yet() -> None:
     assert "  note            the association had not ended" in report.text(transcript)
     assert "had not ended" in "".join(parsed_html(report.html(transcript)).itertext())
     assert "had not ended" not in report.text(sample())
+
+
+def test_a_transcript_file_with_values_of_the_wrong_type_still_reports() -> None:
+    """A hand-edited or damaged file: numbers where text belongs, text where numbers do."""
+    association = {
+        "record": "association",
+        "id": "x1",
+        "peer": 1,
+        "calling_ae_title": 2,
+        "called_ae_title": None,
+        "printer": [3],
+        "started": 4,
+    }
+    message = {
+        "record": "message",
+        "index": 1,
+        "direction": "received",
+        "time": None,
+        "command": "N-SET-RQ",
+        "status": "bad",
+        "elapsed_ms": "slow",
+        "sop_class": 5,
+        "data_set": [{"tag": "(0010,0010)", "keyword": 6, "vr": 7, "value": {"nested": "<b>"}}],
+    }
+    transcript = parse([json.dumps(association), json.dumps(message)])
+    assert "<b>" not in report.html(transcript) and "&lt;b&gt;" in report.html(transcript)
+    assert "N-SET-RQ" in report.text(transcript, verbose=True)
+    assert ET.fromstring(report.junit(transcript)).get("tests") == "1"
+    assert json.loads(report.json_report(transcript))["association"]["peer"] == 1
