@@ -2,9 +2,10 @@
 
 Pure renderers, each `Transcript -> str` (HTML also reads the film PNGs it embeds as thumbnails). Every string
 of a transcript came from the SCU under test or from its data sets, so every string is treated as hostile:
-text escapes control characters (a terminal escape sequence in an AE title stays visible and harmless), HTML
-and XML escape markup and replace the characters XML 1.0 cannot carry, and a lone surrogate (which JSON can
-hold) is written as its `\\udxxx` escape rather than failing to encode.
+text, HTML and XML show control and format characters as escapes (a terminal escape sequence or a bidi
+override in an AE title stays visible and harmless, and XML 1.0 can carry every report), HTML and XML escape
+markup, and JSON writes a lone surrogate (which a JSON Lines file can hold) as its `\\udxxx` escape rather than
+failing to encode.
 
 The verdict (pass, pass with warnings, fail) comes from the findings alone (bench/transcript.py); `exit_status`
 is what `printscp report` exits with, so that CI can gate on it.
@@ -54,26 +55,23 @@ def exit_status(transcript: Transcript) -> int:
 
 # --- hostile strings -------------------------------------------------------------------------------------
 
-# XML 1.0 Char (section 2.2): tab, newline, carriage return, and the rest but controls, surrogates, FFFE/FFFF
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
 
 def _escape_char(char: str) -> str:
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
-def printable(value: object) -> str:
-    """`value` as text fit for a terminal: control, format (bidi overrides) and surrogate characters, and
-    everything else Unicode calls a control or unassigned, as visible escapes."""
+def printable(value: object, keep: str = "") -> str:
+    """`value` as text fit for a terminal: control, format (bidi overrides), surrogate, private-use and
+    unassigned characters (Unicode's category C) as visible escapes, but those in `keep`."""
     text = value if isinstance(value, str) else str(value)
-    return "".join(_escape_char(c) if unicodedata.category(c).startswith("C") else c for c in text)
+    return "".join(_escape_char(c) if unicodedata.category(c)[0] == "C" and c not in keep else c for c in text)
 
 
 def xml_text(value: object) -> str:
-    """`value` as text that XML 1.0 (and so HTML) can carry: characters it cannot, as visible escapes."""
-    text = value if isinstance(value, str) else str(value)
-    return _NOT_XML.sub(lambda match: _escape_char(match.group()), text)
+    """`value` as text that XML 1.0 (and so HTML) can carry and that shows as it is (no bidi override
+    reversing what follows): `printable`, keeping tabs and line breaks."""
+    return printable(value, keep="\t\n\r")
 
 
 def _h(value: object) -> str:

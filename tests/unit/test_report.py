@@ -308,7 +308,8 @@ def test_html_escapes_every_hostile_string() -> None:
     text = "".join(root.itertext())
     assert EVIL in text  # shown as text
     assert "Ärztin 医院 ✓" in text
-    assert "\x1b" not in page and "\x00" not in page
+    assert "\x1b" not in page and "\x00" not in page and "\u202e" not in page  # no bidi override either
+    assert "\\x1b[31mÄrztin 医院 ✓ \\u202e\\x00\\ud800" in text
     assert "no image: ../" in text
 
 
@@ -381,6 +382,7 @@ def test_junit_attaches_a_finding_on_a_response_to_its_request_and_passes_withou
 def test_junit_carries_hostile_strings_as_text() -> None:
     out = report.junit(round_trip(hostile()))
     out.encode("utf-8")
+    assert "\x1b" not in out and "\u202e" not in out
     root = ET.fromstring(out)
     assert "<script" not in out
     names = [case.get("name", "") for case in root.iter("testcase")]
