@@ -154,10 +154,10 @@ def test_a_transcript_cut_short_by_a_kill_is_indexed_at_the_next_start(
         scu.film_session()
         # the association is still open: its file has the request and response, no end
         store: TranscriptStore = first.server.transcripts
-        files = list(store.folder.glob("*/*/*/*.jsonl"))
-        assert len(files) == 1
-        text = files[0].read_text(encoding="utf-8")
-        assert '"record":"message"' in text and '"record":"end"' not in text
+        wait_until(lambda: len(list(store.folder.glob("*/*/*/*.jsonl"))) == 1, 10, "the transcript file")
+        (file,) = store.folder.glob("*/*/*/*.jsonl")
+        wait_until(lambda: '"command":"N-CREATE-RSP"' in file.read_text(encoding="utf-8"), 10, "the response line")
+        assert '"record":"end"' not in file.read_text(encoding="utf-8")
     # as if killed: the index loses the row, the file stays
     row = transcripts(first)[0]
     first.server.archive.index.remove_transcript(row.association_id)
