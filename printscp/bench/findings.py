@@ -908,7 +908,11 @@ def report(event: Message, state: State) -> None:
 
 
 def check(transcript: Transcript, profile: PrinterProfile) -> tuple[Finding, ...]:
-    """The findings of one recorded association (printscp the acceptor), in message order."""
+    """The findings of one recorded association, in message order. The transcript must be an acceptor's
+    (printscp's server); `printscp print` records its own association as the requestor, whose messages
+    run the other way: ValueError."""
+    if transcript.association.role != "acceptor":
+        raise ValueError(f"findings are for printscp's side of an association, not the {transcript.association.role}")
     view = View(
         transcript,
         profile,

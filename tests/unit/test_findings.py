@@ -562,6 +562,15 @@ def test_twelve_bit_pixels_to_an_eight_bit_printer_are_an_error() -> None:
     assert check(script.transcript(), STRICT) == ()
 
 
+def test_the_printers_refusal_of_twelve_bits_is_not_reported_twice() -> None:
+    script = Script()
+    script.film_session()
+    script.film_box()
+    index = script.image_box(1, 1, bits=12, status=0x0106, offending=("(0028,0101)",))
+    found = only(check(script.transcript(), dataclasses.replace(STRICT, supports_12_bit=False)))
+    assert (found.message_index, found.tag, found.reference) == (index, "(0028,0101)", "PS3.4 Table H.4-10")
+
+
 # --- 8. Presentation LUT ----------------------------------------------------------------------------------
 
 
@@ -600,6 +609,14 @@ def test_an_association_not_released_is_a_warning(outcome: Outcome, reference: s
 
 def test_our_own_abort_is_not_the_scus_finding() -> None:
     assert check(clean_session().transcript(Outcome.ABORTED_BY_PRINTSCP), STRICT) == ()
+
+
+def test_a_requestors_transcript_is_refused() -> None:
+    transcript = clean_session().transcript()
+    association = dataclasses.replace(transcript.association, role="requestor")
+    requestor = dataclasses.replace(transcript, association=association)
+    with pytest.raises(ValueError, match="requestor"):
+        check(requestor, STRICT)
 
 
 # --- 10. the hierarchy -----------------------------------------------------------------------------------
