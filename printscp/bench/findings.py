@@ -338,7 +338,7 @@ def check_usage(exchange: Exchange, state: State, view: View) -> Iterator[Findin
                 yield finding(
                     Severity.ERROR,
                     request,
-                    f"{name} is a Basic Film Box attribute since CP 173, not one of the {where}; send it in "
+                    f"{name} is a Basic Film Box attribute since CP 173, not an attribute of the {where}; send it in "
                     "the Film Box",
                     table,
                     e.tag,
@@ -363,7 +363,7 @@ def check_usage(exchange: Exchange, state: State, view: View) -> Iterator[Findin
                 services = " and ".join(s for s in (Service.N_CREATE, Service.N_SET) if other[0].usage(s))
                 why = f"{name} can be sent only in the {sop_class.name} {services}, not its {service}"
             elif owner is not None:
-                why = f"{name} is a {owner.name} attribute, not one of the {where}"
+                why = f"{name} is a {owner.name} attribute, not an attribute of the {where}"
             else:
                 why = f"{name} is not an attribute of the {where}"
             yield finding(
@@ -512,7 +512,7 @@ def check_values(exchange: Exchange, state: State, view: View) -> Iterator[Findi
         verdict = judge(rule, e.keyword, value, view.profile)
         if verdict is not None:
             severity, why = verdict
-            yield finding(severity, request, f"{why}.", module, e.tag, value, rule.expected)
+            yield finding(severity, request, why, module, e.tag, value, rule.expected)
 
 
 # --- 4. Image Box Position ----------------------------------------------------------------------------
@@ -811,10 +811,13 @@ def status_findings(view: View) -> Iterator[tuple[Finding, tuple[str, ...]]]:
 
 def explained(status: Finding, tags: tuple[str, ...], specific: Iterable[Finding]) -> Finding | None:
     """The status finding about the first tag no specific finding of the same message explains; None when
-    they explain them all (or, for a response that names no tag, when one explains the message)."""
-    covered = {f.tag for f in specific if f.message_index == status.message_index}
+    they explain them all. A response that names no tag is explained by any specific finding of the message
+    at least as severe (a failure by an error, a warning by a warning or an error)."""
+    same = [f for f in specific if f.message_index == status.message_index]
+    covered = {f.tag for f in same}
     if not tags:
-        return None if "" in covered else status
+        severe = {Severity.ERROR} if status.severity is Severity.ERROR else {Severity.ERROR, Severity.WARNING}
+        return None if "" in covered or any(f.severity in severe for f in same) else status
     rest = [t for t in tags if t not in covered]
     if not rest:
         return None

@@ -284,6 +284,19 @@ def test_a_specific_finding_replaces_the_status_for_the_same_attribute() -> None
     assert found.sent == "1" and found.expected == "2"
 
 
+def test_a_status_naming_no_attribute_is_explained_by_an_error_about_the_request() -> None:
+    script = Script()
+    script.film_session()
+    index = script.film_box(FilmOrientation="SIDEWAYS", status=0x0106)
+    found = only(check(script.transcript(), STRICT))
+    assert (found.message_index, found.tag, found.reference) == (index, "(2010,0040)", "PS3.3 C.13.3")
+    note_only = Script()
+    note_only.film_session()
+    note_only.film_box(FilmSizeID="75MMX100MM", status=0x0106)
+    sony = dataclasses.replace(STRICT, film_size_ids=("75MMX100MM",))
+    assert [f.severity for f in check(note_only.transcript(), sony)] == [Severity.NOTE, Severity.ERROR]
+
+
 # --- 2. usage ----------------------------------------------------------------------------------------
 
 
