@@ -467,12 +467,12 @@ class Recorder:
     (JSON Lines, bench/transcript.py), shown with --dump. Called from pynetdicom's threads."""
 
     def __init__(self, path: Path | None, dump: bool, out: Callable[[str], None]) -> None:
-        self._lock = threading.Lock()
+        self._guard = threading.Lock()
         self._file: TextIOWrapper | None = path.open("w", encoding="utf-8") if path is not None else None
         self._dump, self._out = dump, out
         self._index = 0
         self._syntaxes: dict[int, UID] = {}
-        self._started: dict[tuple[Direction, int], float] = {}  # a request's message id -> when it went/came
+        self._request_times: dict[tuple[Direction, int], float] = {}  # a request's message id -> when it went/came
         self.responses: dict[int, Dataset] = {}  # our requests' message id -> response command set
         self.messages: list[Message] = []
 
@@ -483,7 +483,7 @@ class Recorder:
 
     def end(self, outcome: Outcome, detail: str = "") -> None:
         self._write(transcript.line(End(outcome, dimse.now_text(), detail)))
-        with self._lock:
+        with self._guard:
             if self._file is not None:
                 self._file.close()
                 self._file = None
@@ -501,13 +501,13 @@ class Recorder:
         elapsed: float | None = None
         if "MessageIDBeingRespondedTo" in command:
             other = Direction.RECEIVED if direction is Direction.SENT else Direction.SENT
-            started = self._started.pop((other, int(command.MessageIDBeingRespondedTo)), None)
+            started = self._request_times.pop((other, int(command.MessageIDBeingRespondedTo)), None)
             elapsed = round((now - started) * 1000, 3) if started is not None else None
             if direction is Direction.RECEIVED:
                 self.responses[int(command.MessageIDBeingRespondedTo)] = command
         elif "MessageID" in command:
-            self._started[(direction, int(command.MessageID))] = now
-        with self._lock:
+            self._request_times[(direction, int(command.MessageID))] = now
+        with self._guard:
             self._index += 1
             index = self._index
         record = dimse.message_record(
@@ -517,7 +517,7 @@ class Recorder:
             self._syntaxes.get(int(message.context_id or 0)),
             elapsed_ms=elapsed,
         )
-        with self._lock:
+        with self._guard:
             self.messages.append(record)
             if self._file is not None:
                 self._file.write(transcript.line(record) + "\n")
@@ -526,7 +526,7 @@ class Recorder:
             self._out(message_summary(record))
 
     def _write(self, text: str) -> None:
-        with self._lock:
+        with self._guard:
             if self._file is not None:
                 self._file.write(text + "\n")
                 self._file.flush()
