@@ -51,7 +51,6 @@ import numpy.typing as npt
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.multival import MultiValue
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi
 from pydicom.tag import Tag
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -511,7 +510,7 @@ class Recorder:
             self._index += 1
             index = self._index
         record = dimse.message_record(
-            _with_list_values(message),
+            message,
             direction,
             index,
             self._syntaxes.get(int(message.context_id or 0)),
@@ -530,26 +529,6 @@ class Recorder:
             if self._file is not None:
                 self._file.write(text + "\n")
                 self._file.flush()
-
-
-class _ListValuedCommand(Dataset):
-    """A command set whose multi-valued elements read as lists (see `_with_list_values`)."""
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        value = super().get(key, default)
-        return list(value) if isinstance(value, MultiValue) else value
-
-
-def _with_list_values(message: Any) -> Any:
-    """`message` for dimse.message_record, its command set's multi-valued elements as lists.
-
-    Workaround: message_record takes an Attribute Identifier List or Offending Element that is not a list or
-    tuple for one tag, so an empty list (an N-GET of all attributes) or several tags (pydicom's MultiValue)
-    raise in int(). Remove once bench/dimse.py reads MultiValue."""
-    proxy = type(type(message).__name__, (), {})()  # message_record names the command after the class
-    proxy.command_set = _ListValuedCommand(message.command_set)
-    proxy.data_set = message.data_set
-    return proxy
 
 
 def association_record(
