@@ -23,7 +23,7 @@ py-spy's raw (collapsed stack) output, the per-thread figures get a role each (b
 the thread), and the script prints the hottest functions (own time) per role. py-spy slows the server.
 
     .venv/bin/python benchmarks/receive_cpu.py [--films N] [--warmup N] [--images 20] [--size 512]
-        [--render-delay S] [--idle S] [--py-spy OUT] [--keep]
+        [--render-delay S] [--idle S] [--py-spy OUT] [--keep] [--no-transcripts]
 """
 
 from __future__ import annotations
@@ -63,13 +63,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def server(folder: Path, render_delay: float) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    """`printscp serve` with the bundled config (only faults.print_delay changed) on a free loopback port."""
+def server(
+    folder: Path, render_delay: float, transcripts: bool = True
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """`printscp serve` with the bundled config (only faults.print_delay changed, and transcripts.enabled
+    with `transcripts` false) on a free loopback port."""
     folder.mkdir(parents=True, exist_ok=True)
     text = (REPO / "config.toml").read_text()
     text, count = re.subn(r"(?m)^print_delay = \S+", f"print_delay = {render_delay}", text)
     if count != 1:
         raise SystemExit("config.toml has no 'print_delay = ...' line to change")
+    if not transcripts:
+        text, count = re.subn(r"(?m)^enabled = true(?=\s+# .*transcripts)", "enabled = false", text)
+        if count != 1:
+            raise SystemExit("config.toml has no '[transcripts] enabled = true' line to change")
     config = folder / "config.toml"
     config.write_text(text)
     archive = folder / "films"
@@ -240,6 +247,9 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=2.0, help="seconds of idle server measured (default 2)")
     parser.add_argument("--py-spy", type=Path, help="also sample the server with py-spy into this raw file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--no-transcripts", action="store_true", help="transcripts.enabled = false: without the bench's recorder"
+    )
     args = parser.parse_args()
     if not 1 <= args.images <= LAYOUT[0] * LAYOUT[1] or args.films < 1 or args.warmup < 0:
         parser.error(f"--images 1 to {LAYOUT[0] * LAYOUT[1]}, --films at least 1, --warmup at least 0")
@@ -247,7 +257,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="printscp-receive-"))
     try:
         source = write_image(workdir / "source.dcm", phantom(args.size))
-        with server(workdir / "printscp", args.render_delay) as (process, port, archive):
+        with server(workdir / "printscp", args.render_delay, not args.no_transcripts) as (process, port, archive):
             client = DcmtkPrintClient(workdir / "client", "127.0.0.1", port, PRINTSCP_AE, printer=IHEFULL)
             job = client.prepare([source] * args.images, LAYOUT, FILM_SIZE)
             idle_start = cpu_seconds(process.pid)

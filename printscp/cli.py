@@ -1,4 +1,4 @@
-"""Command line: `printscp serve`, `echo`, `printer` and `films`. The only place logging is configured."""
+"""Command line: `printscp serve`, `echo`, `print`, `printer` and `films`. The only place logging is configured."""
 
 from __future__ import annotations
 
@@ -146,6 +146,111 @@ def _echo(args: argparse.Namespace) -> int:
         return 1
     print(f"echo {args.host}:{args.port} ({args.ae_title}): success")
     return 0
+
+
+def _print(args: argparse.Namespace) -> int:
+    """`printscp print`: print image files on a print SCP (printscp/bench/scu.py)."""
+    from printscp.bench import scu
+
+    if args.log_level != "DEBUG":  # our step lines say what went wrong; pynetdicom's would repeat it
+        logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
+    try:
+        lut = scu.LutRequest.parse(args.lut) if args.lut is not None else None
+    except scu.OperatorError as exc:
+        print(f"printscp print: {exc}", file=sys.stderr)
+        return 2
+    options = scu.PrintOptions(
+        images=tuple(args.images),
+        host=args.host,
+        port=args.port,
+        called_ae=args.called_ae,
+        calling_ae=args.calling_ae,
+        image_display_format=args.format,
+        film_size_id=args.film_size,
+        film_orientation=args.orientation,
+        medium_type=args.medium,
+        film_destination=args.destination,
+        magnification_type=args.magnification,
+        print_priority=args.priority,
+        min_density=args.min_density,
+        max_density=args.max_density,
+        border_density=args.border,
+        empty_image_density=args.empty_image,
+        trim=args.trim,
+        film_session_label=args.label,
+        number_of_copies=args.copies,
+        requested_resolution_id=args.resolution,
+        lut=lut,
+        annotation=args.annotation,
+        annotation_format=args.annotation_format,
+        annotation_position=args.annotation_position,
+        color=args.color,
+        bits=args.bits,
+        timeout=args.timeout,
+        transcript=args.transcript,
+        dump=args.dump,
+    )
+    return scu.print_images(
+        options, out=lambda line: print(line, flush=True), err=lambda line: print(line, file=sys.stderr, flush=True)
+    )
+
+
+def _upper(text: str) -> str:
+    return text.upper()
+
+
+def _print_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "print",
+        help="print DICOM images on a print SCP (PS3.4 Annex H); exits 0 printed, 1 failed, 2 operator error",
+        description="Print DICOM image files on any print SCP as a modality does: one film box per "
+        "--format's worth of images. Each step's status is shown on one line.",
+    )
+    command.add_argument("images", nargs="+", type=Path, metavar="IMAGE.dcm")
+    command.add_argument("--host", default="127.0.0.1", help="the printer's address (default 127.0.0.1)")
+    command.add_argument("--port", type=int, default=11112, help="the printer's port (default 11112)")
+    command.add_argument("--called-ae", default="PRINTSCP", help="the printer's AE title (default PRINTSCP)")
+    command.add_argument("--calling-ae", default="PRINTSCU", help="our AE title (default PRINTSCU)")
+    command.add_argument("--format", default="STANDARD\\1,1", help="Image Display Format, e.g. 'STANDARD\\2,2'")
+    film = command.add_argument_group("film box")
+    film.add_argument("--film-size", type=_upper, metavar="ID", help="Film Size ID, e.g. 14INX17IN, A4")
+    film.add_argument("--orientation", type=_upper, help="Film Orientation: PORTRAIT or LANDSCAPE")
+    film.add_argument("--magnification", type=_upper, help="Magnification Type: REPLICATE, BILINEAR, CUBIC, NONE")
+    film.add_argument("--min-density", type=int, metavar="N", help="Min Density, hundredths of OD")
+    film.add_argument("--max-density", type=int, metavar="N", help="Max Density, hundredths of OD")
+    film.add_argument("--border", type=_upper, metavar="DENSITY", help="Border Density: BLACK, WHITE or N")
+    film.add_argument("--empty-image", type=_upper, metavar="DENSITY", help="Empty Image Density: BLACK, WHITE or N")
+    film.add_argument("--trim", type=_upper, help="Trim: YES or NO")
+    film.add_argument("--resolution", type=_upper, metavar="ID", help="Requested Resolution ID: STANDARD, HIGH")
+    session = command.add_argument_group("film session")
+    session.add_argument("--copies", type=int, metavar="N", help="Number of Copies")
+    session.add_argument("--priority", type=_upper, help="Print Priority: HIGH, MED or LOW")
+    session.add_argument("--medium", type=_upper, metavar="TYPE", help="Medium Type, e.g. 'BLUE FILM', PAPER")
+    session.add_argument("--destination", type=_upper, help="Film Destination: MAGAZINE, PROCESSOR, BIN_i")
+    session.add_argument("--label", help="Film Session Label")
+    images = command.add_argument_group("images")
+    images.add_argument(
+        "--lut", metavar="LUT", help="Presentation LUT: IDENTITY, 'LIN OD' (a shape) or gamma[:G] (a table)"
+    )
+    images.add_argument("--annotation", metavar="TEXT", help="text for an annotation box (Basic Annotation Box)")
+    images.add_argument(
+        "--annotation-format",
+        type=_upper,
+        default="LABEL",
+        metavar="ID",
+        help="Annotation Display Format ID with --annotation (printer specific; default LABEL, printscp's)",
+    )
+    images.add_argument("--annotation-position", type=int, default=1, metavar="N", help="annotation box (default 1)")
+    images.add_argument("--color", action="store_true", help="print in colour (Basic Color Print Management)")
+    images.add_argument(
+        "--bits", type=int, metavar="8|12", help="P-value bits (default: 12 if an image has more than 8 bits stored)"
+    )
+    command.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds for each network step and for the print job (default 60)"
+    )
+    command.add_argument("--transcript", type=Path, metavar="FILE", help="write our transcript (JSON Lines) to FILE")
+    command.add_argument("--dump", action="store_true", help="show every DIMSE message sent and received")
+    command.set_defaults(run=_print)
 
 
 def _without_traceback(record: logging.LogRecord) -> bool:
@@ -452,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     echo.add_argument("--cert", type=Path, help="with --tls: our PEM certificate, for peers that require one")
     echo.add_argument("--key", type=Path, help="with --tls: the private key of --cert (unencrypted PEM)")
     echo.set_defaults(run=_echo)
+    _print_parser(commands)
     return parser
 
 

@@ -6,6 +6,7 @@ Used by both sides: the server's recorder (bench/recorder.py) and `printscp prin
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from typing import Any
@@ -24,8 +25,25 @@ def now_text() -> str:
 
 
 def command_name(message: Any) -> str:
-    """'N-CREATE-RQ' of a pynetdicom N_CREATE_RQ message."""
+    """'N-CREATE-RQ' of a pynetdicom N_CREATE_RQ message (or of its Captured copy)."""
+    if isinstance(message, Captured):
+        return message.name
     return type(message).__name__.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Captured:
+    """What a pynetdicom DIMSE message holds when its event fires. pynetdicom gives the received message's
+    object a new, empty data set right after EVT_DIMSE_RECV: whatever reads it later reads this."""
+
+    name: str  # "N-SET-RQ"
+    command_set: Dataset
+    data_set: BytesIO | None
+    context_id: int | None
+
+
+def capture(message: Any) -> Captured:
+    return Captured(command_name(message), message.command_set, message.data_set, message.context_id)
 
 
 def _get(command_set: Dataset, keyword: str) -> Any:
@@ -89,8 +107,8 @@ def data_set_summary(stream: BytesIO | None, transfer_syntax: UID | None) -> tup
     """A message's encoded data set, summarised; None when it has none."""
     if stream is None:
         return None
-    data = stream.getbuffer() if isinstance(stream, BytesIO) else b""
-    if not len(data):
+    data = stream.getvalue()  # the bytes object the BytesIO shares, not a copy (getbuffer() would copy)
+    if not data:
         return None
     syntax = transfer_syntax or UID("1.2.840.10008.1.2")
     try:
@@ -99,10 +117,5 @@ def data_set_summary(stream: BytesIO | None, transfer_syntax: UID | None) -> tup
         dataset = read_dataset(encoded, syntax.is_implicit_VR, syntax.is_little_endian)
         return summarise(dataset)
     except Exception as exc:  # not even the element headers can be read
-        return (
-            Element(
-                "(0000,0000)", "", "UN", error=f"the data set cannot be decoded: {exc}", raw=bytes(data[:32]).hex()
-            ),
-        )
-    finally:
-        del data  # a BytesIO with an exported buffer cannot be resized
+        error = f"the data set cannot be decoded: {exc}"
+        return (Element("(0000,0000)", "", "UN", error=error, raw=data[:32].hex()),)

@@ -2,9 +2,11 @@
 
 Bound in net/server.py's handler list when transcripts.enabled. The A-ASSOCIATE-AC (or -RJ) opens the file
 `TranscriptStore.path_for(id, start)` and writes the negotiation; each DIMSE message received or sent
-(EVT_DIMSE_RECV in the DUL thread, EVT_DIMSE_SENT in whichever thread sends) is appended as one line, under
-a per-association lock so that the file's order is the order seen; the end of the association writes its
-End, then the findings (bench/findings.py, against the printer's profile), and indexes the transcript.
+(EVT_DIMSE_RECV in the DUL thread, EVT_DIMSE_SENT in whichever thread sends) is appended as one line; the
+end of the association writes its End, then the findings (bench/findings.py, against the printer's
+profile), and indexes the transcript. The handlers only number the messages and take the time (under a
+per-association lock, so that the file's order is the order seen); one writer thread does the rest
+(decoding, SHA-256 of pixel data, JSON), off the threads that serve the association.
 
 The abort's side comes from the ACSE primitives: an A-ABORT sent is ours (a fault, a limit, a timeout, a
 shutdown), an A-ABORT or A-P-ABORT received is the peer's (or its transport's).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import queue
 import threading
 import time
 import weakref
@@ -31,7 +34,7 @@ from pynetdicom.association import Association
 from pynetdicom.events import Event
 
 from printscp.bench import findings
-from printscp.bench.dimse import command_name, message_record, now_text
+from printscp.bench.dimse import Captured, capture, command_name, message_record, now_text
 from printscp.bench.store import TranscriptStore
 from printscp.bench.transcript import (
     Association as AssociationRecord,
@@ -60,10 +63,40 @@ _CONTEXT_RESULTS = {
 }
 
 
+class _Writer:
+    """One thread doing the recorder's work off the associations' threads: decoding and summarising data
+    sets, hashing pixel data, writing lines, the findings. Work is taken in the order it was given, so each
+    transcript's lines are in the order its messages were seen; with MAX_WAITING items waiting, whoever
+    gives more waits (the data sets waiting are held in memory meanwhile)."""
+
+    MAX_WAITING = 64
+
+    def __init__(self) -> None:
+        self._work: queue.Queue[Callable[[], None] | None] = queue.Queue(self.MAX_WAITING)
+        self._thread = threading.Thread(target=self._run, name="printscp-transcripts", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self._work.put(work)
+
+    def _run(self) -> None:
+        while (work := self._work.get()) is not None:
+            try:
+                work()
+            except Exception:  # a bug here must cost one transcript line, never the recorder
+                log.exception("the transcript recorder failed")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the work given so far, then end the thread."""
+        self._work.put(None)
+        self._thread.join(timeout)
+
+
 @dataclass(eq=False)
 class _Recording:
     path: Path
     file: IO[str]
+    writer: _Writer
     printer: PrinterConfig | None
     syntaxes: dict[int, UID]  # accepted context id -> its transfer syntax
     keep_pixels: bool
@@ -77,6 +110,7 @@ class _Recording:
     ended: bool = False
 
     def write(self, text: str) -> None:
+        """In the writer's thread only."""
         self.file.write(text + "\n")
         self.file.flush()  # a killed server leaves every line it wrote (not fsync'd: diagnostics, not films)
 
@@ -93,7 +127,8 @@ def fault_applied(assoc: Association, fault: str, effect: str) -> None:
         return
     with recording.lock:
         if not recording.ended:
-            recording.write(line(FaultApplied(recording.last_request, fault, effect, now_text())))
+            applied = FaultApplied(recording.last_request, fault, effect, now_text())
+            recording.writer.submit(lambda: recording.write(line(applied)))
 
 
 class Recorder:
@@ -105,6 +140,11 @@ class Recorder:
         self.store = store
         self.printer_of = printer_of
         self.keep_pixels = keep_pixels
+        self.writer = _Writer()
+
+    def stop(self) -> None:
+        """Write what is still to be written (the server has ended its associations)."""
+        self.writer.stop()
 
     def handlers(self) -> list[tuple[Any, ...]]:
         from pynetdicom import evt
@@ -148,8 +188,8 @@ class Recorder:
             log.warning("cannot write the transcript %s: %s", path, exc.strerror or exc)
             return None
         syntaxes = {int(cx.context_id or 0): UID(str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts}
-        recording = _Recording(path, file, printer, syntaxes, self.keep_pixels)
-        recording.write(line(record))
+        recording = _Recording(path, file, self.writer, printer, syntaxes, self.keep_pixels)
+        recording.writer.submit(lambda: recording.write(line(record)))
         return recording
 
     def on_accepted(self, event: Event) -> None:
@@ -174,7 +214,7 @@ class Recorder:
         recording = _recordings.get(event.assoc) or self._open(event.assoc, None)
         if recording is None:
             return
-        message: Any = event.message
+        message = capture(event.message)  # now: pynetdicom empties the object for the next message
         now = time.monotonic()
         command = message.command_set
         is_request = command_name(message).endswith("-RQ")
@@ -185,6 +225,7 @@ class Recorder:
             began = started_by.pop(int(command.MessageIDBeingRespondedTo or 0), None)
             elapsed_ms = round((now - began) * 1000, 3) if began is not None else None
         syntax = recording.syntaxes.get(int(message.context_id or 0))
+        seen = now_text()
         with recording.lock:
             if recording.ended:
                 return
@@ -196,12 +237,16 @@ class Recorder:
                 ] = now
                 if direction is Direction.RECEIVED:
                     recording.last_request = index
-            record = message_record(message, direction, index, syntax, elapsed_ms=elapsed_ms)
-            if recording.keep_pixels and direction is Direction.RECEIVED and record.data_set is not None:
-                name = _keep_data_set(recording, index, message, syntax)
-                if name is not None:
-                    record = replace(record, data_set_file=name)
-            recording.write(line(record))
+
+            def write() -> None:
+                record = message_record(message, direction, index, syntax, time=seen, elapsed_ms=elapsed_ms)
+                if recording.keep_pixels and direction is Direction.RECEIVED and record.data_set is not None:
+                    name = _keep_data_set(recording, index, message, syntax)
+                    if name is not None:
+                        record = replace(record, data_set_file=name)
+                recording.write(line(record))
+
+            recording.writer.submit(write)
 
     # --- the end -----------------------------------------------------------------------------------------
 
@@ -255,14 +300,18 @@ class Recorder:
             if recording.ended:
                 return  # pynetdicom may report one end twice (released, then the connection closed)
             recording.ended = True
-            recording.write(line(End(outcome, now_text(), detail)))
+            end = End(outcome, now_text(), detail)
+            films = association_log.films_printed(association_log.association_id(assoc))
+            recording.writer.submit(lambda: self._close(recording, end, films))
+
+    def _close(self, recording: _Recording, end: End, films: int) -> None:
+        """The writer's last work for a transcript: its end, its findings, its index row."""
+        recording.write(line(end))
         try:
             transcript = load(recording.path)
             found = findings.check(transcript, recording.printer.profile) if recording.printer is not None else ()
             recording.write(line(found))
             recording.file.close()
-            association_id = transcript.association.id
-            films = association_log.films_printed(association_id)
             self.store.add(recording.path, replace(transcript, findings=found), films=films)
         except Exception:  # a bug here must not touch the association's films
             log.exception("the transcript %s could not be completed", recording.path)
@@ -325,9 +374,12 @@ def _association_record(
     )
 
 
-def _keep_data_set(recording: _Recording, index: int, message: Any, syntax: UID | None) -> str | None:
+def _keep_data_set(recording: _Recording, index: int, message: Captured, syntax: UID | None) -> str | None:
     """transcripts.keep_pixels: the data set as received, as a DICOM file (PS3.10) in the transcript's data
     folder; its name, relative to that folder."""
+    if message.data_set is None:
+        return None
+    data = message.data_set.getvalue()
     folder = TranscriptStore.data_folder(recording.path)
     name = f"{index:04d}-{command_name(message)}.dcm"
     command = message.command_set
@@ -341,7 +393,7 @@ def _keep_data_set(recording: _Recording, index: int, message: Any, syntax: UID 
         with (folder / name).open("wb") as file:
             file.write(b"\0" * 128 + b"DICM")
             write_file_meta_info(DicomFileLike(file), meta, enforce_standard=True)
-            file.write(message.data_set.getbuffer())
+            file.write(data)
     except OSError as exc:
         log.warning("cannot keep the data set %s: %s", folder / name, exc.strerror or exc)
         return None

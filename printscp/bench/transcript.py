@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -281,7 +281,8 @@ def _plain(record: Any) -> dict[str, Any]:
 
 
 def _message_json(message: Message) -> dict[str, Any]:
-    data = {k: v for k, v in asdict(message).items() if k != "data_set"}
+    # not asdict(): it would first copy every Element of the data set, deeply, for nothing
+    data = {f.name: getattr(message, f.name) for f in fields(Message) if f.name != "data_set"}
     data["direction"] = message.direction.value
     data["offending_elements"] = list(message.offending_elements)
     data["attribute_identifiers"] = list(message.attribute_identifiers)

@@ -321,7 +321,7 @@ BASIC_FILM_BOX = SOPClass(
 
 BASIC_GRAYSCALE_IMAGE_BOX = SOPClass(
     uids.BASIC_GRAYSCALE_IMAGE_BOX,
-    "PS3.4 Table H.4-9, H.4-10",
+    "PS3.4 Table H.4-10",
     _GRAYSCALE,
     frozenset({Service.N_SET, Service.N_GET}),
     (

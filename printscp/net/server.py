@@ -331,6 +331,8 @@ class PrintServer:
             for assoc in server.active_associations:
                 assoc.abort()
             server.shutdown()
+        if self.recorder is not None:
+            self.recorder.stop()  # the transcripts of the associations just ended, written and indexed
         self.queue.stop()
         self._stopping.set()
         if self.forwarder is not None:

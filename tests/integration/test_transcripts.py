@@ -15,12 +15,13 @@ import pytest
 from dcmtk import DcmtkPrintClient, write_image
 from printscu import PrintSCU, ramp
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pynetdicom import AE
 from waiting import wait_until
 
 from printscp import uids
 from printscp.bench.store import TranscriptStore, TranscriptSummary
-from printscp.bench.transcript import Direction, Outcome, Transcript, find, walk
+from printscp.bench.transcript import Direction, Outcome, Severity, Transcript, Verdict, find, walk
 from printscp.config import TranscriptConfig
 
 StartServer = Callable[..., Any]
@@ -154,10 +155,10 @@ def test_a_transcript_cut_short_by_a_kill_is_indexed_at_the_next_start(
         scu.film_session()
         # the association is still open: its file has the request and response, no end
         store: TranscriptStore = first.server.transcripts
-        files = list(store.folder.glob("*/*/*/*.jsonl"))
-        assert len(files) == 1
-        text = files[0].read_text(encoding="utf-8")
-        assert '"record":"message"' in text and '"record":"end"' not in text
+        wait_until(lambda: len(list(store.folder.glob("*/*/*/*.jsonl"))) == 1, 10, "the transcript file")
+        (file,) = store.folder.glob("*/*/*/*.jsonl")
+        wait_until(lambda: '"command":"N-CREATE-RSP"' in file.read_text(encoding="utf-8"), 10, "the response line")
+        assert '"record":"end"' not in file.read_text(encoding="utf-8")
     # as if killed: the index loses the row, the file stays
     row = transcripts(first)[0]
     first.server.archive.index.remove_transcript(row.association_id)
@@ -213,3 +214,59 @@ def test_a_dcmprscu_job_is_recorded_exactly_as_dcmprscu_logged_it(running: Any, 
     assert ours == theirs
     directions = [m.direction is Direction.RECEIVED for m in transcript.messages]
     assert directions == [m.direction == "OUTGOING" for m in log.messages]
+
+
+@pytest.mark.dcmtk
+def test_a_stock_dcmprscu_job_passes_on_the_strict_printer(running: Any, tmp_path: Path) -> None:
+    image = write_image(tmp_path / "image.dcm", ramp(128, 128))
+    assert DcmtkPrintClient(tmp_path, running.host, running.port).print([image]).printed
+    transcript = only_transcript(running)
+    assert (transcript.findings, transcript.verdict) == ((), Verdict.PASS)
+    assert transcripts(running)[0].verdict == "pass"
+
+
+def test_image_box_position_3_twice_is_a_finding_and_fails_the_association(running: Any) -> None:
+    with PrintSCU(running.address) as scu:
+        session = scu.film_session()
+        film_box, boxes, _ = scu.film_box(session, "STANDARD\\2,2")
+        for uid, position in zip(boxes, (1, 2, 3, 3), strict=True):
+            scu.set_image(uid, position, ramp(32, 32))
+        scu.n_action(uids.BASIC_FILM_BOX, film_box)
+        scu.n_delete(uids.BASIC_FILM_SESSION, session)
+    transcript = only_transcript(running)
+    fourth_set = [m for m in transcript.messages if m.command == "N-SET-RQ"][3]
+    about_it = [f for f in transcript.findings if f.message_index == fourth_set.index and f.tag == "(2020,0010)"]
+    assert about_it and about_it[0].severity is Severity.ERROR
+    assert about_it[0].keyword == "ImageBoxPosition" and about_it[0].reference.startswith("PS3.4")
+    assert transcript.verdict is Verdict.FAIL
+    assert transcripts(running)[0].verdict == "fail"
+
+
+def test_a_film_box_attribute_in_the_film_session_is_an_error_on_strict_and_a_warning_where_admitted(
+    running: Any,
+) -> None:
+    verdicts = {}
+    for called in ("PRINTSCP", "AGFA_DRYSTAR"):
+        with PrintSCU(running.address, called=called, calling=f"SCU_{called[:8]}") as scu:
+            attributes = Dataset()
+            attributes.Illumination = 2000  # a Film Box (presentation) attribute: pre-CP-173 SCUs send it
+            scu.n_create(uids.BASIC_FILM_SESSION, attributes)
+        (row,) = [r for r in transcripts(running, len(verdicts) + 1) if r.called_ae_title == called]
+        transcript = running.server.transcripts.load(row.association_id)
+        (finding,) = [f for f in transcript.findings if f.tag == "(2010,015E)"]
+        assert finding.message_index == 1 and finding.keyword == "Illumination"
+        verdicts[called] = (finding.severity, transcript.verdict)
+    assert verdicts == {
+        "PRINTSCP": (Severity.ERROR, Verdict.FAIL),
+        "AGFA_DRYSTAR": (Severity.WARNING, Verdict.PASS_WITH_WARNINGS),
+    }
+
+
+def test_an_abort_instead_of_a_release_is_a_warning(running: Any) -> None:
+    with PrintSCU(running.address) as scu:
+        scu.film_session()
+        scu.assoc.abort()
+    transcript = only_transcript(running)
+    assert [(f.severity, f.message_index) for f in transcript.findings] == [(Severity.WARNING, 0)]
+    assert "PS3.8" in transcript.findings[0].reference
+    assert transcript.verdict is Verdict.PASS_WITH_WARNINGS
