@@ -241,3 +241,39 @@ def test_a_real_print_is_reported_with_its_film(running: Any, tmp_path: Path) ->
         "0007 N-ACTION-RQ Basic Film Box → 0x0000 SUCCESS",
         "0009 N-DELETE-RQ Basic Film Session → 0x0000 SUCCESS",
     ]
+
+
+def test_the_html_report_opens_in_a_browser_with_its_thumbnail(running: Any, tmp_path: Path) -> None:
+    """Chromium (Debian's, driven by Playwright) shows the film's thumbnail and opens a message on a click."""
+    from playwright.sync_api import sync_playwright
+
+    with PrintSCU(running.address) as scu:
+        session = scu.film_session(FilmSessionLabel="<img src=x onerror=alert(1)>")
+        film_box, boxes, _ = scu.film_box(session)
+        assert scu.set_image(boxes[0], 1, ramp(64, 64)).status == 0
+        assert scu.n_action(uids.BASIC_FILM_BOX, film_box).status == 0
+    running.jobs()
+    wait_until(lambda: len(running.server.transcripts.list()) >= 1, 10, "the transcript indexed")
+    page_file = tmp_path / "report.html"
+    result = run("report", "--format", "html", "--output", str(page_file), "--archive", str(running.archive))
+    assert result.returncode == 0, result.stderr
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(page_file.as_uri())
+            widths = page.eval_on_selector_all("figure img", "images => images.map(i => i.naturalWidth)")
+            assert len(widths) == 1 and 0 < widths[0] <= 320  # decoded, and scaled down
+            first = page.locator("details#m1")
+            assert first.get_attribute("open") is None
+            first.locator("summary").click()
+            assert first.get_attribute("open") == ""
+            assert first.locator("text=FilmSessionLabel").is_visible()
+            assert page.get_by_text("<img src=x onerror=alert(1)>").count() >= 1  # shown as text
+            assert page.locator("img").count() == 1  # the thumbnail, and no image made of the label
+            assert dialogs == []  # and never run
+        finally:
+            browser.close()
