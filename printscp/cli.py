@@ -10,6 +10,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from datetime import date
 from pathlib import Path
 from types import FrameType
@@ -420,6 +421,12 @@ def _report(args: argparse.Namespace) -> int:
                     if part
                 )
                 return _operator_error(f"report: no transcript {wanted or 'yet'} in {folder}")
+        # The SCU's process may exit a moment before the server has written the association's end and
+        # findings (a CI job reports right after its SCU): wait for them, up to --wait seconds.
+        deadline = time.monotonic() + args.wait
+        while not transcript.judged and time.monotonic() < deadline:
+            time.sleep(0.1)
+            transcript = store.load(transcript.association.id)
     except TranscriptNotFound as exc:
         return _operator_error(f"report: {exc}")
     if args.format == "html":
@@ -575,6 +582,13 @@ def _report_parser(commands: Any) -> None:
     report.add_argument("--format", choices=["text", "html", "json", "junit"], default="text")
     report.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE (default: stdout)")
     report.add_argument("--verbose", action="store_true", help="text: every message's data set too")
+    report.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="an association that has not ended (or not been checked) yet: wait this long for it (default 10)",
+    )
     _archive_options(report)
     report.set_defaults(run=_report)
 

@@ -241,6 +241,7 @@ class Transcript:
     end: End | None = None
     findings: tuple[Finding, ...] = ()
     films: tuple[Film, ...] = ()  # filled in from the archive's index when a report is made
+    judged: bool = False  # the file has its findings: the association has ended and been checked
 
     @property
     def verdict(self) -> Verdict:
@@ -276,7 +277,7 @@ def verdict_of(findings: Iterable[Finding]) -> Verdict:
 def _plain(record: Any) -> dict[str, Any]:
     data = asdict(record)
     if isinstance(record, Association):
-        data["contexts"] = [asdict(c) for c in record.contexts]
+        data["contexts"] = [{**asdict(c), "transfer_syntaxes": list(c.transfer_syntaxes)} for c in record.contexts]
     return data
 
 
@@ -312,6 +313,7 @@ def parse(lines: Iterable[str]) -> Transcript:
     faults: list[FaultApplied] = []
     end: End | None = None
     findings: tuple[Finding, ...] = ()
+    judged = False
     for text in lines:
         try:
             data = json.loads(text)
@@ -331,10 +333,11 @@ def parse(lines: Iterable[str]) -> Transcript:
         elif kind == "end":
             end = End(outcome=Outcome(data["outcome"]), time=data["time"], detail=data.get("detail", ""))
         elif kind == "findings":
+            judged = True
             findings = tuple(Finding(**{**f, "severity": Severity(f["severity"])}) for f in data.get("findings", ()))
     if association is None:
         raise ValueError("not a transcript: no association record")
-    return Transcript(association, tuple(messages), tuple(faults), end, findings)
+    return Transcript(association, tuple(messages), tuple(faults), end, findings, judged=judged)
 
 
 def _message_from_json(data: dict[str, Any]) -> Message:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import datetime
@@ -277,3 +278,28 @@ def test_the_html_report_opens_in_a_browser_with_its_thumbnail(running: Any, tmp
             assert dialogs == []  # and never run
         finally:
             browser.close()
+
+
+def test_report_waits_for_the_association_to_be_judged(running: Any) -> None:
+    """A CI job reports right after its SCU exits, perhaps before the server has written the association's end
+    and findings: the report waits for them (--wait, 10 s by default)."""
+    gate = threading.Event()
+    store: TranscriptStore = running.server.transcripts
+    archive = str(running.archive)
+    try:
+        with PrintSCU(running.address) as scu:
+            wait_until(lambda: any(p.stat().st_size for p in store.folder.glob("*/*/*/*.jsonl")), 10, "the file")
+            assert running.server.recorder is not None
+            running.server.recorder.writer.submit(gate.wait)  # from here on the writer writes nothing
+            scu.film_session()
+        at_once = run("report", "--last", "--wait", "0", "--archive", archive)
+        assert at_once.returncode == 0 and "had not ended" in at_once.stdout, at_once.stdout
+        waiting = subprocess.Popen(
+            [*PRINTSCP, "report", "--last", "--archive", archive], stdout=subprocess.PIPE, text=True, cwd=REPO
+        )
+        gate.set()
+        output, _ = waiting.communicate(timeout=60)
+    finally:
+        gate.set()
+    assert waiting.returncode == 0
+    assert "had not ended" not in output and "released" in output and "N-CREATE-RSP" in output
