@@ -614,12 +614,12 @@ def check_deleted_while_printing(exchange: Exchange, state: State, view: View) -
     for job_uid, job in state.print_jobs.items():
         if job.event in (JOB_DONE, JOB_FAILURE) or not (uid in job.film_boxes if is_box else uid == job.film_session):
             continue
-        said = {JOB_PENDING: "PENDING", JOB_PRINTING: "PRINTING"}.get(job.event or 0, "no event yet")
+        said = {JOB_PENDING: "still PENDING", JOB_PRINTING: "still PRINTING"}.get(job.event or 0, "not yet reported")
         yield finding(
             Severity.NOTE,
             request,
             f"the {'Film Box' if is_box else 'Film Session'} was deleted while Print Job {job_uid} was "
-            f"still {said}; the job prints from its own copy, but wait for DONE or FAILURE to learn the result",
+            f"{said}; the job prints from its own copy, but wait for DONE or FAILURE to learn the result",
             FILM_BOX_OPERATIONS["N-DELETE"] if is_box else FILM_SESSION_N_DELETE,
             sent=f"N-DELETE with the Print Job {said}",
             expected="N-DELETE after the Print Job's DONE or FAILURE event",
