@@ -297,3 +297,16 @@ def test_bad_plans_in_config_toml_name_the_key(tmp_path: Path, text: str, messag
     with pytest.raises(ConfigError) as raised:
         load_config(write_config(tmp_path, text))
     assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_the_commented_example_in_config_toml_loads(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[2] / "config.toml").read_text()
+    start = text.index("# [[faults.plan]]")
+    example = text[start : text.index("\n\n", start)].splitlines()
+    assert example and all(line.startswith("#") for line in example)  # commented: the bundled server has no plan
+    uncommented = "\n".join(line[2:] if line.startswith("# ") else "" for line in example)
+    rules = FaultPlan.from_config(load_config(write_config(tmp_path, uncommented))).rules()
+    assert [str(state.rule) for state in rules] == [
+        '#1 N-ACTION FilmBox on any printer: status 0xC602 "print queue full" (count 1, after 2)',
+        "#2 N-SET ImageBox on any printer: delay 2 s, then printer FAILURE FILM JAM (count 1, after 0)",
+    ]
