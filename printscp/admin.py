@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from printscp.bench.faults import FaultPlan
+from printscp.config import ConfigError
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer
 
@@ -47,9 +49,18 @@ def admin_file(archive: Path, dicom_port: int) -> Path:
 
 
 class AdminServer:
-    def __init__(self, printers: Mapping[str, Printer], queue: QueueView, archive: Path, dicom_port: int) -> None:
-        """`printers`: every printer's status by AE title, the default printer first."""
+    def __init__(
+        self,
+        printers: Mapping[str, Printer],
+        queue: QueueView,
+        archive: Path,
+        dicom_port: int,
+        faults: FaultPlan | None = None,
+    ) -> None:
+        """`printers`: every printer's status by AE title, the default printer first; `faults`: the server's
+        fault plan, which `fault_add`, `fault_list` and `fault_clear` change and read."""
         self.printers, self.queue = dict(printers), queue
+        self.faults = faults if faults is not None else FaultPlan()
         self.path = admin_file(archive, dicom_port)
         self._folder = Path(tempfile.mkdtemp(prefix="printscp-admin-"))  # mode 0700
         self.socket_path = self._folder / "admin.sock"
@@ -113,6 +124,8 @@ class AdminServer:
         action, named = command.get("command"), command.get("printer")
         if named is not None and named not in self.printers:
             return {"error": f"no printer {named!r} (printers: {', '.join(self.printers)})"}
+        if isinstance(action, str) and action.startswith("fault_"):
+            return self._fault_command(action, command)
         if action == "set":
             ae_title = named if named is not None else next(iter(self.printers))
             status = PrinterStatus(str(command.get("status", "")).upper())
@@ -136,6 +149,27 @@ class AdminServer:
                 }
             )
         return {"printers": printers, "queue_depth": self.queue.depth}
+
+    def _fault_command(self, action: str, command: dict[str, Any]) -> dict[str, Any]:
+        """The fault plan (bench/faults.py), not persisted: `fault_add` with a rule's keys as in
+        [[faults.plan]] ("printer" optional: any printer), `fault_list` and `fault_clear` of every rule or,
+        with "printer", of the rules for that printer."""
+        printer = command.get("printer")
+        reply: dict[str, Any] = {}
+        if action == "fault_add":
+            try:
+                added = self.faults.add_table({k: v for k, v in command.items() if k != "command"})
+            except ConfigError as exc:
+                return {"error": f"fault add: {exc}"}
+            log.info("admin: fault plan rule added: %s", added.rule)
+            reply["added"] = added.as_json()
+        elif action == "fault_clear":
+            reply["cleared"] = self.faults.clear(printer)
+            log.info("admin: %d fault plan rule(s) cleared", reply["cleared"])
+        elif action != "fault_list":
+            return {"error": f"unknown command {action!r}"}
+        reply["rules"] = [rule.as_json() for rule in self.faults.rules(printer)]
+        return reply
 
 
 def peer_uid(connection: socket.socket) -> int:

@@ -287,6 +287,115 @@ def _printer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fault(args: argparse.Namespace) -> int:
+    """`printscp fault add|list|clear`: the fault plan of a running server, through its admin channel."""
+    from printscp import admin
+    from printscp.bench.faults import parse_status
+    from printscp.config import FAULT_SOP_CLASSES, fault_rule
+
+    config = _load(args)
+    command: dict[str, object] = {"command": f"fault_{args.action}"}
+    if args.printer is not None:
+        if args.printer not in config.all_printers:
+            return _operator_error(
+                f"fault {args.action}: no printer {args.printer!r} in the configuration "
+                f"(printers: {', '.join(config.all_printers)})"
+            )
+        command["printer"] = args.printer
+    if args.action == "add":
+        rule: dict[str, object] = {"on": args.on.upper(), "after": args.after, "count": args.count}
+        try:
+            if args.status is not None:
+                rule["status"] = parse_status(args.status)
+        except ValueError as exc:
+            return _operator_error(f"fault add: --status {exc}")
+        names = {name.lower(): name for name in FAULT_SOP_CLASSES}  # --sop-class filmbox is FilmBox
+        optional = {
+            "sop_class": names.get(args.sop_class.lower(), args.sop_class) if args.sop_class else None,
+            "calling_ae": args.calling_ae,
+            "error_comment": args.error_comment,
+            "delay": args.delay,
+            "abort": args.abort or None,
+            "printer_status": args.printer_status.upper() if args.printer_status else None,
+            "printer_status_info": args.printer_status_info.upper() if args.printer_status_info else None,
+        }
+        rule.update({key: value for key, value in optional.items() if value is not None})
+        try:
+            fault_rule(rule)  # checked here, so that a mistake is one line and exit code 2
+        except ConfigError as exc:
+            option = re.sub(r"^(\w+):", lambda m: _option_of(m.group(1)) + ":", str(exc))
+            return _operator_error(f"fault add: {option}")
+        command.update(rule)
+    try:
+        reply = admin.send(config.archive.folder, config.network.port, command)
+    except admin.AdminError as exc:
+        print(f"printscp fault {args.action}: {exc}", file=sys.stderr)
+        return 1
+    if "added" in reply:
+        print(f"added {reply['added']['text']}")
+    elif "cleared" in reply:
+        print(f"cleared {reply['cleared']} rule(s)")
+    else:
+        for rule_state in reply["rules"]:
+            print(rule_state["text"])
+        print(f"{len(reply['rules'])} fault plan rule(s)")
+    return 0
+
+
+def _option_of(key: str) -> str:
+    """The `fault add` option of a fault rule key: sop_class -> --sop-class; "rule" (the whole) stays."""
+    from printscp.config import FaultRuleConfig
+
+    names = {f.name for f in dataclasses.fields(FaultRuleConfig)}
+    return "--" + key.replace("_", "-") if key in names else key
+
+
+def _fault_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from printscp.config import FAULT_COMMANDS, FAULT_SOP_CLASSES
+
+    fault = commands.add_parser(
+        "fault",
+        help="add, list or clear the fault plan of a running server (scripted faults per DIMSE request)",
+        description="The fault plan: rules that make the Nth matching request of a print SCU fail with a "
+        "chosen status, wait, abort the association, or change the printer's status (N-EVENT-REPORT). Rules "
+        "added here live until the server stops or `fault clear`: they are not persisted; put lasting ones "
+        "in config.toml ([[faults.plan]], [[printers.AE.faults.plan]]). Each fault applied is logged and "
+        "recorded in the association's transcript.",
+    )
+    actions = fault.add_subparsers(dest="action", required=True)
+    add = actions.add_parser(
+        "add",
+        help="add a rule: --on COMMAND and one of --status, --abort, --printer-status (and/or --delay)",
+        description="Add a rule to a running server's fault plan (not persisted). It matches requests by "
+        "--on, --sop-class, --printer and --calling-ae, lets --after of them through, then fires on the next "
+        "--count (0: every one): it answers --status (with --error-comment) without serving the request, "
+        "or aborts the association (--abort), or sets the printer's status (--printer-status, "
+        "--printer-status-info) and then serves it; --delay waits first. "
+        "Example: printscp fault add --on N-ACTION --sop-class FilmBox --status 0xC602 --count 1",
+    )
+    add.add_argument("--on", required=True, metavar="COMMAND", help=f"DIMSE command: {', '.join(FAULT_COMMANDS)}")
+    add.add_argument("--sop-class", metavar="CLASS", help=f"{', '.join(FAULT_SOP_CLASSES)} or a UID (default: any)")
+    add.add_argument("--printer", metavar="AE", help="only requests to the printer called AE (default: any printer)")
+    add.add_argument("--calling-ae", metavar="AE", help="only requests from associations of this calling AE title")
+    add.add_argument("--after", type=int, default=0, metavar="N", help="let N matching requests through first")
+    add.add_argument("--count", type=int, default=1, metavar="N", help="fire N times (default 1; 0: every time)")
+    add.add_argument("--status", metavar="STATUS", help="answer this status instead, e.g. 0xC602 (hex) or 50690")
+    add.add_argument("--error-comment", metavar="TEXT", help="the Error Comment of --status (default: the rule)")
+    add.add_argument("--abort", action="store_true", help="abort the association (A-ABORT) instead of answering")
+    add.add_argument("--printer-status", metavar="STATUS", help="set the printer's status: NORMAL, WARNING, FAILURE")
+    add.add_argument(
+        "--printer-status-info", metavar="TERM", help="with --printer-status: a PS3.3 C.13.9.1 term, e.g. 'FILM JAM'"
+    )
+    add.add_argument("--delay", type=float, metavar="SECONDS", help="wait this long before answering")
+    listing = actions.add_parser("list", help="the rules, each with how often it has fired")
+    listing.add_argument("--printer", metavar="AE", help="only rules for the printer called AE (and for any)")
+    clear = actions.add_parser("clear", help="remove every rule (those of config.toml too, until the next start)")
+    clear.add_argument("--printer", metavar="AE", help="only the rules of the printer called AE")
+    for action in (add, listing, clear):
+        _server_options(action)
+        action.set_defaults(run=_fault)
+
+
 def _films(args: argparse.Namespace) -> int:
     from printscp.archive import films
     from printscp.archive.film_index import FilmFilter
@@ -525,6 +634,8 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--printer", metavar="AE", help="the printer called AE (default: network.ae_title's)")
     for action in (status, change):
         action.set_defaults(run=_printer)
+
+    _fault_parser(commands)
 
     films = commands.add_parser("films", help="list, show and export printed films (with or without a server)")
     film_actions = films.add_subparsers(dest="action", required=True)

@@ -20,9 +20,11 @@ from typing import Any
 from printscp.model.enums import (
     FILM_DESTINATION_PATTERN,
     FILM_SIZES_MM,
+    PRINTER_STATUS_INFO_TERMS,
     FilmOrientation,
     MagnificationType,
     Polarity,
+    PrinterStatus,
     PrintPriority,
     RequestedDecimateCropBehavior,
     RequestedResolutionID,
@@ -100,6 +102,42 @@ class RenderConfig:
     png_dpi: int = DEFAULT_PNG_DPI  # a film's PNG is drawn at min(the printer's dpi, this); its PDF is not affected
 
 
+# The fault plan's vocabulary (printscp/bench/faults.py maps the SOP class names to their UIDs).
+FAULT_COMMANDS = ("N-CREATE", "N-SET", "N-GET", "N-ACTION", "N-DELETE", "C-ECHO")
+FAULT_SOP_CLASSES = (
+    "FilmSession",
+    "FilmBox",
+    "ImageBox",  # Basic Grayscale Image Box
+    "ColorImageBox",
+    "AnnotationBox",
+    "PresentationLUT",
+    "Printer",
+    "PrintJob",
+    "PrinterConfiguration",
+    "Verification",
+)
+_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+")  # PS3.5 9.1
+
+
+@dataclass(frozen=True)
+class FaultRuleConfig:
+    """One rule of the fault plan (`[[faults.plan]]`, `[[printers.AE.faults.plan]]`, `printscp fault add`):
+    which requests it matches, and what it does to the Nth of them (bench/faults.py)."""
+
+    on: str  # the DIMSE command: N-CREATE, N-SET, N-GET, N-ACTION, N-DELETE or C-ECHO
+    printer: str = ""  # AE title of the printer; "": any printer (only in [[faults.plan]])
+    sop_class: str = ""  # one of FAULT_SOP_CLASSES or a SOP Class UID; "": any
+    calling_ae: str = ""  # only requests of associations from this calling AE title; "": any
+    after: int = 0  # matching requests let through before the rule fires
+    count: int = 1  # times it fires; 0: every matching request after `after`
+    status: int | None = None  # answer this status (0x0000 to 0xFFFF) without serving the request
+    error_comment: str = ""  # the Error Comment of that answer; "": "fault plan rule #N"
+    delay: float = 0.0  # seconds to wait before answering (or before the other action)
+    abort: bool = False  # A-ABORT the association instead of answering
+    printer_status: str = ""  # set the printer's status: NORMAL, WARNING or FAILURE (N-EVENT-REPORT)
+    printer_status_info: str = ""  # with printer_status: a PS3.3 C.13.9.1 defined term, e.g. FILM JAM
+
+
 @dataclass(frozen=True)
 class TranscriptConfig:
     """Every association recorded (bench/recorder.py), kept beside the archive and pruned like films."""
@@ -126,6 +164,7 @@ class PrinterConfig:
     ae_title: str
     profile: PrinterProfile = field(default_factory=PrinterProfile)
     faults: FaultConfig = field(default_factory=FaultConfig)
+    fault_plan: tuple[FaultRuleConfig, ...] = ()  # [[printers.AE.faults.plan]]: rules for this printer
 
 
 @dataclass(frozen=True)
@@ -141,6 +180,8 @@ class Config:
     tls: TlsConfig | None = None  # no [tls]: plain TCP
     # [printers.AE]: more printers on the same port, each selected by the Called AE Title AE
     printers: Mapping[str, PrinterConfig] = field(default_factory=dict)
+    # [[faults.plan]]: fault plan rules for any printer (or the one a rule names); bench/faults.py
+    fault_plan: tuple[FaultRuleConfig, ...] = ()
 
     @property
     def default_printer(self) -> PrinterConfig:
@@ -173,8 +214,9 @@ def load_config(path: Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     printers = raw.pop("printers", {})
+    plan = _pop_plan(raw, "faults")
     config = _build(Config, raw, "")
-    config = dataclasses.replace(config, printers=_build_printers(printers))
+    config = dataclasses.replace(config, printers=_build_printers(printers), fault_plan=plan)
     # A relative archive folder is relative to the file that names it.
     if "folder" in raw.get("archive", {}) and not config.archive.folder.is_absolute():
         archive = dataclasses.replace(config.archive, folder=path.parent / config.archive.folder)
@@ -206,6 +248,7 @@ def _build_printers(raw: Any) -> Mapping[str, PrinterConfig]:
         if not isinstance(table, dict):
             raise ConfigError(f"{key}: expected a table")
         table = dict(table)
+        plan = _pop_plan(table, f"{key}.faults")
         faults = _build(FaultConfig, table.pop("faults", {}), f"{key}.faults")
         preset = table.get("preset", "")
         if not isinstance(preset, str):
@@ -217,8 +260,21 @@ def _build_printers(raw: Any) -> Mapping[str, PrinterConfig]:
             except PresetError as exc:
                 raise ConfigError(f"{key}.preset: {exc} (presets: {', '.join(preset_names())})") from None
         profile = _build(PrinterProfile, _merged(base, table), key)
-        printers[ae_title] = PrinterConfig(ae_title, profile, faults)
+        printers[ae_title] = PrinterConfig(ae_title, profile, faults, plan)
     return types.MappingProxyType(printers)
+
+
+def _pop_plan(table: dict[str, Any], key: str) -> tuple[FaultRuleConfig, ...]:
+    """The `plan` array of tables of a [faults] table (`key`), taken out of it: the fault plan is not one of
+    FaultConfig's knobs. Its meaning is checked by `validate`."""
+    faults = table.get("faults")
+    if not isinstance(faults, dict) or "plan" not in faults:
+        return ()
+    faults = dict(faults)
+    plan = faults.pop("plan")
+    table["faults"] = faults
+    rules: tuple[FaultRuleConfig, ...] = _convert(tuple[FaultRuleConfig, ...], plan, f"{key}.plan")
+    return rules
 
 
 def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -312,6 +368,7 @@ def validate(config: Config) -> Config:
     _validate_network(config.network)
     _validate_printer(config.printer, "printer")
     _validate_faults(config.faults, "faults")
+    _validate_fault_plan(config.fault_plan, "faults.plan", config.all_printers)
     for ae_title, printer in config.printers.items():
         key = f"printers.{ae_title}"
         _check(
@@ -322,6 +379,7 @@ def validate(config: Config) -> Config:
         _check(ae_title != config.network.ae_title, key, "network.ae_title is the [printer] already")
         _validate_printer(printer.profile, key)
         _validate_faults(printer.faults, f"{key}.faults")
+        _validate_fault_plan(printer.fault_plan, f"{key}.faults.plan", None)
     queue = config.queue
     _check(1 <= queue.size <= 100000, "queue.size", "must be 1 to 100000")
     _check(0 <= config.render.workers <= 256, "render.workers", "must be 0 (one per core) to 256")
@@ -353,6 +411,97 @@ def _validate_faults(faults: FaultConfig, key: str) -> None:
     _check(faults.fail_every >= 0, f"{key}.fail_every", "must be 0 (never) or more")
     _check(0 <= faults.print_delay <= 3600, f"{key}.print_delay", "must be 0 to 3600 seconds")
     _check(faults.films_in_supply >= 0, f"{key}.films_in_supply", "must be 0 (endless) or more")
+
+
+def _validate_fault_plan(
+    plan: tuple[FaultRuleConfig, ...], key: str, printers: Mapping[str, PrinterConfig] | None
+) -> None:
+    """`printers`: every printer, for [[faults.plan]]; None for [[printers.AE.faults.plan]], whose rules are AE's."""
+    for i, rule in enumerate(plan):
+        rule_key = f"{key}[{i}]"
+        validate_fault_rule(rule, rule_key)
+        if printers is None:
+            _check(not rule.printer, f"{rule_key}.printer", "the table's name is the printer already")
+        else:
+            _check(
+                not rule.printer or rule.printer in printers,
+                f"{rule_key}.printer",
+                f"no printer {rule.printer!r} (printers: {', '.join(printers)})",
+            )
+
+
+def fault_rule(table: Mapping[str, Any], key: str = "") -> FaultRuleConfig:
+    """A fault plan rule from a table of its keys (an admin command, the command line); a ConfigError
+    names the key (`key.status`, or `status` when `key` is empty). Its printer is not checked here."""
+    rule: FaultRuleConfig = _build(FaultRuleConfig, dict(table), key)
+    validate_fault_rule(rule, key)
+    return rule
+
+
+def validate_fault_rule(rule: FaultRuleConfig, key: str) -> None:
+    """What a rule's keys mean; the first problem raises ConfigError naming its key."""
+    _check(rule.on in FAULT_COMMANDS, _join(key, "on"), f"'{rule.on}' is not one of {', '.join(FAULT_COMMANDS)}")
+    _check(
+        not rule.sop_class or rule.sop_class in FAULT_SOP_CLASSES or bool(_UID.fullmatch(rule.sop_class)),
+        _join(key, "sop_class"),
+        f"'{rule.sop_class}' is not a SOP Class UID or one of {', '.join(FAULT_SOP_CLASSES)}",
+    )
+    _check(
+        rule.on != "C-ECHO" or rule.sop_class in ("", "Verification", "1.2.840.10008.1.1"),
+        _join(key, "sop_class"),
+        "C-ECHO is a Verification request",
+    )
+    _check(
+        not rule.calling_ae
+        or (bool(_AE_TITLE.fullmatch(rule.calling_ae)) and rule.calling_ae.strip() == rule.calling_ae),
+        _join(key, "calling_ae"),
+        f"'{rule.calling_ae}' is not an AE title: 1 to 16 printable characters without a backslash",
+    )
+    _check(rule.after >= 0, _join(key, "after"), "must be 0 or more matching requests")
+    _check(rule.count >= 0, _join(key, "count"), "must be 0 (every time) or more")
+    _check(0 <= rule.delay <= 3600, _join(key, "delay"), "must be 0 to 3600 seconds")
+    if rule.status is not None:
+        _check(0 <= rule.status <= 0xFFFF, _join(key, "status"), "must be 0x0000 to 0xFFFF")
+    _check(
+        not rule.error_comment or rule.status is not None,
+        _join(key, "error_comment"),
+        "goes with status: the Error Comment of the status answered",
+    )
+    _check(
+        len(rule.error_comment) <= 64 and bool(re.fullmatch(r"[\x20-\x5b\x5d-\x7e]*", rule.error_comment)),
+        _join(key, "error_comment"),
+        "an Error Comment is LO: at most 64 printable characters without a backslash",
+    )
+    if rule.printer_status:
+        _check(
+            rule.printer_status in PrinterStatus.__members__,
+            _join(key, "printer_status"),
+            f"'{rule.printer_status}' is not one of {', '.join(PrinterStatus)}",
+        )
+        info = rule.printer_status_info or None
+        _check(
+            info is None or info in PRINTER_STATUS_INFO_TERMS,
+            _join(key, "printer_status_info"),
+            f"'{info}' is not a Printer Status Info defined term of PS3.3 C.13.9.1 (e.g. FILM JAM, SUPPLY EMPTY)",
+        )
+        _check(
+            info is None or (rule.printer_status == "NORMAL") == (info == "NORMAL"),
+            _join(key, "printer_status_info"),
+            f"'{info}' does not go with printer_status {rule.printer_status} (NORMAL goes with NORMAL only)",
+        )
+    else:
+        _check(not rule.printer_status_info, _join(key, "printer_status_info"), "goes with printer_status")
+    actions = [name for name in ("status", "abort", "printer_status") if getattr(rule, name) not in (None, False, "")]
+    _check(
+        bool(actions) or rule.delay > 0,
+        key or "rule",
+        "does nothing: give one of status, abort and printer_status, or a delay",
+    )
+    _check(
+        len(actions) <= 1,
+        _join(key, actions[-1] if actions else "status"),
+        f"one of status, abort and printer_status per rule (with delay if wanted), not {' and '.join(actions)}",
+    )
 
 
 def _check(condition: bool, key: str, message: str) -> None:

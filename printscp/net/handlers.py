@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from pydicom.dataset import Dataset
 from pynetdicom.events import Event
 
 from printscp import uids
+from printscp.bench import recorder
 from printscp.engine import N_ACTION, N_CREATE, N_DELETE, N_GET, N_SET, Outcome, PrintEngine
 from printscp.errors import InvalidAttributeValue, PrintError, tag_str
 from printscp.model.values import describe
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Response = tuple[Dataset, Dataset | None]
+C_ECHO = "C-ECHO"
 
 
 LO_MAX = 64  # Error Comment (0000,0902) is LO (PS3.5 6.2)
@@ -165,6 +168,36 @@ def _readable(dataset: Dataset | None) -> str:
     return "\n".join(lines)
 
 
+def _fault(event: Event, server: PrintServer, command: str, sop_class_uid: str) -> Dataset | None:
+    """Apply what the fault plan (bench/faults.py) decides for this request: None to serve it as usual, else
+    the status to answer instead, without calling the engine (so a failure changes nothing)."""
+    assoc = event.assoc
+    printer = server.printer_of(assoc).ae_title
+    decision = server.faults.decide(printer, command, sop_class_uid, _peer(event))
+    if decision is None:
+        return None
+    for applied in decision.applied:
+        log.warning("fault plan %s: %s", applied.fired, applied.effect)
+        recorder.fault_applied(assoc, str(applied.fired), applied.effect)  # before an abort ends the transcript
+    if decision.delay:
+        time.sleep(decision.delay)
+    for status, info in decision.printer_status:
+        server.printers[printer].set_status(status, info)  # its listeners send the N-EVENT-REPORT
+    if decision.abort:
+        # Inside a handler pynetdicom's abort() only queues the A-ABORT (and triggers EVT_ABORTED), and its
+        # service classes send no response once the association is no longer established: what we return
+        # is never sent.
+        assoc.abort()
+        return _status(Status.PROCESSING_FAILURE)
+    if decision.status is None:
+        return None
+    answer = Dataset()
+    answer.Status = decision.status
+    if decision.status != Status.SUCCESS:
+        answer.ErrorComment = _error_comment(decision.error_comment)
+    return answer
+
+
 def _engine(event: Event, server: PrintServer) -> PrintEngine:
     return server.engine_for(event.assoc)
 
@@ -173,6 +206,8 @@ def handle_n_create(event: Event, server: PrintServer) -> Response:
     request: Any = event.request  # an N_* primitive; pynetdicom types it as a union of all
     sop_class_uid = str(request.AffectedSOPClassUID)
     instance_uid = str(request.AffectedSOPInstanceUID) if request.AffectedSOPInstanceUID else None
+    if (answer := _fault(event, server, N_CREATE, sop_class_uid)) is not None:
+        return answer, None
     return _respond(
         event,
         N_CREATE,
@@ -186,6 +221,8 @@ def handle_n_create(event: Event, server: PrintServer) -> Response:
 def handle_n_set(event: Event, server: PrintServer) -> Response:
     request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
+    if (answer := _fault(event, server, N_SET, sop_class_uid)) is not None:
+        return answer, None
     return _respond(
         event,
         N_SET,
@@ -200,6 +237,8 @@ def handle_n_get(event: Event, server: PrintServer) -> Response:
     request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
     identifiers = [int(tag) for tag in event.attribute_identifiers]
+    if (answer := _fault(event, server, N_GET, sop_class_uid)) is not None:
+        return answer, None
     return _respond(
         event,
         N_GET,
@@ -215,6 +254,8 @@ def handle_n_get(event: Event, server: PrintServer) -> Response:
 def handle_n_action(event: Event, server: PrintServer) -> Response:
     request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
+    if (answer := _fault(event, server, N_ACTION, sop_class_uid)) is not None:
+        return answer, None
     return _respond(
         event,
         N_ACTION,
@@ -230,6 +271,8 @@ def handle_n_action(event: Event, server: PrintServer) -> Response:
 def handle_n_delete(event: Event, server: PrintServer) -> Dataset:
     request: Any = event.request
     sop_class_uid, instance_uid = str(request.RequestedSOPClassUID), str(request.RequestedSOPInstanceUID)
+    if (answer := _fault(event, server, N_DELETE, sop_class_uid)) is not None:
+        return answer
     status, _ = _respond(
         event,
         N_DELETE,
@@ -241,7 +284,9 @@ def handle_n_delete(event: Event, server: PrintServer) -> Dataset:
     return status
 
 
-def handle_c_echo(event: Event, server: PrintServer) -> int:
+def handle_c_echo(event: Event, server: PrintServer) -> int | Dataset:
+    if (answer := _fault(event, server, C_ECHO, uids.VERIFICATION)) is not None:
+        return answer
     log.info("C-ECHO from %s", _peer(event))
     return int(Status.SUCCESS)
 

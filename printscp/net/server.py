@@ -29,6 +29,7 @@ from printscp import heap, uids
 from printscp.admin import AdminServer
 from printscp.archive.lock import ArchiveLock
 from printscp.archive.store import FilmArchive, StoredJob
+from printscp.bench.faults import FaultPlan
 from printscp.bench.recorder import Recorder
 from printscp.bench.store import TranscriptStore
 from printscp.config import Config, PrinterConfig
@@ -87,6 +88,7 @@ class PrintServer:
         # the status of each printer, by AE title; `printer` is the default one's
         self.printers: dict[str, Printer] = {ae_title: Printer() for ae_title in config.all_printers}
         self.printer = self.printers[config.network.ae_title]
+        self.faults = FaultPlan.from_config(config)  # scripted faults per request; the admin channel adds more
         # before anything touches the folder: a second server must not clear the first one's spool
         self._archive_lock = ArchiveLock(config.archive.folder)
         self._archive_lock.acquire()
@@ -309,7 +311,9 @@ class PrintServer:
         )
         self._server = server
         bound = server.server_address
-        self._admin = AdminServer(self.printers, self.queue, self.config.archive.folder, int(bound[1]))
+        self._admin = AdminServer(
+            self.printers, self.queue, self.config.archive.folder, int(bound[1]), faults=self.faults
+        )
         self._admin.start()
         log.info(
             "printscp %s listening on %s:%d%s; printers by called AE title: %s",
