@@ -281,10 +281,11 @@ class Recorder:
         recording = _recordings.get(assoc)
         if recording is None:
             return
-        if compat.release_completed(assoc):
-            self._finish(assoc, Outcome.RELEASED, "")
-        elif recording.abort == "printscp":
+        # our A-ABORT first: after sending it the DUL waits in Sta13, as after a release
+        if recording.abort == "printscp":
             self._finish(assoc, Outcome.ABORTED_BY_PRINTSCP, "")
+        elif compat.release_completed(assoc):
+            self._finish(assoc, Outcome.RELEASED, "")
         elif recording.abort == "peer" or compat.peer_aborted(assoc):
             self._finish(assoc, Outcome.ABORTED, "")
         else:

@@ -21,7 +21,7 @@ from pynetdicom.events import Event
 from waiting import wait_until
 
 from printscp import cli, uids
-from printscp.bench.transcript import Transcript
+from printscp.bench.transcript import Outcome, Transcript
 from printscp.config import load_config
 from printscp.model.enums import PrinterStatus
 
@@ -170,9 +170,9 @@ def test_abort_at_n_set_ends_the_association_and_the_server_serves_on(
     aborted, printed = transcripts(running, 2)
     (applied,) = aborted.faults
     assert applied.effect == "aborted the association (A-ABORT) instead of answering"
-    # The end's detail, not its outcome: bench/recorder.py's on_conn_close may see the connection closed (in
-    # the DUL thread) before on_aborted runs, and takes Sta13 after our A-ABORT for a completed release.
+    # on_conn_close may run before on_aborted: Sta13 after our A-ABORT must not read as a release
     assert aborted.end is not None and aborted.end.detail == "A-ABORT (source 0) sent"
+    assert aborted.outcome is Outcome.ABORTED_BY_PRINTSCP
     assert not printed.faults
 
 
