@@ -94,8 +94,8 @@ def test_a_status_fault_answers_the_next_n_action_and_queues_nothing(
     (applied,) = recorded.faults
     assert applied.fault == "#1 N-ACTION FilmBox on any printer: status 0xC602 (count 1, after 0) fired 1/1 (spent)"
     assert applied.effect == "answered 0xC602 (fault plan rule #1) without serving the request"
-    request = recorded.messages[applied.message_index]
-    assert "N-ACTION" in request.command and request.sop_class in (FILM_BOX, "Basic Film Box"), request
+    request = recorded.messages[applied.message_index - 1]  # message indexes count from 1
+    assert (request.index, request.command, request.sop_class_uid) == (applied.message_index, "N-ACTION-RQ", FILM_BOX)
 
 
 def test_after_fires_on_the_third_matching_request_with_its_error_comment(
