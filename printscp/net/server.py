@@ -220,11 +220,15 @@ class PrintServer:
         archive = self.config.archive
         if archive.max_age_days or archive.max_size_gb:
             self.archive.enforce_retention(archive.max_age_days, archive.max_size_gb)
-        transcripts = self.config.transcripts
-        self.transcripts.enforce_retention(transcripts.max_age_days, transcripts.max_size_gb)
 
     def _retention_timer(self) -> None:
-        while not self._stopping.wait(RETENTION_INTERVAL):  # films also age while nobody prints
+        # Transcripts are pruned here only (at start, then every RETENTION_INTERVAL), not after each film:
+        # there is one per association, and a few kilobytes each.
+        transcripts = self.config.transcripts
+        while True:
+            self.transcripts.enforce_retention(transcripts.max_age_days, transcripts.max_size_gb)
+            if self._stopping.wait(RETENTION_INTERVAL):  # films also age while nobody prints
+                return
             self.after_store()
 
     @property
