@@ -259,17 +259,21 @@ def _without_traceback(record: logging.LogRecord) -> bool:
     return True
 
 
+def _unknown_printer(config: Config, ae_title: str) -> str | None:
+    """What is wrong with --printer AE, or None when the configuration has that printer."""
+    if ae_title in config.all_printers:
+        return None
+    return f"no printer {ae_title!r} in the configuration (printers: {', '.join(config.all_printers)})"
+
+
 def _printer(args: argparse.Namespace) -> int:
     from printscp import admin
 
     config = _load(args)
     command: dict[str, object] = {"command": args.action}
     if args.printer is not None:
-        if args.printer not in config.all_printers:
-            return _operator_error(
-                f"printer {args.action}: no printer {args.printer!r} in the configuration "
-                f"(printers: {', '.join(config.all_printers)})"
-            )
+        if (unknown := _unknown_printer(config, args.printer)) is not None:
+            return _operator_error(f"printer {args.action}: {unknown}")
         command["printer"] = args.printer
     if args.action == "set":
         command.update(status=args.status, info=args.info)
@@ -296,11 +300,8 @@ def _fault(args: argparse.Namespace) -> int:
     config = _load(args)
     command: dict[str, object] = {"command": f"fault_{args.action}"}
     if args.printer is not None:
-        if args.printer not in config.all_printers:
-            return _operator_error(
-                f"fault {args.action}: no printer {args.printer!r} in the configuration "
-                f"(printers: {', '.join(config.all_printers)})"
-            )
+        if (unknown := _unknown_printer(config, args.printer)) is not None:
+            return _operator_error(f"fault {args.action}: {unknown}")
         command["printer"] = args.printer
     if args.action == "add":
         rule: dict[str, object] = {"on": args.on.upper(), "after": args.after, "count": args.count}
@@ -443,10 +444,8 @@ def _conformance(args: argparse.Namespace) -> int:
 
     config = _load(args)
     printers = config.all_printers
-    if args.printer is not None and args.printer not in printers:
-        return _operator_error(
-            f"conformance: no printer {args.printer!r} in the configuration (printers: {', '.join(printers)})"
-        )
+    if args.printer is not None and (unknown := _unknown_printer(config, args.printer)) is not None:
+        return _operator_error(f"conformance: {unknown}")
     if args.write is None:
         print(conformance.conformance_statement(config, args.printer or config.network.ae_title), end="")
         return 0
