@@ -69,7 +69,7 @@ class _Writer:
     transcript's lines are in the order its messages were seen; with MAX_WAITING items waiting, whoever
     gives more waits (the data sets waiting are held in memory meanwhile)."""
 
-    MAX_WAITING = 64
+    MAX_WAITING = 8  # a 2048x2048 12-bit N-SET holds 8 MiB: at most about 64 MiB wait
 
     def __init__(self) -> None:
         self._work: queue.Queue[Callable[[], None] | None] = queue.Queue(self.MAX_WAITING)
