@@ -46,9 +46,28 @@ def capture(message: Any) -> Captured:
     return Captured(command_name(message), message.command_set, message.data_set, message.context_id)
 
 
+# Command Set tags (PS3.7 E.1) by the keyword this module reads them as
+_COMMAND_TAGS = {
+    "AffectedSOPClassUID": 0x00000002,
+    "RequestedSOPClassUID": 0x00000003,
+    "MessageID": 0x00000110,
+    "MessageIDBeingRespondedTo": 0x00000120,
+    "Status": 0x00000900,
+    "OffendingElement": 0x00000901,
+    "ErrorComment": 0x00000902,
+    "AffectedSOPInstanceUID": 0x00001000,
+    "RequestedSOPInstanceUID": 0x00001001,
+    "EventTypeID": 0x00001002,
+    "AttributeIdentifierList": 0x00001005,
+    "ActionTypeID": 0x00001008,
+}
+
+
 def _get(command_set: Dataset, keyword: str) -> Any:
-    element = command_set.get(keyword)
-    return None if element is None or element == "" else element
+    """A command element's value by tag (a keyword lookup costs more than the rest of a small message)."""
+    element = command_set.get(_COMMAND_TAGS[keyword])
+    value = None if element is None else element.value
+    return None if value is None or value == "" else value
 
 
 def message_record(

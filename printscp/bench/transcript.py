@@ -18,6 +18,7 @@ with their items, and binary values (Pixel Data, LUT Data) as their length and S
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -381,8 +382,8 @@ def summarise(dataset: Dataset) -> tuple[Element, ...]:
 
 def _element(dataset: Dataset, tag: BaseTag) -> Element:
     raw = dataset.get_item(tag)
-    keyword = keyword_for_tag(tag) or ""
-    vr = str(raw.VR) if raw.VR is not None else (dictionary_VR(tag) if keyword else "UN")
+    keyword, dictionary_vr = _dictionary(tag)
+    vr = str(raw.VR) if raw.VR is not None else dictionary_vr
     if vr in _BINARY_VRS and isinstance(raw.value, (bytes, bytearray, memoryview)):
         return Element(tag_text(tag), keyword, vr, length=len(raw.value), sha256=hashlib.sha256(raw.value).hexdigest())
     try:
@@ -401,6 +402,13 @@ def _element(dataset: Dataset, tag: BaseTag) -> Element:
     except Exception as exc:  # a value pydicom cannot read: kept as a few bytes, for the report to show
         data = bytes(raw.value or b"") if isinstance(raw.value, (bytes, bytearray, memoryview)) else b""
         return Element(tag_text(tag), keyword, vr, error=str(exc) or type(exc).__name__, raw=data[:_RAW_SHOWN].hex())
+
+
+@functools.lru_cache(maxsize=4096)
+def _dictionary(tag: int) -> tuple[str, str]:
+    """Keyword and VR of a tag in pydicom's dictionary ('' and 'UN' for a private or unknown one)."""
+    keyword = keyword_for_tag(tag) or ""
+    return keyword, dictionary_VR(tag) if keyword else "UN"
 
 
 def _plain_value(value: Any) -> Any:
