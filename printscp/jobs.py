@@ -174,10 +174,12 @@ class PrintQueue:
         self._supplies = {ae_title: _Supply() for ae_title in self._settings}
         self.archive = archive or FilmArchive(config.archive.folder, config.printer)
         self._on_stored = on_stored
+        # the spool first: a folder that cannot hold it stops us before worker processes exist (a pool left
+        # behind by a failed start made the interpreter's exit print tracebacks after the operator's one line)
+        self.spool = Spool(config.archive.folder)
         self._own_pool = pool is None
         self._pool = pool if pool is not None else render_pool(config)
         self._slots = render_workers(config)  # jobs handed to the pool at once: it never holds a backlog
-        self.spool = Spool(config.archive.folder)
         self._jobs: dict[str, PrintJob] = {}
         self._waiting: list[PrintJob] = []
         self._running: dict[str, _Running] = {}
