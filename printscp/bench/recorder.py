@@ -43,10 +43,12 @@ from printscp.bench.transcript import (
     Direction,
     End,
     FaultApplied,
+    Finding,
+    Message,
     Outcome,
     PresentationContext,
+    Transcript,
     line,
-    load,
 )
 from printscp.config import PrinterConfig
 from printscp.net import association_log, compat
@@ -97,6 +99,7 @@ class _Recording:
     path: Path
     file: IO[str]
     writer: _Writer
+    association: AssociationRecord
     printer: PrinterConfig | None
     syntaxes: dict[int, UID]  # accepted context id -> its transfer syntax
     keep_pixels: bool
@@ -105,14 +108,21 @@ class _Recording:
     last_request: int = 0  # index of the last request received (a fault applies to it)
     received_at: dict[int, float] = field(default_factory=dict)  # Message ID of a request received -> when
     sent_at: dict[int, float] = field(default_factory=dict)  # Message ID of a request we sent -> when
+    messages: list[Message] = field(default_factory=list)  # written so far (the writer's thread only)
+    faults: list[FaultApplied] = field(default_factory=list)
     abort: str = ""  # "" | "peer" | "printscp", from the ACSE primitives
     abort_detail: str = ""
     ended: bool = False
 
-    def write(self, text: str) -> None:
-        """In the writer's thread only."""
-        self.file.write(text + "\n")
+    def write(self, record: AssociationRecord | Message | FaultApplied | End | tuple[Finding, ...]) -> None:
+        """In the writer's thread only. Messages and faults are also kept (summaries, a few kB): the findings
+        are made from them when the association ends, without reading the file back."""
+        self.file.write(line(record) + "\n")
         self.file.flush()  # a killed server leaves every line it wrote (not fsync'd: diagnostics, not films)
+        if isinstance(record, Message):
+            self.messages.append(record)
+        elif isinstance(record, FaultApplied):
+            self.faults.append(record)
 
 
 _recordings: weakref.WeakKeyDictionary[Association, _Recording] = weakref.WeakKeyDictionary()
@@ -128,7 +138,7 @@ def fault_applied(assoc: Association, fault: str, effect: str) -> None:
     with recording.lock:
         if not recording.ended:
             applied = FaultApplied(recording.last_request, fault, effect, now_text())
-            recording.writer.submit(lambda: recording.write(line(applied)))
+            recording.writer.submit(lambda: recording.write(applied))
 
 
 class Recorder:
@@ -188,8 +198,8 @@ class Recorder:
             log.warning("cannot write the transcript %s: %s", path, exc.strerror or exc)
             return None
         syntaxes = {int(cx.context_id or 0): UID(str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts}
-        recording = _Recording(path, file, self.writer, printer, syntaxes, self.keep_pixels)
-        recording.writer.submit(lambda: recording.write(line(record)))
+        recording = _Recording(path, file, self.writer, record, printer, syntaxes, self.keep_pixels)
+        recording.writer.submit(lambda: recording.write(record))
         return recording
 
     def on_accepted(self, event: Event) -> None:
@@ -244,7 +254,7 @@ class Recorder:
                     name = _keep_data_set(recording, index, message, syntax)
                     if name is not None:
                         record = replace(record, data_set_file=name)
-                recording.write(line(record))
+                recording.write(record)
 
             recording.writer.submit(write)
 
@@ -307,11 +317,11 @@ class Recorder:
 
     def _close(self, recording: _Recording, end: End, films: int) -> None:
         """The writer's last work for a transcript: its end, its findings, its index row."""
-        recording.write(line(end))
+        recording.write(end)
         try:
-            transcript = load(recording.path)
+            transcript = Transcript(recording.association, tuple(recording.messages), tuple(recording.faults), end)
             found = findings.check(transcript, recording.printer.profile) if recording.printer is not None else ()
-            recording.write(line(found))
+            recording.write(found)
             recording.file.close()
             self.store.add(recording.path, replace(transcript, findings=found), films=films)
         except Exception:  # a bug here must not touch the association's films
