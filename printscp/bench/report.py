@@ -296,6 +296,23 @@ def text(transcript: Transcript, verbose: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def command_fields(message: Message) -> list[str]:
+    """What a message's command set says, briefly: 'id 3', 're 3', 'action 1', 'event 2', '0x0000 SUCCESS'."""
+    fields = [
+        f"{label} {value}"
+        for label, value in (
+            ("id", message.message_id),
+            ("re", message.responding_to),
+            ("action", message.action_type_id),
+            ("event", message.event_type_id),
+        )
+        if value is not None
+    ]
+    if message.status is not None:
+        fields.append(status_name(message.status))
+    return fields
+
+
 def _message_line(transcript: Transcript, message: Message) -> str:
     p = printable
     parts = [
@@ -305,16 +322,7 @@ def _message_line(transcript: Transcript, message: Message) -> str:
         f"{p(message.command):<18}",
         p(message.sop_class or message.sop_class_uid),
     ]
-    if message.message_id is not None:
-        parts.append(f"id {message.message_id}")
-    if message.responding_to is not None:
-        parts.append(f"re {message.responding_to}")
-    if message.action_type_id is not None:
-        parts.append(f"action {message.action_type_id}")
-    if message.event_type_id is not None:
-        parts.append(f"event {message.event_type_id}")
-    if message.status is not None:
-        parts.append(status_name(message.status))
+    parts += command_fields(message)
     elapsed = _elapsed(message)
     if elapsed:
         parts.append(elapsed)

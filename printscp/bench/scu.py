@@ -60,6 +60,7 @@ from pynetdicom.events import Event
 
 from printscp import uids
 from printscp.bench import dimse, transcript
+from printscp.bench.report import command_fields, status_name
 from printscp.bench.transcript import Direction, End, Message, Outcome
 from printscp.model.layout import ImageDisplayFormat, LayoutError
 from printscp.net import compat
@@ -414,15 +415,6 @@ def is_failure(code: int) -> bool:
     return code != 0 and not is_warning(code)
 
 
-def status_text(code: int) -> str:
-    """'0x0000 SUCCESS', '0xB605 DENSITY_OUT_OF_RANGE', '0xA700 FAILURE' for a code without a name here."""
-    try:
-        name = Status(code).name
-    except ValueError:
-        name = "WARNING" if is_warning(code) else "FAILURE"
-    return f"0x{code:04X} {name}"
-
-
 # --- the transcript and the DIMSE dump ------------------------------------------------------------------------
 
 
@@ -430,18 +422,9 @@ def message_summary(message: Message) -> str:
     """One line for --dump: direction, command, class, ids, status and the top-level data set elements."""
     arrow = ">>" if message.direction is Direction.SENT else "<<"
     parts = [f"{arrow} {message.command} {message.sop_class or message.sop_class_uid}"]
-    if message.message_id is not None:
-        parts.append(f"id {message.message_id}")
-    if message.responding_to is not None:
-        parts.append(f"to {message.responding_to}")
     if message.sop_instance_uid:
         parts.append(f"instance {message.sop_instance_uid}")
-    if message.action_type_id is not None:
-        parts.append(f"action {message.action_type_id}")
-    if message.event_type_id is not None:
-        parts.append(f"event {message.event_type_id}")
-    if message.status is not None:
-        parts.append(status_text(message.status))
+    parts += command_fields(message)
     if message.error_comment:
         parts.append(f"'{message.error_comment}'")
     if message.data_set is not None:
@@ -802,7 +785,7 @@ class PrintRun:
         command = self.recorder.responses.get(message_id) or status
         comment = str(command.get("ErrorComment", "") or status.get("ErrorComment", "") or "")
         offending = command.get("OffendingElement")
-        line = f"{step}: {status_text(code)}"
+        line = f"{step}: {status_name(code)}"
         if comment:
             line += f" ({comment})"
         if offending is not None:
@@ -812,7 +795,7 @@ class PrintRun:
         if is_warning(code):
             self.outcome.warnings.append(line)
         if is_failure(code) and stop_on_failure:
-            raise PrintFailed(f"{step} failed: {status_text(code)}" + (f" ({comment})" if comment else ""))
+            raise PrintFailed(f"{step} failed: {status_name(code)}" + (f" ({comment})" if comment else ""))
         return code, data
 
     def _affected_uid(self) -> str:
@@ -1038,7 +1021,7 @@ class PrintRun:
             code = self.n_set(step, self.image_box_class, box_uid, self._image_box(position, image), stop=False)
         self.bits_chosen = True
         if is_failure(code):
-            raise PrintFailed(f"{step} failed: {status_text(code)}")
+            raise PrintFailed(f"{step} failed: {status_name(code)}")
 
     def _offending_is_bits(self) -> bool:
         assert self.recorder is not None
@@ -1111,7 +1094,7 @@ class PrintRun:
     def _get_job(self, job: str) -> None:
         code, data = self.n_get(f"N-GET Print Job {job}", uids.PRINT_JOB, job, stop=False)
         if is_failure(code) or data is None:
-            raise PrintFailed(f"cannot follow print job {job}: N-GET Print Job answered {status_text(code)}")
+            raise PrintFailed(f"cannot follow print job {job}: N-GET Print Job answered {status_name(code)}")
         state = str(data.get("ExecutionStatus", "") or "")
         info = str(data.get("ExecutionStatusInfo", "") or "")
         if (state, info) != self._job_states.get(job):

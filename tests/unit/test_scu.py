@@ -10,6 +10,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from printscp.bench import scu
+from printscp.bench.report import status_name
 from printscp.bench.scu import LutRequest, OperatorError, PrintOptions
 
 
@@ -194,10 +195,10 @@ def test_unreadable_files_name_the_file(tmp_path: Path) -> None:
         scu.load_image(tmp_path / "nopixels.dcm")
 
 
-def test_status_text_and_classes() -> None:
-    assert scu.status_text(0) == "0x0000 SUCCESS"
-    assert scu.status_text(0xB605) == "0xB605 DENSITY_OUT_OF_RANGE"
-    assert scu.status_text(0x0001) == "0x0001 WARNING"
-    assert scu.status_text(0xA700) == "0xA700 FAILURE"
+def test_status_names_and_classes() -> None:  # the SCU's lines name statuses as the reports do
+    assert status_name(0) == "0x0000 SUCCESS"
+    assert status_name(0xB605) == "0xB605 DENSITY_OUT_OF_RANGE"
+    assert status_name(0x0001) == "0x0001 WARNING"
+    assert status_name(0xA700) == "0xA700 FAILURE"
     assert scu.is_warning(0x0116) and scu.is_warning(0xB603) and not scu.is_failure(0xB603)
     assert scu.is_failure(0x0106) and scu.is_failure(0xC616) and not scu.is_failure(0)
