@@ -60,6 +60,7 @@ class _Entry:
     called: str = ""
     messages: int = 0
     films: int = 0
+    peer_aborted: bool = False  # an A-ABORT (or A-P-ABORT) from the peer was taken off the DUL's queue
 
 
 _lock = threading.Lock()
@@ -241,14 +242,26 @@ def on_aborted(event: Event) -> None:
     _ended(event, "aborted")
 
 
+def on_acse_recv(event: Event) -> None:
+    """The reactor took an ACSE primitive off the DUL's queue: note a peer's abort (see on_conn_close)."""
+    entry = _entries.get(event.assoc)
+    if entry is not None and compat.abort_in_words(getattr(event, "primitive", None)) is not None:
+        entry.peer_aborted = True
+
+
 def on_conn_close(event: Event) -> None:
     # The DUL may report the closed connection before the reactor reports the release (the peer closes as
-    # soon as it has the A-RELEASE-RP) or an A-ABORT that came with it.
+    # soon as it has the A-RELEASE-RP) or an A-ABORT that came with it. That A-ABORT is either still queued
+    # (peer_aborted) or already taken by the reactor, which has not reported it yet (entry.peer_aborted):
+    # looking at the queue alone logged "closed" in that window, and the abort's own line never came.
     assoc = event.assoc
+    entry = _entries.get(assoc)
     if compat.release_completed(assoc):
         _ended(event, "released")
+    elif (entry is not None and entry.peer_aborted) or compat.peer_aborted(assoc):
+        _ended(event, "aborted")
     else:
-        _ended(event, "aborted" if compat.peer_aborted(assoc) else "closed")
+        _ended(event, "closed")
 
 
 # --- logging filters and formatter (cli.py installs them) ------------------------------------------------------

@@ -274,6 +274,7 @@ class PrintServer:
             (evt.EVT_ACCEPTED, association_log.on_accepted),
             (evt.EVT_REJECTED, association_log.on_rejected),
             (evt.EVT_DIMSE_RECV, association_log.on_dimse_recv),
+            (evt.EVT_ACSE_RECV, association_log.on_acse_recv),
             (evt.EVT_C_ECHO, handlers.handle_c_echo, [self]),
             (evt.EVT_N_CREATE, handlers.handle_n_create, [self]),
             (evt.EVT_N_SET, handlers.handle_n_set, [self]),
