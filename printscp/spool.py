@@ -8,6 +8,9 @@ Layout under `<archive>/.spool/`:
     jobs/<job uid>/       an acknowledged job: job.json ({"job_uid", "sequence", "request": the film record as
                           model/record.py writes it}) and one hard link per image
     failed/<job uid>/     a job that could not be rendered, kept with error.txt for inspection
+    removing/             a printed job's folder, moved here in one rename before it is deleted: a kill
+                          in the middle of deleting it leaves no half job in jobs/ (it would be set aside
+                          in failed/ as unreadable at the next start, though it was printed)
 
 N-ACTION hard-links the images of the request (waiting for any write still in flight), writes
 job.json, fsyncs, and renames the folder into jobs/ in one step; only then is the N-ACTION answered.
@@ -25,6 +28,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -53,10 +57,11 @@ class Spool:
         self.root = archive / ".spool"
         self.live, self.incoming = self.root / "live", self.root / "incoming"
         self.jobs, self.failed = self.root / "jobs", self.root / "failed"
-        for folder in (self.live, self.incoming, self.jobs, self.failed):
+        self.removing = self.root / "removing"
+        for folder in (self.live, self.incoming, self.jobs, self.failed, self.removing):
             folder.mkdir(parents=True, exist_ok=True)
-        # Files in live/ and incoming/ belong to a process that is gone: nothing refers to them.
-        for folder in (self.live, self.incoming):
+        # Files in live/, incoming/ and removing/ belong to a process that is gone: nothing refers to them.
+        for folder in (self.live, self.incoming, self.removing):
             for entry in folder.iterdir():
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-writer")
@@ -141,7 +146,13 @@ class Spool:
         return load_spooled(folder)
 
     def remove(self, job_uid: str) -> None:
-        shutil.rmtree(self.jobs / job_uid, ignore_errors=True)
+        """Forget a printed (or dropped) job: out of jobs/ in one rename, then deleted."""
+        gone = self.removing / f"{job_uid}-{time.monotonic_ns()}"
+        try:
+            os.rename(self.jobs / job_uid, gone)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(gone, ignore_errors=True)
 
     def set_aside(self, folder: Path, reason: str) -> None:
         target = self.failed / folder.name

@@ -153,7 +153,9 @@ def test_sigkill_at_any_moment_loses_and_duplicates_nothing(servers: list[Server
     assert sorted(jobs) == sorted(acknowledged)  # every acknowledged job, each exactly once
     assert kills == 4
     spool = server.archive / ".spool"
-    assert not list((spool / "jobs").iterdir()) and not list((spool / "failed").iterdir())
+    assert not list((spool / "jobs").iterdir())
+    set_aside = {f.name: (f / "error.txt").read_text()[-2000:] for f in (spool / "failed").iterdir()}
+    assert not set_aside, (set_aside, [s.log.read_text()[-4000:] for s in servers])
     for manifest in server.archive.glob(JOB_MANIFESTS):
         film = json.loads(manifest.read_text())["films"][0]
         assert len([b for b in film["image_boxes"] if not b.get("empty")]) == 20

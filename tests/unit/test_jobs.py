@@ -23,6 +23,7 @@ from test_engine import META, PLUT, dataset, film_box_request, image_request, lu
 from waiting import wait_until
 
 import printscp.jobs
+import printscp.spool
 from printscp import uids
 from printscp.config import FaultConfig, QueueConfig
 from printscp.engine import AssociationInfo, PrintEngine
@@ -561,3 +562,33 @@ def test_killed_render_workers_are_replaced_and_no_job_is_lost(
     assert queue.wait_idle(60)
     assert statuses(scu.events, second)[-1] == (3, "NORMAL")
     assert sorted(j.manifest["print_job_uid"] for j in queue.archive.jobs()) == sorted([first, second])
+
+
+def test_a_kill_while_a_printed_job_is_deleted_leaves_no_half_job(
+    make_queue: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI once found a printed job in failed/ after kill -9: the kill had come while its spool folder was being
+    # deleted, and the next start could not read what was left in jobs/
+    queue, printer = make_queue()
+    printer.set_status(PrinterStatus.FAILURE, "PRINTER DOWN")  # WAIT: the job stays in the spool
+    scu = Association(queue, printer)
+    session = scu.engine.n_create(META, SESSION, None, wire(dataset())).affected_sop_instance_uid
+    box = scu.engine.n_create(META, FILM_BOX, None, wire(film_box_request(session, "STANDARD\\1,1")))
+    image = str(box.dataset.ReferencedImageBoxSequence[0].ReferencedSOPInstanceUID)  # type: ignore[union-attr]
+    pixels = np.zeros((16, 16), np.uint16)
+    scu.engine.n_set(META, uids.BASIC_GRAYSCALE_IMAGE_BOX, image, image_request(1, pixels))
+    scu.engine.n_action(META, FILM_BOX, box.affected_sop_instance_uid, 1, None)  # type: ignore[arg-type]
+    spool = Spool(tmp_path / "films")
+    (spooled,) = spool.pending()
+
+    def killed_midway(path: Path, ignore_errors: bool = False) -> None:
+        (Path(path) / "job.json").unlink()  # the first file went, then the process died
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(printscp.spool.shutil, "rmtree", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        spool.remove(spooled.job_uid)
+    monkeypatch.undo()
+    after = Spool(tmp_path / "films")  # the next start
+    assert after.pending() == []
+    assert list(after.failed.iterdir()) == [] and list(after.jobs.iterdir()) == []
