@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import getpass
 import logging
 import re
 import signal
@@ -19,6 +20,7 @@ from typing import Any
 from printscp import __version__
 from printscp.archive.lock import ArchiveError, folder_error
 from printscp.config import Config, ConfigError, load_config, validate
+from printscp.web.users import Users, UsersError
 
 log = logging.getLogger("printscp")
 
@@ -58,8 +60,13 @@ def _load(args: argparse.Namespace) -> Config:
     archive = config.archive
     if getattr(args, "archive", None) is not None:  # the folder only: forwarding and retention stay
         archive = dataclasses.replace(archive, folder=args.archive)
+    web = config.web
+    if getattr(args, "web_port", None) is not None:
+        web = dataclasses.replace(web, port=args.web_port)
+    if getattr(args, "no_web", False):
+        web = dataclasses.replace(web, enabled=False)
     # re-validate so that a bad --ae-title or --port is reported like a bad config value
-    return validate(dataclasses.replace(config, network=network, archive=archive))
+    return validate(dataclasses.replace(config, network=network, archive=archive, web=web))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -90,6 +97,22 @@ def _serve(args: argparse.Namespace) -> int:
             f"cannot listen on {network.host}:{network.port}: {exc.strerror or exc}; "
             "stop what uses that port or choose another with --port / network.port"
         )
+    console = None
+    if config.web.enabled:
+        from printscp.web.console import WebConsole
+
+        try:
+            console = WebConsole(server, config)
+            console.start()
+        except (OSError, UsersError) as exc:
+            server.stop()
+            web = config.web
+            if isinstance(exc, UsersError):
+                return _operator_error(f"web console: {exc}")
+            return _operator_error(
+                f"cannot listen on {web.host}:{web.port} for the web console: {exc.strerror or exc}; "
+                "stop what uses that port or choose another with --web-port / web.port (or --no-web)"
+            )
     # pynetdicom's accept loop runs a full garbage collection every 60 turns (a connection, or 0.5 s
     # idle), holding the GIL ~35 ms while every association waits. What exists now (modules, pydicom's
     # dictionaries, the server) lives as long as the process: kept out of collections, a full one takes
@@ -97,7 +120,53 @@ def _serve(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     stop.wait()
+    if console is not None:
+        console.stop()
     server.stop()
+    return 0
+
+
+def _users(args: argparse.Namespace) -> Users:
+    return Users(load_config(args.config).web.users_file)
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    users = _users(args)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            return _operator_error("user add: the two passwords differ")
+    else:
+        return _operator_error("user add: no terminal to ask the password on; use --password-stdin")
+    try:
+        new = users.add(args.name, args.role, password)
+    except UsersError as exc:
+        return _operator_error(f"user add: {exc}")
+    except OSError as exc:
+        return _operator_error(f"user add: cannot write {users.path}: {exc.strerror or exc}")
+    print(f"{'added' if new else 'changed'} user {args.name} ({args.role}) in {users.path}")
+    return 0
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    try:
+        names = _users(args).names()
+    except UsersError as exc:
+        return _operator_error(str(exc))
+    for name, role in sorted(names.items()):
+        print(f"{name}\t{role}")
+    return 0
+
+
+def _user_remove(args: argparse.Namespace) -> int:
+    users = _users(args)
+    try:
+        users.remove(args.name)
+    except UsersError as exc:
+        return _operator_error(f"user remove: {exc}")
+    print(f"removed user {args.name} from {users.path}")
     return 0
 
 
@@ -619,7 +688,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="log lines as text or one JSON object each"
     )
+    serve.add_argument("--web-port", type=int, metavar="PORT", help="HTTP port of the web console (0: a free one)")
+    serve.add_argument("--no-web", action="store_true", help="no web console and REST API")
     serve.set_defaults(run=_serve)
+
+    user = commands.add_parser("user", help="the web console's users (users file of [web])")
+    user_actions = user.add_subparsers(dest="action", required=True)
+    add = user_actions.add_parser("add", help="add a user, or change one's role and password")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["viewer", "admin"], required=True)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
+    add.set_defaults(run=_user_add)
+    listing = user_actions.add_parser("list", help="list the users and their roles")
+    listing.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
+    listing.set_defaults(run=_user_list)
+    remove = user_actions.add_parser("remove", help="remove a user")
+    remove.add_argument("name")
+    remove.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
+    remove.set_defaults(run=_user_remove)
 
     printer = commands.add_parser("printer", help="read or change the printer status of a running server")
     actions = printer.add_subparsers(dest="action", required=True)

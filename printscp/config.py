@@ -149,6 +149,18 @@ class TranscriptConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """`[web]`: the web console and REST API (printscp/web), on its own HTTP port of the serve process."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"  # loopback by default: patient data is served only where it is asked for
+    port: int = 8080
+    users_file: Path = Path("users.json")  # `printscp user add`; relative to the config file
+    tls: bool = False  # true: HTTPS with [tls] certificate and private_key
+    session_hours: float = 12.0  # a console login lasts this long
+
+
+@dataclass(frozen=True)
 class FaultConfig:
     """Scripted faults, for testing how a print SCU copes; all off by default."""
 
@@ -175,6 +187,7 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     transcripts: TranscriptConfig = field(default_factory=TranscriptConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)  # of the printer called network.ae_title
     nodes: Mapping[str, Node] = field(default_factory=dict)
     tls: TlsConfig | None = None  # no [tls]: plain TCP
@@ -221,6 +234,9 @@ def load_config(path: Path | None) -> Config:
     if "folder" in raw.get("archive", {}) and not config.archive.folder.is_absolute():
         archive = dataclasses.replace(config.archive, folder=path.parent / config.archive.folder)
         config = dataclasses.replace(config, archive=archive)
+    if not config.web.users_file.is_absolute():  # and the web console's users
+        web = dataclasses.replace(config.web, users_file=path.parent / config.web.users_file)
+        config = dataclasses.replace(config, web=web)
     if config.tls is not None:  # so are the TLS files
         config = dataclasses.replace(config, tls=_tls_relative_to(config.tls, path.parent))
     return validate(config)
@@ -392,6 +408,11 @@ def validate(config: Config) -> Config:
     transcripts = config.transcripts
     _check(transcripts.max_age_days >= 0, "transcripts.max_age_days", "must be 0 (keep) or more days")
     _check(transcripts.max_size_gb >= 0, "transcripts.max_size_gb", "must be 0 (no limit) or more")
+    web = config.web
+    _check(0 <= web.port <= 65535, "web.port", "must be between 0 (any free port) and 65535")
+    _check(bool(web.host), "web.host", "must not be empty")
+    _check(not web.tls or config.tls is not None, "web.tls", "needs a [tls] section with the certificate and key")
+    _check(web.session_hours > 0, "web.session_hours", "must be more than 0 hours")
     for ae_title, node in config.nodes.items():
         _check(bool(_AE_TITLE.fullmatch(ae_title)), f"nodes.{ae_title}", "the name must be the node's AE title")
         _check(bool(node.host), f"nodes.{ae_title}.host", "must not be empty")

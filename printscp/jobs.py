@@ -33,6 +33,7 @@ returns: it is never set aside in failed/ for lack of space.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import logging
@@ -98,6 +99,7 @@ class PrintJob:
     film_session_uid: str = field(default="", repr=False)
     folder: Path = field(default=Path(), repr=False)  # in the spool
     attempts: int = field(default=0, repr=False)  # worker processes that died printing it
+    render_seconds: float | None = None  # from being handed to a render worker to its films in the archive
 
 
 def render_workers(config: Config) -> int:
@@ -156,6 +158,7 @@ class _Running:
     future: Future[StoredJob] | None = None  # None while faults.print_delay holds it
     start_at: float = 0.0  # time.monotonic() to hand it to a worker
     pool: Executor | None = None  # the pool it runs in (a broken pool is replaced)
+    handed_at: float = 0.0  # time.monotonic() when handed to a worker
 
 
 class PrintQueue:
@@ -189,6 +192,7 @@ class PrintQueue:
         self._arriving = 0  # N-ACTIONs being spooled: they have their place in the queue already
         self._storage_down = False  # the last attempt to archive failed for lack of space (or a read-only disk)
         self._storage_retry_at = 0.0  # time.monotonic() before which no job is started while storage is down
+        self._observers: list[Callable[[PrintJob], None]] = []
         for job in self.spool.pending():  # acknowledged before a restart: print them now
             self._enqueue(job, None)
         if self._waiting:
@@ -230,6 +234,17 @@ class PrintQueue:
         )
         return job_uid
 
+    def observe(self, observer: Callable[[PrintJob], None]) -> None:
+        """Call `observer` with each job whose Execution Status changes (from the thread that changes it; it
+        must not block, and must not raise)."""
+        self._observers.append(observer)
+
+    def jobs(self) -> list[PrintJob]:
+        """Copies of every Print Job N-GET can read: queued, printing, finished less than keep_finished_jobs ago."""
+        with self._condition:
+            self._expire()
+            return [dataclasses.replace(job, notify=None) for job in self._jobs.values()]
+
     def job(self, sop_instance_uid: str) -> PrintJob | None:
         """A Print Job for N-GET: queued, printing, or finished less than keep_finished_jobs ago."""
         with self._condition:
@@ -269,6 +284,9 @@ class PrintQueue:
             self._report(job)
             self._waiting.append(job)
             self._condition.notify_all()
+            seen = dataclasses.replace(job, notify=None)
+        for observer in self._observers:
+            observer(seen)
         return job
 
     def _expire(self) -> None:
@@ -299,7 +317,10 @@ class PrintQueue:
             if finished:
                 job.finished_at = time.monotonic()
                 job.notify = None  # no more events: let the association go
+            seen = dataclasses.replace(job, notify=None)
         log.info("print job %s %s", job.sop_instance_uid, status.value)
+        for observer in self._observers:
+            observer(seen)
 
     def _finish(self, job: PrintJob, status: ExecutionStatus, info: str) -> None:
         self._change(job, status, info, finished=True)
@@ -421,7 +442,7 @@ class PrintQueue:
                 future = Future()
                 future.set_exception(exc)
         with self._condition:
-            running.future, running.pool = future, self._pool
+            running.future, running.pool, running.handed_at = future, self._pool, time.monotonic()
         future.add_done_callback(lambda _: self._worker_done(running))
 
     def _worker_done(self, running: _Running) -> None:
@@ -438,6 +459,7 @@ class PrintQueue:
                 with self._condition:
                     self._waiting.append(job)
             elif exc is None:
+                job.render_seconds = time.monotonic() - running.handed_at
                 self._printed(job, future.result())
             elif storage_error(exc):
                 self._wait_for_storage(job, exc)

@@ -101,6 +101,11 @@ class FilmFilter:
     patient: str | None = None  # Patient Name or Patient ID of the Proposed Study Sequence, the same way
     job_uid: str | None = None  # a Print Job SOP Instance UID or its beginning
     association_id: str | None = None  # the association that printed it
+    sop_instance_uid: str | None = None  # one film: the SOP Instance UID of its Encapsulated PDF
+    text: str | None = None  # any of patient name or ID, label, calling AE title, printer, job UID contains it
+    newest_first: bool = False  # else oldest first
+    limit: int | None = None  # at most this many (a page), from `offset`
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class TranscriptFilter:
     calling_ae_title: str | None = None
     since: str | None = None  # ISO 8601: started at or after
     limit: int | None = None  # the newest this many
+    offset: int = 0  # after skipping this many of the newest
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,10 @@ class FilmIndex(Protocol):
 
     def job_folders(self, job_uid: str) -> list[str]:
         """The folder (relative to the archive) of a print job's films."""
+
+    def count_films(self, where: FilmFilter) -> int:
+        """How many films match (`limit` and `offset` ignored): the total of a paged list."""
+        ...
 
     def find_films(self, where: FilmFilter) -> list[dict[str, Any]]:
         """Film rows that match, oldest first (by requested_at, job, film number)."""

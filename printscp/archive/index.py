@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS films ({", ".join(f"{c} TEXT" for c in FILM_COLUMNS)}
     PRIMARY KEY (job_uid, film_number));
 CREATE INDEX IF NOT EXISTS films_requested ON films (requested_at);
 CREATE INDEX IF NOT EXISTS films_association ON films (association_id);
+CREATE INDEX IF NOT EXISTS films_instance ON films (sop_instance_uid);
 CREATE TABLE IF NOT EXISTS transcripts ({", ".join(f"{c} TEXT" for c in TRANSCRIPT_COLUMNS)},
     PRIMARY KEY (association_id));
 CREATE INDEX IF NOT EXISTS transcripts_started ON transcripts (started);
@@ -138,37 +139,20 @@ class SqliteFilmIndex:
         return [row[0] for row in self._rows("SELECT DISTINCT folder FROM films WHERE job_uid = ?", (job_uid,))]
 
     def find_films(self, where: FilmFilter) -> list[dict[str, Any]]:
-        conditions: list[str] = []
-        parameters: list[str] = []
-        if where.printed_from:
-            conditions.append("substr(requested_at, 1, 10) >= ?")
-            parameters.append(where.printed_from.isoformat())
-        if where.printed_to:
-            conditions.append("substr(requested_at, 1, 10) <= ?")
-            parameters.append(where.printed_to.isoformat())
-        if where.calling_ae_title:
-            conditions.append("calling_ae_title = ?")
-            parameters.append(where.calling_ae_title.strip())
-        if where.printer:
-            conditions.append("printer = ?")
-            parameters.append(where.printer.strip())
-        if where.label:
-            conditions.append("film_session_label LIKE ? ESCAPE '\\'")
-            parameters.append(_like(where.label))
-        if where.patient:
-            conditions.append("(patient_name LIKE ? ESCAPE '\\' OR patient_id LIKE ? ESCAPE '\\')")
-            parameters += [_like(where.patient)] * 2
-        if where.job_uid:
-            conditions.append("job_uid LIKE ? ESCAPE '\\'")
-            parameters.append(_like(where.job_uid.rstrip("*") + "*"))
-        if where.association_id:
-            conditions.append("association_id = ?")
-            parameters.append(where.association_id)
-        sql = "SELECT * FROM films"
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        sql += " ORDER BY requested_at, job_uid, CAST(film_number AS INTEGER)"
+        condition, parameters = _film_conditions(where)
+        order = "DESC" if where.newest_first else "ASC"
+        sql = (
+            f"SELECT * FROM films{condition} "
+            f"ORDER BY requested_at {order}, job_uid {order}, CAST(film_number AS INTEGER) {order}"
+        )
+        if where.limit is not None or where.offset:
+            sql += " LIMIT ? OFFSET ?"
+            parameters += [where.limit if where.limit is not None else -1, where.offset]
         return [dict(row) for row in self._rows(sql, parameters)]
+
+    def count_films(self, where: FilmFilter) -> int:
+        condition, parameters = _film_conditions(where)
+        return int(self._rows(f"SELECT COUNT(*) FROM films{condition}", parameters)[0][0])
 
     # --- transcripts ----------------------------------------------------------------------------------
 
@@ -200,9 +184,9 @@ class SqliteFilmIndex:
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
         sql += " ORDER BY started DESC, association_id DESC"
-        if where.limit is not None:
-            sql += " LIMIT ?"
-            parameters.append(where.limit)
+        if where.limit is not None or where.offset:
+            sql += " LIMIT ? OFFSET ?"
+            parameters += [where.limit if where.limit is not None else -1, where.offset]
         return [dict(row) for row in self._rows(sql, parameters)]
 
     def transcript_paths(self) -> dict[str, str]:
@@ -288,6 +272,44 @@ _AGGREGATES: dict[Aggregate, str] = {
     "instances": "COUNT(*)",
     "modalities": "GROUP_CONCAT(DISTINCT modality)",
 }
+
+
+def _film_conditions(where: FilmFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause of a FilmFilter (" WHERE ..." or ""), and its parameters."""
+    conditions: list[str] = []
+    parameters: list[Any] = []
+    if where.printed_from:
+        conditions.append("substr(requested_at, 1, 10) >= ?")
+        parameters.append(where.printed_from.isoformat())
+    if where.printed_to:
+        conditions.append("substr(requested_at, 1, 10) <= ?")
+        parameters.append(where.printed_to.isoformat())
+    if where.calling_ae_title:
+        conditions.append("calling_ae_title = ?")
+        parameters.append(where.calling_ae_title.strip())
+    if where.printer:
+        conditions.append("printer = ?")
+        parameters.append(where.printer.strip())
+    if where.label:
+        conditions.append("film_session_label LIKE ? ESCAPE '\\'")
+        parameters.append(_like(where.label))
+    if where.patient:
+        conditions.append("(patient_name LIKE ? ESCAPE '\\' OR patient_id LIKE ? ESCAPE '\\')")
+        parameters += [_like(where.patient)] * 2
+    if where.job_uid:
+        conditions.append("job_uid LIKE ? ESCAPE '\\'")
+        parameters.append(_like(where.job_uid.rstrip("*") + "*"))
+    if where.association_id:
+        conditions.append("association_id = ?")
+        parameters.append(where.association_id)
+    if where.sop_instance_uid:
+        conditions.append("sop_instance_uid = ?")
+        parameters.append(where.sop_instance_uid)
+    if where.text:
+        columns = ("patient_name", "patient_id", "film_session_label", "calling_ae_title", "printer", "job_uid")
+        conditions.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
+        parameters += [_like(where.text.replace("*", "").replace("?", ""))] * len(columns)
+    return (" WHERE " + " AND ".join(conditions) if conditions else ""), parameters
 
 
 def _column(name: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pydicom.uid import (
@@ -36,6 +37,7 @@ from printscp.config import Config, PrinterConfig
 from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
 from printscp.events import Notify, printer_event
 from printscp.jobs import PrintQueue
+from printscp.metrics import Metrics
 from printscp.model import sop_classes
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer, PrinterState
@@ -117,6 +119,13 @@ class PrintServer:
             else None
         )
         self.queue = PrintQueue(config, self.printers, self.archive, on_stored=self._stored)
+        self._stored_observers: list[Callable[[StoredJob], None]] = []
+        self.metrics = Metrics(
+            lambda: {ae_title: self.queue.depth_of(ae_title) for ae_title in self.printers},
+            lambda: {ae_title: printer.state.printer_status for ae_title, printer in self.printers.items()},
+            lambda: len(self.associations),
+        )
+        self.queue.observe(self.metrics.job_changed)
         self._engines: dict[Association, PrintEngine] = {}
         self._lock = threading.Lock()
         self._server: compat.AssociationServer | None = None
@@ -210,8 +219,18 @@ class PrintServer:
 
     # --- the archive -----------------------------------------------------------------------------
 
+    def observe_stored(self, observer: Callable[[StoredJob], None]) -> None:
+        """Call `observer` with each print job that reached the archive, indexed (the web console)."""
+        self._stored_observers.append(observer)
+
     def _stored(self, job: StoredJob) -> None:
-        """A print job reached the archive: forward its films, keep the archive within its limits."""
+        """A print job reached the archive: tell who watches, forward its films, keep the archive within
+        its limits."""
+        for observer in self._stored_observers:
+            try:
+                observer(job)
+            except Exception:  # the job is printed and archived whatever a watcher does
+                log.exception("a watcher of the archive failed")
         if self.forwarder is not None:
             self.forwarder.enqueue(job.dicoms)
         self.after_store()
@@ -275,6 +294,9 @@ class PrintServer:
             (evt.EVT_REJECTED, association_log.on_rejected),
             (evt.EVT_DIMSE_RECV, association_log.on_dimse_recv),
             (evt.EVT_ACSE_RECV, association_log.on_acse_recv),
+            (evt.EVT_ACCEPTED, self.metrics.on_accepted),
+            (evt.EVT_REJECTED, self.metrics.on_rejected),
+            (evt.EVT_DIMSE_SENT, self.metrics.on_dimse_sent),
             (evt.EVT_C_ECHO, handlers.handle_c_echo, [self]),
             (evt.EVT_N_CREATE, handlers.handle_n_create, [self]),
             (evt.EVT_N_SET, handlers.handle_n_set, [self]),
@@ -315,6 +337,7 @@ class PrintServer:
             ae, address, self.event_handlers(), PrintAssociation, limits, ssl_context=self.server_tls
         )
         self._server = server
+        logging.getLogger("printscp").addHandler(self.metrics.error_counter)
         bound = server.server_address
         self._admin = AdminServer(
             self.printers, self.queue, self.config.archive.folder, int(bound[1]), faults=self.faults
@@ -343,6 +366,7 @@ class PrintServer:
         if self.recorder is not None:
             self.recorder.stop()  # the transcripts of the associations just ended, written and indexed
         self.queue.stop()
+        logging.getLogger("printscp").removeHandler(self.metrics.error_counter)
         self._stopping.set()
         if self.forwarder is not None:
             self.forwarder.stop()

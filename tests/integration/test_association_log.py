@@ -257,6 +257,7 @@ def json_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, li
             "-m",
             "printscp",
             "serve",
+            "--no-web",
             "--config",
             str(config),
             "--host",

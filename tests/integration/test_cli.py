@@ -34,6 +34,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         [
             *PRINTSCP,
             "serve",
+            "--no-web",
             "--config",
             str(REPO / "config.toml"),
             "--host",
@@ -94,16 +95,16 @@ def test_echo_fails_when_nobody_listens() -> None:
 def test_config_errors_name_the_key_and_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[printer.defaults]\nfilm_size_id = 'HUGE'\n")
-    result = run("serve", "--config", str(bad))
+    result = run("serve", "--no-web", "--config", str(bad))
     assert result.returncode == 2
     assert "printer.defaults.film_size_id" in result.stderr
-    result = run("serve", "--port", "99999")
+    result = run("serve", "--no-web", "--port", "99999")
     assert result.returncode == 2 and "network.port" in result.stderr
 
 
 def test_port_in_use_is_reported(served: Served, tmp_path: Path) -> None:
     other = str(tmp_path / "other")
-    result = run("serve", "--host", "127.0.0.1", "--port", str(served.port), "--archive", other, timeout=20)
+    result = run("serve", "--no-web", "--host", "127.0.0.1", "--port", str(served.port), "--archive", other, timeout=20)
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{served.port}" in result.stderr and "--port" in result.stderr
     assert "Traceback" not in result.stderr
@@ -125,7 +126,7 @@ def test_a_second_server_on_the_same_archive_exits_and_touches_nothing(served: S
         assert scu.set_image(boxes[0], 1, np.full((32, 32), 1000, dtype=np.uint16)).status == 0
         wait_until(lambda: list(live.glob("*.npy")), 10, "the image written to the spool")
         before = sorted(p.name for p in live.iterdir())
-        second = run("serve", "--config", str(REPO / "config.toml"), "--port", "0", "--archive", str(archive))
+        second = run("serve", "--no-web", "--config", str(REPO / "config.toml"), "--port", "0", "--archive", str(archive))
         assert second.returncode == 2, second.stderr
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1, second.stderr
@@ -402,6 +403,7 @@ def test_serve_with_archive_flag_still_forwards_to_the_configured_node(tmp_path:
     command = [
         *PRINTSCP,
         "serve",
+        "--no-web",
         "--config",
         str(config_file),
         "--archive",

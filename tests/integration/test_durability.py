@@ -39,6 +39,7 @@ class Server:
                 "-m",
                 "printscp",
                 "serve",
+                "--no-web",
                 "--config",
                 str(self.config),
                 "--host",

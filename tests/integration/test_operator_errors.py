@@ -62,35 +62,35 @@ def read_only(tmp_path: Path) -> Iterator[Path]:
 def test_archive_that_is_a_file_or_inside_one(tmp_path: Path) -> None:
     file = tmp_path / "films"
     file.write_text("not a folder")
-    one_clear_line(run("serve", "--port", "0", "--archive", str(file)), str(file), "not a folder", "--archive")
+    one_clear_line(run("serve", "--no-web", "--port", "0", "--archive", str(file)), str(file), "not a folder", "--archive")
     inside = file / "sub"
-    one_clear_line(run("serve", "--port", "0", "--archive", str(inside)), str(inside), "not a folder")
+    one_clear_line(run("serve", "--no-web", "--port", "0", "--archive", str(inside)), str(inside), "not a folder")
     assert file.read_text() == "not a folder"
 
 
 def test_archive_on_a_read_only_file_system(read_only: Path) -> None:
     for folder in (read_only / "films", read_only / "new"):  # an existing folder, and one to be made
-        one_clear_line(run("serve", "--port", "0", "--archive", str(folder)), str(folder), "read-only")
+        one_clear_line(run("serve", "--no-web", "--port", "0", "--archive", str(folder)), str(folder), "read-only")
 
 
 def test_archive_without_permission() -> None:
     folder = "/sys/kernel"  # exists, but nobody (root included) may create a file in it
     assert Path(folder).is_dir()
-    one_clear_line(run("serve", "--port", "0", "--archive", folder), folder, "Permission denied")
+    one_clear_line(run("serve", "--no-web", "--port", "0", "--archive", folder), folder, "Permission denied")
 
 
 def test_archive_with_a_broken_inside(tmp_path: Path) -> None:
     archive = tmp_path / "films"
     archive.mkdir()
     (archive / ".spool").write_text("a file where the spool folder goes")
-    line = one_clear_line(run("serve", "--port", "0", "--archive", str(archive)), str(archive), ".spool")
+    line = one_clear_line(run("serve", "--no-web", "--port", "0", "--archive", str(archive)), str(archive), ".spool")
     assert "Not a directory" in line
 
 
 def test_port_in_use(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])
-        result = run("serve", "--host", "127.0.0.1", "--port", port, "--archive", str(tmp_path / "films"))
+        result = run("serve", "--no-web", "--host", "127.0.0.1", "--port", port, "--archive", str(tmp_path / "films"))
         one_clear_line(result, f"127.0.0.1:{port}", "in use", "--port")
     # it had taken the archive, and its exit frees it for the next server
     lock = ArchiveLock(tmp_path / "films")
@@ -101,7 +101,7 @@ def test_port_in_use(tmp_path: Path) -> None:
 def test_bad_config_value(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[network]\nport = 'eleven'\n")
-    one_clear_line(run("serve", "--config", str(bad)), "network.port")
+    one_clear_line(run("serve", "--no-web", "--config", str(bad)), "network.port")
 
 
 def test_echo_with_a_calling_ae_title_longer_than_16_characters() -> None:

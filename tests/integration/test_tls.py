@@ -250,7 +250,7 @@ def test_serve_refuses_a_bad_certificate_or_key_in_one_line(
         f'[network]\nhost = "127.0.0.1"\nport = 0\n[archive]\nfolder = "{tmp_path / "films"}"\n'
         f'[tls]\ncertificate = "{pki.folder / certificate}"\nprivate_key = "{pki.folder / private_key}"\n'
     )
-    command = [sys.executable, "-m", "printscp", "serve", "--config", str(config)]
+    command = [sys.executable, "-m", "printscp", "serve", "--no-web", "--config", str(config)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()

@@ -867,8 +867,17 @@ def test_only_compat_touches_pynetdicom_internals() -> None:
             continue
         where = path.relative_to(package.parent)
         tree = ast.parse(path.read_text())
-        subclassing = {  # classes of this module that derive from another class
-            node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.bases
+        imported = {  # names this module takes from pynetdicom
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "pynetdicom"
+            for alias in node.names
+        } | {"pynetdicom"}
+        subclassing = {  # classes of this module that derive from one of pynetdicom's
+            node.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef)
+            and any(isinstance(n, ast.Name) and n.id in imported for b in node.bases for n in ast.walk(b))
         }
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
