@@ -26,7 +26,8 @@ function filmQuery() {
 }
 
 function filmCard(film) {
-  return el('a', { className: 'film', href: film.page_url ?? `/films/${encodeURIComponent(film.id)}`, dataset: { id: film.id } },
+  const href = film.page_url ?? `/films/${encodeURIComponent(film.id)}`;
+  return el('a', { className: 'film', href, dataset: { id: film.id } },
     el('img', { src: film.thumbnail_url, loading: 'lazy', alt: '' }),
     el('span', { className: 'patient-name', textContent: personName(film.patient_name) || '(no patient name)' }),
     el('span', { className: 'patient-id', textContent: film.patient_id ?? '' }),
@@ -95,7 +96,8 @@ function printerRow(printer) {
   if (isAdmin) {
     const buttons = STATUSES.map((status) =>
       el('button', { type: 'button', className: statusClass(status), dataset: { status }, textContent: status }));
-    const info = el('input', { className: 'status-info', placeholder: 'Status info (optional)', ariaLabel: 'Status info' });
+    const info = el('input', { className: 'status-info', placeholder: 'Status info, e.g. FILM JAM' });
+    info.setAttribute('list', 'status-info-terms');
     row.append(el('td', { className: 'controls' }, el('div', {}, ...buttons), info));
   }
   return row;
@@ -131,11 +133,13 @@ async function setStatus(button) {
   const row = button.closest('tr');
   const info = row.querySelector('input.status-info');
   const status = button.dataset.status;
+  const defaultInfo = status === 'NORMAL' ? 'NORMAL' : 'UNKNOWN';
   try {
     const printer = await api(`/api/printers/${encodeURIComponent(row.dataset.aeTitle)}/status`, {
       method: 'PUT',
-      // Printer Status Info (2110,0020) is a Defined Term; for a plain status the status itself reads best.
-      body: { printer_status: status, printer_status_info: info.value.trim() || status },
+      // Printer Status Info is a PS3.3 C.13.9.1 Defined Term: NORMAL goes with NORMAL only; the rest
+      // default to UNKNOWN, as printscp's own `printer set` does.
+      body: { printer_status: status, printer_status_info: info.value.trim().toUpperCase() || defaultInfo },
     });
     showPrinter(printer);
     info.value = '';
@@ -161,12 +165,12 @@ function transcriptRow(t) {
   if (VERDICTS.includes(t.verdict)) verdict.classList.add(t.verdict);
   return el('tr', { dataset: { associationId: t.association_id } },
     el('td', {}, timeElement(t.started, { short: true })),
-    el('td', { className: 'peers', textContent: `${t.calling_ae_title} → ${t.called_ae_title}` }),
+    el('td', { textContent: `${t.calling_ae_title} → ${t.called_ae_title}` }),
     el('td', { textContent: t.outcome }),
     el('td', {}, verdict),
     el('td', { className: 'number', textContent: t.messages }),
     el('td', { className: 'number', textContent: t.films }),
-    el('td', {}, el('a', { className: 'report', href: t.report_url, target: '_blank', rel: 'noopener', textContent: 'report' })));
+    el('td', {}, el('a', { className: 'report', href: t.report_url, target: '_blank', rel: 'noopener' }, 'report')));
 }
 
 async function loadTranscripts() {
