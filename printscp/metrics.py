@@ -18,7 +18,7 @@ from pynetdicom.events import Event
 from printscp.jobs import PrintJob
 from printscp.model.enums import ExecutionStatus, PrinterStatus
 
-disable_created_metrics()  # no *_created series: a timestamp per counter that nobody graphs
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: a timestamp per counter that nobody graphs
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 RENDER_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)

@@ -45,7 +45,7 @@ class EventHub:
             subscribers = list(self._subscribers.items())
         for queue, loop in subscribers:
             try:
-                loop.call_soon_threadsafe(_put, queue, message)
+                loop.call_soon_threadsafe(self._put, queue, message)
             except RuntimeError:  # that loop is closed: the web server stopped
                 self.unsubscribe(queue)
 
@@ -55,15 +55,16 @@ class EventHub:
             subscribers = list(self._subscribers.items())
         for queue, loop in subscribers:
             try:
-                loop.call_soon_threadsafe(_put, queue, CLOSED)
+                loop.call_soon_threadsafe(self._put, queue, CLOSED)
             except RuntimeError:
                 pass
 
-
-def _put(queue: asyncio.Queue[str], message: str) -> None:
-    try:
-        queue.put_nowait(message)
-    except asyncio.QueueFull:  # the reader is too slow: end its stream (it reconnects)
-        while not queue.empty():
-            queue.get_nowait()
-        queue.put_nowait(CLOSED)
+    def _put(self, queue: asyncio.Queue[str], message: str) -> None:
+        """In the stream's loop: queue the event, or end a stream too slow to keep up (it reconnects)."""
+        try:
+            queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.unsubscribe(queue)
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(CLOSED)

@@ -7,6 +7,7 @@ import io
 import json
 import queue
 import re
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,13 +17,14 @@ from typing import Any
 import httpx
 import pytest
 from conftest import RunningServer
+from dcmtk import make_pki
 from PIL import Image
 from printscu import PrintSCU, ramp
 from pydicom.dataset import Dataset
 from waiting import wait_until
 
 from printscp import uids
-from printscp.config import Config, ConfigError, WebConfig, validate
+from printscp.config import Config, ConfigError, TlsConfig, WebConfig, validate
 from printscp.model.enums import PrinterStatus
 from printscp.web.console import WebConsole
 from printscp.web.users import Users
@@ -296,3 +298,26 @@ def test_web_config_is_checked() -> None:
         validate(dataclasses.replace(Config(), web=WebConfig(tls=True)))
     with pytest.raises(ConfigError, match="web.port"):
         validate(dataclasses.replace(Config(), web=WebConfig(port=70000)))
+
+
+def test_the_web_port_speaks_https_with_the_dicom_certificate(
+    start_server: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path / "pki")
+    users = Users(tmp_path / "users.json")
+    users.add(*ADMIN[:1], "admin", ADMIN[1])
+    tls = TlsConfig(certificate=pki.pem("server"), private_key=pki.key("server"))
+    running = start_server(sections={"tls": tls, "web": WebConfig(port=0, users_file=users.path, tls=True)})
+    console = WebConsole(running.server, running.server.config)
+    host, port = console.start("127.0.0.1", 0)
+    try:
+        with httpx.Client(
+            base_url=f"https://{host}:{port}", verify=ssl.create_default_context(cafile=pki.pem("ca")), timeout=30
+        ) as browser:
+            signed_in = browser.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+            assert signed_in.status_code == 303 and "Secure" in signed_in.headers["set-cookie"]
+            assert browser.get("/api/session").json()["user"] == ADMIN[0]
+        with pytest.raises(httpx.RemoteProtocolError):  # plain HTTP is not answered on it
+            httpx.get(f"http://{host}:{port}/healthz", timeout=10)
+    finally:
+        console.stop()
