@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -524,10 +525,22 @@ def _thumbnail(archive: Path, film_id: str, png: Path) -> Path:
         small = image.reduce(factor) if factor > 1 else image.copy()
         if small.width > THUMBNAIL_WIDTH:
             small = small.resize((THUMBNAIL_WIDTH, round(small.height * THUMBNAIL_WIDTH / small.width)))
-    temporary = thumbnails / f".{film_id}.{os.getpid()}.tmp"
+    temporary = thumbnails / f".{film_id}.{threading.get_ident()}.tmp"  # two requests may make it at once
     small.save(temporary, format="PNG", optimize=False)
     os.replace(temporary, path)
     return path
+
+
+def prune_thumbnails(archive: FilmArchive) -> int:
+    """Delete the thumbnails of films no longer in the archive (retention, `printscp films`); how many."""
+    folder = archive.folder / ".thumbnails"
+    if not folder.is_dir():
+        return 0
+    films = {row["sop_instance_uid"] for row in archive.index.find_films(FilmFilter())}
+    gone = [path for path in folder.iterdir() if path.suffix == ".png" and path.stem not in films]
+    for path in gone:
+        _unlink(path)
+    return len(gone)
 
 
 def _unlink(path: Path) -> None:

@@ -24,7 +24,7 @@ from printscp.config import Config
 from printscp.jobs import PrintJob
 from printscp.model.printer import PrinterState
 from printscp.net.server import PrintServer
-from printscp.web.api import WebContext, create_app, film_view, print_job_view, printer_view
+from printscp.web.api import WebContext, create_app, film_view, print_job_view, printer_view, prune_thumbnails
 from printscp.web.auth import Authenticator
 from printscp.web.hub import EventHub
 from printscp.web.users import Users
@@ -59,6 +59,8 @@ class WebConsole:
     def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
         """Listen (raises OSError if the port cannot be had) and serve in a thread; returns the bound address."""
         web = self.config.web
+        self._first_user()
+        prune_thumbnails(self.server.archive)
         address = (host if host is not None else web.host, port if port is not None else web.port)
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
@@ -69,7 +71,6 @@ class WebConsole:
         except OSError:
             listener.close()
             raise
-        self._first_user()
         tls = self.config.tls if web.tls else None
         uvicorn_config = uvicorn.Config(
             self.app,

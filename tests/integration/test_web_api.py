@@ -321,3 +321,18 @@ def test_the_web_port_speaks_https_with_the_dicom_certificate(
             httpx.get(f"http://{host}:{port}/healthz", timeout=10)
     finally:
         console.stop()
+
+
+def test_thumbnails_of_films_gone_by_retention_are_pruned_at_start(web: Console) -> None:
+    job = web.print_film()
+    with web.client(VIEWER) as viewer:
+        film = viewer.get("/api/films").json()["films"][0]
+        assert viewer.get(film["thumbnail_url"]).status_code == 200
+    thumbnail = web.running.archive / ".thumbnails" / f"{film['id']}.png"
+    assert thumbnail.exists()
+    web.running.server.archive.remove_job(job)  # as retention does: no web request involved
+    web.console.stop()
+    again = WebConsole(web.running.server, web.running.server.config)
+    again.start("127.0.0.1", 0)
+    again.stop()
+    assert not thumbnail.exists()
