@@ -10,9 +10,11 @@ may both reconcile. WAL mode lets them read while the other writes.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,7 @@ class SqliteFilmIndex:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         db.row_factory = sqlite3.Row
+        db.create_function("fold", 1, fold, deterministic=True)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         return db
@@ -294,8 +297,8 @@ def _film_conditions(where: FilmFilter) -> tuple[str, list[Any]]:
         conditions.append("film_session_label LIKE ? ESCAPE '\\'")
         parameters.append(_like(where.label))
     if where.patient:
-        conditions.append("(patient_name LIKE ? ESCAPE '\\' OR patient_id LIKE ? ESCAPE '\\')")
-        parameters += [_like(where.patient)] * 2
+        conditions.append("(fold(patient_name) LIKE ? ESCAPE '\\' OR fold(patient_id) LIKE ? ESCAPE '\\')")
+        parameters += [_folded_like(where.patient)] * 2
     if where.job_uid:
         conditions.append("job_uid LIKE ? ESCAPE '\\'")
         parameters.append(_like(where.job_uid.rstrip("*") + "*"))
@@ -307,8 +310,8 @@ def _film_conditions(where: FilmFilter) -> tuple[str, list[Any]]:
         parameters.append(where.sop_instance_uid)
     if where.text:
         columns = ("patient_name", "patient_id", "film_session_label", "calling_ae_title", "printer", "job_uid")
-        conditions.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
-        parameters += [_like(where.text.replace("*", "").replace("?", ""))] * len(columns)
+        conditions.append("(" + " OR ".join(f"fold({c}) LIKE ? ESCAPE '\\'" for c in columns) + ")")
+        parameters += [_folded_like(where.text.replace("*", " ").replace("?", " "))] * len(columns)
     return (" WHERE " + " AND ".join(conditions) if conditions else ""), parameters
 
 
@@ -347,6 +350,29 @@ def _like(text: str) -> str:
     if "*" in text or "?" in text:
         return escaped.replace("*", "%").replace("?", "_")
     return f"%{escaped}%"
+
+
+_SEPARATORS = re.compile(r"[\s^,=]+")
+
+
+def fold(value: str | None) -> str:
+    """Text as a search compares it: no case, no accents, and PN's ^ and = (and commas, runs of spaces) one
+    space, so that "Doe, Jane", "doe jane" and "DOE^JANE" are the same, and so are MÜLLER and müller."""
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SEPARATORS.sub(" ", plain).strip()
+
+
+def _folded_like(text: str) -> str:
+    """A user's search as a LIKE pattern on folded text: with * or ?, the whole value matches the pattern;
+    else its words are found in that order, each anywhere (a prefix of a name is enough)."""
+    folded = fold(text)
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if "*" in folded or "?" in folded:
+        return escaped.replace("*", "%").replace("?", "_")
+    return "%" + "%".join(escaped.split(" ")) + "%"
 
 
 def _schema_version(db: sqlite3.Connection) -> str | None:

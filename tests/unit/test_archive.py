@@ -342,3 +342,39 @@ def test_an_archive_written_by_the_previous_version_is_indexed_listed_and_shown(
     study.StudyInstanceUID = "1.2.826.0.1.3680043.2.1125.3"
     assert len(retrieve(archive.index, STUDY_ROOT, study)) == 2
     archive.index.close()
+
+
+@pytest.mark.parametrize(
+    ("search", "found"),
+    [
+        ("Doe, Jane", ["1"]),
+        ("doe jane", ["1"]),
+        ("DOE^JANE", ["1"]),
+        ("doe", ["1", "4"]),  # a part of the name
+        ("DOE*", ["1", "4"]),  # a pattern: the whole name
+        ("*jane", ["1"]),
+        ("müller", ["2", "3"]),  # no case, no accents
+        ("MULLER", ["2", "3"]),
+        ("Müller, Hans", ["2"]),
+        ("jürgen", ["3"]),
+        ("P-00?", ["1", "2", "3"]),  # Patient ID too
+        ("山田", ["5"]),
+        ("smith", []),
+    ],
+)
+def test_patient_search_takes_names_as_people_type_them(tmp_path: Path, search: str, found: list[str]) -> None:
+    index = Index(tmp_path / "index.sqlite")
+    patients = [
+        ("1", "DOE^JANE", "P-001"),
+        ("2", "MÜLLER^HANS", "P-002"),
+        ("3", "Muller^Jürgen", "P-003"),
+        ("4", "DOE^JOHN", "Q-1"),
+        ("5", "Yamada^Tarou=山田^太郎", "Q-2"),
+    ]
+    index.add_films(
+        {"job_uid": job, "film_number": "1", "sop_instance_uid": f"1.2.{job}", "patient_name": name, "patient_id": pid}
+        for job, name, pid in patients
+    )
+    assert sorted(row["job_uid"] for row in index.find_films(FilmFilter(patient=search))) == found
+    if "*" not in search and "?" not in search:  # the console's search box finds them the same way
+        assert sorted(row["job_uid"] for row in index.find_films(FilmFilter(text=search))) == found
