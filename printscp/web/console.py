@@ -55,6 +55,7 @@ class WebConsole:
         self._thread: threading.Thread | None = None
         self._uvicorn: uvicorn.Server | None = None
         self.address: tuple[str, int] | None = None
+        self.listener: socket.socket | None = None
 
     def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
         """Listen (raises OSError if the port cannot be had) and serve in a thread; returns the bound address."""
@@ -63,7 +64,9 @@ class WebConsole:
         prune_thumbnails(self.server.archive)
         address = (host if host is not None else web.host, port if port is not None else web.port)
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so, and without it every
+        # response waits ~40 ms for the browser's delayed ACK (uvicorn writes headers and body apart)
+        listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(address)
@@ -90,6 +93,7 @@ class WebConsole:
         for ae_title, printer in self.server.printers.items():
             printer.add_listener(self._listeners[ae_title])
         self._thread.start()
+        self.listener = listener
         bound = listener.getsockname()
         self.address = (str(bound[0]), int(bound[1]))
         scheme = "https" if tls is not None else "http"
