@@ -126,7 +126,9 @@ def test_a_second_server_on_the_same_archive_exits_and_touches_nothing(served: S
         assert scu.set_image(boxes[0], 1, np.full((32, 32), 1000, dtype=np.uint16)).status == 0
         wait_until(lambda: list(live.glob("*.npy")), 10, "the image written to the spool")
         before = sorted(p.name for p in live.iterdir())
-        second = run("serve", "--no-web", "--config", str(REPO / "config.toml"), "--port", "0", "--archive", str(archive))
+        second = run(
+            "serve", "--no-web", "--config", str(REPO / "config.toml"), "--port", "0", "--archive", str(archive)
+        )
         assert second.returncode == 2, second.stderr
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1, second.stderr

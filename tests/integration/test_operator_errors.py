@@ -62,7 +62,9 @@ def read_only(tmp_path: Path) -> Iterator[Path]:
 def test_archive_that_is_a_file_or_inside_one(tmp_path: Path) -> None:
     file = tmp_path / "films"
     file.write_text("not a folder")
-    one_clear_line(run("serve", "--no-web", "--port", "0", "--archive", str(file)), str(file), "not a folder", "--archive")
+    one_clear_line(
+        run("serve", "--no-web", "--port", "0", "--archive", str(file)), str(file), "not a folder", "--archive"
+    )
     inside = file / "sub"
     one_clear_line(run("serve", "--no-web", "--port", "0", "--archive", str(inside)), str(inside), "not a folder")
     assert file.read_text() == "not a folder"
