@@ -24,7 +24,7 @@ import httpx
 import pytest
 from dcmtk import CALLING_AE_TITLE, DcmtkPrintClient, write_image
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect, sync_playwright
 from printscu import PrintSCU, ramp
 from pydicom.dataset import Dataset
 from waiting import wait_until
@@ -56,6 +56,10 @@ class Serve:
     dicom_port: int
     url: str
     films: dict[str, Film] = field(default_factory=dict)  # by Film Session Label
+    dcmtk: DcmtkPrintClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dcmtk = DcmtkPrintClient(self.folder / "dcmtk", "127.0.0.1", self.dicom_port)
 
     def api(self, path: str, **params: Any) -> Any:
         response = httpx.get(f"{self.url}{path}", params=params, auth=ADMIN, timeout=30)
@@ -75,10 +79,8 @@ class Serve:
         return Film(film["id"], film["association_id"])
 
     def dcmprscu(self, label: str) -> Film:
-        client = DcmtkPrintClient(self.folder / "dcmtk", "127.0.0.1", self.dicom_port)
-        client.jobs = len(list(self.folder.glob("dcmtk/dcmtk-job-*")))  # a fresh job folder each call
         image = write_image(self.folder / f"{label}.dcm", ramp(96, 128))
-        log = client.print([image], print_options=["--label", label])
+        log = self.dcmtk.print([image], print_options=["--label", label])
         assert log.printed, log.summary()
         return self.printed(label)
 
@@ -184,7 +186,7 @@ def film_count(page: Page) -> int:
     return int((page.text_content("#film-count") or "").split()[0])
 
 
-def card(page: Page, film: Film) -> Any:
+def card(page: Page, film: Film) -> Locator:
     return page.locator(f'#films a.film[data-id="{film.id}"]')
 
 
@@ -241,7 +243,8 @@ def test_the_film_page_shows_the_png_the_pdf_and_what_was_printed(server: Serve,
     assert png.ok and png.headers["content-type"] == "image/png"
     with Image.open(io.BytesIO(png.body())) as image:
         width = image.width
-    assert page.evaluate("document.getElementById('film-image').naturalWidth") == width > 96
+    assert width > 96  # a film, not the 96-pixel-wide image alone
+    assert page.evaluate("document.getElementById('film-image').naturalWidth") == width
 
     shown = metadata(page)
     api = server.api(f"/api/films/{film.id}")
@@ -352,8 +355,9 @@ def test_a_viewer_changes_nothing_and_a_hostile_patient_name_is_text(server: Ser
     assert page.locator('img[src="x"]').count() == 0
     assert page.evaluate("typeof window.pwned") == "undefined"
     assert page.is_hidden("#delete")  # shown to admins only (test_the_film_page... sees it)
-    refused = page.request.delete(f"/api/films/{server.films['HOSTILE'].id}")
-    assert refused.status == 403  # and the API refuses it too, whatever the page shows
+    token = page.request.get("/api/session").json()["csrf_token"]
+    refused = page.request.delete(f"/api/films/{server.films['HOSTILE'].id}", headers={"X-CSRF-Token": token})
+    assert refused.status == 403 and "viewer" in refused.json()["detail"]  # the API refuses it too
 
 
 def test_the_transcripts_panel_links_the_dcmprscu_association_report(server: Serve, context: BrowserContext) -> None:
