@@ -137,7 +137,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
         yield serve
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(30)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave it running; the assertion below reports it
+            process.wait()
     assert process.returncode == 0, log.read_text()[-3000:]
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
