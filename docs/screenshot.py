@@ -103,20 +103,6 @@ FILMS = (
 )
 
 
-class PatientPrintRun(scu.PrintRun):
-    """`printscp print` with a patient: its Film Session also carries a Proposed Study Sequence."""
-
-    def __init__(self, options: scu.PrintOptions, patient: str, patient_id: str) -> None:
-        super().__init__(options, out=lambda line: None)
-        self.study = Dataset()
-        self.study.PatientName, self.study.PatientID = patient, patient_id
-
-    def _film_session(self) -> Dataset:  # PrintRun's N-CREATE Film Session data set
-        dataset = super()._film_session()
-        dataset.ProposedStudySequence = [self.study]
-        return dataset
-
-
 def phantom(path: Path, size: int = 256) -> Path:
     """A QA-style phantom: a disc with inserts of five densities, on a step wedge."""
     y, x = np.mgrid[0:size, 0:size] / size - 0.5
@@ -222,8 +208,10 @@ def print_films(folder: Path, port: int) -> None:
             calling_ae=film.modality,
             image_display_format=film.image_display_format,
             film_session_label=film.label,
+            patient_name=film.patient,
+            patient_id=film.patient_id,
         )
-        if PatientPrintRun(options, film.patient, film.patient_id).run() != 0:
+        if scu.PrintRun(options, out=lambda line: None).run() != 0:
             raise SystemExit(f"printing {film.label} on {film.printer} failed")
 
 

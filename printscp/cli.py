@@ -248,6 +248,8 @@ def _print(args: argparse.Namespace) -> int:
         empty_image_density=args.empty_image,
         trim=args.trim,
         film_session_label=args.label,
+        patient_name=args.patient_name,
+        patient_id=args.patient_id,
         number_of_copies=args.copies,
         requested_resolution_id=args.resolution,
         lut=lut,
@@ -298,6 +300,12 @@ def _print_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     session.add_argument("--medium", type=_upper, metavar="TYPE", help="Medium Type, e.g. 'BLUE FILM', PAPER")
     session.add_argument("--destination", type=_upper, help="Film Destination: MAGAZINE, PROCESSOR, BIN_i")
     session.add_argument("--label", help="Film Session Label")
+    session.add_argument(
+        "--patient-name",
+        metavar="PN",
+        help="Patient Name, in the Film Session's Proposed Study Sequence (e.g. DOE^JANE)",
+    )
+    session.add_argument("--patient-id", metavar="LO", help="Patient ID, sent the same way")
     images = command.add_argument_group("images")
     images.add_argument(
         "--lut", metavar="LUT", help="Presentation LUT: IDENTITY, 'LIN OD' (a shape) or gamma[:G] (a table)"

@@ -137,6 +137,8 @@ class PrintOptions:
     empty_image_density: str | None = None
     trim: str | None = None
     film_session_label: str | None = None
+    patient_name: str | None = None  # sent in the Film Session's Proposed Study Sequence, with patient_id
+    patient_id: str | None = None
     number_of_copies: int | None = None
     requested_resolution_id: str | None = None
     lut: LutRequest | None = None
@@ -195,7 +197,12 @@ class PrintOptions:
             fail("--min-density", self.min_density, f"must be below --max-density {self.max_density}")
         if self.number_of_copies is not None and not 1 <= self.number_of_copies <= 9999:
             fail("--copies", self.number_of_copies, "1 or more")
-        for option, text in (("--label", self.film_session_label), ("--annotation", self.annotation)):
+        for option, text in (
+            ("--label", self.film_session_label),
+            ("--annotation", self.annotation),
+            ("--patient-name", self.patient_name),
+            ("--patient-id", self.patient_id),
+        ):
             if text is not None and (len(text) > 64 or "\\" in text or any(ord(c) < 32 for c in text)):
                 fail(option, text, "at most 64 characters, no backslash or control characters (LO)")
         if self.annotation_position < 1:
@@ -936,6 +943,12 @@ class PrintRun:
             ds.FilmDestination = options.film_destination
         if options.film_session_label is not None:
             ds.FilmSessionLabel = options.film_session_label
+        if options.patient_name is not None or options.patient_id is not None:
+            # PS3.3 C.13.1 (retired, and still what print SCUs that name the patient send)
+            study = Dataset()
+            study.PatientName = options.patient_name or ""
+            study.PatientID = options.patient_id or ""
+            ds.ProposedStudySequence = [study]
         return ds
 
     def _presentation_lut(self) -> str | None:

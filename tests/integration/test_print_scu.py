@@ -26,6 +26,7 @@ from pynetdicom.events import Event
 from waiting import wait_until
 
 from printscp import uids
+from printscp.archive.film_index import FilmFilter
 from printscp.bench import transcript
 from printscp.bench.transcript import Direction, Outcome
 from printscp.model.enums import PrinterStatus
@@ -227,6 +228,15 @@ def test_lut_and_annotation_are_accepted(running: RunningServer, tmp_path: Path)
     assert "SCU TEST 14" in manifest
     run = print_scu(running.address, images[:1], "--lut", "LIN OD")
     assert run.returncode == 0 and "N-CREATE Presentation LUT: 0x0000 SUCCESS" in run.lines, run.stdout
+
+
+def test_a_patient_goes_in_the_proposed_study_and_reaches_the_index(running: RunningServer, tmp_path: Path) -> None:
+    run = print_scu(running.address, flat_images(tmp_path, (2000,)), "--patient-name", "DOE^JANE", "--patient-id", "P7")
+    assert run.returncode == 0, run.stdout + run.stderr
+    (film,) = running.server.archive.index.find_films(FilmFilter(patient="Doe, Jane"))
+    assert film["patient_name"] == "DOE^JANE" and film["patient_id"] == "P7"
+    bad = print_scu(running.address, flat_images(tmp_path, (2000,)), "--patient-id", "A\\B")
+    assert bad.returncode == 2 and "--patient-id" in bad.stderr
 
 
 def image_box_formats(path: Path) -> list[tuple[int, int, int]]:
