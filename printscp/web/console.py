@@ -126,7 +126,7 @@ class WebConsole:
         log.warning(
             "web console: %s had no users; made user 'admin' with password %s (shown once; change it with "
             "`printscp user add admin --role admin`)",
-            self.users.path,
+            self.users.path.resolve(),
             password,
         )
 
