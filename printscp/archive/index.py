@@ -277,6 +277,9 @@ _AGGREGATES: dict[Aggregate, str] = {
 }
 
 
+_TEXT_COLUMNS = ("patient_name", "patient_id", "film_session_label", "calling_ae_title", "printer", "job_uid")
+
+
 def _film_conditions(where: FilmFilter) -> tuple[str, list[Any]]:
     """The WHERE clause of a FilmFilter (" WHERE ..." or ""), and its parameters."""
     conditions: list[str] = []
@@ -309,9 +312,11 @@ def _film_conditions(where: FilmFilter) -> tuple[str, list[Any]]:
         conditions.append("sop_instance_uid = ?")
         parameters.append(where.sop_instance_uid)
     if where.text:
-        columns = ("patient_name", "patient_id", "film_session_label", "calling_ae_title", "printer", "job_uid")
-        conditions.append("(" + " OR ".join(f"fold({c}) LIKE ? ESCAPE '\\'" for c in columns) + ")")
-        parameters += [_folded_like(where.text.replace("*", " ").replace("?", " "))] * len(columns)
+        # one fold() per row, of the columns joined (a Python call per column made a search of 1000 films
+        # take 45 ms); words may then be found across columns ("doe p-1")
+        joined = " || ' ' || ".join(f"coalesce({c}, '')" for c in _TEXT_COLUMNS)
+        conditions.append(f"fold({joined}) LIKE ? ESCAPE '\\'")
+        parameters.append(_folded_like(where.text.replace("*", " ").replace("?", " ")))
     return (" WHERE " + " AND ".join(conditions) if conditions else ""), parameters
 
 
