@@ -149,6 +149,20 @@ class TranscriptConfig:
 
 
 @dataclass(frozen=True)
+class IdentityConfig:
+    """`[identity]`: whose film it is (printscp/identity), when the SCU's own data does not say."""
+
+    label_patterns: tuple[str, ...] = ()  # e.g. "{PatientName} {PatientID}": read from labels and annotations
+    worklist: str = ""  # a [nodes] AE title: the Modality Worklist SCP asked for the calling AE's scheduled step
+    pacs: str = ""  # a [nodes] AE title: asked (Study Root C-FIND) for the study the modality sent last
+    window_minutes: float = 120.0  # how far from the print a scheduled step or a sent series may be
+    stations: Mapping[str, str] = field(default_factory=dict)  # calling AE -> Station Name the PACS knows
+    ocr: bool = True  # read burnt-in text with Tesseract, when it is installed
+    ocr_patterns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # calling AE (or "*") -> templates
+    unconfirmed: str = "hold"  # forwarding of a film whose identity is unconfirmed or unknown: hold | forward
+
+
+@dataclass(frozen=True)
 class WebConfig:
     """`[web]`: the web console and REST API (printscp/web), on its own HTTP port of the serve process."""
 
@@ -188,6 +202,7 @@ class Config:
     render: RenderConfig = field(default_factory=RenderConfig)
     transcripts: TranscriptConfig = field(default_factory=TranscriptConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)  # of the printer called network.ae_title
     nodes: Mapping[str, Node] = field(default_factory=dict)
     tls: TlsConfig | None = None  # no [tls]: plain TCP
@@ -408,6 +423,11 @@ def validate(config: Config) -> Config:
     transcripts = config.transcripts
     _check(transcripts.max_age_days >= 0, "transcripts.max_age_days", "must be 0 (keep) or more days")
     _check(transcripts.max_size_gb >= 0, "transcripts.max_size_gb", "must be 0 (no limit) or more")
+    identity = config.identity
+    for key, name in (("identity.worklist", identity.worklist), ("identity.pacs", identity.pacs)):
+        _check(not name or name in config.nodes, key, f"'{name}' is not one of [nodes]")
+    _check(identity.window_minutes > 0, "identity.window_minutes", "must be more than 0 minutes")
+    _check(identity.unconfirmed in ("hold", "forward"), "identity.unconfirmed", "must be hold or forward")
     web = config.web
     _check(0 <= web.port <= 65535, "web.port", "must be between 0 (any free port) and 65535")
     _check(bool(web.host), "web.host", "must not be empty")
