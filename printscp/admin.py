@@ -21,12 +21,13 @@ import socket
 import struct
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 from printscp.bench.faults import FaultPlan
 from printscp.config import ConfigError
+from printscp.identity.model import Identity, patient
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer
 
@@ -56,11 +57,13 @@ class AdminServer:
         archive: Path,
         dicom_port: int,
         faults: FaultPlan | None = None,
+        assign: Callable[[str, Identity, str], Any] | None = None,
     ) -> None:
         """`printers`: every printer's status by AE title, the default printer first; `faults`: the server's
         fault plan, which `fault_add`, `fault_list` and `fault_clear` change and read."""
         self.printers, self.queue = dict(printers), queue
         self.faults = faults if faults is not None else FaultPlan()
+        self.assign = assign  # PrintServer.assign_identity: `printscp films assign` beside a running server
         self.path = admin_file(archive, dicom_port)
         self._folder = Path(tempfile.mkdtemp(prefix="printscp-admin-"))  # mode 0700
         self.socket_path = self._folder / "admin.sock"
@@ -126,6 +129,10 @@ class AdminServer:
             return {"error": f"no printer {named!r} (printers: {', '.join(self.printers)})"}
         if isinstance(action, str) and action.startswith("fault_"):
             return self._fault_command(action, command)
+        if action == "assign" and self.assign is not None:
+            identity = patient(dict(command.get("identity", {})))
+            self.assign(str(command["job_uid"]), identity, str(command.get("by", "?")))
+            return {"assigned": command["job_uid"]}
         if action == "set":
             ae_title = named if named is not None else next(iter(self.printers))
             status = PrinterStatus(str(command.get("status", "")).upper())

@@ -494,7 +494,10 @@ def _films(args: argparse.Namespace) -> int:
         label=args.label,
         patient=args.patient,
         job_uid=getattr(args, "job", None),
+        review=True if getattr(args, "review", False) else None,
     )
+    if args.action == "assign":
+        return _assign(args, config, archive)
     selected = films.select(archive, where)
     if args.action == "list":
         print(films.table(selected))
@@ -514,6 +517,75 @@ def _films(args: argparse.Namespace) -> int:
             )
         print(f"{len(copied)} film(s) exported to {args.destination}")
     return 0
+
+
+def _assign(args: argparse.Namespace, config: Config, archive: Any) -> int:
+    """`films assign FILM`: through the running server (it forwards the films at once), else on the files."""
+    from printscp import admin
+    from printscp.archive.film_index import FilmFilter
+    from printscp.identity.model import patient
+    from printscp.net.forward import link_into_outbox
+
+    rows = archive.index.find_films(FilmFilter(sop_instance_uid=args.film)) or archive.index.find_films(
+        FilmFilter(job_uid=args.film)
+    )
+    jobs = sorted({row["job_uid"] for row in rows})
+    if len(jobs) != 1:
+        found = f"{len(jobs)} print jobs begin with it" if jobs else "no film or print job has it"
+        return _operator_error(f"films assign: '{args.film}': {found}; give a film's or a print job's UID")
+    identity = patient(
+        {
+            "patient_name": args.patient_name,
+            "patient_id": args.patient_id,
+            "patient_birth_date": args.birth_date,
+            "patient_sex": args.sex,
+            "accession_number": args.accession,
+            "study_instance_uid": args.study_uid,
+        }
+    )
+    if (problem := _identity_problem(identity)) is not None:
+        return _operator_error(f"films assign: {problem}")
+    by = getpass.getuser()
+    command = {"command": "assign", "job_uid": jobs[0], "identity": dataclasses.asdict(identity), "by": by}
+    try:
+        admin.send(config.archive.folder, config.network.port, command)
+        where = "by the running server"
+    except admin.AdminError as exc:
+        if admin.admin_file(config.archive.folder, config.network.port).exists() and "does not answer" not in str(exc):
+            print(f"printscp films assign: {exc}", file=sys.stderr)
+            return 1
+        stored = archive.assign(jobs[0], identity, by)  # no server: on the files, and the outbox for the next
+        link_into_outbox(config.archive.folder, config.archive.forward_to, stored.dicoms)
+        where = "in the archive"
+    print(f"print job {jobs[0]}: {identity.patient_name or '-'} ({identity.patient_id}) assigned {where}")
+    return 0
+
+
+def _identity_problem(identity: Any) -> str | None:
+    """What is wrong with an identity typed by a person (DICOM's VRs), or None."""
+    if not identity.patient_id:
+        return "--patient-id is required"
+    for option, value, longest in (  # PN: 64 per component group; LO 64; SH 16 (PS3.5 6.2)
+        ("--patient-name", identity.patient_name, 64),
+        ("--patient-id", identity.patient_id, 64),
+        ("--accession", identity.accession_number, 16),
+    ):
+        if "\\" in value or any(ord(c) < 32 for c in value) or max(map(len, value.split("=")), default=0) > longest:
+            return f"{option} '{value}': at most {longest} characters, no backslash or control characters"
+    if identity.patient_birth_date and not _is_date(identity.patient_birth_date):
+        return f"--birth-date '{identity.patient_birth_date}': a date as YYYYMMDD"
+    if identity.patient_sex not in ("", "M", "F", "O"):
+        return f"--sex '{identity.patient_sex}': M, F or O"
+    if identity.study_instance_uid and not re.fullmatch(r"[0-9]+(\.[0-9]+)*", identity.study_instance_uid):
+        return f"--study-uid '{identity.study_instance_uid}': not a UID"
+    return None
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return len(text) == 8 and date(int(text[:4]), int(text[4:6]), int(text[6:])) is not None
+    except ValueError:
+        return False
 
 
 def _conformance(args: argparse.Namespace) -> int:
@@ -742,10 +814,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--dicom", action="store_true", help="export the Encapsulated PDF DICOM files instead")
     export.add_argument("--job", help="only this print job (UID or its beginning)")
     _film_filters(export)
-    for action in (listing, show, export):
+    listing.add_argument("--review", action="store_true", help="only films whose identity is unconfirmed or unknown")
+    assign = film_actions.add_parser(
+        "assign", help="say whose films a print job's are (index, manifest, Encapsulated PDFs; audited)"
+    )
+    assign.add_argument("film", help="a film's SOP Instance UID, or a print job's UID (or its beginning)")
+    assign.add_argument("--patient-id", required=True)
+    assign.add_argument("--patient-name", default="", metavar="PN", help="as DICOM writes it: DOE^JANE")
+    assign.add_argument("--birth-date", default="", metavar="YYYYMMDD")
+    assign.add_argument("--sex", default="", choices=["", "M", "F", "O"])
+    assign.add_argument("--accession", default="", help="Accession Number")
+    assign.add_argument("--study-uid", default="", help="Study Instance UID (default: the films' own)")
+    assign.add_argument("--port", type=int, help="the DICOM port of the running server, if one runs")
+    for action in (listing, show, export, assign):
         _archive_options(action)
         action.set_defaults(run=_films)
     show.set_defaults(printed_from=None, printed_to=None, calling=None, printer=None, label=None, patient=None)
+    assign.set_defaults(printed_from=None, printed_to=None, calling=None, printer=None, label=None, patient=None)
 
     conformance = commands.add_parser("conformance", help="a printer's DICOM conformance statement, as Markdown")
     conformance.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")

@@ -1,10 +1,11 @@
 """Printed films as DICOM Encapsulated PDF instances (PS3.3 A.45.1), and index rows of any instance.
 
-Identity (docs/conformance.md, "Printed films as DICOM objects"): a film carries the patient and study of
-the Film Session's Proposed Study Sequence when the SCU sent one. Otherwise Patient Name and Patient ID
+Identity (docs/conformance.md, "Printed films as DICOM objects"): a film carries the patient of its print
+job's identity (printscp/identity: the SCU's Proposed Study Sequence, a worklist or PACS entry, OCR, or a
+person's assignment), and the study too when the identity knows it. Otherwise Patient Name and Patient ID
 stay empty (Type 2): printscp never invents a patient. Study and series come from the Film Session: every
-film of one session is in one study and one series, with UIDs derived from the Film Session UID (a
-Proposed Study Instance UID is used as is), so rebuilding the archive gives the same UIDs again.
+film of one session is in one study and one series, with UIDs derived from the Film Session UID (a known
+Study Instance UID is used as is), so rebuilding the archive gives the same UIDs again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
 
 from printscp import __version__
+from printscp.identity.model import Identity
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import FilmSnapshot, PrintRequest
 
@@ -36,9 +38,13 @@ def encapsulated_pdf(
     number: int,
     profile: PrinterProfile,
     rendered_at: datetime,
+    identity: Identity | None = None,
 ) -> Dataset:
-    """The Encapsulated PDF instance of one printed film; its document is the film's PDF, byte for byte."""
+    """The Encapsulated PDF instance of one printed film; its document is the film's PDF, byte for byte.
+    `identity`: whose film it is (None: the Proposed Study's patient, if the SCU sent one)."""
     study = dict(request.proposed_study.attributes) if request.proposed_study else {}
+    if identity is not None:  # its values decide; what else the SCU proposed (dates, study ID...) stays
+        study.update(identity.as_dicom())
     ds = Dataset()
     # SOP Common
     ds.SOPClassUID = ENCAPSULATED_PDF
@@ -48,7 +54,7 @@ def encapsulated_pdf(
         ds.SpecificCharacterSet = character_set if len(character_set) > 1 else character_set[0]
     ds.InstanceCreationDate = rendered_at.strftime("%Y%m%d")
     ds.InstanceCreationTime = rendered_at.strftime("%H%M%S")
-    # Patient: only what the SCU told us (Proposed Study Sequence)
+    # Patient: the identity's (never invented)
     ds.PatientName = study.get("PatientName", "")
     ds.PatientID = study.get("PatientID", "")
     ds.PatientBirthDate = study.get("PatientBirthDate", "")

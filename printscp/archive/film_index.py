@@ -60,6 +60,12 @@ FILM_COLUMNS = (
     "number_of_copies",
     "patient_name",
     "patient_id",
+    "patient_birth_date",
+    "patient_sex",
+    "accession_number",
+    "identity_source",  # printscp/identity: scu, label, worklist, pacs, ocr, manual; "" unknown
+    "identity_confirmed",  # "1" or "0"
+    "identity_review",  # why a person should look; "" nothing to review
     "study_instance_uid",
     "folder",
     "pdf",
@@ -103,6 +109,7 @@ class FilmFilter:
     association_id: str | None = None  # the association that printed it
     sop_instance_uid: str | None = None  # one film: the SOP Instance UID of its Encapsulated PDF
     text: str | None = None  # any of patient name or ID, label, calling AE title, printer, job UID contains it
+    review: bool | None = None  # True: only films whose identity is unconfirmed or unknown; False: only confirmed
     newest_first: bool = False  # else oldest first
     limit: int | None = None  # at most this many (a page), from `offset`
     offset: int = 0

@@ -8,6 +8,7 @@ is running, and after the index was lost.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from printscp.archive.film_index import FilmFilter
-from printscp.archive.store import FilmArchive
+from printscp.archive.store import MANIFEST, FilmArchive
 
 
 def select(archive: FilmArchive, where: FilmFilter) -> list[dict[str, Any]]:
@@ -29,6 +30,7 @@ _COLUMNS = (
     ("PRINTER", "printer"),
     ("LABEL", "film_session_label"),
     ("PATIENT", "patient"),
+    ("IDENTITY", "identity"),
     ("FILM", "film"),
     ("SIZE", "film_size_id"),
     ("FORMAT", "image_display_format"),
@@ -44,6 +46,7 @@ def table(films: Sequence[dict[str, Any]]) -> str:
             **film,
             "requested_at": str(film["requested_at"])[:19].replace("T", " "),
             "patient": _patient(film),
+            "identity": _identity(film),
             "film": film["film_number"],
         }
         lines.append([_printable(values[key]) for _, key in _COLUMNS])
@@ -56,6 +59,12 @@ def table(films: Sequence[dict[str, Any]]) -> str:
 def _patient(film: dict[str, Any]) -> str:
     name, patient_id = _printable(film["patient_name"]), _printable(film["patient_id"])
     return " ".join(v for v in (name, patient_id and f"[{patient_id}]") if v)
+
+
+def _identity(film: dict[str, Any]) -> str:
+    """Where the identity came from, and "review" when it is unconfirmed (or unknown)."""
+    source = film.get("identity_source") or "unknown"
+    return source if film.get("identity_confirmed") == "1" else f"{source}, review"
 
 
 def _printable(value: Any) -> str:
@@ -77,11 +86,24 @@ def show(archive: FilmArchive, films: Sequence[dict[str, Any]]) -> str:
             f"  printer      {_printable(first['printer'])}",
             f"  label        {_printable(first['film_session_label'])}",
             f"  owner        {_printable(first['owner_id'])}",
-            f"  patient      {_patient(first) or 'none given (no Proposed Study Sequence)'}",
+            f"  patient      {_patient(first) or 'unknown'}",
+            f"  identity     {_identity(first)}"
+            + (f": {_printable(first['identity_review'])}" if first.get("identity_review") else ""),
             f"  study        {first['study_instance_uid']}",
             f"  copies       {first['number_of_copies']}",
             f"  folder       {folder}",
         ]
+        try:
+            history = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("identity_history", [])
+        except (OSError, ValueError):
+            history = []
+        for change in history:  # each assignment, audited
+            old, new = change.get("old", {}), change.get("new", {})
+            out.append(
+                f"  assigned     {change.get('at')} by {_printable(change.get('by'))}: "
+                f"{_printable(old.get('patient_name'))} [{_printable(old.get('patient_id'))}] -> "
+                f"{_printable(new.get('patient_name'))} [{_printable(new.get('patient_id'))}]"
+            )
         for film in job:
             out += [
                 f"  film {film['film_number']}: {film['film_size_id']} {film['image_display_format']}, "

@@ -10,11 +10,9 @@ may both reconcile. WAL mode lets them read while the other writes.
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 import time
-import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,10 +30,11 @@ from printscp.archive.film_index import (
     Source,
     TranscriptFilter,
 )
+from printscp.identity.model import fold
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "3"  # 2: films.printer; 3: films.association_id, transcripts
+SCHEMA_VERSION = "4"  # 2: films.printer; 3: films.association_id, transcripts; 4: films' identity
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -308,6 +307,8 @@ def _film_conditions(where: FilmFilter) -> tuple[str, list[Any]]:
     if where.association_id:
         conditions.append("association_id = ?")
         parameters.append(where.association_id)
+    if where.review is not None:
+        conditions.append("identity_confirmed = '0'" if where.review else "identity_confirmed = '1'")
     if where.sop_instance_uid:
         conditions.append("sop_instance_uid = ?")
         parameters.append(where.sop_instance_uid)
@@ -355,19 +356,6 @@ def _like(text: str) -> str:
     if "*" in text or "?" in text:
         return escaped.replace("*", "%").replace("?", "_")
     return f"%{escaped}%"
-
-
-_SEPARATORS = re.compile(r"[\s^,=]+")
-
-
-def fold(value: str | None) -> str:
-    """Text as a search compares it: no case, no accents, and PN's ^ and = (and commas, runs of spaces) one
-    space, so that "Doe, Jane", "doe jane" and "DOE^JANE" are the same, and so are MÜLLER and müller."""
-    if not value:
-        return ""
-    decomposed = unicodedata.normalize("NFKD", value.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SEPARATORS.sub(" ", plain).strip()
 
 
 def _folded_like(text: str) -> str:

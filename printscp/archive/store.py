@@ -18,6 +18,7 @@ never from text an SCU sent (a Film Session Label of `../../etc/passwd` stays a 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -27,6 +28,7 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +41,7 @@ from pydicom.filewriter import dcmwrite
 from printscp.archive.dicom import INDEXED, encapsulated_pdf, index_row
 from printscp.archive.film_index import FilmIndex
 from printscp.archive.index import SqliteFilmIndex
+from printscp.identity.model import KEYWORDS, Identity, from_proposed_study
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import PrintRequest, RenderedFilm, RenderedJob
 from printscp.model.record_json import dump_request, load_request
@@ -47,6 +50,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 PRINT_PDF = "print.pdf"  # the whole job in print order, when it is more than one sheet
+PENDING_IDENTITY = "identity.pending.json"  # an assignment being written (FilmArchive.assign)
+AUDIT_LOG = "audit.jsonl"  # every identity assignment: who, when, the old and the new
 INDEX = "index.sqlite"
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 JOB_MANIFESTS = f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*/{MANIFEST}"
@@ -61,6 +66,11 @@ class StoredJob:
     def request(self) -> PrintRequest:
         """The film record the job was printed from (without pixels: the archive keeps none)."""
         return load_request(json.dumps(self.manifest).encode(), None)
+
+    @property
+    def identity(self) -> Identity:
+        """Whose films these are (a manifest from before identities: the Proposed Study's patient, if any)."""
+        return identity_of(self.manifest)
 
     @property
     def pdfs(self) -> list[Path]:
@@ -127,8 +137,7 @@ class FilmArchive:
 
     def _index_job(self, job: StoredJob) -> None:
         """Index a stored job; its Encapsulated PDFs are read from disk (the index's tags only)."""
-        manifest, request = job.manifest, job.request
-        study = request.proposed_study.attributes if request.proposed_study else {}
+        manifest, request, identity = job.manifest, job.request, job.identity
         films, instances = [], []
         # the job's own files (manifest, print.pdf) count with its first film, so retention sees them
         shared = sum(path.stat().st_size for path in (job.folder / MANIFEST, job.folder / PRINT_PDF) if path.exists())
@@ -152,8 +161,14 @@ class FilmArchive:
                     "film_size_id": snapshot.film_size_id,
                     "image_display_format": str(snapshot.image_display_format),
                     "number_of_copies": request.number_of_copies,
-                    "patient_name": study.get("PatientName", ""),
-                    "patient_id": study.get("PatientID", ""),
+                    "patient_name": identity.patient_name,
+                    "patient_id": identity.patient_id,
+                    "patient_birth_date": identity.patient_birth_date,
+                    "patient_sex": identity.patient_sex,
+                    "accession_number": identity.accession_number,
+                    "identity_source": identity.source or "",
+                    "identity_confirmed": "1" if identity.confirmed else "0",
+                    "identity_review": identity.review,
                     "study_instance_uid": film["study_instance_uid"],
                     "folder": self._relative(job.folder),
                     "pdf": film["pdf"],
@@ -223,10 +238,18 @@ class FilmArchive:
     # --- consistency with the disk -------------------------------------------------------------------------
 
     def clear_leftovers(self) -> None:
-        """Finish deletes and drop writes a killed server left half done; only the server calls this."""
+        """Finish deletes and identity assignments, and drop writes, that a killed server left half done; only
+        the server calls this."""
         for leftover in (self.trash, self.incoming):
             if leftover.exists():
                 shutil.rmtree(leftover)
+        for pending in self.folder.glob(f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*/{PENDING_IDENTITY}"):
+            entry = json.loads(pending.read_text(encoding="utf-8"))
+            self._index_job(_apply_identity(pending.parent, entry))  # all again: each step is idempotent
+            with open(self.folder / AUDIT_LOG, "a", encoding="utf-8") as audit:
+                audit.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            pending.unlink()
+            log.warning("print job %s: an identity assignment cut short was finished", entry["print_job_uid"])
 
     def reconcile(self) -> tuple[int, int]:
         """Make the index match the files: index what it misses, drop what is gone; (added, dropped).
@@ -275,6 +298,41 @@ class FilmArchive:
         if added or dropped:
             log.info("archive index reconciled with %s: %d added, %d dropped", self.folder, added, dropped)
         return added, dropped
+
+    # --- identity ---------------------------------------------------------------------------------------------
+
+    def assign(self, job_uid: str, identity: Identity, by: str) -> StoredJob:
+        """A person says whose films these are: every film's Encapsulated PDF, the manifest and the index
+        take `identity` (source manual, confirmed), the change goes into the manifest's identity_history and
+        <archive>/audit.jsonl. A kill half way is finished at the next start (`clear_leftovers`).
+
+        A Study Instance UID not given keeps the films' own. The films keep their SOP Instance UIDs: a PACS
+        that had the anonymous film gets the corrected one as the same instance."""
+        with self._lock:
+            folders = self.index.job_folders(job_uid)
+            if not folders:
+                raise KeyError(f"no print job {job_uid} in the archive")
+            folder = self.folder / folders[0]
+            old = _load_job(folder / MANIFEST).identity
+            new = dataclasses.replace(identity, source="manual", confirmed=True, review="")
+            entry = {
+                "at": datetime.now().astimezone().isoformat(),
+                "by": by,
+                "action": "assign",
+                "print_job_uid": job_uid,
+                "old": identity_json(old),
+                "new": identity_json(new),
+            }
+            _write(folder / PENDING_IDENTITY, json.dumps(entry, ensure_ascii=False).encode())  # the intent, first
+            stored = _apply_identity(folder, entry)
+            with open(self.folder / AUDIT_LOG, "a", encoding="utf-8") as audit:
+                audit.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                audit.flush()
+                os.fsync(audit.fileno())
+            (folder / PENDING_IDENTITY).unlink()
+            self._index_job(stored)
+        log.info("print job %s: identity assigned by %s (%s)", job_uid, by, new.patient_id or "no ID")
+        return stored
 
     # --- deletion and retention -------------------------------------------------------------------------------
 
@@ -332,7 +390,13 @@ def folder_of(archive: Path, job_uid: str, requested_at: datetime) -> Path:
 
 
 def write_job(
-    archive: Path, profile: PrinterProfile, job_uid: str, request: PrintRequest, job: RenderedJob, rendered_at: datetime
+    archive: Path,
+    profile: PrinterProfile,
+    job_uid: str,
+    request: PrintRequest,
+    job: RenderedJob,
+    rendered_at: datetime,
+    identity: Identity | None = None,
 ) -> StoredJob:
     """Write a rendered job's files into `.incoming/<job uid>/` and rename the folder into its day folder.
 
@@ -346,7 +410,8 @@ def write_job(
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
-        return _write_job(archive, staging, profile, job_uid, request, job, rendered_at)
+        identity = identity if identity is not None else from_proposed_study(request)
+        return _write_job(archive, staging, profile, job_uid, request, job, rendered_at, identity)
     except BaseException:  # a full disk: the half-written job must not keep the space it took
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -360,13 +425,15 @@ def _write_job(
     request: PrintRequest,
     job: RenderedJob,
     rendered_at: datetime,
+    identity: Identity,
 ) -> StoredJob:
     manifest = _manifest(job_uid, request, rendered_at, PRINT_PDF if job.print_pdf else None)
+    manifest["identity"] = identity_json(identity)
     for number, (snapshot, rendered) in enumerate(zip(request.films, job.films, strict=True), start=1):
         pdf, png, dcm = f"film-{number}.pdf", f"film-{number}.png", f"film-{number}.dcm"
         _write(staging / pdf, rendered.pdf)
         _write(staging / png, rendered.png)
-        document = encapsulated_pdf(rendered.pdf, request, snapshot, job_uid, number, profile, rendered_at)
+        document = encapsulated_pdf(rendered.pdf, request, snapshot, job_uid, number, profile, rendered_at, identity)
         encoded = _encode(document)
         _write(staging / dcm, encoded)
         _add_film_files(manifest["films"][number - 1], number, rendered, pdf, png, dcm, document, encoded)
@@ -399,6 +466,51 @@ def _encode(dataset: Dataset) -> bytes:
     buffer = io.BytesIO()
     dcmwrite(buffer, dataset, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def _apply_identity(folder: Path, entry: Mapping[str, Any]) -> StoredJob:
+    """Write an assignment's identity into each film's Encapsulated PDF, then the manifest (each file
+    replaced by a rename, so a reader sees the old or the new one, never half)."""
+    job = _load_job(folder / MANIFEST)
+    identity = identity_of({"identity": entry["new"]})
+    manifest = job.manifest
+    for film in manifest["films"]:
+        path = folder / film["dcm"]
+        document = dcmread(path)
+        for field, keyword in KEYWORDS.items():
+            value = getattr(identity, field)
+            if keyword == "StudyInstanceUID" and not value:
+                continue  # not given: the film stays in its study
+            setattr(document, keyword, value)
+        encoded = _encode(document)
+        _replace(path, encoded)
+        film["dcm_sha256"] = hashlib.sha256(encoded).hexdigest()
+        film["study_instance_uid"] = str(document.StudyInstanceUID)
+    history = [h for h in manifest.get("identity_history", []) if h.get("at") != entry["at"]]
+    manifest["identity"] = entry["new"]
+    manifest["identity_history"] = [*history, dict(entry)]
+    _replace(folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
+    return StoredJob(folder, manifest)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.new")
+    _write(temporary, data)
+    os.replace(temporary, path)
+    _fsync_dir(path.parent)
+
+
+def identity_json(identity: Identity) -> dict[str, Any]:
+    return dataclasses.asdict(identity)
+
+
+def identity_of(manifest: Mapping[str, Any]) -> Identity:
+    """The identity a manifest records; one written before identities: its Proposed Study's patient."""
+    stored = manifest.get("identity")
+    if isinstance(stored, dict):
+        fields = {f.name for f in dataclasses.fields(Identity)}
+        return Identity(**{k: v for k, v in stored.items() if k in fields})
+    return from_proposed_study(load_request(json.dumps(manifest).encode(), None))
 
 
 def _load_job(manifest_path: Path) -> StoredJob:

@@ -7,8 +7,13 @@ or sources that disagree, leave it unconfirmed, with `review` saying why a perso
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
+
+from printscp.model.record import PrintRequest
 
 Source = Literal["scu", "label", "worklist", "pacs", "ocr", "manual"]
 SOURCES: tuple[Source, ...] = ("scu", "label", "worklist", "pacs", "ocr", "manual")
@@ -50,3 +55,36 @@ class Identity:
 
 
 UNKNOWN = Identity()
+
+
+def patient(values: Mapping[str, object]) -> Identity:
+    """An identity of the patient and study fields in `values` (by field name; others ignored), no source."""
+    text = {field: str(values.get(field) or "") for field in KEYWORDS}
+    return Identity(
+        patient_name=text["patient_name"],
+        patient_id=text["patient_id"],
+        patient_birth_date=text["patient_birth_date"],
+        patient_sex=text["patient_sex"],
+        accession_number=text["accession_number"],
+        study_instance_uid=text["study_instance_uid"],
+    )
+
+
+def from_proposed_study(request: PrintRequest) -> Identity:
+    """What the SCU said itself: the Film Session's Proposed Study Sequence (PS3.3 C.13.1), confirmed."""
+    study = dict(request.proposed_study.attributes) if request.proposed_study else {}
+    identity = patient({field: study.get(keyword, "") for field, keyword in KEYWORDS.items()})
+    return identity.with_source("scu", confirmed=True) if identity.known else UNKNOWN
+
+
+_SEPARATORS = re.compile(r"[\s^,=]+")
+
+
+def fold(value: str | None) -> str:
+    """Text as a search compares it: no case, no accents, and PN's ^ and = (and commas, runs of spaces) one
+    space, so that "Doe, Jane", "doe jane" and "DOE^JANE" are the same, and so are MÜLLER and müller."""
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SEPARATORS.sub(" ", plain).strip()

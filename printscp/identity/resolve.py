@@ -20,8 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from printscp.archive.index import fold
-from printscp.identity.model import UNKNOWN, Identity, Source
+from printscp.identity.model import UNKNOWN, Identity, Source, fold, from_proposed_study
 from printscp.model.record import PrintRequest
 
 Candidates = Callable[[str, datetime], list[Identity]]  # (calling AE title, printed at) -> entries found
@@ -56,19 +55,6 @@ def resolve(request: PrintRequest, sources: Sources) -> Identity:
     if read.known:
         return replace(read, source="ocr", confirmed=False, review="read from the image by OCR only")
     return UNKNOWN
-
-
-def from_proposed_study(request: PrintRequest) -> Identity:
-    study = dict(request.proposed_study.attributes) if request.proposed_study else {}
-    identity = Identity(
-        patient_name=str(study.get("PatientName", "")),
-        patient_id=str(study.get("PatientID", "")),
-        patient_birth_date=str(study.get("PatientBirthDate", "")),
-        patient_sex=str(study.get("PatientSex", "")),
-        accession_number=str(study.get("AccessionNumber", "")),
-        study_instance_uid=str(study.get("StudyInstanceUID", "")),
-    )
-    return identity.with_source("scu", confirmed=True) if identity.known else UNKNOWN
 
 
 def _decide(source: Source, found: list[Identity], read: Identity) -> Identity:

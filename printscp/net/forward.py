@@ -29,6 +29,19 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 10.0  # seconds
 
 
+def link_into_outbox(archive: Path, targets: Iterable[str], files: Iterable[Path]) -> None:
+    """Queue instance files for each target node (also with no server running: the next one sends them)."""
+    files = list(files)
+    for name in targets:
+        folder = archive / ".outbox" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in files:  # named by time, so the outbox is sent oldest first
+            os.link(path, folder / f"{time.time_ns()}-{path.name}")
+        fd = os.open(folder, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+
+
 class Forwarder:
     def __init__(
         self,
@@ -54,13 +67,7 @@ class Forwarder:
 
     def enqueue(self, files: Iterable[Path]) -> None:
         """Queue instance files for every target node; durable when this returns."""
-        for name in self.nodes:
-            folder = self.root / name
-            for path in files:  # named by time, so the outbox is sent oldest first
-                os.link(path, folder / f"{time.time_ns()}-{path.name}")
-            fd = os.open(folder, os.O_RDONLY)
-            os.fsync(fd)
-            os.close(fd)
+        link_into_outbox(self.root.parent, self.nodes, files)
         with self._wake:
             self._retry_at.clear()  # new work: try now
             self._wake.notify_all()

@@ -36,6 +36,7 @@ from printscp.bench.store import TranscriptStore
 from printscp.config import Config, PrinterConfig
 from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
 from printscp.events import Notify, printer_event
+from printscp.identity.model import Identity
 from printscp.jobs import PrintQueue
 from printscp.metrics import Metrics
 from printscp.model import sop_classes
@@ -232,8 +233,23 @@ class PrintServer:
             except Exception:  # the job is printed and archived whatever a watcher does
                 log.exception("a watcher of the archive failed")
         if self.forwarder is not None:
-            self.forwarder.enqueue(job.dicoms)
+            identity = job.identity
+            if identity.confirmed or self.config.identity.unconfirmed == "forward":
+                self.forwarder.enqueue(job.dicoms)
+            else:  # issue 16: no orphan study in the PACS; forwarded once a person confirms or assigns it
+                log.info(
+                    "print job %s is held, not forwarded: its identity is %s (printscp films assign)",
+                    job.manifest["print_job_uid"],
+                    f"unconfirmed, from {identity.source}" if identity.known else "unknown",
+                )
         self.after_store()
+
+    def assign_identity(self, job_uid: str, identity: Identity, by: str) -> StoredJob:
+        """A person says whose films a job's are; the films go to the PACS now (held until now, or corrected)."""
+        stored = self.archive.assign(job_uid, identity, by)
+        if self.forwarder is not None:
+            self.forwarder.enqueue(stored.dicoms)
+        return stored
 
     def after_store(self) -> None:
         archive = self.config.archive
@@ -340,7 +356,12 @@ class PrintServer:
         logging.getLogger("printscp").addHandler(self.metrics.error_counter)
         bound = server.server_address
         self._admin = AdminServer(
-            self.printers, self.queue, self.config.archive.folder, int(bound[1]), faults=self.faults
+            self.printers,
+            self.queue,
+            self.config.archive.folder,
+            int(bound[1]),
+            faults=self.faults,
+            assign=self.assign_identity,
         )
         self._admin.start()
         log.info(
