@@ -261,8 +261,10 @@ class _Peer:
                     self._abort("no answer (timeout or the association was aborted)")
                     return None
                 if code in (0xFF00, 0xFF01):  # PS3.4 C.4.1.1.4 / K.4.1.1.4 pending
-                    if identifier is not None:
-                        answers.append(identifier)
+                    if identifier is None:  # pynetdicom could not decode it: dropping it could make 2 matches 1
+                        self._abort("an answer that cannot be decoded")
+                        return None
+                    answers.append(identifier)
                     if len(answers) > MAX_ANSWERS:
                         self._abort(f"more than {MAX_ANSWERS} answers")
                         return None
@@ -272,6 +274,8 @@ class _Peer:
                     continue
                 if code == 0x0000:
                     return answers
+                # Anything else ends the query: failure, cancel, or a warning such as a matching limit. The
+                # answers may be incomplete, and an incomplete list could make one of several look single.
                 comment = str(status.get("ErrorComment", "") or "")[:64]
                 self._fail(f"status 0x{code:04X}" + (f" ({_clean(comment)})" if comment else ""))
                 return None
