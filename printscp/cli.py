@@ -66,7 +66,24 @@ def _load(args: argparse.Namespace) -> Config:
     if getattr(args, "no_web", False):
         web = dataclasses.replace(web, enabled=False)
     # re-validate so that a bad --ae-title or --port is reported like a bad config value
-    return validate(dataclasses.replace(config, network=network, archive=archive, web=web))
+    config = validate(dataclasses.replace(config, network=network, archive=archive, web=web))
+    _check_identity_templates(config)
+    return config
+
+
+def _check_identity_templates(config: Config) -> None:
+    """[identity]'s patterns, in the template language of identity/patterns.py (config.py is a leaf)."""
+    from printscp.identity.patterns import check_template
+
+    identity = config.identity
+    groups = [("identity.label_patterns", identity.label_patterns)]
+    groups += [(f"identity.ocr_patterns.{ae}", templates) for ae, templates in identity.ocr_patterns.items()]
+    for key, templates in groups:
+        for i, template in enumerate(templates):
+            try:
+                check_template(template)
+            except ValueError as exc:
+                raise ConfigError(f"{key}[{i}]: {exc}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ from printscp.archive.store import FilmArchive, StoredJob
 from printscp.config import Config
 from printscp.errors import PrintError, QueueFull
 from printscp.events import Notify, print_job_event
+from printscp.identity.sources import IdentitySettings
 from printscp.model.enums import ExecutionStatus, PrinterStatus, PrintPriority
 from printscp.model.printer import Printer, PrinterState
 from printscp.model.record import GrayscaleImage, PrintRequest
@@ -193,6 +194,7 @@ class PrintQueue:
         self._storage_down = False  # the last attempt to archive failed for lack of space (or a read-only disk)
         self._storage_retry_at = 0.0  # time.monotonic() before which no job is started while storage is down
         self._observers: list[Callable[[PrintJob], None]] = []
+        self._identity = IdentitySettings.of(config)
         for job in self.spool.pending():  # acknowledged before a restart: print them now
             self._enqueue(job, None)
         if self._waiting:
@@ -432,6 +434,7 @@ class PrintQueue:
                 self._settings[job.printer].profile,
                 2 if spare else 1,
                 self.config.render.png_dpi,
+                self._identity,
             )
             try:
                 future = self._pool.submit(print_spooled, task)

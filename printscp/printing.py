@@ -34,6 +34,7 @@ from typing import Any
 from printscp import heap
 from printscp.archive.store import StoredJob, write_job
 from printscp.config import DEFAULT_PNG_DPI
+from printscp.identity.sources import IdentitySettings, identify
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import PrintRequest
 from printscp.render.film import render_job
@@ -63,6 +64,7 @@ class PrintTask:
     profile: PrinterProfile
     threads: int = 1  # 2: the PNG is drawn beside the PDF (render_job), when the server has a core to spare
     png_dpi: int = DEFAULT_PNG_DPI  # [render] png_dpi: the PNGs are drawn at the printer's dpi, at most this
+    identity: IdentitySettings | None = None  # [identity]: whose films these are, decided here before rendering
 
 
 def document_info(request: PrintRequest, profile: PrinterProfile) -> DocumentInfo:
@@ -76,8 +78,10 @@ def document_info(request: PrintRequest, profile: PrinterProfile) -> DocumentInf
 def print_spooled(task: PrintTask) -> StoredJob:
     """Render every film of a spooled job and write them into the archive, not indexed."""
     request = load_spooled(task.spool_folder).request
+    identity = identify(request, task.identity) if task.identity is not None else None
     rendered = render_job(request, task.profile, document_info(request, task.profile), task.threads, task.png_dpi)
-    return write_job(task.archive_folder, task.profile, task.job_uid, request, rendered, datetime.now().astimezone())
+    rendered_at = datetime.now().astimezone()
+    return write_job(task.archive_folder, task.profile, task.job_uid, request, rendered, rendered_at, identity)
 
 
 def start_worker(server_pid: int, records: Queue[Any], level: int) -> None:
@@ -87,6 +91,10 @@ def start_worker(server_pid: int, records: Queue[Any], level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(records)]
     root.setLevel(level)
+    if level > logging.DEBUG:  # as the server: pynetdicom's INFO lines would carry worklist answers (patients)
+        from printscp.net import compat
+
+        compat.quiet_logging()
     heap.return_large_blocks()
 
 

@@ -331,7 +331,7 @@ class FilmArchive:
                 os.fsync(audit.fileno())
             (folder / PENDING_IDENTITY).unlink()
             self._index_job(stored)
-        log.info("print job %s: identity assigned by %s (%s)", job_uid, by, new.patient_id or "no ID")
+        log.info("print job %s: identity assigned by %s", job_uid, by)
         return stored
 
     # --- deletion and retention -------------------------------------------------------------------------------

@@ -127,6 +127,7 @@ class PrintServer:
             lambda: len(self.associations),
         )
         self.queue.observe(self.metrics.job_changed)
+        self._say_identity_sources()
         self._engines: dict[Association, PrintEngine] = {}
         self._lock = threading.Lock()
         self._server: compat.AssociationServer | None = None
@@ -137,6 +138,24 @@ class PrintServer:
             printer.add_listener(self._listeners[ae_title])
         self.after_store()
         threading.Thread(target=self._retention_timer, name="printscp-retention", daemon=True).start()
+
+    def _say_identity_sources(self) -> None:
+        """Once, at start: where the identity of an anonymous print will come from (issue 16)."""
+        from printscp.identity import ocr
+
+        identity = self.config.identity
+        sources = [f"label patterns ({len(identity.label_patterns)})"] if identity.label_patterns else []
+        sources += [f"worklist {identity.worklist}"] if identity.worklist else []
+        sources += [f"PACS {identity.pacs}"] if identity.pacs else []
+        if identity.ocr and ocr.available():
+            sources.append(f"OCR (Tesseract {ocr.version()})")
+        elif identity.ocr:
+            log.warning("identity: no OCR of burnt-in text: Tesseract is not installed (apt-get install tesseract-ocr)")
+        log.info(
+            "identity of prints that name no patient: %s; unconfirmed films are %s",
+            ", ".join(sources) or "none (only what the SCU sends)",
+            "held from forwarding" if identity.unconfirmed == "hold" else "forwarded",
+        )
 
     # --- association lifecycle -----------------------------------------------------------------------
 

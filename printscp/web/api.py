@@ -25,13 +25,14 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from PIL import Image
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from printscp.archive.film_index import FilmFilter, TranscriptFilter
 from printscp.archive.store import FilmArchive
 from printscp.bench import report
 from printscp.bench.store import TranscriptNotFound, TranscriptStore
 from printscp.config import PrinterConfig
+from printscp.identity.model import Identity, patient
 from printscp.jobs import PrintJob, PrintQueue
 from printscp.metrics import CONTENT_TYPE, Metrics
 from printscp.model.enums import ExecutionStatus, PrinterStatus
@@ -68,6 +69,7 @@ class WebContext:
     metrics: Metrics
     auth: Authenticator
     secure_cookies: bool  # HTTPS: the session cookie is Secure
+    assign: Callable[[str, Identity, str], Any]  # PrintServer.assign_identity
 
 
 # --- what the API answers (the OpenAPI document's schemas) ----------------------------------------------
@@ -84,6 +86,13 @@ class FilmView(BaseModel):
     printer: str | None
     patient_name: str | None
     patient_id: str | None
+    patient_birth_date: str | None
+    patient_sex: str | None
+    accession_number: str | None
+    identity_source: str | None  # scu, label, worklist, pacs, ocr, manual; None: unknown
+    identity_confirmed: bool
+    identity_review: str | None  # why a person should look
+    needs_review: bool  # unconfirmed or unknown: held from forwarding until assigned
     study_instance_uid: str | None
     film_session_label: str | None
     owner_id: str | None
@@ -104,6 +113,17 @@ class FilmList(BaseModel):
     limit: int
     offset: int
     films: list[FilmView]
+
+
+class IdentityAssignment(BaseModel):
+    """Whose films a print job's are, as a person says (all its films take it)."""
+
+    patient_id: str = Field(min_length=1, max_length=64)
+    patient_name: str = Field(default="", max_length=194)  # PN: up to three groups of 64
+    patient_birth_date: str = Field(default="", pattern=r"^(\d{8})?$")
+    patient_sex: Literal["", "M", "F", "O"] = ""
+    accession_number: str = Field(default="", max_length=16)
+    study_instance_uid: str = Field(default="", pattern=r"^([0-9]+(\.[0-9]+)*)?$", max_length=64)
 
 
 class DeletedJob(BaseModel):
@@ -184,6 +204,13 @@ def film_view(row: Mapping[str, Any]) -> FilmView:
         printer=row.get("printer"),
         patient_name=row.get("patient_name"),
         patient_id=row.get("patient_id"),
+        patient_birth_date=row.get("patient_birth_date"),
+        patient_sex=row.get("patient_sex"),
+        accession_number=row.get("accession_number"),
+        identity_source=row.get("identity_source") or None,
+        identity_confirmed=row.get("identity_confirmed") == "1",
+        identity_review=row.get("identity_review") or None,
+        needs_review=row.get("identity_confirmed") != "1",
         study_instance_uid=row.get("study_instance_uid"),
         film_session_label=row.get("film_session_label"),
         owner_id=row.get("owner_id"),
@@ -462,6 +489,7 @@ def _films(app: FastAPI, context: WebContext) -> None:
         to: Annotated[date | None, Query(description="printed on or before (YYYY-MM-DD)")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = PAGE_SIZE,
         offset: Annotated[int, Query(ge=0)] = 0,
+        review: Annotated[bool | None, Query(description="true: only films whose identity needs review")] = None,
     ) -> FilmList:
         """Printed films, newest first, a page at a time."""
         where = FilmFilter(
@@ -471,6 +499,7 @@ def _films(app: FastAPI, context: WebContext) -> None:
             printer=printer or None,
             patient=patient or None,
             text=q.strip() if q and q.strip() else None,
+            review=review,
             newest_first=True,
             limit=limit,
             offset=offset,
@@ -498,6 +527,21 @@ def _films(app: FastAPI, context: WebContext) -> None:
         """The film's PNG at most 320 pixels wide, made once and kept in <archive>/.thumbnails."""
         row = one(film_id)
         return FileResponse(_thumbnail(folder, film_id, file_of(row, "png")), media_type="image/png")
+
+    @app.put("/api/films/{film_id}/identity", tags=["films"])
+    def assign(film_id: str, assignment: IdentityAssignment, caller: Admin) -> list[FilmView]:
+        """Say whose films the film's print job holds: its films' Encapsulated PDFs, the manifest and the index
+        take it (source manual, confirmed), the change is audited, and held films are forwarded. Admin."""
+        values = assignment.model_dump()
+        if any("\\" in str(v) or any(ord(c) < 32 for c in str(v)) for v in values.values()):
+            raise HTTPException(422, "no backslash or control characters in a patient's data (PS3.5 6.2)")
+        job_uid = one(film_id)["job_uid"]
+        context.assign(job_uid, patient(values), caller.user.name)
+        log.info("web: %s assigned print job %s from %s", caller.user.name, job_uid, caller.address)
+        rows = index.find_films(FilmFilter(job_uid=job_uid))
+        for row in rows:
+            context.hub.publish("film-changed", film_view(row).model_dump())
+        return [film_view(row) for row in rows]
 
     @app.delete("/api/films/{film_id}", tags=["films"])
     def delete(film_id: str, caller: Admin) -> DeletedJob:

@@ -49,6 +49,7 @@ class WebConsole:
             metrics=server.metrics,
             auth=Authenticator(self.users, web.session_hours * 3600),
             secure_cookies=secure,
+            assign=server.assign_identity,
         )
         self.app = create_app(self.context)
         self._listeners = {ae: functools.partial(self._printer_changed, ae) for ae in server.printers}

@@ -47,7 +47,7 @@ from waiting import wait_until
 
 from printscp import uids
 from printscp.archive.store import StoredJob
-from printscp.config import ArchiveConfig, Node
+from printscp.config import ArchiveConfig, IdentityConfig, Node
 from printscp.net.server import PrintServer
 
 pytestmark = pytest.mark.dcmtk
@@ -624,8 +624,10 @@ def test_forwarding_to_a_pacs_that_was_down_loses_nothing(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="printscp.net.forward")
     port = free_port()  # the PACS: nothing listens here until storescp is started below
-    running = start_server(
-        nodes={"PACS": Node("127.0.0.1", port)}, archive=ArchiveConfig(tmp_path / "films", forward_to=("PACS",))
+    running = start_server(  # films with no patient: forwarded as they are, not held for review
+        nodes={"PACS": Node("127.0.0.1", port)},
+        archive=ArchiveConfig(tmp_path / "films", forward_to=("PACS",)),
+        sections={"identity": IdentityConfig(ocr=False, unconfirmed="forward")},
     )
     boxes = [print_film(running.address, f"FORWARD {n}") for n in (1, 2)]
     stored = [job_of(running, box) for box in boxes]

@@ -428,7 +428,7 @@ def test_serve_with_archive_flag_still_forwards_to_the_configured_node(tmp_path:
 
             wait_until(lambda: process.poll() is not None or listening(), 20, "the server listening")
             assert process.poll() is None, log.read_text()
-            _print_film(("127.0.0.1", int(listening()[0])), "TESTSCU", "FORWARDED")
+            _print_film(("127.0.0.1", int(listening()[0])), "TESTSCU", "FORWARDED", patient=("DOE^JANE", "P-1"))
             (received,) = scp.wait_for(1, 30)
             assert received.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.1"  # Encapsulated PDF
             printed = list(archive.glob("*/*/*/*/film-1.dcm"))

@@ -37,11 +37,12 @@ from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove
 from waiting import wait_until
 
 from printscp import uids
-from printscp.config import ArchiveConfig, ConfigError, Node, TlsConfig, load_config
+from printscp.config import ArchiveConfig, ConfigError, IdentityConfig, Node, TlsConfig, load_config
 from printscp.net import tls
 
 pytestmark = pytest.mark.dcmtk
 
+FORWARD_ANONYMOUS = IdentityConfig(ocr=False, unconfirmed="forward")
 REPO = Path(__file__).resolve().parents[2]
 StartServer = Callable[..., Any]  # conftest.start_server
 
@@ -179,7 +180,8 @@ def test_dcmprscu_prints_over_tls_and_the_film_is_forwarded_to_a_tls_node(
     node_tls = ["+tls", str(pki.key("server")), str(pki.pem("server")), "+cf", str(pki.pem("ca")), "-rc"]
     with StoreSCP(tmp_path / "pacs", port, ae_title="PACS", options=node_tls) as pacs:
         server = start_server(
-            sections={"tls": tls_config(pki, require_client_certificate=True)},
+            # dcmprscu names no patient: forwarded as it is, not held for review
+            sections={"tls": tls_config(pki, require_client_certificate=True), "identity": FORWARD_ANONYMOUS},
             nodes={"PACS": Node("127.0.0.1", port, tls=True)},
             archive=ArchiveConfig(tmp_path / "films", forward_to=("PACS",)),
         )

@@ -22,17 +22,33 @@ function filmQuery() {
     const value = $(id).value.trim();
     if (value) query.set(name, value);
   }
+  if ($('review-filter').checked) query.set('review', 'true');
   return query;
 }
 
 function filmCard(film) {
   const href = film.page_url ?? `/films/${encodeURIComponent(film.id)}`;
-  return el('a', { className: 'film', href, dataset: { id: film.id } },
+  const card = el('a', { className: 'film', href, dataset: { id: film.id } },
     el('img', { src: film.thumbnail_url, loading: 'lazy', alt: '' }),
     el('span', { className: 'patient-name', textContent: personName(film.patient_name) || '(no patient name)' }),
     el('span', { className: 'patient-id', textContent: film.patient_id ?? '' }),
     el('span', { className: 'where', textContent: `${film.printer} ← ${film.calling_ae_title}` }),
     timeElement(film.rendered_at));
+  if (film.needs_review) {
+    // Unconfirmed or unknown identity: held from the PACS until someone assigns it (the film page).
+    card.classList.add('review');
+    card.append(el('span', { className: 'badge', textContent: film.identity_source ? `${film.identity_source}?` : 'who?',
+      title: film.identity_review || 'identity unknown: open the film to assign the patient' }));
+  }
+  return card;
+}
+
+function onFilmChanged(film) {
+  const old = cards.get(film.id);
+  if (!old) return;
+  const card = filmCard(film);
+  old.replaceWith(card);
+  cards.set(film.id, card);
 }
 
 function showCount() {
@@ -220,6 +236,7 @@ function connect() {
   const on = (name, handler) => events.addEventListener(name, (event) => handler(JSON.parse(event.data)));
   on('film', onFilm);
   on('film-deleted', onFilmDeleted);
+  on('film-changed', onFilmChanged);
   on('printer', showPrinter);
   on('print-job', (job) => printerRowOf(job.printer) && refreshPrinter(job.printer));
   events.onopen = () => {
@@ -261,7 +278,9 @@ async function start() {
     loadFilms(true);
   });
   $('search').addEventListener('input', searchSoon);
-  for (const id of ['printer-filter', 'from', 'to']) $(id).addEventListener('change', () => loadFilms(true));
+  for (const id of ['printer-filter', 'from', 'to', 'review-filter']) {
+    $(id).addEventListener('change', () => loadFilms(true));
+  }
   $('more').addEventListener('click', () => loadFilms(false));
   $('message').addEventListener('click', () => showMessage(''));
   printerRows.addEventListener('click', (event) => {

@@ -26,6 +26,10 @@ function showFilm(film, isAdmin) {
   $('metadata').tBodies[0].replaceChildren(
     row('Patient name', name),
     row('Patient ID', film.patient_id),
+    row('Birth date', film.patient_birth_date),
+    row('Sex', film.patient_sex),
+    row('Accession number', film.accession_number),
+    row('Identity', identityText(film)),
     row('Study Instance UID', film.study_instance_uid),
     row('Film session label', film.film_session_label),
     row('Printer', film.printer),
@@ -45,7 +49,42 @@ function showFilm(film, isAdmin) {
     const button = $('delete');
     button.hidden = false;
     button.addEventListener('click', () => deleteJob(film));
+    showAssign(film);
   }
+}
+
+function identityText(film) {
+  const source = film.identity_source ?? 'unknown';
+  if (film.identity_confirmed) return `${source}, confirmed`;
+  return `${source}, needs review${film.identity_review ? `: ${film.identity_review}` : ''}`;
+}
+
+function showAssign(film) {
+  const form = $('assign');
+  form.hidden = false;
+  $('assign-name').value = film.patient_name ?? '';
+  $('assign-id').value = film.patient_id ?? '';
+  $('assign-birth').value = film.patient_birth_date ?? '';
+  $('assign-sex').value = film.patient_sex ?? '';
+  $('assign-accession').value = film.accession_number ?? '';
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await api(`/api/films/${encodeURIComponent(film.id)}/identity`, {
+        method: 'PUT',
+        body: {
+          patient_name: $('assign-name').value.trim(),
+          patient_id: $('assign-id').value.trim(),
+          patient_birth_date: $('assign-birth').value.trim(),
+          patient_sex: $('assign-sex').value,
+          accession_number: $('assign-accession').value.trim(),
+        },
+      });
+      location.reload(); // the film as the archive has it now
+    } catch (error) {
+      reportError(error);
+    }
+  });
 }
 
 async function deleteJob(film) {
