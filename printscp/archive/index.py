@@ -97,6 +97,7 @@ class SqliteFilmIndex:
         db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         db.row_factory = sqlite3.Row
         db.create_function("fold", 1, fold, deterministic=True)
+        db.create_function("unicode_upper", 1, _upper, deterministic=True)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         return db
@@ -333,7 +334,7 @@ def _where(conditions: Sequence[Condition]) -> tuple[str, list[str]]:
     parameters: list[str] = []
     for condition in conditions:
         column = _column(condition.column)
-        target = f"UPPER({column})" if condition.ignore_case else column
+        target = f"unicode_upper({column})" if condition.ignore_case else column  # SQLite's UPPER: ASCII only
         if condition.kind == "equal" and len(condition.values) == 1:
             clauses.append(f"{target} = ?")
         elif condition.kind == "equal":
@@ -356,6 +357,10 @@ def _like(text: str) -> str:
     if "*" in text or "?" in text:
         return escaped.replace("*", "%").replace("?", "_")
     return f"%{escaped}%"
+
+
+def _upper(value: str | None) -> str | None:
+    return value.upper() if value else value
 
 
 def _folded_like(text: str) -> str:

@@ -33,6 +33,8 @@ STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
 def print_film(running: RunningServer, patient: tuple[str, str] | None = None, label: str = "IDENTITY") -> str:
     """One film printed over DICOM; its Print Job UID once it is archived (and forwarded, or held)."""
     attributes: dict[str, object] = {"FilmSessionLabel": label}
+    if patient is not None and not "".join(patient).isascii():
+        attributes["SpecificCharacterSet"] = "ISO_IR 192"
     if patient is not None:
         study = Dataset()
         study.PatientName, study.PatientID = patient
@@ -129,24 +131,28 @@ def test_c_find_with_a_wildcard_finds_the_film(start_server: Callable[..., Runni
     running = start_server(sections={"identity": IdentityConfig(ocr=False)})
     print_film(running, ("DOE^JANE", "P-1"))
     print_film(running, ("ROE^RICHARD", "P-2"))
+    print_film(running, ("Müller^Hans", "P-3"))
     ae = AE("FINDSCU")
     ae.add_requested_context(STUDY_ROOT_FIND)
     assoc = ae.associate(*running.address, ae_title="PRINTSCP")
     assert assoc.is_established
+    found = {}
     try:
-        query = Dataset()
-        query.QueryRetrieveLevel = "STUDY"
-        query.PatientName = "DOE*"
-        query.PatientID = ""
-        query.StudyInstanceUID = ""
-        answers = [
-            identifier
-            for status, identifier in assoc.send_c_find(query, STUDY_ROOT_FIND)
-            if status.Status in (0xFF00, 0xFF01)
-        ]
+        for pattern in ("DOE*", "doe^j*", "MÜLLER*"):  # PN matching ignores case (docs/conformance.md)
+            query = Dataset()
+            query.SpecificCharacterSet = "ISO_IR 192"
+            query.QueryRetrieveLevel = "STUDY"
+            query.PatientName = pattern
+            query.PatientID = ""
+            query.StudyInstanceUID = ""
+            found[pattern] = [
+                identifier.PatientID
+                for status, identifier in assoc.send_c_find(query, STUDY_ROOT_FIND)
+                if status.Status in (0xFF00, 0xFF01)
+            ]
     finally:
         assoc.release()
-    assert [(str(a.PatientName), a.PatientID) for a in answers] == [("DOE^JANE", "P-1")]
+    assert found == {"DOE*": ["P-1"], "doe^j*": ["P-1"], "MÜLLER*": ["P-3"]}
 
 
 def films(*args: str) -> subprocess.CompletedProcess[str]:
