@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from printscu import PrintSCU, ramp
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pynetdicom import AE
+from waiting import wait_until
 
 from printscp import uids
 from printscp.archive.film_index import FilmFilter
@@ -240,3 +244,31 @@ def test_a_label_in_the_configured_pattern_names_the_patient(start_server: Calla
     assert (row["patient_name"], row["patient_id"]) == ("DOE^JANE", "12345")
     assert (row["identity_source"], row["identity_confirmed"]) == ("label", "1")
     assert dcmread(running.archive / row["folder"] / row["dcm"]).PatientID == "12345"
+
+
+def test_without_tesseract_or_peers_the_server_says_so_once_and_prints(tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "printscp", "serve", "--no-web", "--host", "127.0.0.1", "--port", "0"]
+    command += ["--archive", str(tmp_path / "films")]
+    environment = {"PATH": str(tmp_path / "no-tools"), "HOME": str(tmp_path)}  # no tesseract to be found
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(command, stderr=stderr, cwd=REPO, env=environment)
+    try:
+        deadline = time.monotonic() + 30
+        while not (found := re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        address = ("127.0.0.1", int(found.group(1)))
+        with PrintSCU(address) as scu:
+            session = scu.film_session()
+            box, images, _ = scu.film_box(session)
+            scu.set_image(images[0], 1, ramp(64, 64))
+            assert scu.n_action(uids.BASIC_FILM_BOX, box).status == 0
+        wait_until(lambda: "print job" in log.read_text() and " DONE" in log.read_text(), 30, "the film printed")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    text = log.read_text()
+    assert process.returncode == 0 and "Traceback" not in text, text
+    assert text.count("Tesseract is not installed") == 1
+    assert "identity of prints that name no patient: none (only what the SCU sends)" in text

@@ -384,3 +384,44 @@ def test_the_transcripts_panel_links_the_dcmprscu_association_report(server: Ser
     response = page.request.get(f"/api/transcripts/{association}/report.html")
     assert response.status == 200 and response.headers["content-type"].startswith("text/html")
     assert association in response.text()
+
+
+def test_an_admin_assigns_the_patient_of_a_film_that_needs_review(
+    server: Serve, browser: Browser, context: BrowserContext
+) -> None:
+    film = server.dcmprscu("TO ASSIGN")  # dcmprscu names no patient: its identity needs review
+    page = sign_in(server, context, ADMIN)
+    page.check("#review-filter")
+    expect(card(page, film)).to_be_visible()
+    expect(card(page, film).locator(".badge")).to_be_visible()
+    expect(card(page, server.films["JANE"])).to_have_count(0)  # the SCU named Jane: nothing to review
+    card(page, film).click()
+    expect(page).to_have_url(f"{server.url}/films/{film.id}")
+    assert "needs review" in metadata(page)["Identity"]
+    page.fill("#assign-name", "DOE^JOHN")
+    page.fill("#assign-id", "P-JOHN")
+    page.fill("#assign-accession", "ACC-9")
+    page.click("#assign-save")
+    expect(page.locator("#film-title")).to_have_text("DOE, JOHN")
+    shown = metadata(page)
+    assert (shown["Patient ID"], shown["Accession number"], shown["Identity"]) == (
+        "P-JOHN",
+        "ACC-9",
+        "manual, confirmed",
+    )
+    api = server.api(f"/api/films/{film.id}")
+    assert (api["patient_name"], api["identity_source"], api["needs_review"]) == ("DOE^JOHN", "manual", False)
+    page.goto("/")
+    ready(page)
+    page.check("#review-filter")
+    expect(page.locator("#film-count")).not_to_have_text("")
+    expect(card(page, film)).to_have_count(0)
+    viewer = browser.new_context(base_url=server.url)
+    viewer.set_default_timeout(TIMEOUT_MS)
+    try:
+        as_viewer = sign_in(server, viewer, VIEWER)
+        as_viewer.goto(f"/films/{film.id}")
+        expect(as_viewer.locator("#film-title")).to_have_text("DOE, JOHN")
+        expect(as_viewer.locator("#assign")).to_be_hidden()
+    finally:
+        viewer.close()
