@@ -32,6 +32,7 @@ from printscp.model.enums import (
 )
 from printscp.model.personality import PERSONALITIES
 from printscp.model.profile import PrinterProfile
+from printscp.model.stamp import check_template
 from printscp.presets import PresetError, load_preset, preset_names
 
 DEFAULT_PNG_DPI = 150  # [render] png_dpi: the most dots per inch a film's PNG is drawn at
@@ -668,6 +669,10 @@ def _validate_printer(p: PrinterProfile, key: str) -> None:
                 f"{key}.term_aliases.{keyword}.{alias}",
                 f"'{term}' is not one of {supported} ({', '.join(terms)})",
             )
+    try:
+        check_template(p.film_stamp)
+    except ValueError as exc:
+        raise ConfigError(f"{key}.film_stamp: {exc}") from None
     _validate_defaults(p, key)
 
 

@@ -298,6 +298,7 @@ def _capabilities(profile: PrinterProfile) -> str:
         if f.name.startswith("supports_")
     ]
     rows.append(("`annotation_display_formats`", _annotation_formats(profile)))
+    rows.append(("`film_stamp`", f"`{profile.film_stamp}`" if profile.film_stamp else "none"))
     text = "## 5. Capabilities\n\n" + _table(
         ("Capability (config key, docs/conformance.md §4.4.2)", "This printer"), rows
     )

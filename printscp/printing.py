@@ -34,9 +34,11 @@ from typing import Any
 from printscp import heap
 from printscp.archive.store import StoredJob, write_job
 from printscp.config import DEFAULT_PNG_DPI
+from printscp.identity.model import Identity, from_proposed_study
 from printscp.identity.sources import IdentitySettings, identify
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import PrintRequest
+from printscp.model.stamp import format_stamp
 from printscp.render.film import render_job
 from printscp.render.pdf import DocumentInfo
 from printscp.spool import load_spooled
@@ -79,9 +81,25 @@ def print_spooled(task: PrintTask) -> StoredJob:
     """Render every film of a spooled job and write them into the archive, not indexed."""
     request = load_spooled(task.spool_folder).request
     identity = identify(request, task.identity) if task.identity is not None else None
-    rendered = render_job(request, task.profile, document_info(request, task.profile), task.threads, task.png_dpi)
+    info = document_info(request, task.profile)
+    stamps = film_stamps(request, task.profile.film_stamp, identity or from_proposed_study(request))
+    rendered = render_job(request, task.profile, info, task.threads, task.png_dpi, stamps)
     rendered_at = datetime.now().astimezone()
     return write_job(task.archive_folder, task.profile, task.job_uid, request, rendered, rendered_at, identity)
+
+
+def film_stamps(request: PrintRequest, template: str, identity: Identity) -> list[str]:
+    """The film stamp of each film of `request` (model/stamp.py); none without a template.
+
+    Only a confirmed identity names the patient on the film: an unconfirmed one (OCR alone, sources that
+    disagree) is a guess a person has yet to check, and a film carries its stamp for good."""
+    if not template:
+        return []
+    fields = identity.as_dicom() if identity.confirmed else {}
+    return [
+        format_stamp(template, fields, request, number, len(request.films))
+        for number in range(1, len(request.films) + 1)
+    ]
 
 
 def start_worker(server_pid: int, records: Queue[Any], level: int) -> None:

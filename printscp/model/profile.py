@@ -96,6 +96,8 @@ class PrinterProfile:
     annotation_display_formats: Mapping[str, AnnotationDisplayFormat] = field(default_factory=dict)
     # Attribute keyword -> vendor Defined Term -> the supported term it means (Leniency.VENDOR_TERMS)
     term_aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # A line of text on each film's bottom edge: a template of model/stamp.py's placeholders; "": none
+    film_stamp: str = ""
     defaults: PrinterDefaults = field(default_factory=PrinterDefaults)
 
     def allows(self, leniency: Leniency) -> bool:

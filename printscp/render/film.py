@@ -11,7 +11,7 @@ compressed images, PDF and raster, plus two image boxes' pixels, not every stage
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -31,11 +31,14 @@ def render_job(
     info: DocumentInfo,
     threads: int = 1,
     png_dpi: int = DEFAULT_PNG_DPI,
+    stamps: Sequence[str] = (),
 ) -> RenderedJob:
     """The films of a film record as PDF and PNG, and where each image landed (for the manifest).
 
     Each PNG is drawn at the printer's dpi for the film's Requested Resolution ID or at `png_dpi`,
-    whichever is lower ([render] png_dpi).
+    whichever is lower ([render] png_dpi). `stamps`: the film stamp of each film, in the order of
+    `request.films` (model/stamp.py); none when empty. A film is drawn once, so its copies in the job's
+    print.pdf carry the same stamp.
 
     threads = 2: the PNG (resampling, encoding) is drawn in a second thread while this one computes the
     display values and compresses the PDF's images (zlib, numpy and Pillow's resampling release the GIL).
@@ -45,8 +48,8 @@ def render_job(
     plans: list[FilmPlan] = []
     films: list[RenderedFilm] = []
     with ThreadPoolExecutor(1, thread_name_prefix="png") if threads > 1 else _InThisThread() as png_thread:
-        for snapshot in request.films:
-            plan = plan_film(snapshot, profile, png_dpi)
+        for snapshot, stamp in zip(request.films, stamps or [""] * len(request.films), strict=True):
+            plan = plan_film(snapshot, profile, png_dpi, stamp)
             png = _draw_images(plan, streams, png_thread)
             films.append(_rendered(plan, render_pdf([plan], info, streams), png.result()))
             plans.append(plan)

@@ -1,6 +1,6 @@
 """FilmPlan -> PDF: one page per film at the film's exact size, images embedded losslessly.
 
-Geometry (background, empty boxes, trim lines) is drawn as vectors and annotations as real,
+Geometry (background, empty boxes, trim lines) is drawn as vectors; annotations and the film stamp as real,
 selectable text in the bundled font. Each image is one DeviceGray image XObject holding the display
 values of its printed part at the image's own resolution; the viewer scales it into its rectangle,
 smoothly (/Interpolate true) for BILINEAR and CUBIC, without interpolation for REPLICATE and NONE.
@@ -123,7 +123,7 @@ def _draw_film(canvas: Canvas, plan: FilmPlan, streams: ImageStreams) -> None:
         canvas.setLineWidth(plan.trim_line)
         for rect in plan.trim_boxes:
             canvas.rect(*flip(rect), stroke=1, fill=0)
-    for text in plan.texts:
+    for text in plan.drawn_texts:
         canvas.setFillGray(text.value / 255)
         canvas.setFont(fonts.register(), text.font_size)
         canvas.drawString(text.x, plan.height - text.baseline, text.text)

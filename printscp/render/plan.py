@@ -29,6 +29,12 @@ from printscp.render.pixels import Uint8Array, Viewing, density_of_term, display
 log = logging.getLogger(__name__)
 
 TRIM_LINE_MM = 0.35  # width of the trim box line drawn around each image (Trim YES)
+# The film stamp (model/stamp.py): a band this high along the film's bottom edge, its text this size at most
+STAMP_BAND_MM = 4.0
+STAMP_FONT_PT = 7.0
+STAMP_MIN_WIDTH_MM = 20.0  # a free stretch of the band narrower than this takes no stamp
+STAMP_MAX_CHARACTERS = 1000  # more never fits a film's width at that size; not measured
+ELLIPSIS = "\u2026"  # ends a stamp cut short
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: compared and hashed as the one image box it places
@@ -63,7 +69,7 @@ class PlacedImage:
 
 @dataclass(frozen=True)
 class TextBox:
-    annotation_position: int
+    annotation_position: int  # 0: the film stamp
     rect: Rect  # the annotation box
     text: str
     value: int  # display value of the text
@@ -85,6 +91,12 @@ class FilmPlan:
     trim_line: float  # points
     contrast_value: int  # display value that stands out from the background: trim lines and text
     texts: tuple[TextBox, ...]
+    stamp: TextBox | None = None  # the film stamp, when the printer has one and there is room for it
+
+    @property
+    def drawn_texts(self) -> tuple[TextBox, ...]:
+        """The annotation texts and the stamp: every text the writers draw."""
+        return (*self.texts, self.stamp) if self.stamp is not None else self.texts
 
 
 def viewing_for(snapshot: FilmSnapshot, profile: PrinterProfile) -> Viewing:
@@ -102,9 +114,13 @@ def viewing_for(snapshot: FilmSnapshot, profile: PrinterProfile) -> Viewing:
     )
 
 
-def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile, png_dpi: int = DEFAULT_PNG_DPI) -> FilmPlan:
+def plan_film(
+    snapshot: FilmSnapshot, profile: PrinterProfile, png_dpi: int = DEFAULT_PNG_DPI, stamp: str = ""
+) -> FilmPlan:
     """What `snapshot` looks like printed. The images are placed on the printer's pixel grid (layout_film);
-    the PNG is drawn at that grid's dpi or at `png_dpi`, whichever is lower (the PDF has no dpi)."""
+    the PNG is drawn at that grid's dpi or at `png_dpi`, whichever is lower (the PDF has no dpi).
+
+    `stamp`: the film stamp's text (model/stamp.py), drawn by `_stamp_box`; "": none."""
     layout = layout_film(snapshot, profile)
     geometry = layout.geometry
     to_points = 1 / MM_PER_POINT
@@ -173,10 +189,20 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile, png_dpi: int = DE
             text = drawable(annotation.text_string)
             texts.append(_text_box(annotation.annotation_position, rect, text, contrast_value))
             fonts.report_missing(text, f"film box {snapshot.film_box_uid} annotation {annotation.annotation_position}")
+    width, height, dpi = geometry.width * to_points, geometry.height * to_points, min(layout.dpi, png_dpi)
+    stamp_box = None
+    if stamp:
+        drawn = (*(i.rect for i in images), *trim_boxes, *(rect for rect, _ in empty), *(t.rect for t in texts))
+        stamp_box = _stamp_box(drawable(stamp), width, height, dpi, drawn, trim_line / 2, contrast_value)
+        where = f"film box {snapshot.film_box_uid} film stamp"
+        if stamp_box is None:
+            log.warning("%s: no room along the bottom edge of the film, outside its images; not drawn", where)
+        else:
+            fonts.report_missing(stamp_box.text, where)
     return FilmPlan(
-        geometry.width * to_points,
-        geometry.height * to_points,
-        min(layout.dpi, png_dpi),
+        width,
+        height,
+        dpi,
         background,
         cells,
         tuple(empty),
@@ -185,6 +211,7 @@ def plan_film(snapshot: FilmSnapshot, profile: PrinterProfile, png_dpi: int = DE
         trim_line,
         contrast_value,
         tuple(texts),
+        stamp_box,
     )
 
 
@@ -203,3 +230,53 @@ def _text_box(position: int, rect: Rect, text: str, value: int) -> TextBox:
     if width > rect.width - 2 * padding:
         size *= (rect.width - 2 * padding) / width
     return TextBox(position, rect, text, value, size, rect.x + padding, rect.y + rect.height / 2 + size * 0.35)
+
+
+def _stamp_box(
+    text: str, width: float, height: float, dpi: int, drawn: tuple[Rect, ...], outset: float, value: int
+) -> TextBox | None:
+    """The film stamp in the band of STAMP_BAND_MM along the film's bottom edge, in its widest stretch that
+    nothing else drawn (images, trim lines, empty image boxes, annotation text) reaches, so that it never covers
+    an image; None when no stretch is STAMP_MIN_WIDTH_MM wide (images down to the edge all across).
+
+    Its size is STAMP_FONT_PT rounded to whole pixels of the PNG, so that the PNG's text (Pillow sets whole
+    pixel sizes) is no wider than the PDF's; text wider than its stretch is cut with an ellipsis."""
+    to_points = 1 / MM_PER_POINT
+    band = STAMP_BAND_MM * to_points
+    top = height - band
+    blocked = sorted(
+        (r.x - outset, r.x + r.width + outset) for r in drawn if r.y - outset < height and r.y + r.height + outset > top
+    )
+    stretches, left = [], 0.0
+    for start, end in blocked:
+        stretches.append((left, start))
+        left = max(left, end)
+    stretches.append((left, width))
+    start, end = max(stretches, key=lambda s: round(s[1] - s[0], 3))  # the first (leftmost) of the widest
+    rect = Rect(max(start, 0.0), top, min(end, width) - max(start, 0.0), band)
+    if rect.width < STAMP_MIN_WIDTH_MM * to_points:
+        return None
+    pixels_per_point = dpi / 72
+    size = max(1, round(STAMP_FONT_PT * pixels_per_point)) / pixels_per_point
+    padding = band / 2
+    fitted = fit_text(text, size, rect.width - 2 * padding)
+    if not fitted:
+        return None
+    return TextBox(0, rect, fitted, value, size, rect.x + padding, top + band / 2 + size * 0.35)
+
+
+def fit_text(text: str, size: float, room: float) -> str:
+    """`text` as set in the bundled font at `size` points, cut at the end with an ellipsis to `room` points
+    wide (and to STAMP_MAX_CHARACTERS); "" if not even the ellipsis fits."""
+    if len(text) <= STAMP_MAX_CHARACTERS and fonts.text_width(text, size) <= room:
+        return text
+    text = text[:STAMP_MAX_CHARACTERS]
+    low, high = 0, len(text) + 1  # the longest prefix that fits with the ellipsis: low fits, high does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fonts.text_width(text[:middle].rstrip() + ELLIPSIS, size) <= room:
+            low = middle
+        else:
+            high = middle
+    cut = text[:low].rstrip() + ELLIPSIS
+    return cut if fonts.text_width(cut, size) <= room else ""

@@ -102,7 +102,7 @@ class FilmRaster:
                 outline=plan.contrast_value,
                 width=line,
             )
-        for text in plan.texts:
+        for text in plan.drawn_texts:
             font = ImageFont.truetype(str(fonts.FONT_PATH), max(1, round(text.font_size * scale)))
             draw.text((text.x * scale, text.baseline * scale), text.text, fill=text.value, font=font, anchor="ls")
         return self.image

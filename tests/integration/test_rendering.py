@@ -547,3 +547,20 @@ def test_sample_films_are_pixel_identical_to_the_previous_version(running: Runni
     assert sorted(rasters) == sorted(expected)
     changed = sorted(name for name, pixels in rasters.items() if exact_pixels.digest(pixels) != expected[name])
     assert not changed, f"films whose pixels changed: {changed}"
+
+
+def test_film_stamp_names_the_patient_of_the_proposed_study(start_server: Callable[..., RunningServer]) -> None:
+    running = start_server(film_stamp="{PatientName}  {PatientID}  {date} {time}  {sheet}/{sheets}  {calling}")
+    study = Dataset()
+    study.PatientName, study.PatientID = "DOE^JANE", "P-1"
+    with PrintSCU(running.address, calling="CT_ROOM1") as scu:
+        session = scu.film_session(FilmSessionLabel="STAMP", ProposedStudySequence=[study])
+        box = print_film(scu, "STANDARD\\1,1", {1: np.full((64, 64), 2000, dtype=np.uint16)}, session)
+    job = jobs_by_film_box(running)[box]
+    text = PdfReader(job.pdfs[0]).pages[0].extract_text()
+    assert "DOE, JANE  P-1  " in text and "  1/1  CT_ROOM1" in text
+    assert job.manifest["requested_at"][:10] in text  # the print's date
+    # drawn in the PNG too: light text on the black border, in the bottom 4 mm only
+    png = raster(job)
+    band = round(4 / MM_PER_INCH * job.manifest["films"][0]["png_dpi"])
+    assert (png[-band:] > 128).sum() > 300 and not (png[-2 * band : -band] > 128).any()

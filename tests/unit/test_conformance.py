@@ -91,6 +91,7 @@ def distinctive() -> Config:
         supports_presentation_lut=False,
         personality="compatible",
         term_aliases={"SmoothingType": {"3": "MEDIUM"}},
+        film_stamp="{sheet}/{sheets} {calling}",
         defaults=dataclasses.replace(config.printer.defaults, film_size_id="8INX10IN"),
     )
     printer = PrinterConfig("DRYVIEW", profile, FaultConfig(fail_every=7))
@@ -144,6 +145,10 @@ def test_a_printer_statement_shows_exactly_its_own_values() -> None:
         "Capability (config key, docs/conformance.md §4.4.2)": "`supports_presentation_lut`",
         "This printer": "no",
     } in (capabilities[0])
+    assert {
+        "Capability (config key, docs/conformance.md §4.4.2)": "`film_stamp`",
+        "This printer": "`{sheet}/{sheets} {calling}`",
+    } in capabilities[0]
     (item,) = encode_printer_configuration(config.printers["DRYVIEW"].profile).PrinterConfigurationSequence
     reported = {
         f"{entry.PrinterResolutionID} ({config.printer.resolutions[entry.PrinterResolutionID]} dpi)": (

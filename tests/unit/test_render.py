@@ -436,3 +436,88 @@ def test_a_second_thread_draws_the_same_films() -> None:
     assert [images(film.pdf) for film in two.films] == [images(film.pdf) for film in one.films]
     assert one.print_pdf is not None and two.print_pdf is not None
     assert images(two.print_pdf) == images(one.print_pdf) and len(images(one.print_pdf)) == 6
+
+
+# --- the film stamp (model/stamp.py): a line of text on the film's bottom edge, never over an image ------------
+
+STAMP = "DOE, JANE  P-1  2026-03-04 09:05  1/2"
+
+
+def pixels(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image)
+
+
+@pytest.mark.parametrize(("border", "text_is_light"), [("BLACK", True), ("WHITE", False)])
+def test_the_film_stamp_is_text_on_the_bottom_edge_outside_the_images(border: str, text_is_light: bool) -> None:
+    films = (snapshot(boxes=(ramp_image(64), None), border_density=border), snapshot(boxes=(ramp_image(32), None)))
+    info = DocumentInfo("LABEL", "CT_AE", "printer")
+    plain = render_job(request_of(*films, copies=2), PROFILE, info)
+    stamped = render_job(request_of(*films, copies=2), PROFILE, info, stamps=[STAMP, STAMP.replace("1/2", "2/2")])
+    # real text in the PDF of each film, and on every sheet of the job's print.pdf (copies carry their film's)
+    assert STAMP in PdfReader(io.BytesIO(stamped.films[0].pdf)).pages[0].extract_text()
+    assert STAMP not in PdfReader(io.BytesIO(plain.films[0].pdf)).pages[0].extract_text()
+    assert stamped.print_pdf is not None
+    sheets = [page.extract_text() for page in PdfReader(io.BytesIO(stamped.print_pdf)).pages]
+    assert [sheet.count("1/2") + 2 * sheet.count("2/2") for sheet in sheets] == [1, 2, 1, 2]
+    # in the PNG: only the band of 4 mm along the bottom edge changed, in the contrast of the border
+    before, after = pixels(plain.films[0].png), pixels(stamped.films[0].png)
+    band = round(plan.STAMP_BAND_MM / 25.4 * 150)  # 150 dpi: [render] png_dpi
+    changed_rows = np.nonzero((before != after).any(axis=1))[0]
+    assert changed_rows.size and changed_rows.min() >= before.shape[0] - band
+    np.testing.assert_array_equal(before[:-band], after[:-band])  # every image box, untouched
+    background = before[-1, 0]
+    drawn = after[-band:][after[-band:] != background]
+    assert drawn.size > 300 and ((drawn > background) if text_is_light else (drawn < background)).all()
+    assert stamped.films[0].images == plain.films[0].images  # the images land where they did
+
+
+def test_the_film_stamp_takes_the_widest_stretch_free_of_images_and_is_cut_to_it() -> None:
+    # landscape 14x17: a square image fills the film's height, leaving 1.5 inch on either side
+    film = snapshot("STANDARD\\1,1", (ramp_image(64),), film_orientation=FilmOrientation.LANDSCAPE)
+    long = STAMP + "  " + "CT THORAX WITH CONTRAST " * 20
+    planned = plan_film(film, PROFILE, 150, long)
+    assert planned.stamp is not None
+    stamp, image_rect = planned.stamp, planned.images[0].rect
+    assert stamp.rect.x + stamp.rect.width <= image_rect.x + 1e-6  # the stretch left of the image
+    assert stamp.text.endswith("\u2026") and long.startswith(stamp.text[:-1])
+    assert stamp.x + plan.fonts.text_width(stamp.text, stamp.font_size) <= stamp.rect.x + stamp.rect.width
+    # the PNG's text stays in its stretch too: the image's pixels are those of the film without stamp
+    before, after = pixels(render_png(plan_film(film, PROFILE, 150))), pixels(render_png(planned))
+    left = round(image_rect.x * 150 / 72)
+    np.testing.assert_array_equal(before[:, left:], after[:, left:])
+    assert (before[:, :left] != after[:, :left]).sum() > 300
+
+
+def test_no_room_for_the_film_stamp_means_no_stamp_and_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    # a CT sheet of 4 x 5 square images on 14x17 portrait: its bottom row reaches the edge all across
+    film = snapshot("STANDARD\\4,5", (image(64, 64),) * 20)
+    with caplog.at_level("WARNING", logger="printscp.render.plan"):
+        planned = plan_film(film, PROFILE, 150, STAMP)
+    assert planned.stamp is None and planned.drawn_texts == planned.texts
+    assert [r.getMessage() for r in caplog.records] == [
+        "film box 1.2.3.4 film stamp: no room along the bottom edge of the film, outside its images; not drawn"
+    ]
+    assert STAMP not in PdfReader(io.BytesIO(render_pdf([planned], DocumentInfo("", "AE")))).pages[0].extract_text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CR\rFS\x1cNEL\x85 \u2029 \u2028 tab\tend",  # controls and separators that stop Pillow's text layout
+        "\u202eDOE^JANE \u05e9\u05dc\u05d5\u05dd \u0627\u0644\u0633\u0644\u0627\u0645",  # bidi override, RTL
+        "日本語 \U0001f600 \ufffd \u0301",  # no glyph, astral, replacement, lone combining mark
+        "W" * 100_000,  # far wider than any film
+        "\u0301" * 5000,  # zero-width marks, as many as you like
+    ],
+)
+def test_any_film_stamp_text_is_drawn_on_the_film(text: str) -> None:
+    planned = plan_film(snapshot("STANDARD\\1,1", (image(8, 8),), film_size_id="8INX10IN"), PROFILE, 150, text)
+    assert planned.stamp is not None
+    stamp = planned.stamp
+    assert not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in stamp.text)
+    assert len(stamp.text) <= plan.STAMP_MAX_CHARACTERS + 1
+    assert 0 < stamp.x and stamp.x + plan.fonts.text_width(stamp.text, stamp.font_size) < planned.width
+    assert len(PdfReader(io.BytesIO(render_pdf([planned], DocumentInfo("", "AE")))).pages) == 1
+    with Image.open(io.BytesIO(render_png(planned))) as png:
+        assert png.size == (8 * 150, 10 * 150)
