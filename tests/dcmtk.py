@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom import dcmread
@@ -717,43 +718,34 @@ def dimse_statuses(text: str) -> list[int]:
     return [int(value, 16) for value in re.findall(r"DIMSE Status\s*:\s*0x([0-9a-fA-F]{4})", text)]
 
 
-class StoreSCP:
-    """DCMTK's storescp on a loopback port, receiving into `folder`; a context manager that stops it."""
+class DcmtkServer:
+    """A DCMTK SCP process on a loopback port, its output in a log file; a context manager that stops it.
+    `start` returns once the port accepts TCP connections (polled), or fails with the log."""
 
-    def __init__(self, folder: Path, port: int, ae_title: str = "STORESCP", options: Sequence[str] = ()) -> None:
-        """`options`: more storescp options, e.g. +tls KEY CERT +cf CA for a TLS node."""
-        self.folder, self.port, self.ae_title, self.options = folder, port, ae_title, list(options)
-        self.log = folder.with_name(f"{folder.name}.log")
+    name = "dcmtk"
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.port, self.log = port, log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 10) -> StoreSCP:
-        """Start storescp and return once it accepts TCP connections."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 10) -> Any:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [
-                    tool("storescp"),
-                    "--verbose",
-                    "--aetitle",
-                    self.ae_title,
-                    "--output-directory",
-                    str(self.folder),
-                    *self.options,
-                    str(self.port),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dcmtk_environment(),
+                self.command(), stdout=log, stderr=subprocess.STDOUT, env=dcmtk_environment()
             )
         deadline = time.monotonic() + timeout
         while True:
-            assert self.process.poll() is None, f"storescp exited:\n{self.text()}"
+            assert self.process.poll() is None, f"{self.name} exited:\n{self.text()}"
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return self
             except OSError:
-                assert time.monotonic() < deadline, f"storescp did not listen on {self.port}:\n{self.text()}"
-                time.sleep(0.05)
+                assert time.monotonic() < deadline, f"{self.name} did not listen on {self.port}:\n{self.text()}"
+                time.sleep(0.02)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -764,7 +756,7 @@ class StoreSCP:
                 self.process.kill()
                 self.process.wait(10)
 
-    def __enter__(self) -> StoreSCP:
+    def __enter__(self) -> Any:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -772,6 +764,34 @@ class StoreSCP:
 
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class StoreSCP(DcmtkServer):
+    """DCMTK's storescp on a loopback port, receiving into `folder`; a context manager that stops it."""
+
+    name = "storescp"
+
+    def __init__(self, folder: Path, port: int, ae_title: str = "STORESCP", options: Sequence[str] = ()) -> None:
+        """`options`: more storescp options, e.g. +tls KEY CERT +cf CA for a TLS node."""
+        super().__init__(port, folder.with_name(f"{folder.name}.log"))
+        self.folder, self.ae_title, self.options = folder, ae_title, list(options)
+
+    def command(self) -> list[str]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return [
+            tool("storescp"),
+            "--verbose",
+            "--aetitle",
+            self.ae_title,
+            "--output-directory",
+            str(self.folder),
+            *self.options,
+            str(self.port),
+        ]
+
+    def start(self, timeout: float = 10) -> StoreSCP:
+        started: StoreSCP = super().start(timeout)
+        return started
 
     def received(self) -> list[Path]:
         return sorted(path for path in self.folder.iterdir() if path.is_file())

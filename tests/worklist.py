@@ -17,16 +17,13 @@ Entries may be written while it runs: wlmscpfs reads the folder at every query.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dcmtk import dcmtk_environment, tool
+from dcmtk import DcmtkServer, tool
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -96,54 +93,6 @@ def write_worklist_entry(folder: Path, ae: str, scheduled: datetime | None = Non
     path = target / f"{uuid.uuid4().hex}.wl"
     entry.save_as(path, enforce_file_format=True)
     return path
-
-
-class DcmtkServer:
-    """A DCMTK SCP process on a loopback port, its output in a log file; a context manager that stops it.
-    `start` returns once the port accepts TCP connections (polled), or fails with the log."""
-
-    name = "dcmtk"
-
-    def __init__(self, port: int, log: Path) -> None:
-        self.port, self.log = port, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def command(self) -> list[str]:
-        raise NotImplementedError
-
-    def start(self, timeout: float = 10) -> Any:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, env=dcmtk_environment()
-            )
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.process.poll() is None, f"{self.name} exited:\n{self.text()}"
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                assert time.monotonic() < deadline, f"{self.name} did not listen on {self.port}:\n{self.text()}"
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 class Wlmscpfs(DcmtkServer):

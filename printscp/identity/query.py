@@ -37,7 +37,7 @@ from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
 from printscp.config import Node
-from printscp.identity.model import Identity, Source
+from printscp.identity.model import Identity, Source, patient
 from printscp.net import association_log, compat
 from printscp.net import tls as dicom_tls
 
@@ -416,15 +416,7 @@ def _identity(answer: Dataset, source: Source) -> Identity:
     values["patient_sex"] = values["patient_sex"].upper()
     if not _UID.fullmatch(values["study_instance_uid"]):
         values["study_instance_uid"] = ""
-    return Identity(
-        patient_name=values["patient_name"],
-        patient_id=values["patient_id"],
-        patient_birth_date=values["patient_birth_date"],
-        patient_sex=values["patient_sex"],
-        accession_number=values["accession_number"],
-        study_instance_uid=values["study_instance_uid"],
-        source=source,
-    )
+    return dataclasses.replace(patient(values), source=source)
 
 
 def _distinct(identities: Iterable[Identity]) -> list[Identity]:

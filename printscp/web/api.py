@@ -10,6 +10,7 @@ are told apart; a viewer may read, an admin may also change a printer's status a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import threading
@@ -678,16 +679,7 @@ def _transcripts(app: FastAPI, context: WebContext) -> None:
         return TranscriptList(
             transcripts=[
                 TranscriptView(
-                    association_id=t.association_id,
-                    started=t.started,
-                    calling_ae_title=t.calling_ae_title,
-                    called_ae_title=t.called_ae_title,
-                    printer=t.printer,
-                    peer=t.peer,
-                    messages=t.messages,
-                    films=t.films,
-                    outcome=t.outcome,
-                    verdict=t.verdict,
+                    **{k: v for k, v in dataclasses.asdict(t).items() if k != "path"},  # the file stays private
                     report_url=f"/api/transcripts/{t.association_id}/report.html",
                     json_url=f"/api/transcripts/{t.association_id}",
                 )
