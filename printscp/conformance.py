@@ -211,7 +211,7 @@ def _default(row: Attribute, sop_class: SOPClass, profile: PrinterProfile) -> st
     value = row.default(profile)
     if value is None and sop_class is sop_classes.BASIC_FILM_BOX and row.keyword in _USED_WHEN_ABSENT:
         return _USED_WHEN_ABSENT[row.keyword](profile)
-    if value is None and sop_class is sop_classes.BASIC_GRAYSCALE_IMAGE_BOX:
+    if value is None and sop_class in (sop_classes.BASIC_GRAYSCALE_IMAGE_BOX, sop_classes.BASIC_COLOR_IMAGE_BOX):
         if any(a.keyword == row.keyword for a in sop_classes.BASIC_FILM_BOX.attributes):
             return "the Film Box's"  # an Image Box override
     if value is None or value in ("", ()):

@@ -33,7 +33,7 @@ from printscp.model.enums import ExecutionStatus, PrintPriority
 from printscp.model.images import decode_presentation_lut
 from printscp.model.printer import Printer
 from printscp.model.profile import PrinterProfile
-from printscp.model.record import FilmBoxAttributes, GrayscaleImage, PrintRequest, layout_film
+from printscp.model.record import FilmBoxAttributes, Image, PrintRequest, layout_film
 from printscp.model.session import (
     FIT_MESSAGES,
     AnnotationBox,
@@ -100,7 +100,7 @@ class PrintJobState(Protocol):
 class Printing(Protocol):
     """The print queue as one association sees it (jobs.PrintQueue behind a per-association adapter)."""
 
-    def prepare(self, image: GrayscaleImage) -> None:
+    def prepare(self, image: Image) -> None:
         """An image box holds a new image: a queue may start making it durable now."""
 
     def submit(self, request: PrintRequest) -> str:

@@ -60,7 +60,7 @@ from printscp.events import Notify, print_job_event
 from printscp.identity.sources import IdentitySettings
 from printscp.model.enums import ExecutionStatus, PrinterStatus, PrintPriority
 from printscp.model.printer import Printer, PrinterState
-from printscp.model.record import GrayscaleImage, PrintRequest
+from printscp.model.record import Image, PrintRequest
 from printscp.printing import PrintTask, print_spooled, start_worker
 from printscp.spool import Spool, SpooledJob
 from printscp.status import Status
@@ -207,7 +207,7 @@ class PrintQueue:
 
     # --- called from associations ------------------------------------------------------------------
 
-    def prepare(self, image: GrayscaleImage) -> None:
+    def prepare(self, image: Image) -> None:
         """An Image Box received an image: start writing it to the spool in the background."""
         self.spool.prepare(image)
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from printscp.model.record import GrayscaleImage, Pixels, PrintRequest
+from printscp.model.record import Image, Pixels, PrintRequest
 from printscp.model.record_json import dump_request, load_request
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class Spool:
 
     # --- images, as they arrive --------------------------------------------------------------------
 
-    def prepare(self, image: GrayscaleImage) -> None:
+    def prepare(self, image: Image) -> None:
         """Start writing an image's pixels now, so that a print of it can be made durable quickly."""
         path = self.live / f"{next(self._names)}.npy"
         future = self._writer.submit(_save, path, image.pixels)
@@ -88,7 +88,7 @@ class Spool:
             self._written.pop(key, None)
         future.add_done_callback(lambda done: _unlink(done.result()) if not done.exception() else None)
 
-    def _image_file(self, image: GrayscaleImage) -> Path:
+    def _image_file(self, image: Image) -> Path:
         with self._lock:
             entry = self._written.get(id(image))
         if entry is None or entry[0].exception() is not None:

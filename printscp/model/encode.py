@@ -15,12 +15,13 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
+from printscp import uids
 from printscp.errors import PrintWarning
 from printscp.model import sop_classes
 from printscp.model.enums import FilmOrientation
 from printscp.model.layout import MM_PER_INCH, ImageDisplayFormat, film_geometry, printable_pixels
 from printscp.model.profile import PrinterProfile
-from printscp.model.record import ProposedStudy
+from printscp.model.record import ColorImage, ProposedStudy
 from printscp.model.session import AnnotationBox, FilmBox, FilmSession, ImageBox, PresentationLUT
 from printscp.model.values import describe
 from printscp.status import Status
@@ -96,13 +97,18 @@ def encode_film_box(box: FilmBox, session: FilmSession, profile: PrinterProfile,
 
 
 def encode_image_box(box: ImageBox, profile: PrinterProfile) -> Dataset:
-    ds = encode_attributes(box, sop_classes.BASIC_GRAYSCALE_IMAGE_BOX, profile)
+    color = box.sop_class_uid == uids.BASIC_COLOR_IMAGE_BOX
+    ds = encode_attributes(
+        box, sop_classes.BASIC_COLOR_IMAGE_BOX if color else sop_classes.BASIC_GRAYSCALE_IMAGE_BOX, profile
+    )
     items = []
     if box.image is not None:
         image = box.image
         item = Dataset()
-        item.SamplesPerPixel = 1
-        item.PhotometricInterpretation = image.photometric_interpretation.value
+        item.SamplesPerPixel = 3 if isinstance(image, ColorImage) else 1
+        item.PhotometricInterpretation = str(image.photometric_interpretation)
+        if isinstance(image, ColorImage):
+            item.PlanarConfiguration = 1  # PS3.3 C.13.5: colour-by-plane
         item.Rows = image.rows
         item.Columns = image.columns
         if image.pixel_aspect_ratio != (1, 1):
@@ -111,10 +117,16 @@ def encode_image_box(box: ImageBox, profile: PrinterProfile) -> Dataset:
         item.BitsStored = image.bits_stored
         item.HighBit = image.bits_stored - 1
         item.PixelRepresentation = 0
-        data = image.pixels.astype("<u2").tobytes() if image.bits_stored == 12 else image.pixels.tobytes()
-        item.add_new(0x7FE00010, "OW", data + b"\x00" * (len(data) & 1))
+        if isinstance(image, ColorImage):
+            data = image.pixels.transpose(2, 0, 1).tobytes()
+        else:
+            data = image.pixels.astype("<u2").tobytes() if image.bits_stored == 12 else image.pixels.tobytes()
+        item.add_new(0x7FE00010, "OB" if color else "OW", data + b"\x00" * (len(data) & 1))
         items.append(item)
-    ds.BasicGrayscaleImageSequence = items
+    if color:
+        ds.BasicColorImageSequence = items
+    else:
+        ds.BasicGrayscaleImageSequence = items
     return ds
 
 

@@ -1,5 +1,5 @@
-"""Pixels and tables of print requests: the Basic Grayscale Image Sequence item of an Image Box
-(PS3.4 Table H.4-10, PS3.3 C.13.5) and the Presentation LUT (PS3.4 Table H.4-23, PS3.3 C.11.4)."""
+"""Pixels and tables of print requests: the Basic Grayscale and Basic Color Image Sequence items of an
+Image Box (PS3.4 Tables H.4-10 and H.4-11, PS3.3 C.13.5) and the Presentation LUT (PS3.4 Table H.4-23, PS3.3 C.11.4)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydicom.tag import Tag
 from printscp.errors import InvalidAttributeValue, MissingAttribute, MissingAttributeValue, NoSuchAttribute
 from printscp.model.enums import PhotometricInterpretation, PresentationLUTShape
 from printscp.model.reading import read_element
-from printscp.model.record import GrayscaleImage
+from printscp.model.record import ColorImage, GrayscaleImage
 from printscp.model.session import PresentationLUT
 from printscp.model.values import (
     Context,
@@ -38,33 +38,98 @@ _IMAGE_ITEM_KEYWORDS = (
     "PixelRepresentation",
     "PixelData",
 )
-_REQUIRED_IMAGE_ITEM_KEYWORDS = tuple(k for k in _IMAGE_ITEM_KEYWORDS if k != "PixelAspectRatio")
-_IMAGE_ITEM_TAGS = frozenset(tag_of(keyword) for keyword in _IMAGE_ITEM_KEYWORDS)
+# The Basic Color Image Sequence item adds Planar Configuration (PS3.3 C.13.5).
+_COLOR_ITEM_KEYWORDS = (*_IMAGE_ITEM_KEYWORDS[:2], "PlanarConfiguration", *_IMAGE_ITEM_KEYWORDS[2:])
 
 
-def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
-    """The image of a Basic Grayscale Image Box; an empty sequence erases it (PS3.4 H.4.3.1.2.1.1)."""
+def _image_item(elem: DataElement, keywords: tuple[str, ...]) -> Dataset | None:
+    """The one item of an image sequence with every required element present and not empty (Planar
+    Configuration is checked by `color_image`, after what says a grayscale item was sent); None: erase."""
     items = read_items(elem, maximum=1)
     if not items:
         return None
     item = items[0]
-    unknown = [Tag(t) for t in item.keys() if Tag(t).element != 0 and t not in _IMAGE_ITEM_TAGS]
+    allowed = frozenset(tag_of(keyword) for keyword in keywords)
+    unknown = [Tag(t) for t in item.keys() if Tag(t).element != 0 and t not in allowed]
     if unknown:
         raise NoSuchAttribute(
             f"{describe(elem.tag)} item holds {', '.join(describe(t) for t in unknown)}, not defined for it",
             unknown,
         )
-    for keyword in _REQUIRED_IMAGE_ITEM_KEYWORDS:
+    for keyword in keywords:
+        if keyword in ("PixelAspectRatio", "PlanarConfiguration"):
+            continue
         if keyword not in item:
             raise MissingAttribute(f"{describe(elem.tag)} item has no {describe(tag_of(keyword))}", [tag_of(keyword)])
         check_vr(item[keyword])
         if is_empty(item[keyword]):
             raise MissingAttributeValue(f"{describe(tag_of(keyword))} is empty", [tag_of(keyword)])
+    return item
 
-    def integer(keyword: str) -> tuple[int, int]:
-        return read_integer(item[keyword]), tag_of(keyword)
 
-    samples, tag = integer("SamplesPerPixel")
+def _integer(item: Dataset, keyword: str) -> tuple[int, int]:
+    return read_integer(item[keyword]), tag_of(keyword)
+
+
+def _size(item: Dataset) -> tuple[int, int]:
+    rows, rows_tag = _integer(item, "Rows")
+    columns, columns_tag = _integer(item, "Columns")
+    if rows < 1 or columns < 1:
+        raise InvalidAttributeValue(
+            f"Rows x Columns is {rows} x {columns}; both must be at least 1", [rows_tag, columns_tag]
+        )
+    return rows, columns
+
+
+def _bits(item: Dataset, allowed_bits: list[tuple[int, int, int]], box: str) -> tuple[int, int, int]:
+    bits = (_integer(item, "BitsAllocated")[0], _integer(item, "BitsStored")[0], _integer(item, "HighBit")[0])
+    if bits not in allowed_bits:
+        raise InvalidAttributeValue(
+            "Bits Allocated/Stored/High Bit {}/{}/{} not supported; {} takes {}".format(
+                *bits, box, " or ".join("{}/{}/{}".format(*b) for b in allowed_bits)
+            ),
+            [tag_of("BitsStored")],
+        )
+    representation, tag = _integer(item, "PixelRepresentation")
+    if representation != 0:
+        raise InvalidAttributeValue(f"Pixel Representation {representation}: print pixels are unsigned (0)", [tag])
+    return bits
+
+
+def _aspect(item: Dataset) -> tuple[int, int]:
+    if "PixelAspectRatio" not in item or is_empty(item["PixelAspectRatio"]):
+        return (1, 1)
+    ratio = item["PixelAspectRatio"]
+    values = list(ratio.value) if ratio.VM == 2 else []
+    if len(values) != 2 or not all(isinstance(v, int) and v > 0 for v in values):
+        raise InvalidAttributeValue(f"Pixel Aspect Ratio {ratio.value!r} must be two positive integers", [ratio.tag])
+    return (int(values[0]), int(values[1]))
+
+
+def _pixel_data(item: Dataset, rows: int, columns: int, samples: int, bytes_per_sample: int) -> bytes:
+    pixel_data = item["PixelData"].value
+    expected = rows * columns * samples * bytes_per_sample
+    if not isinstance(pixel_data, bytes) or len(pixel_data) not in (expected, expected + (expected & 1)):
+        size = len(pixel_data) if isinstance(pixel_data, bytes) else "?"
+        factors = (
+            f"{rows} x {columns} x {samples} x {bytes_per_sample}"
+            if samples > 1
+            else (f"{rows} x {columns} x {bytes_per_sample}")
+        )
+        raise InvalidAttributeValue(
+            f"Pixel Data holds {size} bytes; Rows x Columns x "
+            f"{'Samples per Pixel x ' if samples > 1 else ''}Bits Allocated/8 = {factors} = {expected}",
+            [tag_of("PixelData")],
+        )
+    return pixel_data
+
+
+def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
+    """The image of a Basic Grayscale Image Box; an empty sequence erases it (PS3.4 H.4.3.1.2.1.1)."""
+    item = _image_item(elem, _IMAGE_ITEM_KEYWORDS)
+    if item is None:
+        return None
+    samples, tag = _integer(item, "SamplesPerPixel")
     if samples != 1:
         raise InvalidAttributeValue(f"Samples per Pixel is {samples}; a grayscale image box takes 1", [tag])
     photometric = read_string(item["PhotometricInterpretation"])
@@ -75,44 +140,12 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
             f"Photometric Interpretation '{photometric}' must be MONOCHROME1 or MONOCHROME2",
             [tag_of("PhotometricInterpretation")],
         ) from None
-    rows, rows_tag = integer("Rows")
-    columns, columns_tag = integer("Columns")
-    if rows < 1 or columns < 1:
-        raise InvalidAttributeValue(
-            f"Rows x Columns is {rows} x {columns}; both must be at least 1", [rows_tag, columns_tag]
-        )
-    bits = (integer("BitsAllocated")[0], integer("BitsStored")[0], integer("HighBit")[0])
+    rows, columns = _size(item)
     allowed_bits = [(8, 8, 7)] + ([(16, 12, 11)] if ctx.profile.supports_12_bit else [])
-    if bits not in allowed_bits:
-        raise InvalidAttributeValue(
-            "Bits Allocated/Stored/High Bit {}/{}/{} not supported; this printer takes {}".format(
-                *bits, " or ".join("{}/{}/{}".format(*b) for b in allowed_bits)
-            ),
-            [tag_of("BitsStored")],
-        )
-    representation, tag = integer("PixelRepresentation")
-    if representation != 0:
-        raise InvalidAttributeValue(f"Pixel Representation {representation}: print pixels are unsigned (0)", [tag])
-    aspect = (1, 1)
-    if "PixelAspectRatio" in item and not is_empty(item["PixelAspectRatio"]):
-        ratio = item["PixelAspectRatio"]
-        values = list(ratio.value) if ratio.VM == 2 else []
-        if len(values) != 2 or not all(isinstance(v, int) and v > 0 for v in values):
-            raise InvalidAttributeValue(
-                f"Pixel Aspect Ratio {ratio.value!r} must be two positive integers", [ratio.tag]
-            )
-        aspect = (int(values[0]), int(values[1]))
-
-    pixel_data = item["PixelData"].value
+    bits = _bits(item, allowed_bits, "this printer")
+    aspect = _aspect(item)
     bytes_per_pixel = bits[0] // 8
-    expected = rows * columns * bytes_per_pixel
-    if not isinstance(pixel_data, bytes) or len(pixel_data) not in (expected, expected + (expected & 1)):
-        size = len(pixel_data) if isinstance(pixel_data, bytes) else "?"
-        raise InvalidAttributeValue(
-            f"Pixel Data holds {size} bytes; Rows x Columns x Bits Allocated/8 = {rows} x {columns} x "
-            f"{bytes_per_pixel} = {expected}",
-            [tag_of("PixelData")],
-        )
+    pixel_data = _pixel_data(item, rows, columns, 1, bytes_per_pixel)
     if bytes_per_pixel == 1:
         pixels = np.frombuffer(pixel_data, dtype=np.uint8, count=rows * columns).reshape(rows, columns)
     else:
@@ -122,6 +155,44 @@ def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:
         # page-faulted ~2,800 times per 20 x 512x512 film against ~100, for no less CPU (measured).
         pixels = np.bitwise_and(words, 0x0FFF, dtype=np.uint16)
     return GrayscaleImage(rows, columns, bits[1], photometric_interpretation, aspect, pixels)
+
+
+def color_image(elem: DataElement, ctx: Context) -> ColorImage | None:
+    """The image of a Basic Color Image Box (PS3.4 H.4.3.2.2.1, PS3.3 C.13.5): 8-bit RGB; an empty
+    sequence erases it.
+
+    PS3.3 C.13.5 enumerates Planar Configuration 1 (colour-by-plane) only; 0 (colour-by-pixel), which
+    modalities also send, is taken as well, since it cannot be misread once the value is given."""
+    item = _image_item(elem, _COLOR_ITEM_KEYWORDS)
+    if item is None:
+        return None
+    samples, tag = _integer(item, "SamplesPerPixel")
+    if samples != 3:
+        raise InvalidAttributeValue(f"Samples per Pixel is {samples}; a color image box takes 3", [tag])
+    photometric = read_string(item["PhotometricInterpretation"])
+    if photometric != "RGB":
+        raise InvalidAttributeValue(
+            f"Photometric Interpretation '{photometric}' must be RGB in a color image box",
+            [tag_of("PhotometricInterpretation")],
+        )
+    planar_tag = tag_of("PlanarConfiguration")
+    if "PlanarConfiguration" not in item:
+        raise MissingAttribute(f"{describe(elem.tag)} item has no {describe(planar_tag)}", [planar_tag])
+    check_vr(item["PlanarConfiguration"])
+    if is_empty(item["PlanarConfiguration"]):
+        raise MissingAttributeValue(f"{describe(planar_tag)} is empty", [planar_tag])
+    planar = read_integer(item["PlanarConfiguration"])
+    if planar not in (0, 1):
+        raise InvalidAttributeValue(f"Planar Configuration {planar} must be 0 or 1", [planar_tag])
+    rows, columns = _size(item)
+    _bits(item, [(8, 8, 7)], "a color image box")
+    aspect = _aspect(item)
+    data = np.frombuffer(_pixel_data(item, rows, columns, 3, 1), dtype=np.uint8, count=rows * columns * 3)
+    if planar == 1:  # all R, then all G, then all B
+        pixels = np.ascontiguousarray(data.reshape(3, rows, columns).transpose(1, 2, 0))
+    else:
+        pixels = data.reshape(rows, columns, 3).copy()
+    return ColorImage(rows, columns, aspect, pixels)
 
 
 def decode_presentation_lut(dataset: Dataset | None, sop_instance_uid: str) -> PresentationLUT:

@@ -92,6 +92,7 @@ class PrinterProfile:
     supports_requested_image_size: bool = True
     supports_decimate_crop: bool = True
     supports_presentation_lut: bool = True
+    supports_color: bool = False  # Basic Color Print Management (PS3.4 H.3.2.2); False: its context is rejected
     supports_film_session_print: bool = True  # Film Session N-ACTION (PS3.4 H.4.1.2.4); False -> C616 rule
     annotation_display_formats: Mapping[str, AnnotationDisplayFormat] = field(default_factory=dict)
     # Attribute keyword -> vendor Defined Term -> the supported term it means (Leniency.VENDOR_TERMS)

@@ -34,7 +34,7 @@ from printscp.model.layout import FilmGeometry, ImageDisplayFormat, Placement, R
 from printscp.model.profile import PrinterProfile
 from printscp.status import Status
 
-Pixels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
+Pixels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]  # grayscale rows x columns, colour rows x columns x 3
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,27 @@ class GrayscaleImage:
 
     def __post_init__(self) -> None:
         self.pixels.flags.writeable = False
+
+
+@dataclass(frozen=True)
+class ColorImage:
+    """The Basic Color Image Sequence item of a Basic Color Image Box (PS3.4 H.4.3.2.2.1, PS3.3 C.13.5):
+    8-bit RGB, its pixels rows x columns x 3 (R, G, B of each pixel together, whichever Planar
+    Configuration they arrived in)."""
+
+    rows: int
+    columns: int
+    pixel_aspect_ratio: tuple[int, int]  # row spacing \ column spacing; 1\1 when absent
+    pixels: npt.NDArray[np.uint8]  # rows x columns x 3, read-only
+
+    bits_stored = 8  # PS3.3 C.13.5: colour print pixels are 8 bits per sample
+    photometric_interpretation = "RGB"
+
+    def __post_init__(self) -> None:
+        self.pixels.flags.writeable = False
+
+
+Image = GrayscaleImage | ColorImage  # the image of an image box, of the class its Meta SOP Class gives
 
 
 @dataclass(frozen=True)
@@ -74,7 +95,7 @@ class ImageBoxSnapshot:
     """One Image Box of a printed film, with the film box's values filled in where it had none."""
 
     image_box_position: int
-    image: GrayscaleImage | None
+    image: Image | None
     polarity: Polarity
     magnification_type: MagnificationType
     smoothing_type: str
@@ -145,6 +166,11 @@ class FilmSnapshot(FilmBoxAttributes):
     @property
     def image_count(self) -> int:
         return sum(box.image is not None for box in self.image_boxes)
+
+    @property
+    def color(self) -> bool:
+        """Whether the film holds a colour image (its Film Box was created under the colour Meta SOP Class)."""
+        return any(isinstance(box.image, ColorImage) for box in self.image_boxes)
 
 
 @dataclass(frozen=True)

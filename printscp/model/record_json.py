@@ -28,9 +28,11 @@ from printscp.model.layout import ImageDisplayFormat
 from printscp.model.mapped_pixels import release_pages
 from printscp.model.record import (
     AnnotationSnapshot,
+    ColorImage,
     FilmBoxAttributes,
     FilmSnapshot,
     GrayscaleImage,
+    Image,
     ImageBoxSnapshot,
     Pixels,
     PresentationLUTSnapshot,
@@ -55,6 +57,7 @@ from printscp.model.record import (
 #                                that differ from the film box's or the defaults) or the image:
 #                                "rows", "columns", "bits_stored", "photometric_interpretation",
 #                                "pixel_aspect_ratio", and "pixels": file name or "pixels_sha256"}]}]}
+#   (version 2: "photometric_interpretation" may be "RGB", a colour image)
 #
 # "printer" (the AE title of the printer that printed it) came with several printers; a record without it was
 # printed by the printer its Called AE Title names.
@@ -62,12 +65,15 @@ from printscp.model.record import (
 # Version 0 is what printscp wrote before: the spool's job.json ("request", the dataclasses field by field)
 # and the archive's manifest.json (no image box attributes beyond the image's); both still load.
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+# Version 2 adds colour images: "photometric_interpretation": "RGB" (8 bits stored, pixels rows x columns x 3).
+# A record without one is written as version 1, which printscp before colour reads.
+_GRAYSCALE_VERSION = 1
 
 _SESSION_FIELDS = ("film_session_uid", "medium_type", "film_destination", "owner_id", "specific_character_set")
 
 
-def dump_request(request: PrintRequest, image_name: Callable[[GrayscaleImage], str | None]) -> bytes:
+def dump_request(request: PrintRequest, image_name: Callable[[Image], str | None]) -> bytes:
     """The record as UTF-8 JSON; `image_name` gives the file holding an image's pixels, or None to
     describe the image by a SHA-256 of its pixels instead (the archive keeps no pixels)."""
     if not request.films:
@@ -77,7 +83,7 @@ def dump_request(request: PrintRequest, image_name: Callable[[GrayscaleImage], s
         if any(getattr(film, name) != getattr(first, name) for name in _SESSION_FIELDS):
             raise ValueError(f"film box {film.film_box_uid} is of another Film Session than the first film")
     document = {
-        "version": RECORD_VERSION,
+        "version": RECORD_VERSION if any(film.color for film in request.films) else _GRAYSCALE_VERSION,
         "calling_ae_title": request.calling_ae_title,
         "called_ae_title": request.called_ae_title,
         "printer": request.printer,
@@ -107,7 +113,9 @@ def load_request(data: bytes, load_image: Callable[[str], Pixels] | None) -> Pri
     """
     document = json.loads(data)
     version = document.get("version", 0)
-    if version == RECORD_VERSION or (version == 0 and "film_session" in document):  # v0 manifest: same shape
+    if version in (_GRAYSCALE_VERSION, RECORD_VERSION) or (
+        version == 0 and "film_session" in document
+    ):  # v0 manifest: same shape
         return _load_v1(document, load_image)
     if version == 0:
         return _load_v0_spool(document, load_image)
@@ -125,7 +133,7 @@ def pixels_sha256(pixels: Pixels) -> str:
     return digest
 
 
-def _dump_film(film: FilmSnapshot, image_name: Callable[[GrayscaleImage], str | None]) -> dict[str, Any]:
+def _dump_film(film: FilmSnapshot, image_name: Callable[[Image], str | None]) -> dict[str, Any]:
     return {
         "film_box_uid": film.film_box_uid,
         "film_box_number": film.film_box_number,
@@ -138,9 +146,7 @@ def _dump_film(film: FilmSnapshot, image_name: Callable[[GrayscaleImage], str | 
     }
 
 
-def _dump_box(
-    box: ImageBoxSnapshot, film: FilmSnapshot, image_name: Callable[[GrayscaleImage], str | None]
-) -> dict[str, Any]:
+def _dump_box(box: ImageBoxSnapshot, film: FilmSnapshot, image_name: Callable[[Image], str | None]) -> dict[str, Any]:
     plut = box.presentation_lut
     entry: dict[str, Any] = {
         "image_box_position": box.image_box_position,
@@ -173,7 +179,7 @@ def _dump_box(
         rows=image.rows,
         columns=image.columns,
         bits_stored=image.bits_stored,
-        photometric_interpretation=image.photometric_interpretation.value,
+        photometric_interpretation=str(image.photometric_interpretation),
         pixel_aspect_ratio=list(image.pixel_aspect_ratio),
     )
     name = image_name(image)
@@ -282,17 +288,22 @@ def _inherited(film: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load_box(box: dict[str, Any], load_image: Callable[[str], Pixels] | None) -> ImageBoxSnapshot:
-    image = None
+    image: Image | None = None
     if not box.get("empty"):
         rows, columns, bits = box["rows"], box["columns"], box["bits_stored"]
-        image = GrayscaleImage(
-            rows,
-            columns,
-            bits,
-            PhotometricInterpretation(box["photometric_interpretation"]),
-            _pair(box.get("pixel_aspect_ratio", (1, 1))),
-            _pixels(box.get("pixels"), rows, columns, bits, load_image),
-        )
+        aspect = _pair(box.get("pixel_aspect_ratio", (1, 1)))
+        if box["photometric_interpretation"] == ColorImage.photometric_interpretation:
+            pixels = _pixels(box.get("pixels"), rows, columns, bits, load_image, 3)
+            image = ColorImage(rows, columns, aspect, pixels.astype(np.uint8, copy=False))
+        else:
+            image = GrayscaleImage(
+                rows,
+                columns,
+                bits,
+                PhotometricInterpretation(box["photometric_interpretation"]),
+                aspect,
+                _pixels(box.get("pixels"), rows, columns, bits, load_image),
+            )
     plut, crop = box["presentation_lut"], box["requested_decimate_crop_behavior"]
     return ImageBoxSnapshot(
         image_box_position=box["image_box_position"],
@@ -324,10 +335,18 @@ def _load_plut(plut: dict[str, Any]) -> PresentationLUTSnapshot:
     )
 
 
-def _pixels(name: str | None, rows: int, columns: int, bits: int, load_image: Callable[[str], Pixels] | None) -> Pixels:
+def _pixels(
+    name: str | None,
+    rows: int,
+    columns: int,
+    bits: int,
+    load_image: Callable[[str], Pixels] | None,
+    samples: int = 1,
+) -> Pixels:
     if name is not None and load_image is not None:
         return load_image(name)
-    stand_in: Pixels = np.broadcast_to(np.zeros(1, dtype=np.uint8 if bits <= 8 else np.uint16), (rows, columns))
+    shape = (rows, columns) if samples == 1 else (rows, columns, samples)
+    stand_in: Pixels = np.broadcast_to(np.zeros(1, dtype=np.uint8 if bits <= 8 else np.uint16), shape)
     return stand_in
 
 

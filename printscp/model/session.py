@@ -50,7 +50,7 @@ from printscp.model.record import (
     AnnotationSnapshot,
     FilmBoxAttributes,
     FilmSnapshot,
-    GrayscaleImage,
+    Image,
     ImageBoxSnapshot,
     PresentationLUTSnapshot,
     ProposedStudy,
@@ -262,13 +262,14 @@ class _Child:
 
 @dataclass
 class ImageBox(_Child):
-    """Basic Grayscale Image Box (PS3.3 C.13.5); bound to its position at creation (digest 4.3)."""
+    """Basic Grayscale or Basic Color Image Box (PS3.3 C.13.5), as `sop_class_uid` says; bound to its position
+    at creation (digest 4.3). A colour box has no densities, Configuration Information or P-LUT of its own."""
 
     sop_instance_uid: str
     sop_class_uid: str
     image_box_position: int
     _parent: weakref.ref[FilmBox] = field(repr=False)
-    image: GrayscaleImage | None = None
+    image: Image | None = None
     polarity: Polarity = Polarity.NORMAL
     magnification_type: MagnificationType | None = None  # None: the film box's
     smoothing_type: str | None = None
@@ -363,7 +364,7 @@ def check_density_range(min_density: int, max_density: int) -> None:
         )
 
 
-def check_lut_matches(plut: PresentationLUT | None, image: GrayscaleImage | None) -> None:
+def check_lut_matches(plut: PresentationLUT | None, image: Image | None) -> None:
     """PS3.3 C.11.4.1: a LUT table has 256 entries for 8-bit images and 4096 for 12-bit ones."""
     if plut is None or plut.lut_descriptor is None or image is None:
         return

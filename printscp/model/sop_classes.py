@@ -32,7 +32,7 @@ from printscp.model.enums import (
     RequestedResolutionID,
     Trim,
 )
-from printscp.model.images import grayscale_image
+from printscp.model.images import color_image, grayscale_image
 from printscp.model.personality import Leniency
 from printscp.model.profile import PrinterProfile
 from printscp.model.values import (
@@ -159,6 +159,8 @@ class SOPClass:
 M, U, UU, UMC = Usage.MM, Usage.UM, Usage.UU, Usage.UMC
 _CREATE = frozenset({Service.N_CREATE, Service.N_SET, Service.N_GET, Service.N_ACTION, Service.N_DELETE})
 _GRAYSCALE = frozenset({uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META})
+_COLOR = frozenset({uids.BASIC_COLOR_PRINT_MANAGEMENT_META})
+_META = _GRAYSCALE | _COLOR  # the classes both Meta SOP Classes have (PS3.4 H.3.2.2)
 
 
 def _plut(p: PrinterProfile) -> bool:
@@ -171,6 +173,10 @@ def _smoothing(p: PrinterProfile) -> bool:
 
 def _annotation(p: PrinterProfile) -> bool:
     return p.supports_annotation
+
+
+def _color(p: PrinterProfile) -> bool:
+    return p.supports_color
 
 
 # Basic Film Box rows (PS3.4 Table H.4-5) that were Film Session attributes before CP 173.
@@ -194,7 +200,7 @@ _REFERENCED_PRESENTATION_LUT = Attribute(
 BASIC_FILM_SESSION = SOPClass(
     uids.BASIC_FILM_SESSION,
     "PS3.4 Table H.4-1, H.4-2",
-    _GRAYSCALE,
+    _META,
     _CREATE,
     (
         Attribute(
@@ -243,7 +249,7 @@ BASIC_FILM_SESSION = SOPClass(
 BASIC_FILM_BOX = SOPClass(
     uids.BASIC_FILM_BOX,
     "PS3.4 Table H.4-5, H.4-6, H.4-7",
-    _GRAYSCALE,
+    _META,
     _CREATE,
     (
         Attribute("ImageDisplayFormat", "image_display_format", image_display_format, M),
@@ -389,6 +395,22 @@ BASIC_GRAYSCALE_IMAGE_BOX = SOPClass(
     ),
 )
 
+# PS3.4 Table H.4-11: the grayscale box's rows but the densities, Configuration Information and the P-LUT
+BASIC_COLOR_IMAGE_BOX = SOPClass(
+    uids.BASIC_COLOR_IMAGE_BOX,
+    "PS3.4 Table H.4-11",
+    _COLOR,
+    frozenset({Service.N_SET, Service.N_GET}),
+    tuple(
+        Attribute("BasicColorImageSequence", "image", color_image, None, M, constant(None), get=False)
+        if row.field == "image"
+        else row
+        for row in BASIC_GRAYSCALE_IMAGE_BOX.attributes
+        if row.field not in ("min_density", "max_density", "configuration_information", "referenced_presentation_lut")
+    ),
+    offered=_color,
+)
+
 BASIC_ANNOTATION_BOX = SOPClass(
     uids.BASIC_ANNOTATION_BOX,
     "PS3.4 Table H.4-12, H.4-13",
@@ -419,7 +441,7 @@ PRESENTATION_LUT = SOPClass(
 )
 
 PRINTER = SOPClass(
-    uids.PRINTER, "PS3.4 Table H.4-16, H.4-17", frozenset({uids.PRINTER, *_GRAYSCALE}), frozenset({Service.N_GET})
+    uids.PRINTER, "PS3.4 Table H.4-16, H.4-17", frozenset({uids.PRINTER, *_META}), frozenset({Service.N_GET})
 )
 PRINT_JOB = SOPClass(
     uids.PRINT_JOB, "PS3.4 Table H.4-14, H.4-15", frozenset({uids.PRINT_JOB}), frozenset({Service.N_GET})
@@ -437,6 +459,7 @@ SOP_CLASSES: Mapping[str, SOPClass] = {
         BASIC_FILM_SESSION,
         BASIC_FILM_BOX,
         BASIC_GRAYSCALE_IMAGE_BOX,
+        BASIC_COLOR_IMAGE_BOX,
         BASIC_ANNOTATION_BOX,
         PRESENTATION_LUT,
         PRINTER,
@@ -448,6 +471,7 @@ SOP_CLASSES: Mapping[str, SOPClass] = {
 # The abstract syntaxes an SCU negotiates, in the order Printer Configuration Retrieval lists them.
 NEGOTIATED: tuple[str, ...] = (
     uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META,
+    uids.BASIC_COLOR_PRINT_MANAGEMENT_META,
     uids.PRINT_JOB,
     uids.PRINTER_CONFIGURATION_RETRIEVAL,
     uids.PRESENTATION_LUT,
@@ -455,12 +479,15 @@ NEGOTIATED: tuple[str, ...] = (
 )
 
 # Every print presentation context the server accepts: those above, and the Printer SOP Class negotiated alone.
-PRINT_CONTEXTS: tuple[str, ...] = (NEGOTIATED[0], uids.PRINTER, *NEGOTIATED[1:])
+PRINT_CONTEXTS: tuple[str, ...] = (*NEGOTIATED[:2], uids.PRINTER, *NEGOTIATED[2:])
 # Print contexts take Little Endian only: pixel data arrives as OW, and DCMTK also offers Big Endian.
 PRINT_TRANSFER_SYNTAXES: tuple[UID, ...] = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
 # PS3.4 H.4.2.2.1.3: the Meta SOP Class a Film Box is created under decides its Image Boxes' class.
-IMAGE_BOX_CLASS: Mapping[str, str] = {uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META: uids.BASIC_GRAYSCALE_IMAGE_BOX}
+IMAGE_BOX_CLASS: Mapping[str, str] = {
+    uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META: uids.BASIC_GRAYSCALE_IMAGE_BOX,
+    uids.BASIC_COLOR_PRINT_MANAGEMENT_META: uids.BASIC_COLOR_IMAGE_BOX,
+}
 
 
 def offered(abstract_syntax: str, profile: PrinterProfile) -> bool:

@@ -42,7 +42,7 @@ from printscp.metrics import Metrics
 from printscp.model import sop_classes
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer, PrinterState
-from printscp.model.record import GrayscaleImage, PrintRequest
+from printscp.model.record import Image, PrintRequest
 from printscp.net import association_log, compat, handlers, qr, tls
 from printscp.net.forward import Forwarder
 from printscp.net.notify import PrintAssociation
@@ -66,7 +66,7 @@ class _AssociationPrinting:
     def __init__(self, queue: PrintQueue, notify: Notify | None) -> None:
         self._queue, self._notify = queue, notify
 
-    def prepare(self, image: GrayscaleImage) -> None:
+    def prepare(self, image: Image) -> None:
         self._queue.prepare(image)
 
     def submit(self, request: PrintRequest) -> str:

@@ -1,9 +1,9 @@
 """FilmPlan -> PDF: one page per film at the film's exact size, images embedded losslessly.
 
 Geometry (background, empty boxes, trim lines) is drawn as vectors; annotations and the film stamp as real,
-selectable text in the bundled font. Each image is one DeviceGray image XObject holding the display
-values of its printed part at the image's own resolution; the viewer scales it into its rectangle,
-smoothly (/Interpolate true) for BILINEAR and CUBIC, without interpolation for REPLICATE and NONE.
+selectable text in the bundled font. Each image is one DeviceGray (of a colour image, DeviceRGB) image XObject
+holding the display values of its printed part at the image's own resolution; the viewer scales it into its
+rectangle, smoothly (/Interpolate true) for BILINEAR and CUBIC, without interpolation for REPLICATE and NONE.
 
 reportlab would compress every image at zlib level 6 and wrap it in ASCII85 (measured about 3x
 slower); we build the XObject ourselves, Flate (png.deflater) with no ASCII85, the rows PNG-Up predicted
@@ -62,7 +62,8 @@ class ImageStreams:
         identical image's is kept already."""
         # PNG Up prediction before Flate (/Predictor 12): noisy images compress a third smaller and 30% faster
         compressor = deflater()
-        stream = compressor.compress(up_filtered(pixels).data) + compressor.flush()
+        rows = pixels.reshape(pixels.shape[0], -1)  # an RGB row is its bytes R, G, B, R, ...
+        stream = compressor.compress(up_filtered(rows).data) + compressor.flush()
         name = _name(placed, pixels.shape, stream)
         self.streams.setdefault(name, stream)
         self.names[placed] = name
@@ -132,9 +133,9 @@ def _draw_film(canvas: Canvas, plan: FilmPlan, streams: ImageStreams) -> None:
 class _GrayImage(PDFImageXObject):  # type: ignore[misc]
     """An image XObject with a precompressed Flate stream and an /Interpolate flag."""
 
-    def __init__(self, name: str, width: int, height: int, stream: bytes, interpolate: bool) -> None:
+    def __init__(self, name: str, width: int, height: int, stream: bytes, interpolate: bool, color: bool) -> None:
         super().__init__(name)
-        self.width, self.height = width, height
+        self.width, self.height, self.color = width, height, color
         self.streamContent = stream
         self.interpolate = interpolate
         self.mask = None
@@ -147,11 +148,16 @@ class _GrayImage(PDFImageXObject):  # type: ignore[misc]
         entries["Width"] = self.width
         entries["Height"] = self.height
         entries["BitsPerComponent"] = 8
-        entries["ColorSpace"] = PDFName("DeviceGray")
+        # colour images: DeviceRGB holding the sRGB values as sent (no ICCBased space or OutputIntent)
+        entries["ColorSpace"] = PDFName("DeviceRGB" if self.color else "DeviceGray")
         entries["Filter"] = PDFArray([PDFName("FlateDecode")])
         # ISO 32000-1 7.4.4.4 Table 9: each row carries its PNG filter type byte (always 2, Up)
         entries["DecodeParms"] = PDFArray(
-            [PDFDictionary({"Predictor": 12, "Colors": 1, "BitsPerComponent": 8, "Columns": self.width})]
+            [
+                PDFDictionary(
+                    {"Predictor": 12, "Colors": 3 if self.color else 1, "BitsPerComponent": 8, "Columns": self.width}
+                )
+            ]
         )
         entries["Interpolate"] = "true" if self.interpolate else "false"
         entries["Length"] = len(self.streamContent)
@@ -166,7 +172,9 @@ def _draw_image(
     doc = canvas._doc
     registered = doc.getXObjectName(name)
     if registered not in doc.idToObject:
-        xobject = _GrayImage(name, placed.columns, placed.rows, stream, placed.magnification_type in _SMOOTH)
+        xobject = _GrayImage(
+            name, placed.columns, placed.rows, stream, placed.magnification_type in _SMOOTH, placed.color
+        )
         canvas._setXObjects(xobject)
         doc.Reference(xobject, registered)
         doc.addForm(name, xobject)

@@ -17,12 +17,14 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
+
 from printscp.config import DEFAULT_PNG_DPI
-from printscp.model.enums import REFLECTIVE_MEDIUM_TYPES, MagnificationType
+from printscp.model.enums import REFLECTIVE_MEDIUM_TYPES, MagnificationType, Polarity
 from printscp.model.layout import MM_PER_POINT, Rect
 from printscp.model.mapped_pixels import release_pages
 from printscp.model.profile import PrinterProfile
-from printscp.model.record import FilmSnapshot, Pixels, layout_film
+from printscp.model.record import ColorImage, FilmSnapshot, Pixels, layout_film
 from printscp.render import fonts
 from printscp.render.pixels import Uint8Array, Viewing, density_of_term, display_values, image_lut, render_image
 
@@ -35,6 +37,8 @@ STAMP_FONT_PT = 7.0
 STAMP_MIN_WIDTH_MM = 20.0  # a free stretch of the band narrower than this takes no stamp
 STAMP_MAX_CHARACTERS = 1000  # more never fits a film's width at that size; not measured
 ELLIPSIS = "\u2026"  # ends a stamp cut short
+_IDENTITY: Uint8Array = np.arange(256, dtype=np.uint8)  # the lookup table of a colour image's samples
+_REVERSED: Uint8Array = np.arange(255, -1, -1, dtype=np.uint8)
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: compared and hashed as the one image box it places
@@ -43,9 +47,14 @@ class PlacedImage:
     rect: Rect  # where the printed part of the image lands
     source: Pixels  # the image box's stored pixels, as the film record holds them
     crop: tuple[int, int, int, int]  # the printed part of `source`: top, left, rows, columns
-    lut: Uint8Array  # stored pixel value -> display value
+    lut: Uint8Array  # stored pixel value -> display value (of each sample of a colour image)
     magnification_type: MagnificationType
     smoothing_type: str
+
+    @property
+    def color(self) -> bool:
+        """Whether its display values are RGB, rows x columns x 3 (a Basic Color Image Box)."""
+        return self.source.ndim == 3
 
     @property
     def rows(self) -> int:
@@ -56,7 +65,8 @@ class PlacedImage:
         return self.crop[3]
 
     def printed_pixels(self) -> Uint8Array:
-        """The display values of the printed part, rows x columns, computed on each call (not kept).
+        """The display values of the printed part, rows x columns (x 3, RGB, for a colour image), computed on
+        each call (not kept).
 
         The source's pages are given back once read (model/mapped_pixels.py): each image is read once
         per film, when its box is drawn.
@@ -92,6 +102,7 @@ class FilmPlan:
     contrast_value: int  # display value that stands out from the background: trim lines and text
     texts: tuple[TextBox, ...]
     stamp: TextBox | None = None  # the film stamp, when the printer has one and there is room for it
+    color: bool = False  # a film of colour images: drawn in RGB (its greys as equal R, G and B)
 
     @property
     def drawn_texts(self) -> tuple[TextBox, ...]:
@@ -139,6 +150,21 @@ def plan_film(
             empty.append((cell, grey(snapshot.empty_image_density, box.min_density, box.max_density)))
             continue
         image = box.image
+        placement = layout.placements[box.image_box_position]
+        if isinstance(image, ColorImage):
+            # RGB values are printed as sRGB, as sent; REVERSE inverts each sample (PS3.3 C.13.5 Polarity)
+            images.append(
+                PlacedImage(
+                    box.image_box_position,
+                    placement.rect.scaled(to_points),
+                    image.pixels,
+                    placement.crop,
+                    _REVERSED if box.polarity is Polarity.REVERSE else _IDENTITY,
+                    box.magnification_type,
+                    box.smoothing_type,
+                )
+            )
+            continue
         contrast = profile.contrast_curves.get(box.configuration_information, 1.0)
         key = (
             image.bits_stored,
@@ -160,7 +186,6 @@ def plan_film(
                 box.max_density,
                 viewing,
             )
-        placement = layout.placements[box.image_box_position]
         images.append(
             PlacedImage(
                 box.image_box_position,
@@ -212,6 +237,7 @@ def plan_film(
         contrast_value,
         tuple(texts),
         stamp_box,
+        snapshot.color,
     )
 
 

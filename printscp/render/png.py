@@ -1,6 +1,6 @@
-"""FilmPlan -> PNG: an 8-bit grayscale raster of the whole film at `FilmPlan.dpi`: the printer's resolution
-for the film's Requested Resolution ID, or [render] png_dpi when that is lower (a 14INX17IN film at 600 dpi
-would be 8400 x 10200 pixels; the PDF keeps every printed pixel).
+"""FilmPlan -> PNG: an 8-bit grayscale raster (of a colour film, RGB with the sRGB ICC profile) of the whole
+film at `FilmPlan.dpi`: the printer's resolution for the film's Requested Resolution ID, or [render] png_dpi
+when that is lower (a 14INX17IN film at 600 dpi would be 8400 x 10200 pixels; the PDF keeps every printed pixel).
 
 Each image is resampled to its printed size as Magnification Type asks (PS3.3 C.13.3): REPLICATE and
 NONE copy pixels (nearest neighbour; NONE prints one image pixel per printer pixel, so it is only
@@ -19,11 +19,12 @@ every PNG filter on every row to pick one (75 ms of a 2100x2550 film at compress
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageCms, ImageDraw, ImageFilter, ImageFont
 
 from printscp.model.enums import MagnificationType
 from printscp.model.layout import Rect
@@ -61,7 +62,7 @@ def _box(rect: Rect, scale: float) -> tuple[int, int, int, int]:
 
 def resample(placed: PlacedImage, pixels: Uint8Array, size: tuple[int, int]) -> Image.Image:
     """The display values of a placed image (`placed.printed_pixels()`) at their printed size."""
-    image = Image.fromarray(pixels, mode="L")
+    image = Image.fromarray(pixels, mode="RGB" if placed.color else "L")
     if image.size == size:
         return image
     magnification = placed.magnification_type
@@ -82,13 +83,21 @@ class FilmRaster:
     def __init__(self, plan: FilmPlan) -> None:
         self.plan = plan
         self.scale = plan.dpi / 72
-        self.image = Image.new("L", (round(plan.width * self.scale), round(plan.height * self.scale)), plan.background)
+        size = (round(plan.width * self.scale), round(plan.height * self.scale))
+        self.image = Image.new("RGB" if plan.color else "L", size, self.ink(plan.background))
         for rect, value in plan.empty_cells:
-            self.image.paste(value, _box(rect, self.scale))
+            self.image.paste(self.ink(value), _box(rect, self.scale))
+
+    def ink(self, value: int) -> int | tuple[int, int, int]:
+        """A display value as the raster's colour: a grey of equal R, G and B on a colour film."""
+        return (value, value, value) if self.plan.color else value
 
     def paste(self, placed: PlacedImage, pixels: Uint8Array) -> None:
         left, top, right, bottom = _box(placed.rect, self.scale)
-        self.image.paste(resample(placed, pixels, (max(right - left, 1), max(bottom - top, 1))), (left, top))
+        printed = resample(placed, pixels, (max(right - left, 1), max(bottom - top, 1)))
+        if printed.mode != self.image.mode:  # a grayscale image on a colour film
+            printed = printed.convert(self.image.mode)
+        self.image.paste(printed, (left, top))
 
     def finish(self) -> Image.Image:
         """The raster with the trim lines and text drawn over the images (call once every image is pasted)."""
@@ -99,17 +108,20 @@ class FilmRaster:
             left, top, right, bottom = _box(rect, scale)
             draw.rectangle(
                 (left - line // 2, top - line // 2, right + (line - 1) // 2, bottom + (line - 1) // 2),
-                outline=plan.contrast_value,
+                outline=self.ink(plan.contrast_value),
                 width=line,
             )
         for text in plan.drawn_texts:
             font = ImageFont.truetype(str(fonts.FONT_PATH), max(1, round(text.font_size * scale)))
-            draw.text((text.x * scale, text.baseline * scale), text.text, fill=text.value, font=font, anchor="ls")
+            draw.text(
+                (text.x * scale, text.baseline * scale), text.text, fill=self.ink(text.value), font=font, anchor="ls"
+            )
         return self.image
 
 
 def raster(plan: FilmPlan) -> Image.Image:
-    """The film as an 8-bit grayscale image, each image box's display values computed and dropped in turn."""
+    """The film as an 8-bit grayscale (or, of colour images, RGB) image, each image box's display values
+    computed and dropped in turn."""
     film = FilmRaster(plan)
     for placed in plan.images:
         film.paste(placed, placed.printed_pixels())
@@ -121,39 +133,50 @@ def render_png(plan: FilmPlan) -> bytes:
 
 
 def encode_png(image: Image.Image, dpi: int) -> bytes:
-    """An 8-bit grayscale image as a PNG file (PNG spec, ISO/IEC 15948, 3rd edition).
+    """An 8-bit grayscale or RGB image as a PNG file (PNG spec, ISO/IEC 15948, 3rd edition).
 
-    Chunks IHDR, pHYs, one IDAT and IEND (5.6). Every scanline is filtered with filter type 2, Up
-    (9.2: each byte minus the byte above it, modulo 256; above the first row is zero), which suits a
-    film of flat borders and smooth images; the filtered rows are one zlib stream (10). Rows are
-    filtered and compressed a stripe at a time, so no copy of the whole raster is made.
+    Chunks IHDR, pHYs, iCCP (RGB only: the sRGB profile), one IDAT and IEND (5.6). Every scanline is
+    filtered with filter type 2, Up (9.2: each byte minus the byte above it, modulo 256; above the first
+    row is zero), which suits a film of flat borders and smooth images; the filtered rows are one zlib
+    stream (10). Rows are filtered and compressed a stripe at a time, so no copy of the whole raster is made.
     """
-    if image.mode != "L":
-        raise ValueError(f"encode_png writes 8-bit grayscale (mode L), not mode {image.mode}")
+    if image.mode not in ("L", "RGB"):
+        raise ValueError(f"encode_png writes 8-bit grayscale or RGB (mode L or RGB), not mode {image.mode}")
     columns, rows = image.size
+    samples = len(image.getbands())
     compressor = deflater()
     data = []
     above: Uint8Array | None = None
     for top in range(0, rows, _STRIPE_ROWS):
-        stripe = np.asarray(image.crop((0, top, columns, min(top + _STRIPE_ROWS, rows))))
+        # an RGB row is its bytes R, G, B, R, ...: the Up filter works bytewise (9.2)
+        stripe = np.asarray(image.crop((0, top, columns, min(top + _STRIPE_ROWS, rows)))).reshape(-1, columns * samples)
         data.append(compressor.compress(up_filtered(stripe, above).data))
         above = stripe[-1]
     data.append(compressor.flush())
-    # 11.2.2 IHDR: width, height, bit depth 8, colour type 0 (greyscale), compression method 0,
-    # filter method 0, interlace method 0
-    header = struct.pack(">IIBBBBB", columns, rows, 8, 0, 0, 0, 0)
+    # 11.2.2 IHDR: width, height, bit depth 8, colour type 0 (greyscale) or 2 (truecolour), compression
+    # method 0, filter method 0, interlace method 0
+    header = struct.pack(">IIBBBBB", columns, rows, 8, 0 if samples == 1 else 2, 0, 0, 0)
     # 11.3.5.3 pHYs: pixels per unit in x and y, unit 1 (the metre), rounded as Pillow writes it
     per_metre = int(dpi / METRES_PER_INCH + 0.5)
     physical = struct.pack(">IIB", per_metre, per_metre, 1)
+    # 11.3.3.3 iCCP: profile name, null, compression method 0, the zlib-compressed profile
+    profile = [] if samples == 1 else _chunk(b"iCCP", b"sRGB\x00\x00" + zlib.compress(srgb_profile()))
     return b"".join(
         (
             b"\x89PNG\r\n\x1a\n",  # 5.2 PNG signature
             *_chunk(b"IHDR", header),
             *_chunk(b"pHYs", physical),
+            *profile,
             *_chunk(b"IDAT", *data),  # the compressed pieces are copied once, into the file
             *_chunk(b"IEND"),
         )
     )
+
+
+@functools.cache
+def srgb_profile() -> bytes:
+    """The ICC profile of sRGB, as LittleCMS builds it: what a colour film's RGB values mean."""
+    return bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
 
 
 def up_filtered(rows: Uint8Array, above: Uint8Array | None = None) -> Uint8Array:

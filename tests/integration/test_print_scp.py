@@ -220,7 +220,7 @@ def test_presentation_contexts(running: RunningServer) -> None:
         uids.VERIFICATION,
         uids.BASIC_COLOR_PRINT_MANAGEMENT_META,
         "1.2.840.10008.5.1.1.27",
-    ):  # color, retired Stored Print
+    ):  # color (the bundled printer supports it), retired Stored Print
         ae.add_requested_context(uid)
     ae.add_requested_context(uids.PRESENTATION_LUT, [ExplicitVRBigEndian])
     ae.add_requested_context(uids.PRINTER, [ImplicitVRLittleEndian])
@@ -231,12 +231,13 @@ def test_presentation_contexts(running: RunningServer) -> None:
         rejected = {str(cx.abstract_syntax) for cx in assoc.rejected_contexts}
         assert set(accepted) == {
             META,
+            uids.BASIC_COLOR_PRINT_MANAGEMENT_META,
             uids.VERIFICATION,
             uids.PRINTER,
             uids.PRINT_JOB,
             uids.PRINTER_CONFIGURATION_RETRIEVAL,
         }
-        assert rejected == {uids.PRESENTATION_LUT, uids.BASIC_COLOR_PRINT_MANAGEMENT_META, "1.2.840.10008.5.1.1.27"}
+        assert rejected == {uids.PRESENTATION_LUT, "1.2.840.10008.5.1.1.27"}
         assert accepted[META] == "1.2.840.10008.1.2.1"  # Explicit VR Little Endian, never Big Endian
         # a status-only association on the Printer SOP class alone (PS3.4 H.3.1)
         status, printer = assoc.send_n_get([], uids.PRINTER, uids.PRINTER_INSTANCE)

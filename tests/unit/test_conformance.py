@@ -121,6 +121,7 @@ def test_a_printer_statement_shows_exactly_its_own_values() -> None:
         uids.name(uid)
         for uid in (
             uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META,
+            uids.BASIC_COLOR_PRINT_MANAGEMENT_META,
             uids.PRINTER,
             uids.PRINT_JOB,
             uids.PRINTER_CONFIGURATION_RETRIEVAL,

@@ -46,6 +46,7 @@ PRESET_KEYS = {
     "supports_decimate_crop",
     "supports_presentation_lut",
     "supports_film_session_print",
+    "supports_color",
     "slide_formats",
     "custom_display_formats",
     "resolutions",

@@ -307,9 +307,9 @@ def test_png_encoder_is_lossless_and_writes_dpi_as_pillow_does(shape: tuple[int,
     assert kinds == [b"IHDR", b"pHYs", b"IDAT", b"IEND"] and offset == len(png)
 
 
-def test_png_encoder_writes_grayscale_only() -> None:
-    with pytest.raises(ValueError, match="mode L"):
-        encode_png(Image.new("RGB", (2, 2)), 72)
+def test_png_encoder_writes_grayscale_and_rgb_only() -> None:
+    with pytest.raises(ValueError, match="mode L or RGB"):
+        encode_png(Image.new("RGBA", (2, 2)), 72)
 
 
 def ramp_image(size: int) -> GrayscaleImage:
