@@ -18,6 +18,7 @@ from printscp import uids
 from printscp.net import compat  # noqa: F401  (pynetdicom's requestor races: compat items 4 and 5)
 
 META = uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META
+COLOR_META = uids.BASIC_COLOR_PRINT_MANAGEMENT_META
 
 
 @dataclass
@@ -58,6 +59,22 @@ def image_item(
     item.PixelRepresentation = 0
     data = pixels.astype(np.uint8 if bits_stored == 8 else "<u2").tobytes()
     item.add_new(0x7FE00010, "OW", data + b"\x00" * (len(data) & 1))
+    return item
+
+
+def color_image_item(pixels: np.ndarray, planar_configuration: int = 1) -> Dataset:
+    """A Basic Color Image Sequence item for `pixels` (rows x columns x 3, RGB), colour-by-plane (1) or
+    colour-by-pixel (0)."""
+    item = Dataset()
+    item.SamplesPerPixel = 3
+    item.PhotometricInterpretation = "RGB"
+    item.PlanarConfiguration = planar_configuration
+    item.Rows, item.Columns = pixels.shape[:2]
+    item.BitsAllocated = item.BitsStored = 8
+    item.HighBit = 7
+    item.PixelRepresentation = 0
+    data = (pixels.transpose(2, 0, 1) if planar_configuration == 1 else pixels).astype(np.uint8).tobytes()
+    item.add_new(0x7FE00010, "OB", data + b"\x00" * (len(data) & 1))
     return item
 
 
@@ -124,50 +141,73 @@ class PrintSCU:
         return Response(int(status.Status), dataset, self.responses[-1])
 
     @staticmethod
-    def _meta(sop_class_uid: str) -> str | None:
-        return META if sop_class_uid in uids.GRAYSCALE_META_MEMBERS else None
+    def _meta(sop_class_uid: str, meta: str | None = None) -> str | None:
+        """The Meta SOP Class context a request goes on: `meta` if given, the colour one for a colour image
+        box, else the grayscale one for the classes of a Meta SOP Class."""
+        if sop_class_uid == uids.BASIC_COLOR_IMAGE_BOX:
+            return meta or COLOR_META
+        return (meta or META) if sop_class_uid in uids.GRAYSCALE_META_MEMBERS else None
 
     # raw operations
 
-    def n_create(self, sop_class_uid: str, dataset: Dataset | None = None, instance_uid: str | None = None) -> Response:
-        status, ds = self.assoc.send_n_create(dataset, sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid))
+    def n_create(
+        self,
+        sop_class_uid: str,
+        dataset: Dataset | None = None,
+        instance_uid: str | None = None,
+        meta: str | None = None,
+    ) -> Response:
+        status, ds = self.assoc.send_n_create(
+            dataset, sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid, meta)
+        )
         return self._response(status, ds)
 
-    def n_set(self, sop_class_uid: str, instance_uid: str, dataset: Dataset) -> Response:
-        status, ds = self.assoc.send_n_set(dataset, sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid))
+    def n_set(self, sop_class_uid: str, instance_uid: str, dataset: Dataset, meta: str | None = None) -> Response:
+        status, ds = self.assoc.send_n_set(
+            dataset, sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid, meta)
+        )
         return self._response(status, ds)
 
-    def n_get(self, sop_class_uid: str, instance_uid: str, tags: list[int] | None = None) -> Response:
+    def n_get(
+        self, sop_class_uid: str, instance_uid: str, tags: list[int] | None = None, meta: str | None = None
+    ) -> Response:
         status, ds = self.assoc.send_n_get(
-            [Tag(t) for t in tags or []], sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid)
+            [Tag(t) for t in tags or []], sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid, meta)
         )
         return self._response(status, ds)
 
-    def n_action(self, sop_class_uid: str, instance_uid: str, action_type_id: int = 1) -> Response:
+    def n_action(
+        self, sop_class_uid: str, instance_uid: str, action_type_id: int = 1, meta: str | None = None
+    ) -> Response:
         status, ds = self.assoc.send_n_action(
-            None, action_type_id, sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid)
+            None, action_type_id, sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid, meta)
         )
         return self._response(status, ds)
 
-    def n_delete(self, sop_class_uid: str, instance_uid: str) -> Response:
-        status = self.assoc.send_n_delete(sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid))
+    def n_delete(self, sop_class_uid: str, instance_uid: str, meta: str | None = None) -> Response:
+        status = self.assoc.send_n_delete(sop_class_uid, instance_uid, meta_uid=self._meta(sop_class_uid, meta))
         return self._response(status, None)
 
     # the usual steps of a print
 
-    def film_session(self, **attributes: Any) -> str:
+    def film_session(self, meta: str | None = None, **attributes: Any) -> str:
         # an empty Dataset makes pynetdicom hang until the DIMSE timeout: send none instead
-        response = self.n_create(uids.BASIC_FILM_SESSION, _dataset(attributes) if attributes else None)
+        response = self.n_create(uids.BASIC_FILM_SESSION, _dataset(attributes) if attributes else None, meta=meta)
         assert response.status in (0, 0x0116, 0xB600), (hex(response.status), response.comment)
         return response.affected_uid
 
     def film_box(
-        self, session_uid: str, image_display_format: str = "STANDARD\\1,1", **attributes: Any
+        self,
+        session_uid: str,
+        image_display_format: str = "STANDARD\\1,1",
+        meta: str | None = None,
+        **attributes: Any,
     ) -> tuple[str, list[str], Response]:
+        """A Film Box created under `meta` (default grayscale): its image boxes are of the class it gives."""
         dataset = _dataset(attributes)
         dataset.ImageDisplayFormat = image_display_format
         dataset.ReferencedFilmSessionSequence = [reference(uids.BASIC_FILM_SESSION, session_uid)]
-        response = self.n_create(uids.BASIC_FILM_BOX, dataset)
+        response = self.n_create(uids.BASIC_FILM_BOX, dataset, meta=meta)
         assert response.status in (0, 0x0116, 0xB605), (hex(response.status), response.comment)
         assert response.dataset is not None
         boxes = [str(item.ReferencedSOPInstanceUID) for item in response.dataset.ReferencedImageBoxSequence]
@@ -187,6 +227,14 @@ class PrintSCU:
         dataset.ImageBoxPosition = position
         dataset.BasicGrayscaleImageSequence = [image_item(pixels, bits_stored, photometric, aspect)]
         return self.n_set(uids.BASIC_GRAYSCALE_IMAGE_BOX, image_box_uid, dataset)
+
+    def set_color_image(
+        self, image_box_uid: str, position: int, pixels: np.ndarray, planar_configuration: int = 1, **attributes: Any
+    ) -> Response:
+        dataset = _dataset(attributes)
+        dataset.ImageBoxPosition = position
+        dataset.BasicColorImageSequence = [color_image_item(pixels, planar_configuration)]
+        return self.n_set(uids.BASIC_COLOR_IMAGE_BOX, image_box_uid, dataset)
 
 
 def _dataset(attributes: dict[str, Any]) -> Dataset:
