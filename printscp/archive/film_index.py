@@ -58,6 +58,7 @@ FILM_COLUMNS = (
     "film_size_id",
     "image_display_format",
     "number_of_copies",
+    "color",  # "1": a film of colour images (Basic Color Print Management), "0" grayscale
     "patient_name",
     "patient_id",
     "patient_birth_date",

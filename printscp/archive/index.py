@@ -34,7 +34,7 @@ from printscp.identity.model import fold
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "4"  # 2: films.printer; 3: films.association_id, transcripts; 4: films' identity
+SCHEMA_VERSION = "5"  # 2: films.printer; 3: films.association_id, transcripts; 4: films' identity; 5: films.color
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);

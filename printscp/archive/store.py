@@ -161,6 +161,7 @@ class FilmArchive:
                     "film_size_id": snapshot.film_size_id,
                     "image_display_format": str(snapshot.image_display_format),
                     "number_of_copies": request.number_of_copies,
+                    "color": "1" if snapshot.color else "0",
                     "patient_name": identity.patient_name,
                     "patient_id": identity.patient_id,
                     "patient_birth_date": identity.patient_birth_date,

@@ -100,6 +100,7 @@ class FilmView(BaseModel):
     film_size_id: str | None
     image_display_format: str | None
     number_of_copies: int | None
+    color: bool  # a film of colour images (Basic Color Print Management)
     association_id: str | None
     size: int | None
     pdf_url: str
@@ -218,6 +219,7 @@ def film_view(row: Mapping[str, Any]) -> FilmView:
         film_size_id=row.get("film_size_id"),
         image_display_format=row.get("image_display_format"),
         number_of_copies=_int(row.get("number_of_copies")),
+        color=row.get("color") == "1",
         association_id=association,
         size=_int(row.get("size")),
         pdf_url=f"/api/films/{film}/pdf",

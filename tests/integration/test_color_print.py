@@ -15,6 +15,7 @@ from pydicom.dataset import Dataset
 from test_print_scu import print_scu, rgb_image
 
 from printscp import uids
+from printscp.archive.film_index import FilmFilter
 
 COLOURS = [(200, 30, 40), (20, 180, 60), (30, 60, 210), (240, 220, 20)]  # one per box of a 2x2 film
 
@@ -73,6 +74,9 @@ def test_colour_and_grayscale_film_boxes_print_on_one_association(running: Runni
         with Image.open(job.pngs[0]) as png:
             modes.append(png.mode)
     assert sorted(modes) == ["L", "RGB"]
+    # the archive index says which film is colour (the web API's FilmView.color)
+    films = running.server.archive.index.find_films(FilmFilter())
+    assert sorted(film["color"] for film in films) == ["0", "1"]
 
 
 def grey_item() -> Dataset:

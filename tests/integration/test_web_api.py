@@ -106,6 +106,7 @@ def test_a_printed_film_is_listed_searched_served_and_deleted(web: Console) -> N
         assert (
             film["printer"] == "PRINTSCP" and film["film_size_id"] and film["image_display_format"] == "STANDARD\\1,1"
         )
+        assert film["color"] is False
         assert viewer.get(f"/api/films/{film['id']}").json() == film
         # search: free text, patient, printer, dates, and pages
         assert [f["job_uid"] for f in viewer.get("/api/films", params={"q": "doe"}).json()["films"]] == [first]
