@@ -50,6 +50,7 @@ from printscp.model.record import (
     AnnotationSnapshot,
     FilmBoxAttributes,
     FilmSnapshot,
+    GrayscaleImage,
     Image,
     ImageBoxSnapshot,
     PresentationLUTSnapshot,
@@ -365,8 +366,9 @@ def check_density_range(min_density: int, max_density: int) -> None:
 
 
 def check_lut_matches(plut: PresentationLUT | None, image: Image | None) -> None:
-    """PS3.3 C.11.4.1: a LUT table has 256 entries for 8-bit images and 4096 for 12-bit ones."""
-    if plut is None or plut.lut_descriptor is None or image is None:
+    """PS3.3 C.11.4.1: a LUT table has 256 entries for 8-bit images and 4096 for 12-bit ones. A colour image
+    prints without a Presentation LUT (PS3.4 H.4.9 applies to grayscale), so any fits it."""
+    if plut is None or plut.lut_descriptor is None or not isinstance(image, GrayscaleImage):
         return
     entries = plut.lut_descriptor[0]
     if entries != 1 << image.bits_stored:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from pydicom.dataset import Dataset
-from test_engine import Harness, dataset, fails, film_box_request, image_item, wire
+from test_engine import Harness, dataset, fails, film_box_request, image_item, lut_request, wire
 
 from printscp import uids
 from printscp.model import sop_classes
@@ -172,3 +172,27 @@ def test_a_colour_film_renders_its_rgb_values_in_png_and_pdf() -> None:
     corner = png.getpixel((0, 0))
     assert isinstance(corner, tuple) and corner[0] == corner[1] == corner[2]  # the border is grey
     assert b"/DeviceRGB" in rendered.pdf and b"/Colors 3" in rendered.pdf
+
+
+def test_a_presentation_lut_of_the_film_box_does_not_refuse_a_colour_image() -> None:
+    h = Harness()
+    created = h.engine.n_create(uids.PRESENTATION_LUT, uids.PRESENTATION_LUT, None, lut_request())  # 4096 entries
+    plut = created.affected_sop_instance_uid
+    assert plut
+    box, images = color_film_of(h, h.session())
+    assert set_color(h, images[0], 1, color_item(rgb())).status is Status.SUCCESS
+    # the P-LUT applies to grayscale images (PS3.4 H.4.9): a colour box prints without it, whatever its size
+    update = dataset()
+    update.ReferencedPresentationLUTSequence = [
+        dataset(ReferencedSOPClassUID=uids.PRESENTATION_LUT, ReferencedSOPInstanceUID=plut)
+    ]
+    assert h.engine.n_set(COLOR_META, FILM_BOX, box, wire(update)).status is Status.SUCCESS
+    assert h.engine.n_action(COLOR_META, FILM_BOX, box, 1, None).status is Status.SUCCESS
+
+
+def color_film_of(h: Harness, session: str) -> tuple[str, list[str]]:
+    outcome = h.engine.n_create(COLOR_META, FILM_BOX, None, film_box_request(session))
+    assert outcome.dataset is not None and outcome.affected_sop_instance_uid
+    return outcome.affected_sop_instance_uid, [
+        str(r.ReferencedSOPInstanceUID) for r in outcome.dataset.ReferencedImageBoxSequence
+    ]
