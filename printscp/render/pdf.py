@@ -1,7 +1,7 @@
 """FilmPlan -> PDF: one page per film at the film's exact size, images embedded losslessly.
 
 Geometry (background, empty boxes, trim lines) is drawn as vectors; annotations and the film stamp as real,
-selectable text in the bundled font. Each image is one DeviceGray (of a colour image, DeviceRGB) image XObject
+selectable text in the bundled font. Each image is one DeviceGray (of a colour image, ICCBased sRGB) image XObject
 holding the display values of its printed part at the image's own resolution; the viewer scales it into its
 rectangle, smoothly (/Interpolate true) for BILINEAR and CUBIC, without interpolation for REPLICATE and NONE.
 
@@ -22,11 +22,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFImageXObject, PDFName, PDFStream
+from reportlab.pdfbase.pdfdoc import (
+    PDFArray,
+    PDFDictionary,
+    PDFImageXObject,
+    PDFName,
+    PDFObjectReference,
+    PDFStream,
+)
 from reportlab.pdfgen.canvas import Canvas
 
 from printscp import __version__
@@ -35,7 +43,7 @@ from printscp.model.layout import Rect
 from printscp.render import fonts
 from printscp.render.pixels import Uint8Array
 from printscp.render.plan import FilmPlan, PlacedImage
-from printscp.render.png import deflater, up_filtered
+from printscp.render.png import deflater, srgb_profile, up_filtered
 
 _SMOOTH = {MagnificationType.BILINEAR, MagnificationType.CUBIC}
 
@@ -148,8 +156,10 @@ class _GrayImage(PDFImageXObject):  # type: ignore[misc]
         entries["Width"] = self.width
         entries["Height"] = self.height
         entries["BitsPerComponent"] = 8
-        # colour images: DeviceRGB holding the sRGB values as sent (no ICCBased space or OutputIntent)
-        entries["ColorSpace"] = PDFName("DeviceRGB" if self.color else "DeviceGray")
+        # colour images: their sRGB values as sent, in an ICCBased space of the sRGB profile (ISO 32000-1 8.6.5.5)
+        entries["ColorSpace"] = (
+            PDFArray([PDFName("ICCBased"), _srgb_space(document)]) if self.color else PDFName("DeviceGray")
+        )
         entries["Filter"] = PDFArray([PDFName("FlateDecode")])
         # ISO 32000-1 7.4.4.4 Table 9: each row carries its PNG filter type byte (always 2, Up)
         entries["DecodeParms"] = PDFArray(
@@ -162,6 +172,22 @@ class _GrayImage(PDFImageXObject):  # type: ignore[misc]
         entries["Interpolate"] = "true" if self.interpolate else "false"
         entries["Length"] = len(self.streamContent)
         return bytes(pdf_stream.format(document))
+
+
+_SRGB_PROFILE = "sRGBProfile"  # the name of a document's ICC profile stream of sRGB
+
+
+def _srgb_space(document: Any) -> Any:
+    """A reference to the document's sRGB ICC profile stream, written once however many images use it."""
+    if _SRGB_PROFILE not in document.idToObject:
+        profile = zlib.compress(srgb_profile())
+        stream = PDFStream(content=profile)
+        stream.dictionary["N"] = 3  # ISO 32000-1 Table 66: three colour components
+        stream.dictionary["Alternate"] = PDFName("DeviceRGB")
+        stream.dictionary["Filter"] = PDFArray([PDFName("FlateDecode")])
+        stream.dictionary["Length"] = len(profile)
+        return document.Reference(stream, _SRGB_PROFILE)
+    return PDFObjectReference(_SRGB_PROFILE)
 
 
 def _draw_image(

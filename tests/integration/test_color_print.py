@@ -57,6 +57,8 @@ def test_a_2x2_colour_film_prints_the_sent_colours(running: RunningServer, plana
         assert np.abs(centre - np.array(colour)).max() <= 2, (centre, colour)
     (job,) = running.jobs()
     assert job.manifest["version"] == 2
+    pdf = job.pdfs[0].read_bytes()
+    assert pdf.count(b"/ICCBased") == 4 and pdf.count(b"/N 3") == 1  # one sRGB profile for the four images
     assert film["page_size_pt"] == pytest.approx([14 * 72, 17 * 72], abs=0.01)  # 14INX17IN, the default
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from pydicom.dataset import Dataset
+from pypdf import PdfReader
 from test_engine import Harness, dataset, fails, film_box_request, image_item, lut_request, wire
 
 from printscp import uids
@@ -171,7 +172,13 @@ def test_a_colour_film_renders_its_rgb_values_in_png_and_pdf() -> None:
     assert centre == (220, 0, 30)
     corner = png.getpixel((0, 0))
     assert isinstance(corner, tuple) and corner[0] == corner[1] == corner[2]  # the border is grey
-    assert b"/DeviceRGB" in rendered.pdf and b"/Colors 3" in rendered.pdf
+    page = PdfReader(io.BytesIO(rendered.pdf)).pages[0]
+    (xobject,) = [o.get_object() for o in page["/Resources"]["/XObject"].values()]
+    space = xobject["/ColorSpace"]
+    assert space[0] == "/ICCBased" and space[1].get_object()["/N"] == 3
+    assert space[1].get_object().get_data() == srgb_profile()
+    assert (xobject["/Width"], xobject["/Height"]) == (8, 8)
+    assert set(xobject.get_data()[:24]) == {220, 0, 30} and len(xobject.get_data()) == 8 * 8 * 3
 
 
 def test_a_presentation_lut_of_the_film_box_does_not_refuse_a_colour_image() -> None:
