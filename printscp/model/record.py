@@ -169,7 +169,8 @@ class FilmSnapshot(FilmBoxAttributes):
 
     @property
     def color(self) -> bool:
-        """Whether the film holds a colour image (its Film Box was created under the colour Meta SOP Class)."""
+        """Whether the film holds a colour image (of a Basic Color Image Box: its Film Box was created under the
+        colour Meta SOP Class). A colour film box printed with no image holds none, and counts as grayscale."""
         return any(isinstance(box.image, ColorImage) for box in self.image_boxes)
 
 
