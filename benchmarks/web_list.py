@@ -83,29 +83,8 @@ STARTUP_TIMEOUT = 120.0  # the second start indexes every copied job
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1280, "height": 800}
 SETTLE = 0.5  # seconds on about:blank before each load, so that the server is idle when it starts
-SURNAMES = (
-    "DOE",
-    "SMITH",
-    "MARTIN",
-    "MULLER",
-    "GARCIA",
-    "ROSSI",
-    "NOVAK",
-    "JANSEN",
-    "DUBOIS",
-    "SILVA",
-    "KOWALSKI",
-    "NIELSEN",
-    "HORVAT",
-    "MURPHY",
-    "PETERS",
-    "LAMBERT",
-    "MORENO",
-    "FISCHER",
-    "BERG",
-    "WEBER",
-)
-GIVEN = ("JOHN", "JANE", "ANNA", "PETER", "MARIA", "LUKAS", "EMMA", "PAUL", "SOFIA", "MARC", "ELENA")
+from archive import GIVEN, SURNAMES  # noqa: E402  (benchmarks/archive.py: the same patients)
+
 SEARCHED = "NOVAK"
 LABELS = ("CT CHEST", "CT ABDOMEN", "MR HEAD", "CT PELVIS", "MR KNEE", "CT NECK")
 # (images, Image Display Format) of the films printed over DICOM, taken in turn

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from dcmtk import write_image
 from PIL import Image, ImageDraw, ImageFont
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import CTImageStorage
 
 from printscp.render.fonts import FONT_PATH
 
@@ -91,30 +91,16 @@ def write_burnt_in_dicom(
     """`burnt_in_image` as a CT Image Storage file, MONOCHROME2; the patient in the header only when given
     (a print SCP never sees the header: the tests give it to check what OCR read against)."""
     pixels = burnt_in_image(text_lines_by_corner, size, bits, font_px)
-    dataset = Dataset()
-    dataset.SOPClassUID = CTImageStorage
-    dataset.SOPInstanceUID = generate_uid()
-    dataset.file_meta = FileMetaDataset()
-    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset.StudyInstanceUID = generate_uid()
-    dataset.SeriesInstanceUID = generate_uid()
-    dataset.PatientName = patient_name
-    dataset.PatientID = patient_id
-    dataset.Modality = "CT"
-    dataset.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    dataset.InstanceNumber = 1
-    dataset.SamplesPerPixel = 1
-    dataset.PhotometricInterpretation = "MONOCHROME2"
-    dataset.Rows, dataset.Columns = pixels.shape
-    dataset.BitsAllocated = 8 if bits <= 8 else 16
-    dataset.BitsStored = bits
-    dataset.HighBit = bits - 1
-    dataset.PixelRepresentation = 0
-    dataset.RescaleIntercept = 0
-    dataset.RescaleSlope = 1
-    dataset.PixelData = pixels.astype(np.uint8 if bits <= 8 else "<u2").tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dataset.save_as(path, enforce_file_format=True)
-    return path
+    return write_image(
+        path,
+        pixels,
+        bits,
+        SOPClassUID=CTImageStorage,
+        PatientName=patient_name,
+        PatientID=patient_id,
+        Modality="CT",
+        ImageType=["ORIGINAL", "PRIMARY", "AXIAL"],
+        InstanceNumber=1,
+        RescaleIntercept=0,
+        RescaleSlope=1,
+    )

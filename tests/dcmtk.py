@@ -130,8 +130,11 @@ def split_pixels(
     return pixels
 
 
-def write_image(path: Path, pixels: np.ndarray, bits_stored: int = 12, photometric: str = "MONOCHROME2") -> Path:
-    """A Secondary Capture image file dcmpsprt accepts (no VOI window: dcmpsprt passes values linearly)."""
+def write_image(
+    path: Path, pixels: np.ndarray, bits_stored: int = 12, photometric: str = "MONOCHROME2", **attributes: Any
+) -> Path:
+    """A Secondary Capture image file dcmpsprt accepts (no VOI window: dcmpsprt passes values linearly);
+    `attributes` (keyword -> value) replace or add header attributes, e.g. another SOP Class UID or patient."""
     dataset = Dataset()
     dataset.SOPClassUID = SecondaryCaptureImageStorage
     dataset.SOPInstanceUID = generate_uid()
@@ -153,6 +156,9 @@ def write_image(path: Path, pixels: np.ndarray, bits_stored: int = 12, photometr
     dataset.HighBit = bits_stored - 1
     dataset.PixelRepresentation = 0
     dataset.PixelData = pixels.astype(np.uint8 if bits_stored <= 8 else "<u2").tobytes()
+    for keyword, value in attributes.items():
+        setattr(dataset, keyword, value)
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
     path.parent.mkdir(parents=True, exist_ok=True)
     dataset.save_as(path, enforce_file_format=True)
     return path
