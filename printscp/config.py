@@ -78,6 +78,37 @@ class Node:
     host: str
     port: int
     tls: bool = False  # associate over DICOM TLS (PS3.15 B.1), verifying the node against tls.ca_certificates
+    # A print SCP that printers relay to ([printer] relay_to), when it does not answer Printer Configuration
+    # Retrieval: the preset (printscp/presets) that says what it supports, so films are mapped to suit it.
+    preset: str = ""
+
+
+@dataclass(frozen=True)
+class PaperPrinter:
+    """`[paper.NAME]`: a paper printer that films are relayed to as PDF documents over IPP (relay/paper.py)."""
+
+    uri: str  # ipp:// or ipps:// printer URI
+    media: str = "iso_a4_210x297mm"  # PWG 5101.1 media name: the page each film is printed on
+    scaling: str = "fit"  # fit: the whole film on the page; actual: at the film's true size, centred
+
+
+@dataclass(frozen=True)
+class RelayRule:
+    """`[[relay.rules]]`: a target of relay_to gets only the films of these calling AE titles."""
+
+    target: str  # a [nodes] AE title or a [paper] name
+    calling_ae_titles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """`[relay]`: how films are relayed to the targets of each printer's relay_to (printscp/relay)."""
+
+    acknowledge: str = "on_spool"  # on_spool: N-ACTION succeeds once spooled; after_relay: once every target has it
+    after_relay_timeout: float = 25.0  # after_relay: seconds the N-ACTION waits for the targets before failing
+    retry_seconds: float = 5.0  # first wait before a failed relay is tried again; doubles up to 60 s
+    give_up_after: float = 86400.0  # seconds after its first attempt that an undelivered relay fails for good
+    rules: tuple[RelayRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,6 +237,8 @@ class Config:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)  # of the printer called network.ae_title
     nodes: Mapping[str, Node] = field(default_factory=dict)
+    paper: Mapping[str, PaperPrinter] = field(default_factory=dict)  # [paper.NAME]: relay targets over IPP
+    relay: RelayConfig = field(default_factory=RelayConfig)
     tls: TlsConfig | None = None  # no [tls]: plain TCP
     # [printers.AE]: more printers on the same port, each selected by the Called AE Title AE
     printers: Mapping[str, PrinterConfig] = field(default_factory=dict)
@@ -440,6 +473,7 @@ def validate(config: Config) -> Config:
         _check(1 <= node.port <= 65535, f"nodes.{ae_title}.port", "must be between 1 and 65535")
     for i, name in enumerate(archive.forward_to):
         _check(name in config.nodes, f"archive.forward_to[{i}]", f"'{name}' is not one of [nodes]")
+    _validate_relay(config)
     if config.tls is not None:
         _check(
             config.tls.ca_certificates is not None or not config.tls.require_client_certificate,
@@ -447,6 +481,57 @@ def validate(config: Config) -> Config:
             "needs tls.ca_certificates: the CAs that sign the clients' certificates",
         )
     return config
+
+
+_PWG_MEDIA = re.compile(r"[a-z0-9]+_[a-z0-9.-]+_[0-9.]+x[0-9.]+(mm|in)")  # PWG 5101.1: class_name_WxHunit
+
+
+def _validate_relay(config: Config) -> None:
+    for name, node in config.nodes.items():
+        if node.preset:
+            try:
+                load_preset(node.preset)
+            except PresetError as exc:
+                raise ConfigError(f"nodes.{name}.preset: {exc} (presets: {', '.join(preset_names())})") from None
+    for name, paper in config.paper.items():
+        key = f"paper.{name}"
+        _check(name not in config.nodes, key, "a [nodes] entry has the same name")
+        _check(
+            re.fullmatch(r"ipps?://[^/\s]+(/\S*)?", paper.uri) is not None,
+            f"{key}.uri",
+            "must be an ipp:// or ipps:// URI",
+        )
+        _check(
+            _PWG_MEDIA.fullmatch(paper.media) is not None,
+            f"{key}.media",
+            "must be a PWG media name such as iso_a4_210x297mm",
+        )
+        _check(paper.scaling in ("fit", "actual"), f"{key}.scaling", "must be fit or actual")
+    targets = set(config.nodes) | set(config.paper)
+    for ae_title, printer in config.all_printers.items():
+        key = "printer" if ae_title == config.network.ae_title else f"printers.{ae_title}"
+        for i, name in enumerate(printer.profile.relay_to):
+            _check(name in targets, f"{key}.relay_to[{i}]", f"'{name}' is not one of [nodes] or [paper]")
+            _check(name != ae_title, f"{key}.relay_to[{i}]", "a printer cannot relay to itself")
+    relay = config.relay
+    _check(relay.acknowledge in ("on_spool", "after_relay"), "relay.acknowledge", "must be on_spool or after_relay")
+    _check(relay.after_relay_timeout > 0, "relay.after_relay_timeout", "must be more than 0 seconds")
+    _check(relay.retry_seconds > 0, "relay.retry_seconds", "must be more than 0 seconds")
+    _check(relay.give_up_after > 0, "relay.give_up_after", "must be more than 0 seconds")
+    for i, rule in enumerate(relay.rules):
+        _check(rule.target in targets, f"relay.rules[{i}].target", f"'{rule.target}' is not one of [nodes] or [paper]")
+        _check(bool(rule.calling_ae_titles), f"relay.rules[{i}].calling_ae_titles", "must name at least one AE title")
+
+
+def relay_targets(config: Config, printer: str, calling_ae_title: str) -> tuple[str, ...]:
+    """The targets a film printed on `printer` (its AE title) by `calling_ae_title` is relayed to: its
+    relay_to, less the targets whose [[relay.rules]] do not name that calling AE title."""
+    settings = config.all_printers.get(printer) or config.default_printer
+    allowed: dict[str, set[str]] = {}
+    for rule in config.relay.rules:
+        allowed.setdefault(rule.target, set()).update(rule.calling_ae_titles)
+    calling = calling_ae_title.strip()
+    return tuple(t for t in settings.profile.relay_to if t not in allowed or calling in allowed[t])
 
 
 def _validate_faults(faults: FaultConfig, key: str) -> None:

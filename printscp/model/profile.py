@@ -99,6 +99,8 @@ class PrinterProfile:
     term_aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # A line of text on each film's bottom edge: a template of model/stamp.py's placeholders; "": none
     film_stamp: str = ""
+    # [nodes] AE titles (DICOM print SCPs) and [paper] names that every film printed here is relayed to
+    relay_to: tuple[str, ...] = ()
     defaults: PrinterDefaults = field(default_factory=PrinterDefaults)
 
     def allows(self, leniency: Leniency) -> bool:
