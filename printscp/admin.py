@@ -30,6 +30,7 @@ from printscp.config import ConfigError
 from printscp.identity.model import Identity, patient
 from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer
+from printscp.relay.queue import RelayQueue
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +59,14 @@ class AdminServer:
         dicom_port: int,
         faults: FaultPlan | None = None,
         assign: Callable[[str, Identity, str], Any] | None = None,
+        relays: RelayQueue | None = None,
     ) -> None:
         """`printers`: every printer's status by AE title, the default printer first; `faults`: the server's
         fault plan, which `fault_add`, `fault_list` and `fault_clear` change and read."""
         self.printers, self.queue = dict(printers), queue
         self.faults = faults if faults is not None else FaultPlan()
         self.assign = assign  # PrintServer.assign_identity: `printscp films assign` beside a running server
+        self.relays = relays  # `printscp relay retry` beside a running server
         self.path = admin_file(archive, dicom_port)
         self._folder = Path(tempfile.mkdtemp(prefix="printscp-admin-"))  # mode 0700
         self.socket_path = self._folder / "admin.sock"
@@ -133,6 +136,16 @@ class AdminServer:
             identity = patient(dict(command.get("identity", {})))
             self.assign(str(command["job_uid"]), identity, str(command.get("by", "?")))
             return {"assigned": command["job_uid"]}
+        if action == "relay_retry":
+            if self.relays is None:
+                return {"error": "no printer of this server relays"}
+            try:
+                relay = self.relays.retry(str(command.get("job_uid")))
+            except KeyError:
+                return {"error": f"no relay of print job {command.get('job_uid')}"}
+            except ValueError as exc:
+                return {"error": str(exc)}
+            return {"retried": relay.job_uid}
         if action == "set":
             ae_title = named if named is not None else next(iter(self.printers))
             status = PrinterStatus(str(command.get("status", "")).upper())

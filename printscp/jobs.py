@@ -58,10 +58,12 @@ from printscp.config import Config
 from printscp.errors import PrintError, QueueFull
 from printscp.events import Notify, print_job_event
 from printscp.identity.sources import IdentitySettings
-from printscp.model.enums import ExecutionStatus, PrinterStatus, PrintPriority
+from printscp.model.enums import PRINTER_STATUS_INFO_TERMS, ExecutionStatus, PrinterStatus, PrintPriority
 from printscp.model.printer import Printer, PrinterState
 from printscp.model.record import Image, PrintRequest
 from printscp.printing import PrintTask, print_spooled, start_worker
+from printscp.relay import Delivery
+from printscp.relay.queue import DONE, FAILED, PENDING, PRINTING, Relay, RelayQueue
 from printscp.spool import Spool, SpooledJob
 from printscp.status import Status
 
@@ -170,8 +172,10 @@ class PrintQueue:
         archive: FilmArchive | None = None,
         on_stored: Callable[[StoredJob], None] | None = None,
         pool: Executor | None = None,
+        relays: RelayQueue | None = None,
     ) -> None:
-        """`printers`: the status of every printer of `config.all_printers`, by AE title."""
+        """`printers`: the status of every printer of `config.all_printers`, by AE title; `relays`: where the
+        jobs of printers with relay_to go as well (relay/queue.py)."""
         self.config = config
         self.printers = dict(printers)
         self._settings = config.all_printers
@@ -195,7 +199,13 @@ class PrintQueue:
         self._storage_retry_at = 0.0  # time.monotonic() before which no job is started while storage is down
         self._observers: list[Callable[[PrintJob], None]] = []
         self._identity = IdentitySettings.of(config)
+        self.relays = relays
+        self._relay_trouble: dict[str, dict[str, str]] = {}  # printer -> target -> its Printer Status Info
+        if relays is not None:
+            relays.observe(self._relay_changed)
         for job in self.spool.pending():  # acknowledged before a restart: print them now
+            if relays is not None:  # killed between spooling and queueing its relay: queue it now
+                relays.add(job.job_uid, job.folder, job.request.printer_ae_title, job.request.calling_ae_title)
             self._enqueue(job, None)
         if self._waiting:
             log.info("%d print job(s) from the spool will be printed", len(self._waiting))
@@ -223,10 +233,13 @@ class PrintQueue:
                 spooled = self.spool.add(job_uid, request)  # durable from here on
             except OSError as exc:
                 raise _not_spooled(exc) from None
+            relay = self._add_relay(spooled)
             job = self._enqueue(spooled, notify)
         finally:
             with self._condition:
                 self._arriving -= 1
+        if relay is not None and relay.acknowledge == "after_relay":
+            self._wait_for_relay(job_uid)
         log.info(
             "print job %s queued: %d film(s) from %s, priority %s",
             job_uid,
@@ -235,6 +248,35 @@ class PrintQueue:
             request.print_priority.value,
         )
         return job_uid
+
+    def _add_relay(self, spooled: SpooledJob) -> Relay | None:
+        """Queue the job's relays, durably, before the N-ACTION is answered."""
+        if self.relays is None:
+            return None
+        request = spooled.request
+        try:
+            return self.relays.add(spooled.job_uid, spooled.folder, request.printer_ae_title, request.calling_ae_title)
+        except OSError as exc:
+            self.spool.remove(spooled.job_uid)
+            raise _not_spooled(exc) from None
+
+    def _wait_for_relay(self, job_uid: str) -> None:
+        """relay.acknowledge = after_relay: the N-ACTION succeeds only once every target printed the films."""
+        assert self.relays is not None
+        timeout = self.config.relay.after_relay_timeout
+        relay = self.relays.wait(job_uid, timeout)
+        assert relay is not None
+        for name, target in relay.targets.items():
+            if target.state == DONE:
+                continue
+            if target.state == FAILED:
+                failure = target.last_status is not None and 0xA000 <= target.last_status <= 0xCFFF
+                status = Status(target.last_status) if failure and target.last_status in _STATUSES else None
+                raise PrintError(
+                    f"relay: {target.last_error or name + ' failed'}"[:64],
+                    status=status or Status.PROCESSING_FAILURE,
+                )
+            raise PrintError(f"relay: {name} did not print it in {timeout:g} s"[:64], status=Status.PROCESSING_FAILURE)
 
     def observe(self, observer: Callable[[PrintJob], None]) -> None:
         """Call `observer` with each job whose Execution Status changes (from the thread that changes it; it
@@ -336,6 +378,8 @@ class PrintQueue:
     def _printable(self, job: PrintJob) -> bool:
         """Whether the job's printer takes a job now (called with the lock held)."""
         failed = self.printers[job.printer].state.printer_status is PrinterStatus.FAILURE
+        if failed and "FAILURE" in self._relay_trouble.get(job.printer, {}).values():
+            failed = False  # a target's failure, shown on this printer: its archive copy still prints
         if failed and self.config.queue.on_printer_failure == "WAIT":
             return False
         supply = self._settings[job.printer].faults.films_in_supply
@@ -480,11 +524,17 @@ class PrintQueue:
     def _printed(self, job: PrintJob, stored: StoredJob) -> None:
         self.archive.index_stored(stored)
         job.stored = stored
+        relay = None
+        if self.relays is not None and self.relays.relay(job.sop_instance_uid) is not None:
+            relay = self.relays.stored(job.sop_instance_uid)  # paper targets may print it now
         self.spool.remove(job.sop_instance_uid)
         if self._storage_down:
             self._storage_down = False
             log.warning("the archive can be written again: printing resumes")
-        self._finish(job, ExecutionStatus.DONE, "NORMAL")
+        if relay is None:
+            self._finish(job, ExecutionStatus.DONE, "NORMAL")
+        else:
+            self._follow_relay(job, relay)
         if self._on_stored is not None:  # forwarding, retention: after the film is safe in the archive
             try:
                 self._on_stored(stored)
@@ -496,6 +546,58 @@ class PrintQueue:
         printer = self.printers[job.printer]
         if empty and printer.state.printer_status is not PrinterStatus.FAILURE:
             printer.set_status(PrinterStatus.FAILURE, "SUPPLY EMPTY")
+
+    # --- relays (relay/queue.py): a job with targets is DONE once they printed it too ---------------------
+
+    def _follow_relay(self, job: PrintJob, relay: Relay) -> None:
+        """The job is archived; its Execution Status now follows its relay (PS3.3 C.13.8): PENDING while a
+        target waits, PRINTING while one prints, DONE when all printed, FAILURE when one was given up."""
+        states = [t.state for t in relay.targets.values()]
+        if FAILED in states:
+            info = next(t.printer_status_info for t in relay.targets.values() if t.state == FAILED)
+            self._finish(job, ExecutionStatus.FAILURE, _execution_status_info(info, "PRINTER DOWN"))
+        elif all(state == DONE for state in states):
+            self._finish(job, ExecutionStatus.DONE, "NORMAL")
+        elif PRINTING in states:
+            self._change(job, ExecutionStatus.PRINTING, "NORMAL")
+        else:
+            waiting = [t for t in relay.targets.values() if t.state == PENDING]
+            info = next((t.printer_status_info for t in waiting if t.printer_status_info), "")
+            down = any(t.attempts and t.last_status is None for t in waiting)
+            self._change(
+                job, ExecutionStatus.PENDING, _execution_status_info(info, "PRINTER DOWN" if down else "QUEUED")
+            )
+
+    def _relay_changed(self, relay: Relay, target: str, delivery: Delivery | None) -> None:
+        with self._condition:
+            job = self._jobs.get(relay.job_uid)
+            follow = job is not None and job.stored is not None and job.finished_at is None
+        if follow:
+            assert job is not None
+            self._follow_relay(job, relay)
+        if delivery is not None:
+            self._reflect(relay.printer, target, delivery)
+
+    def _reflect(self, printer_ae: str, target: str, delivery: Delivery) -> None:
+        """The target's printer status shows in the status of the printer that relays to it: WARNING or FAILURE
+        with its Printer Status Info (WARNING PRINTER DOWN while it cannot be reached); NORMAL again once no
+        target of the printer is in trouble. A FAILURE that comes from a target does not stop printscp's own
+        printing (see _printable)."""
+        printer = self.printers.get(printer_ae)
+        if printer is None:
+            return
+        trouble = self._relay_trouble.setdefault(printer_ae, {})
+        if (
+            delivery.printer_status in ("WARNING", "FAILURE")
+            and delivery.printer_status_info in PRINTER_STATUS_INFO_TERMS
+        ):
+            trouble[target] = delivery.printer_status
+            printer.set_status(PrinterStatus(delivery.printer_status), delivery.printer_status_info)
+        elif not delivery.delivered and delivery.status is None:
+            trouble[target] = "WARNING"
+            printer.set_status(PrinterStatus.WARNING, "PRINTER DOWN")
+        elif trouble.pop(target, None) is not None and not trouble:
+            printer.set_status(PrinterStatus.NORMAL)
 
     def _failed(self, job: PrintJob, exc: BaseException) -> None:
         """A job that cannot print fails; the printer goes on."""
@@ -575,6 +677,14 @@ class PrintQueue:
         for ae_title, printer in self.printers.items():
             printer.remove_listener(self._listeners[ae_title])
         self.spool.close()
+
+
+_STATUSES = frozenset(int(s) for s in Status)
+
+
+def _execution_status_info(info: str, otherwise: str) -> str:
+    """A target's Printer Status Info as our Execution Status Info, when it is a defined term (PS3.3 C.13.9.1)."""
+    return info if info in PRINTER_STATUS_INFO_TERMS and info != "NORMAL" else otherwise
 
 
 def _not_spooled(exc: OSError) -> Exception:

@@ -46,6 +46,7 @@ from printscp.model.record import Image, PrintRequest
 from printscp.net import association_log, compat, handlers, qr, tls
 from printscp.net.forward import Forwarder
 from printscp.net.notify import PrintAssociation
+from printscp.relay.queue import RelayQueue
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,9 @@ class PrintServer:
             if archive.forward_to
             else None
         )
-        self.queue = PrintQueue(config, self.printers, self.archive, on_stored=self._stored)
+        relaying = any(printer.profile.relay_to for printer in config.all_printers.values())
+        self.relays = RelayQueue(config, archive.folder, self.client_tls) if relaying else None
+        self.queue = PrintQueue(config, self.printers, self.archive, on_stored=self._stored, relays=self.relays)
         self._stored_observers: list[Callable[[StoredJob], None]] = []
         self.metrics = Metrics(
             lambda: {ae_title: self.queue.depth_of(ae_title) for ae_title in self.printers},
@@ -381,6 +384,7 @@ class PrintServer:
             int(bound[1]),
             faults=self.faults,
             assign=self.assign_identity,
+            relays=self.relays,
         )
         self._admin.start()
         log.info(
@@ -410,6 +414,8 @@ class PrintServer:
         self._stopping.set()
         if self.forwarder is not None:
             self.forwarder.stop()
+        if self.relays is not None:
+            self.relays.stop()
         for ae_title, printer in self.printers.items():
             printer.remove_listener(self._listeners[ae_title])
         self.archive.index.close()
