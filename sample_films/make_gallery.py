@@ -5,9 +5,11 @@ The script starts printscp (bundled config.toml, a temporary archive) on a free 
 every sample below with a pynetdicom print SCU exactly as a modality would (Film Session, Film Box,
 Image Box N-SETs, Presentation LUTs, annotations, N-ACTION), waits for the films, and copies each
 film's PDF and PNG here as <name>.pdf / <name>.png. Source images are synthetic (benchmarks/
-ct_phantom.py): CT slices windowed to P-Values, and a MONOCHROME1 chest radiograph.
+ct_phantom.py, us_phantom.py): CT slices windowed to P-Values, a MONOCHROME1 chest radiograph, and RGB
+ultrasound frames and a surface rendering for the colour film (Basic Color Print Management).
 
-    .venv/bin/python sample_films/make_gallery.py
+    .venv/bin/python sample_films/make_gallery.py            # every sample
+    .venv/bin/python sample_films/make_gallery.py NAME ...   # only these (the README lists them all)
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "tests")]
 import numpy as np  # noqa: E402
 from conftest import bundled_config  # noqa: E402
 from ct_phantom import chest_radiograph, ct_series, ct_slice, windowed  # noqa: E402
-from printscu import META, PrintSCU, reference  # noqa: E402
+from printscu import COLOR_META, META, PrintSCU, reference  # noqa: E402
 from pydicom.dataset import Dataset  # noqa: E402
+from us_phantom import b_mode, colour_doppler, surface_rendering  # noqa: E402
 
 from printscp import uids  # noqa: E402
 from printscp.net.server import PrintServer  # noqa: E402
 
-CONTEXTS = (META, uids.PRESENTATION_LUT, uids.BASIC_ANNOTATION_BOX)
+CONTEXTS = (META, COLOR_META, uids.PRESENTATION_LUT, uids.BASIC_ANNOTATION_BOX)
 FITTED = (0x0000, 0xB604, 0xB609, 0xB60A)  # success, or made to fit: demagnified, cropped, decimated
 CT = ct_series(20, 512)
 CHEST_CT = windowed(ct_slice(512, 0.5), center=-600, width=1600)  # lung window
@@ -88,6 +91,22 @@ def annotated(scu: PrintSCU) -> str:
         assert scu.n_set(uids.BASIC_ANNOTATION_BOX, str(item.ReferencedSOPInstanceUID), request).status == 0
     assert scu.n_action(uids.BASIC_FILM_BOX, box_uid).status == 0
     scu.n_delete(uids.BASIC_FILM_SESSION, session)
+    return box_uid
+
+
+def colour_ultrasound(scu: PrintSCU) -> str:
+    """A colour film (Basic Color Print Management Meta SOP Class, Basic Color Image Boxes): B-mode, colour
+    Doppler, power Doppler and a surface rendering, colour-by-plane and colour-by-pixel alternately."""
+    session = scu.film_session(meta=COLOR_META, MediumType="PAPER")
+    box_uid, boxes, _ = scu.film_box(
+        session, "STANDARD\\2,2", meta=COLOR_META, FilmSizeID="8INX10IN", FilmOrientation="LANDSCAPE"
+    )
+    frames = [b_mode(), colour_doppler(), colour_doppler(power=True), surface_rendering()]
+    for position, pixels in enumerate(frames, start=1):
+        response = scu.set_color_image(boxes[position - 1], position, pixels, position % 2)
+        assert response.status == 0, hex(response.status)
+    assert scu.n_action(uids.BASIC_FILM_BOX, box_uid, meta=COLOR_META).status == 0
+    scu.n_delete(uids.BASIC_FILM_SESSION, session, meta=COLOR_META)
     return box_uid
 
 
@@ -155,18 +174,27 @@ SAMPLES: dict[str, tuple[str, Callable[[PrintSCU], str]]] = {
             image={"RequestedImageSize": "150", "RequestedDecimateCropBehavior": "DECIMATE"},
         ),
     ),
+    "colour-ultrasound": (
+        "a colour film, STANDARD\\2,2 on 8INX10IN paper: B-mode, colour and power Doppler, a surface rendering",
+        colour_ultrasound,
+    ),
 }
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    unknown = sorted(set(names) - set(SAMPLES))
+    if unknown:
+        print(f"no such sample: {', '.join(unknown)}; the samples are {', '.join(SAMPLES)}", file=sys.stderr)
+        return 2
+    wanted = names or list(SAMPLES)
     with tempfile.TemporaryDirectory() as folder:
         server = PrintServer(bundled_config(Path(folder) / "films"))
         address = server.start("127.0.0.1", 0)
         try:
             printed = {}
             with PrintSCU(address, contexts=CONTEXTS, calling="GALLERY") as scu:
-                for name, (_, make) in SAMPLES.items():
-                    printed[name] = make(scu)
+                for name in wanted:
+                    printed[name] = SAMPLES[name][1](scu)
             assert server.queue.wait_idle(120)
             jobs = {film["film_box_uid"]: job for job in server.archive.jobs() for film in job.manifest["films"]}
             lines = [
@@ -179,8 +207,8 @@ def main() -> int:
                 job = jobs[box]
                 shutil.copyfile(job.pdfs[0], HERE / f"{name}.pdf")
                 shutil.copyfile(job.pngs[0], HERE / f"{name}.png")
-                lines.append(f"- `{name}.pdf` / `{name}.png`: {SAMPLES[name][0]}")
                 print(f"{name}: {SAMPLES[name][0]}")
+            lines += [f"- `{name}.pdf` / `{name}.png`: {description}" for name, (description, _) in SAMPLES.items()]
             (HERE / "README.md").write_text("\n".join(lines) + "\n")
         finally:
             server.stop()
@@ -188,4 +216,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -90,7 +90,7 @@ def send(server: RunningServer, folder: Path, job: Job) -> PrintLog:
 
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """The bundled config.toml as it is (its six printers), on a free port, one archive for the module."""
+    """The bundled config.toml as it is (its seven printers), on a free port, one archive for the module."""
     from conftest import bundled_config
 
     from printscp.net.server import PrintServer

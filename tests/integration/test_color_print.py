@@ -132,6 +132,34 @@ def test_a_printer_without_colour_rejects_the_colour_context(
         assert COLOR_META not in item.SOPClassesSupported
 
 
+def test_a_colour_film_prints_on_the_colour_preset(running: RunningServer) -> None:
+    """The bundled CODONICS_HORIZON (presets/CODONICS_HORIZON.toml, supports_color) takes a colour film on its
+    default A-size paper, as the Horizon's "a-cvp" Job Setting prints ChromaVista colour paper."""
+    with PrintSCU(running.address, contexts=(META, COLOR_META), called="CODONICS_HORIZON") as scu:
+        accepted = {str(cx.abstract_syntax) for cx in scu.assoc.accepted_contexts}
+        assert {META, COLOR_META} <= accepted
+        session = scu.film_session(meta=COLOR_META)
+        box, images, _ = scu.film_box(session, "STANDARD\\2,2", meta=COLOR_META)
+        for position, (uid, colour) in enumerate(zip(images, COLOURS, strict=True), start=1):
+            response = scu.set_color_image(uid, position, ultrasound_like(colour), position % 2)
+            assert response.status == 0, (hex(response.status), response.comment)
+        assert scu.n_action(uids.BASIC_FILM_BOX, box, meta=COLOR_META).status == 0
+    centres, film = centre_colours(running)
+    for centre, colour in zip(centres, COLOURS, strict=True):
+        assert np.abs(centre - np.array(colour)).max() <= 2, (centre, colour)
+    assert film["page_size_pt"] == pytest.approx([8.5 * 72, 11 * 72], abs=0.01)  # 8_5INX11IN, its default
+    (indexed,) = running.server.archive.index.find_films(FilmFilter(printer="CODONICS_HORIZON"))
+    assert (indexed["color"], indexed["film_size_id"]) == ("1", "8_5INX11IN")
+
+
+@pytest.mark.parametrize("printer", ["AGFA_DRYSTAR", "FUJI_DRYPIX", "KODAK_DRYVIEW", "KONICA_DRYPRO", "SONY_UP"])
+def test_a_grayscale_preset_rejects_the_colour_context(running: RunningServer, printer: str) -> None:
+    with PrintSCU(running.address, contexts=(META, COLOR_META), called=printer) as scu:
+        accepted = {str(cx.abstract_syntax) for cx in scu.assoc.accepted_contexts}
+        rejected = {str(cx.abstract_syntax) for cx in scu.assoc.rejected_contexts}
+        assert META in accepted and COLOR_META in rejected
+
+
 def test_the_bundled_printer_lists_the_colour_meta_sop_class(running: RunningServer) -> None:
     with PrintSCU(running.address, contexts=(uids.PRINTER_CONFIGURATION_RETRIEVAL,)) as scu:
         response = scu.n_get(uids.PRINTER_CONFIGURATION_RETRIEVAL, uids.PRINTER_CONFIGURATION_RETRIEVAL_INSTANCE)

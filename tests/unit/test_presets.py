@@ -22,7 +22,7 @@ from printscp.model.profile import PrinterProfile
 from printscp.model.record import GrayscaleImage, PrintRequest
 from printscp.presets import preset_names
 
-PRESETS = ("AGFA_DRYSTAR", "FUJI_DRYPIX", "KODAK_DRYVIEW", "KONICA_DRYPRO", "SONY_UP")
+PRESETS = ("AGFA_DRYSTAR", "CODONICS_HORIZON", "FUJI_DRYPIX", "KODAK_DRYVIEW", "KONICA_DRYPRO", "SONY_UP")
 
 # The keys of config.toml's [printer] that describe a printer model (the site's serial number, software
 # versions, calibration date and copy limit stay printscp's), plus the preset's own two.
@@ -97,7 +97,7 @@ def preset_text(name: str) -> str:
 # --- every preset ---------------------------------------------------------------------------------------
 
 
-def test_the_five_presets_are_offered() -> None:
+def test_the_six_presets_are_offered() -> None:
     assert preset_names() == sorted(PRESETS)
 
 
@@ -137,6 +137,7 @@ def test_a_preset_sets_every_printer_key_and_cites_its_conformance_statement(nam
         ),
         ("KONICA_DRYPRO", "DRYPRO 832", {"8INX10IN", "10INX12IN", "11INX14IN", "14INX14IN", "14INX17IN"}, 581),
         ("SONY_UP", "UP-D897", {"75MMX100MM", "100MMX150MM"}, 325),
+        ("CODONICS_HORIZON", "Horizon Ci", {"8INX10IN", "8_5INX11IN", "A4"}, 320),
     ],
 )
 def test_a_preset_is_its_model(tmp_path: Path, name: str, model: str, sizes: set[str], dpi: int) -> None:
@@ -182,6 +183,17 @@ def test_sony_up_is_an_8_bit_paper_printer(tmp_path: Path) -> None:
     assert not p.supports_12_bit
     assert p.medium_types == ("PAPER",)
     assert (p.defaults.film_size_id, p.defaults.film_orientation) == ("75MMX100MM", "LANDSCAPE")
+    assert p.illumination_for(p.defaults.medium_type) == p.defaults.reflective_illumination
+
+
+def test_codonics_horizon_is_the_colour_preset(tmp_path: Path) -> None:
+    p = preset(tmp_path, "CODONICS_HORIZON")
+    assert (p.name, p.manufacturer) == ("HORIZON", "Codonics, Inc.")
+    assert p.supports_color
+    assert [name for name in PRESETS if preset(tmp_path, name).supports_color] == ["CODONICS_HORIZON"]
+    assert set(p.medium_types) == {"PAPER", "BLUE FILM", "CLEAR FILM"}
+    assert p.film_destinations == ("MAGAZINE", "BIN_1", "BIN_2", "BIN_3")  # its three receive trays
+    assert (p.defaults.medium_type, p.defaults.film_size_id) == ("PAPER", "8_5INX11IN")  # "a-cvp"
     assert p.illumination_for(p.defaults.medium_type) == p.defaults.reflective_illumination
 
 
