@@ -524,6 +524,13 @@ def _films(args: argparse.Namespace) -> int:
             print(f"printscp films show: no print job {args.job}", file=sys.stderr)
             return 1
         print(films.show(archive, selected))
+        from printscp.relay.queue import read_relays, relay_lines
+
+        relays = {relay.job_uid: relay for relay in read_relays(folder)}
+        for job_uid in dict.fromkeys(film["job_uid"] for film in selected):
+            if job_uid in relays:
+                print(f"relays of print job {job_uid}")
+                print("\n".join(f"  {line}" for line in relay_lines(relays[job_uid])))
     else:
         try:
             copied = films.export(archive, selected, args.destination, args.dicom)
@@ -859,6 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _report_parser(commands)
     _transcripts_parser(commands)
+    _relay_parser(commands)
 
     echo = commands.add_parser("echo", help="C-ECHO a DICOM peer; exits non-zero on failure")
     echo.add_argument("host")
@@ -898,6 +906,56 @@ def _report_parser(commands: Any) -> None:
     )
     _archive_options(report)
     report.set_defaults(run=_report)
+
+
+def _relay(args: argparse.Namespace) -> int:
+    """`relay list`: relays waiting or failed (--all: every one kept); `relay retry JOB`: a failed one again."""
+    from printscp import admin
+    from printscp.relay.queue import read_relays, relay_lines, retry_on_disk
+
+    config = _load(args)
+    folder = config.archive.folder
+    relays = read_relays(folder)
+    if args.action == "list":
+        shown = [r for r in relays if args.all or not all(t.state == "DONE" for t in r.targets.values())]
+        for relay in shown:
+            print(f"print job {relay.job_uid}: printer {relay.printer}, from {relay.calling_ae_title}")
+            print("\n".join(f"  {line}" for line in relay_lines(relay)))
+        print(f"{len(shown)} relay(s)" + ("" if args.all else " waiting or failed"))
+        return 0
+    matches = [r.job_uid for r in relays if r.job_uid.startswith(args.job)]
+    if len(matches) != 1:
+        found = f"{len(matches)} relays begin with it" if matches else "no relay of a print job has it"
+        return _operator_error(f"relay retry: '{args.job}': {found}; give a print job's UID (printscp relay list)")
+    job_uid = matches[0]
+    try:
+        reply = admin.send(folder, config.network.port, {"command": "relay_retry", "job_uid": job_uid})
+        where = "by the running server"
+    except admin.AdminError as exc:
+        if admin.admin_file(folder, config.network.port).exists() and "does not answer" not in str(exc):
+            return _operator_error(f"relay retry: {exc}")
+        try:
+            retry_on_disk(folder, job_uid)
+        except ValueError as problem:
+            return _operator_error(f"relay retry: {problem}")
+        where = "at the next start of the server"
+    else:
+        if "error" in reply:
+            return _operator_error(f"relay retry: {reply['error']}")
+    print(f"print job {job_uid}: its failed relays are sent again {where}")
+    return 0
+
+
+def _relay_parser(commands: Any) -> None:
+    relay = commands.add_parser("relay", help="films relayed to real printers ([printer] relay_to)")
+    actions = relay.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="relays waiting or failed, oldest first")
+    listing.add_argument("--all", action="store_true", help="also the relays every target printed")
+    retry = actions.add_parser("retry", help="send a failed relay again")
+    retry.add_argument("job", help="Print Job SOP Instance UID, or its beginning")
+    for action in (listing, retry):
+        _server_options(action)
+        action.set_defaults(run=_relay)
 
 
 def _transcripts_parser(commands: Any) -> None:

@@ -218,21 +218,11 @@ class RelayQueue:
         relay = self.relay(job_uid)
         if relay is None:
             raise KeyError(job_uid)
-        failed = [name for name, t in relay.targets.items() if t.state == FAILED]
-        if not failed:
-            raise ValueError(f"no target of relay {job_uid} failed")
-        if not (self.root / job_uid / JOB_FILE).exists():
-            raise ValueError(f"the films of relay {job_uid} are no longer kept")
-
-        def again(relay: Relay) -> Relay:
-            targets = dict(relay.targets)
-            for name in failed:
-                targets[name] = replace(targets[name], state=PENDING, next_attempt=0.0, first_attempt=None)
-            return replace(relay, acknowledge="on_spool", targets=targets)
-
-        for name in failed:
-            self._down_until.pop(name, None)
-        return self._update(job_uid, again, failed[0])
+        again = retried(relay, self.root / job_uid)
+        for name, target in relay.targets.items():
+            if target.state == FAILED:
+                self._down_until.pop(name, None)
+        return self._update(job_uid, lambda _: again, next(iter(again.targets)))
 
     def forget(self, job_uid: str) -> None:
         """The film left the archive: its finished relay goes too."""
@@ -407,6 +397,63 @@ class RelayQueue:
         return print_on_paper(
             stored.pdfs, target, self.config.paper[target], f"print job {relay.job_uid}", relay.copies, skip
         )
+
+
+def retried(relay: Relay, folder: Path) -> Relay:
+    """The relay with its FAILED targets PENDING again, to be tried at once. ValueError: none failed, or the
+    films' pixels are no longer kept in `folder`."""
+    failed = [name for name, t in relay.targets.items() if t.state == FAILED]
+    if not failed:
+        raise ValueError(f"no target of the relay of print job {relay.job_uid} failed")
+    if not (folder / JOB_FILE).exists():
+        raise ValueError(f"the films of print job {relay.job_uid} are no longer kept for relaying")
+    targets = dict(relay.targets)
+    for name in failed:
+        targets[name] = replace(targets[name], state=PENDING, next_attempt=0.0, first_attempt=None)
+    return replace(relay, acknowledge="on_spool", targets=targets)  # retried by a person: no SCU waits
+
+
+def read_relays(archive_folder: Path) -> list[Relay]:
+    """Every relay kept in an archive, oldest first (printscp relay list, films show; no server needed)."""
+    root = archive_folder / ".relay"
+    found = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else ():
+        if not folder.name.startswith("."):
+            try:
+                found.append(_read(folder))
+            except (OSError, ValueError, KeyError, TypeError):
+                log.warning("relay %s cannot be read", folder)
+    return sorted(found, key=lambda r: r.created)
+
+
+def relay_lines(relay: Relay) -> list[str]:
+    """One line per target: state, attempts, when printed or why not, and what was mapped."""
+    lines = []
+    for name, t in relay.targets.items():
+        line = f"{name:<16} {t.state:<8} {t.attempts} attempt{'s' if t.attempts != 1 else ''}"
+        if t.printed_at:
+            line += f", printed {t.printed_at}"
+        if t.state != DONE and t.last_error:
+            status = "no answer" if t.last_status is None else f"0x{t.last_status:04X}"
+            line += f", last: {status} {_printable(t.last_error)}"
+        if t.state == PENDING and t.next_attempt:
+            line += f", next try {datetime.fromtimestamp(t.next_attempt).astimezone().isoformat(timespec='seconds')}"
+        lines.append(line)
+        lines += [f"  mapped: {_printable(change)}" for change in t.mapped]
+    return lines
+
+
+def _printable(text: str) -> str:
+    """Text a target sent, safe for a terminal: control characters shown as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def retry_on_disk(archive_folder: Path, job_uid: str) -> Relay:
+    """`relay retry` with no server running: relay.json says PENDING, and the next start sends it."""
+    folder = archive_folder / ".relay" / job_uid
+    relay = retried(_read(folder), folder)
+    _write(folder, relay)
+    return relay
 
 
 def _with(relay: Relay, target: str, **changes: Any) -> Relay:
