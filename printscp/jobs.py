@@ -607,6 +607,8 @@ class PrintQueue:
             self.spool.set_aside(job.folder, "".join(traceback.format_exception(exc)))
         except OSError:
             log.exception("print job %s could not be set aside in the spool", job.sop_instance_uid)
+        if self.relays is not None:
+            self.relays.not_rendered(job.sop_instance_uid)
         self._finish(job, ExecutionStatus.FAILURE, info)
 
     def _wait_for_storage(self, job: PrintJob, exc: OSError) -> None:

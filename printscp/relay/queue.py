@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from printscp.archive.store import FilmArchive
 from printscp.config import Config, relay_targets
 from printscp.net import association_log
 from printscp.relay import Delivery
@@ -115,13 +116,15 @@ class RelayQueue:
         archive_folder: Path,
         client_tls: ssl.SSLContext | None = None,
         deliver: Deliver | None = None,
+        archive: FilmArchive | None = None,
     ) -> None:
         """`deliver` prints one relay on one target (the default: relay/dicom.py or relay/paper.py by the
-        target's kind)."""
+        target's kind); `archive` is where paper targets find the films' PDFs."""
         self.config = config
         self.root = archive_folder / ".relay"
         self.root.mkdir(parents=True, exist_ok=True)
         self.archive_folder = archive_folder
+        self._archive = archive
         self.client_tls = client_tls
         self._deliver = deliver or self._deliver_to_target
         self._observers: list[Observer] = []
@@ -194,6 +197,19 @@ class RelayQueue:
     def stored(self, job_uid: str) -> Relay:
         """The job's films are in the archive: its paper targets may print them."""
         return self._update(job_uid, lambda relay: replace(relay, stored=True), None)
+
+    def not_rendered(self, job_uid: str) -> None:
+        """The job could not be rendered: its paper targets, which print the rendered PDF, fail."""
+
+        def fail_paper(relay: Relay) -> Relay:
+            for name, target in relay.targets.items():
+                if name in self.config.paper and not target.finished:
+                    relay = _with(relay, name, state=FAILED, last_error=f"{name}: the film could not be rendered")
+            return relay
+
+        relay = self.relay(job_uid)
+        if relay is not None:
+            self._update(job_uid, fail_paper, next(iter(relay.targets)))
 
     def wait(self, job_uid: str, timeout: float) -> Relay | None:
         """Wait until every target of the relay printed it or had its first attempt (after_relay)."""
@@ -388,10 +404,11 @@ class RelayQueue:
         )
 
     def _deliver_to_paper(self, relay: Relay, target: str, skip: frozenset[int]) -> Delivery:
-        from printscp.archive.store import FilmArchive
         from printscp.relay.paper import print_on_paper
 
-        stored = FilmArchive(self.archive_folder).find(relay.job_uid, datetime.fromisoformat(relay.requested_at))
+        if self._archive is None:
+            self._archive = FilmArchive(self.archive_folder)
+        stored = self._archive.find(relay.job_uid, datetime.fromisoformat(relay.requested_at))
         if stored is None:
             return Delivery(False, status=0, error_comment=f"{target}: the films are no longer in the archive")
         return print_on_paper(
