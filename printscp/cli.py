@@ -8,6 +8,7 @@ import gc
 import getpass
 import logging
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -90,6 +91,11 @@ def _serve(args: argparse.Namespace) -> int:
     from printscp.net.server import PrintServer
 
     config = _load(args)
+    if config.paper and shutil.which("ipptool") is None:
+        return _operator_error(
+            f"paper.{next(iter(config.paper))}: paper printers are sent films with CUPS's ipptool, which is not "
+            "installed (Debian: apt-get install cups-ipp-utils)"
+        )
     try:
         server = PrintServer(config)
     except ArchiveError as exc:

@@ -6,6 +6,7 @@ folder of /sys (where even root may not create files), a file, or a path under a
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -127,3 +128,19 @@ def test_films_export_to_a_bad_destination(start_server: object, tmp_path: Path,
         assert "films export" in line
     assert run("films", "export", str(tmp_path / "fine"), *archive).returncode == 0
     assert len(list((tmp_path / "fine").glob("*.pdf"))) == 1
+
+
+def test_a_paper_printer_without_ipptool_is_one_clear_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[archive]\nfolder = "films"\n[printer]\nrelay_to = ["OFFICE"]\n[paper.OFFICE]\nuri = "ipp://127.0.0.1:9/ipp/print"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "printscp", "serve", "--no-web", "--config", str(config), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        env={**os.environ, "PATH": str(tmp_path)},  # no ipptool on it
+    )
+    one_clear_line(result, "paper.OFFICE", "ipptool", "cups-ipp-utils")

@@ -61,6 +61,17 @@ def test_defaults_without_file() -> None:
         ("[network]\nmax_pending_connections = 0\n", "network.max_pending_connections: must be at least 1"),
         ("[network]\nmax_connections_per_ip = 0\n", "network.max_connections_per_ip: must be at least 1"),
         ("[network]\nmax_buffered_bytes = 1000\n", "network.max_buffered_bytes: must hold at least one PDU"),
+        # relaying (issue 20)
+        ("[printer]\nrelay_to = ['NOWHERE']\n", "printer.relay_to[0]: 'NOWHERE' is not one of [nodes] or [paper]"),
+        ("[printers.P2]\nrelay_to = ['P2']\n[nodes.P2]\nhost = 'h'\nport = 1\n", "printers.P2.relay_to[0]: a printer"),
+        ("[nodes.F]\nhost = 'h'\nport = 1\npreset = 'NOPE'\n", "nodes.F.preset: "),
+        ("[paper.P]\nuri = 'http://h/ipp'\n", "paper.P.uri: must be an ipp:// or ipps:// URI"),
+        ("[paper.P]\nuri = 'ipp://h/ipp'\nmedia = 'A4'\n", "paper.P.media: must be a PWG media name"),
+        ("[paper.P]\nuri = 'ipp://h/ipp'\nscaling = 'stretch'\n", "paper.P.scaling: must be fit or actual"),
+        ("[paper.P]\n", "paper.P.uri: required"),
+        ("[relay]\nacknowledge = 'never'\n", "relay.acknowledge: must be on_spool or after_relay"),
+        ("[relay]\nretry_seconds = 0\n", "relay.retry_seconds: must be more than 0"),
+        ("[[relay.rules]]\ntarget = 'X'\ncalling_ae_titles = ['CT']\n", "relay.rules[0].target: 'X' is not one"),
     ],
 )
 def test_errors_name_their_key(tmp_path: Path, text: str, key: str) -> None:
