@@ -348,7 +348,7 @@ class RelayQueue:
             repeats = self._repeats.admit((target, delivery.error_comment))
             if repeats is not None:
                 log.warning(
-                    "print job %s: relay to %s failed (%s); next try in %.0f s%s",
+                    "print job %s: relay to %s failed (%s); next try in %.3g s%s",
                     job_uid,
                     target,
                     delivery.error_comment,

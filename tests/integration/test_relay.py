@@ -54,6 +54,7 @@ def print_film(scu: PrintSCU, label: str) -> tuple[int, str, str]:
     job = ""
     if action.dataset is not None and "ReferencedPrintJobSequence" in action.dataset:
         job = str(action.dataset.ReferencedPrintJobSequence[0].ReferencedSOPInstanceUID)
+    scu.n_delete(uids.BASIC_FILM_SESSION, session)  # the next film gets a session of its own
     return action.status, action.comment, job
 
 
