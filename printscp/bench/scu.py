@@ -35,7 +35,6 @@ with another message's), using only pynetdicom's public events.
 from __future__ import annotations
 
 import logging
-import queue
 import re
 import threading
 import time
@@ -52,8 +51,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi
-from pydicom.tag import Tag
-from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.events import Event
@@ -64,20 +62,27 @@ from printscp.bench.report import command_fields, status_name
 from printscp.bench.transcript import Direction, End, Message, Outcome
 from printscp.model.layout import ImageDisplayFormat, LayoutError
 from printscp.net import compat
+from printscp.net.print_scu import (
+    COLOR_META,
+    GRAY_META,
+    MAX_PDU,
+    REFERENCED_PRINT_JOB_SEQUENCE,
+    TRANSFER_SYNTAXES,
+    Answer,
+    EventReport,
+    Requester,
+    follow_print_jobs,
+    is_failure,
+    is_warning,
+    propose,
+    reference,
+    references,
+)
 from printscp.status import Status
 
 log = logging.getLogger(__name__)
 
-GRAY_META = uids.BASIC_GRAYSCALE_PRINT_MANAGEMENT_META
-COLOR_META = uids.BASIC_COLOR_PRINT_MANAGEMENT_META
-TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]  # no Big Endian: 8-bit OW pixels swap
-# (2100,0500): PS3.4 H.4.2.2.4 Referenced Print Job Sequence; pydicom's keyword of that name is (2120,0070)
-REFERENCED_PRINT_JOB_SEQUENCE = Tag(0x2100, 0x0500)
 BITS_TAGS = frozenset({0x00280100, 0x00280101, 0x00280102})  # Bits Allocated, Bits Stored, High Bit
-PRINT_JOB_EVENTS = {1: "PENDING", 2: "PRINTING", 3: "DONE", 4: "FAILURE"}  # PS3.4 Table H.4-14
-PRINTER_EVENTS = {1: "NORMAL", 2: "WARNING", 3: "FAILURE"}  # PS3.4 Table H.4-16
-POLL_INTERVAL = 1.0  # seconds without a Print Job event before an N-GET Print Job
-MAX_PDU = 1048576  # what we receive; ~1 MiB is fastest (notes/pynetdicom-facts.md)
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -410,18 +415,6 @@ def presentation_lut_dataset(request: LutRequest, bits: int) -> Dataset:
     return ds
 
 
-# --- statuses --------------------------------------------------------------------------------------------------
-
-
-def is_warning(code: int) -> bool:
-    """PS3.7 C.1: 0001, Bxxx, 0107 and 0116 are warnings."""
-    return code in (0x0001, 0x0107, 0x0116) or 0xB000 <= code <= 0xBFFF
-
-
-def is_failure(code: int) -> bool:
-    return code != 0 and not is_warning(code)
-
-
 # --- the transcript and the DIMSE dump ------------------------------------------------------------------------
 
 
@@ -462,7 +455,6 @@ class Recorder:
         self._index = 0
         self._syntaxes: dict[int, UID] = {}
         self._request_times: dict[tuple[Direction, int], float] = {}  # a request's message id -> when it went/came
-        self.responses: dict[int, Dataset] = {}  # our requests' message id -> response command set
         self.messages: list[Message] = []
 
     def association(self, record: transcript.Association, assoc: Association | None) -> None:
@@ -492,8 +484,6 @@ class Recorder:
             other = Direction.RECEIVED if direction is Direction.SENT else Direction.SENT
             started = self._request_times.pop((other, int(command.MessageIDBeingRespondedTo)), None)
             elapsed = round((now - started) * 1000, 3) if started is not None else None
-            if direction is Direction.RECEIVED:
-                self.responses[int(command.MessageIDBeingRespondedTo)] = command
         elif "MessageID" in command:
             self._request_times[(direction, int(command.MessageID))] = now
         with self._guard:
@@ -567,59 +557,6 @@ def association_record(
 # --- the association -----------------------------------------------------------------------------------------
 
 
-class _SendGate:
-    """Keeps the N-EVENT-REPORT-RSP that pynetdicom sends from its event thread out of the middle of a request's
-    P-DATA-TF PDUs (a request with a data set is several PDUs, each queued on its own).
-
-    The request side waits until no event answer is on its way and marks itself sending; the mark goes when
-    the request's last PDU has been written (EVT_PDU_SENT, its last fragment). An event handler waits until
-    no request is being sent and counts an answer on its way, until the answer's PDU has been written.
-    Waits are bounded: a dead association must not hang the SCU."""
-
-    def __init__(self, timeout: float) -> None:
-        self._condition = threading.Condition()
-        self._timeout = timeout
-        self._sending = False
-        self._final_header = 0x03  # the last PDV's message control header of the request being sent
-        self._answering = 0
-
-    def before_request(self) -> None:
-        with self._condition:
-            self._condition.wait_for(lambda: self._answering == 0, self._timeout)
-            self._answering = 0
-            self._sending = True
-
-    def request_encoded(self, has_data_set: bool) -> None:
-        with self._condition:
-            # PS3.8 E.2: bit 0 = command, bit 1 = last fragment
-            self._final_header = 0x02 if has_data_set else 0x03
-
-    def after_request(self) -> None:
-        with self._condition:
-            self._sending = False
-            self._condition.notify_all()
-
-    def before_answer(self) -> None:
-        with self._condition:
-            self._condition.wait_for(lambda: not self._sending, self._timeout)
-            self._answering += 1
-
-    def pdu_sent(self, event: Event) -> None:
-        items = getattr(event.pdu, "presentation_data_value_items", None)
-        if not items:
-            return
-        data = items[-1].data
-        if not data:
-            return
-        header = data[0] & 0x03
-        with self._condition:
-            if self._answering and header == 0x03:
-                self._answering -= 1
-            elif self._sending and header == self._final_header:
-                self._sending = False
-            self._condition.notify_all()
-
-
 @dataclass
 class Film:
     """One film box of the session: its images and what the printer made of it."""
@@ -645,18 +582,18 @@ class PrintRun:
         self.options = options
         self._out_lock = threading.Lock()
         self._out, self._err = out, err
-        self.gate = _SendGate(options.timeout)
+        self.requester = Requester(options.timeout)
         self.recorder: Recorder | None = None
         self.assoc: Association | None = None
-        self.events: queue.Queue[tuple[str, str, int, Dataset | None]] = queue.Queue()
-        self._message_id = 0
-        self.meta = GRAY_META
-        self.image_box_class = uids.BASIC_GRAYSCALE_IMAGE_BOX
         self.bits = 8
         self.bits_chosen = options.bits is not None
         self.outcome = _Outcome()
         self.accepted: set[str] = set()
-        self._job_states: dict[str, tuple[str, str]] = {}  # print job UID -> (Execution Status, its Info)
+        self._last = Answer(None, None, None)  # the last response
+
+    @property
+    def image_box_class(self) -> str:
+        return self.requester.image_box_class
 
     # output
 
@@ -728,18 +665,17 @@ class PrintRun:
         if options.annotation is not None:
             proposed.append(uids.BASIC_ANNOTATION_BOX)
         proposed.append(uids.PRINT_JOB)
-        for syntax in proposed:
-            ae.add_requested_context(syntax, TRANSFER_SYNTAXES)
+        propose(ae, proposed)
         handlers: list[Any] = [
-            (evt.EVT_DIMSE_SENT, self._dimse_sent),
+            *self.requester.handlers(),
+            (evt.EVT_DIMSE_SENT, self.recorder.sent),
             (evt.EVT_DIMSE_RECV, self.recorder.received),
-            (evt.EVT_PDU_SENT, self.gate.pdu_sent),
-            (evt.EVT_N_EVENT_REPORT, self._event_report),
         ]
         started = dimse.now_text()
         where = f"{options.host}:{options.port} ({options.called_ae})"
         assoc = ae.associate(options.host, options.port, ae_title=options.called_ae, evt_handlers=handlers)
         self.assoc = assoc
+        self.requester.attach(assoc)
         self.recorder.association(association_record(assoc, options, started, proposed), assoc)
         if assoc.is_rejected:
             primitive = assoc.acceptor.primitive
@@ -754,7 +690,7 @@ class PrintRun:
         names = ", ".join(f"{uids.name(s)} ({UID(accepted[s].transfer_syntax[0]).name})" for s in accepted)
         self.say(f"associated with {where}: {names or 'nothing accepted'}")
         if options.color and COLOR_META in accepted:
-            self.meta, self.image_box_class = COLOR_META, uids.BASIC_COLOR_IMAGE_BOX
+            self.requester.use_color()
         elif GRAY_META in accepted:
             if options.color:
                 self.warn("the printer refused Basic Color Print Management: printing in grayscale")
@@ -764,132 +700,62 @@ class PrintRun:
 
     # DIMSE requests
 
-    def _dimse_sent(self, event: Event) -> None:
-        assert self.recorder is not None
-        if "MessageIDBeingRespondedTo" not in event.message.command_set:
-            data = event.message.data_set
-            self.gate.request_encoded(data is not None and len(data.getbuffer()) > 0)
-        self.recorder.sent(event)
-
-    def _request(
-        self, step: str, send: Callable[[int], Any], stop_on_failure: bool = True
-    ) -> tuple[int, Dataset | None]:
-        """Send one request (`send(message_id)` returns pynetdicom's answer), show its status on one line and
-        return (status, response data set); a failure status raises PrintFailed unless `stop_on_failure` is off."""
-        assert self.recorder is not None and self.assoc is not None
-        self._message_id += 1
-        message_id = self._message_id
-        self.gate.before_request()
-        try:
-            answer = send(message_id)
-        finally:
-            self.gate.after_request()
-        status, data = answer if isinstance(answer, tuple) else (answer, None)
+    def _request(self, step: str, send: Callable[[Requester], Answer], stop_on_failure: bool = True) -> Answer:
+        """Send one request (`send(requester)`), show its status on one line and return its answer; a failure
+        status raises PrintFailed unless `stop_on_failure` is off."""
+        answer = self._last = send(self.requester)
         self._show_events()
-        if status is None or "Status" not in status:
+        if answer.status is None:
             raise PrintFailed(f"{step}: no response within {self.options.timeout:g} s (or the association ended)")
-        code = int(status.Status)
-        command = self.recorder.responses.get(message_id) or status
-        comment = str(command.get("ErrorComment", "") or status.get("ErrorComment", "") or "")
-        offending = command.get("OffendingElement")
+        code, comment = answer.status, answer.error_comment
         line = f"{step}: {status_name(code)}"
         if comment:
             line += f" ({comment})"
-        if offending is not None:
-            tags = offending if isinstance(offending, list) else [offending]
-            line += " offending " + " ".join(transcript.tag_text(int(t)) for t in tags)
+        if answer.offending:
+            line += " offending " + " ".join(transcript.tag_text(t) for t in answer.offending)
         self.say(line)
         if is_warning(code):
             self.outcome.warnings.append(line)
         if is_failure(code) and stop_on_failure:
             raise PrintFailed(f"{step} failed: {status_name(code)}" + (f" ({comment})" if comment else ""))
-        return code, data
-
-    def _affected_uid(self) -> str:
-        assert self.recorder is not None
-        command = self.recorder.responses.get(self._message_id)
-        uid = str(command.get("AffectedSOPInstanceUID", "") or "") if command is not None else ""
-        if not uid:
-            raise PrintFailed("the printer did not return the new instance's Affected SOP Instance UID")
-        return uid
-
-    def _meta_for(self, sop_class: str) -> str | None:
-        members = {uids.BASIC_FILM_SESSION, uids.BASIC_FILM_BOX, uids.PRINTER, self.image_box_class}
-        return self.meta if sop_class in members else None
+        return answer
 
     def n_create(self, step: str, sop_class: str, data: Dataset | None) -> tuple[str, Dataset | None]:
-        assert self.assoc is not None
-        assoc, meta = self.assoc, self._meta_for(sop_class)
-        # an empty data set makes pynetdicom wait for its DIMSE timeout: none is sent instead
-        payload = data if data is not None and len(data) else None
-        _, response = self._request(
-            step, lambda mid: assoc.send_n_create(payload, sop_class, None, msg_id=mid, meta_uid=meta)
-        )
-        return self._affected_uid(), response
+        answer = self._request(step, lambda r: r.n_create(sop_class, data))
+        if not answer.affected_uid:
+            raise PrintFailed("the printer did not return the new instance's Affected SOP Instance UID")
+        return answer.affected_uid, answer.data
 
     def n_set(self, step: str, sop_class: str, uid: str, data: Dataset, stop: bool = True) -> int:
-        assert self.assoc is not None
-        assoc, meta = self.assoc, self._meta_for(sop_class)
-        code, _ = self._request(
-            step, lambda mid: assoc.send_n_set(data, sop_class, uid, msg_id=mid, meta_uid=meta), stop
-        )
+        code = self._request(step, lambda r: r.n_set(sop_class, uid, data), stop).status
+        assert code is not None
         return code
 
     def n_get(self, step: str, sop_class: str, uid: str, stop: bool = True) -> tuple[int, Dataset | None]:
-        assert self.assoc is not None
-        assoc, meta = self.assoc, self._meta_for(sop_class)
-        return self._request(step, lambda mid: assoc.send_n_get([], sop_class, uid, msg_id=mid, meta_uid=meta), stop)
+        answer = self._request(step, lambda r: r.n_get(sop_class, uid), stop)
+        assert answer.status is not None
+        return answer.status, answer.data
 
     def n_action(self, step: str, sop_class: str, uid: str) -> Dataset | None:
-        assert self.assoc is not None
-        assoc, meta = self.assoc, self._meta_for(sop_class)
-        _, reply = self._request(
-            step, lambda mid: assoc.send_n_action(None, 1, sop_class, uid, msg_id=mid, meta_uid=meta)
-        )
-        return reply
+        return self._request(step, lambda r: r.n_action(sop_class, uid)).data
 
     def n_delete(self, step: str, sop_class: str, uid: str) -> None:
-        assert self.assoc is not None
-        assoc, meta = self.assoc, self._meta_for(sop_class)
-        self._request(step, lambda mid: assoc.send_n_delete(sop_class, uid, msg_id=mid, meta_uid=meta))
+        self._request(step, lambda r: r.n_delete(sop_class, uid))
 
-    # N-EVENT-REPORTs (pynetdicom's event thread)
-
-    def _event_report(self, event: Event) -> tuple[int, None]:
-        request: Any = event.request
-        sop_class = str(request.AffectedSOPClassUID)
-        instance = str(request.AffectedSOPInstanceUID)
-        event_type = int(request.EventTypeID)
-        try:
-            information = event.event_information
-        except Exception:  # an undecodable Event Information: the event still counts
-            information = None
-        self.events.put((sop_class, instance, event_type, information))
-        self.gate.before_answer()
-        return 0x0000, None
+    # N-EVENT-REPORTs (received in pynetdicom's event thread, shown here)
 
     def _show_events(self) -> None:
-        """Show the event reports received so far, a line each, keeping the print jobs' states."""
-        while True:
-            try:
-                self._show_event(self.events.get_nowait())
-            except queue.Empty:
-                return
+        """Show the event reports received so far, a line each (the requester keeps the print jobs' states)."""
+        while (report := self.requester.take_event()) is not None:
+            self._show_event(report)
 
-    def _show_event(self, report: tuple[str, str, int, Dataset | None]) -> None:
-        sop_class, instance, event_type, information = report
-        info = information if information is not None else Dataset()
-        if sop_class == uids.PRINTER:
-            state = PRINTER_EVENTS.get(event_type, f"event {event_type}")
-            detail = str(info.get("PrinterStatusInfo", "") or "")
-            self.say(f"printer event: {state}" + (f" ({detail})" if detail else ""))
-        elif sop_class == uids.PRINT_JOB:
-            state = PRINT_JOB_EVENTS.get(event_type, f"event {event_type}")
-            detail = str(info.get("ExecutionStatusInfo", "") or "")
-            self.say(f"print job {instance}: {state}" + (f" ({detail})" if detail else ""))
-            self._job_states[instance] = (state, detail)
+    def _show_event(self, report: EventReport) -> None:
+        if report.sop_class == uids.PRINTER:
+            self.say(f"printer event: {report.state}" + (f" ({report.detail})" if report.detail else ""))
+        elif report.sop_class == uids.PRINT_JOB:
+            self.say(f"print job {report.instance}: {report.state}" + (f" ({report.detail})" if report.detail else ""))
         else:
-            self.say(f"event report {uids.name(sop_class)} {instance}: event {event_type}")
+            self.say(f"event report {uids.name(report.sop_class)} {report.instance}: event {report.event_type}")
 
     # the print
 
@@ -981,9 +847,9 @@ class PrintRun:
                 setattr(ds, keyword, value)
         if options.annotation is not None and uids.BASIC_ANNOTATION_BOX in self.accepted:
             ds.AnnotationDisplayFormatID = options.annotation_format
-        ds.ReferencedFilmSessionSequence = [_reference(uids.BASIC_FILM_SESSION, session_uid)]
+        ds.ReferencedFilmSessionSequence = [reference(uids.BASIC_FILM_SESSION, session_uid)]
         if lut_uid is not None:
-            ds.ReferencedPresentationLUTSequence = [_reference(uids.PRESENTATION_LUT, lut_uid)]
+            ds.ReferencedPresentationLUTSequence = [reference(uids.PRESENTATION_LUT, lut_uid)]
         return ds
 
     def _print_film(
@@ -994,7 +860,7 @@ class PrintRun:
         film.uid, response = self.n_create(
             f"N-CREATE Film Box ({step})", uids.BASIC_FILM_BOX, self._film_box(session_uid, lut_uid)
         )
-        boxes = _references(response, "ReferencedImageBoxSequence")
+        boxes = references(response, "ReferencedImageBoxSequence")
         if not boxes:
             raise PrintFailed(f"{step}: the printer returned no Referenced Image Box Sequence for the film box")
         wrong = [c for c, _ in boxes if c != self.image_box_class]
@@ -1011,7 +877,7 @@ class PrintRun:
         elif self.options.annotation is not None and film.number == 1:
             self.warn("the printer refused the Basic Annotation Box SOP Class: no annotation")
         reply = self.n_action(f"N-ACTION print Film Box ({step})", uids.BASIC_FILM_BOX, film.uid)
-        jobs = _references(reply, REFERENCED_PRINT_JOB_SEQUENCE)
+        jobs = references(reply, REFERENCED_PRINT_JOB_SEQUENCE)
         if jobs:
             film.job_uid = jobs[0][1]
             self.say(f"{step}: print job {film.job_uid}")
@@ -1037,12 +903,7 @@ class PrintRun:
             raise PrintFailed(f"{step} failed: {status_name(code)}")
 
     def _offending_is_bits(self) -> bool:
-        assert self.recorder is not None
-        command = self.recorder.responses.get(self._message_id)
-        offending = command.get("OffendingElement") if command is not None else None
-        if offending is None:
-            return True
-        tags = {int(t) for t in (offending if isinstance(offending, list) else [offending])}
+        tags = set(self._last.offending)
         return bool(tags & BITS_TAGS) or not tags
 
     def _image_box(self, position: int, image: SourceImage) -> Dataset:
@@ -1056,7 +917,7 @@ class PrintRun:
 
     def _set_annotation(self, step: str, response: Dataset | None) -> None:
         options = self.options
-        boxes = _references(response, "ReferencedBasicAnnotationBoxSequence")
+        boxes = references(response, "ReferencedBasicAnnotationBoxSequence")
         if len(boxes) < options.annotation_position:
             self.warn(
                 f"{step}: the printer made {len(boxes)} annotation box(es) for format "
@@ -1076,60 +937,23 @@ class PrintRun:
             if uids.PRINT_JOB in self.accepted:
                 self.say("the printer gave no print job: not following it")
             return
-        deadline = time.monotonic() + self.options.timeout
-        pending = set(jobs)
-        last_look = time.monotonic()
-        while True:
-            self._show_events()
-            pending = {j for j in pending if self._job_states.get(j, ("", ""))[0] not in ("DONE", "FAILURE")}
-            if not pending:
-                break
-            now = time.monotonic()
-            if now >= deadline:
-                raise PrintFailed(
-                    f"print job(s) {', '.join(sorted(pending))} not DONE within {self.options.timeout:g} s"
-                )
-            if now - last_look >= POLL_INTERVAL:
-                for job in sorted(pending):
-                    self._get_job(job)
-                last_look = time.monotonic()
-                continue
-            try:
-                self._show_event(self.events.get(timeout=min(POLL_INTERVAL, deadline - now)))
-                last_look = time.monotonic()
-            except queue.Empty:
-                pass
-        failed = [j for j in jobs if self._job_states[j][0] == "FAILURE"]
+        pending = follow_print_jobs(self.requester, jobs, self.options.timeout, self._show_event, self._get_job)
+        if pending:
+            raise PrintFailed(f"print job(s) {', '.join(sorted(pending))} not DONE within {self.options.timeout:g} s")
+        failed = [j for j in jobs if self.requester.job_states[j][0] == "FAILURE"]
         if failed:
-            state = self._job_states[failed[0]]
+            state = self.requester.job_states[failed[0]]
             raise PrintFailed(f"print job {failed[0]} FAILURE ({state[1] or 'no reason given'})")
 
     def _get_job(self, job: str) -> None:
-        code, data = self.n_get(f"N-GET Print Job {job}", uids.PRINT_JOB, job, stop=False)
-        if is_failure(code) or data is None:
+        before = self.requester.job_states.get(job)
+        code = self._request(f"N-GET Print Job {job}", lambda r: r.get_print_job(job), False).status
+        assert code is not None
+        if is_failure(code) or self._last.data is None:
             raise PrintFailed(f"cannot follow print job {job}: N-GET Print Job answered {status_name(code)}")
-        state = str(data.get("ExecutionStatus", "") or "")
-        info = str(data.get("ExecutionStatusInfo", "") or "")
-        if (state, info) != self._job_states.get(job):
+        state, info = self.requester.job_states[job]
+        if (state, info) != before:
             self.say(f"print job {job}: {state or '?'}" + (f" ({info})" if info else ""))
-        self._job_states[job] = (state, info)
-
-
-def _reference(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
-    item = Dataset()
-    item.ReferencedSOPClassUID = sop_class_uid
-    item.ReferencedSOPInstanceUID = sop_instance_uid
-    return item
-
-
-def _references(data: Dataset | None, sequence: str | Any) -> list[tuple[str, str]]:
-    """(Referenced SOP Class UID, Referenced SOP Instance UID) of each item of a sequence of `data`."""
-    if data is None or sequence not in data:
-        return []
-    items = data[sequence].value or []
-    return [
-        (str(item.get("ReferencedSOPClassUID", "")), str(item.get("ReferencedSOPInstanceUID", ""))) for item in items
-    ]
 
 
 def print_images(options: PrintOptions, out: Callable[[str], None] = print, err: Callable[[str], None] = print) -> int:

@@ -12,16 +12,18 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
 from printscp import uids
 from printscp.errors import PrintWarning
 from printscp.model import sop_classes
-from printscp.model.enums import FilmOrientation
+from printscp.model.enums import FilmOrientation, PresentationLUTShape
 from printscp.model.layout import MM_PER_INCH, ImageDisplayFormat, film_geometry, printable_pixels
 from printscp.model.profile import PrinterProfile
-from printscp.model.record import ColorImage, ProposedStudy
+from printscp.model.record import ColorImage, Image, ProposedStudy
 from printscp.model.session import AnnotationBox, FilmBox, FilmSession, ImageBox, PresentationLUT
 from printscp.model.values import describe
 from printscp.status import Status
@@ -101,33 +103,37 @@ def encode_image_box(box: ImageBox, profile: PrinterProfile) -> Dataset:
     ds = encode_attributes(
         box, sop_classes.BASIC_COLOR_IMAGE_BOX if color else sop_classes.BASIC_GRAYSCALE_IMAGE_BOX, profile
     )
-    items = []
-    if box.image is not None:
-        image = box.image
-        item = Dataset()
-        item.SamplesPerPixel = 3 if isinstance(image, ColorImage) else 1
-        item.PhotometricInterpretation = str(image.photometric_interpretation)
-        if isinstance(image, ColorImage):
-            item.PlanarConfiguration = 1  # PS3.3 C.13.5: colour-by-plane
-        item.Rows = image.rows
-        item.Columns = image.columns
-        if image.pixel_aspect_ratio != (1, 1):
-            item.PixelAspectRatio = list(image.pixel_aspect_ratio)
-        item.BitsAllocated = 8 if image.bits_stored == 8 else 16
-        item.BitsStored = image.bits_stored
-        item.HighBit = image.bits_stored - 1
-        item.PixelRepresentation = 0
-        if isinstance(image, ColorImage):
-            data = image.pixels.transpose(2, 0, 1).tobytes()
-        else:
-            data = image.pixels.astype("<u2").tobytes() if image.bits_stored == 12 else image.pixels.tobytes()
-        item.add_new(0x7FE00010, "OB" if color else "OW", data + b"\x00" * (len(data) & 1))
-        items.append(item)
+    items = [image_item(box.image)] if box.image is not None else []
     if color:
         ds.BasicColorImageSequence = items
     else:
         ds.BasicGrayscaleImageSequence = items
     return ds
+
+
+def image_item(image: Image) -> Dataset:
+    """The Basic Grayscale or Color Image Sequence item of an image (PS3.4 Tables H.4-10, H.4-11): the pixels
+    as they are, 8/8/7 or 16/12/11, OW for grayscale (8-bit too, as dcmprscu sends it), OB for colour."""
+    color = isinstance(image, ColorImage)
+    item = Dataset()
+    item.SamplesPerPixel = 3 if color else 1
+    item.PhotometricInterpretation = str(image.photometric_interpretation)
+    if color:
+        item.PlanarConfiguration = 1  # PS3.3 C.13.5: colour-by-plane
+    item.Rows = image.rows
+    item.Columns = image.columns
+    if image.pixel_aspect_ratio != (1, 1):
+        item.PixelAspectRatio = list(image.pixel_aspect_ratio)
+    item.BitsAllocated = 8 if image.bits_stored == 8 else 16
+    item.BitsStored = image.bits_stored
+    item.HighBit = image.bits_stored - 1
+    item.PixelRepresentation = 0
+    if color:
+        data = image.pixels.transpose(2, 0, 1).tobytes()
+    else:
+        data = image.pixels.astype("<u2").tobytes() if image.bits_stored == 12 else image.pixels.tobytes()
+    item.add_new(0x7FE00010, "OB" if color else "OW", data + b"\x00" * (len(data) & 1))
+    return item
 
 
 def encode_annotation_box(box: AnnotationBox, character_set: tuple[str, ...], profile: PrinterProfile) -> Dataset:
@@ -139,16 +145,28 @@ def encode_annotation_box(box: AnnotationBox, character_set: tuple[str, ...], pr
 
 
 def encode_presentation_lut(plut: PresentationLUT) -> Dataset:
+    return presentation_lut_dataset(
+        plut.presentation_lut_shape, plut.lut_descriptor, plut.lut_data, plut.lut_explanation
+    )
+
+
+def presentation_lut_dataset(
+    shape: PresentationLUTShape | None,
+    descriptor: tuple[int, int, int] | None,
+    data: npt.NDArray[np.uint16] | None,
+    explanation: str = "",
+) -> Dataset:
+    """A Presentation LUT's attributes (PS3.4 Table H.4-23): its shape, or its one table item."""
     ds = Dataset()
-    if plut.presentation_lut_shape is not None:
-        ds.PresentationLUTShape = plut.presentation_lut_shape.value
+    if shape is not None:
+        ds.PresentationLUTShape = shape.value
     else:
-        assert plut.lut_descriptor is not None and plut.lut_data is not None
+        assert descriptor is not None and data is not None
         item = Dataset()
-        item.add_new(0x00283002, "US", list(plut.lut_descriptor))
-        if plut.lut_explanation:
-            item.LUTExplanation = plut.lut_explanation
-        item.add_new(0x00283006, "OW", plut.lut_data.astype("<u2").tobytes())
+        item.add_new(0x00283002, "US", list(descriptor))
+        if explanation:
+            item.LUTExplanation = explanation
+        item.add_new(0x00283006, "OW", data.astype("<u2").tobytes())
         ds.PresentationLUTSequence = [item]
     return ds
 
@@ -231,7 +249,7 @@ def encode_printer_configuration(profile: PrinterProfile) -> Dataset:
     item = Dataset()
     item.SOPClassesSupported = sop_classes.supported_sop_classes(profile)
     item.MaximumMemoryAllocation = 0  # Memory Allocation is not supported
-    item.MemoryBitDepth = 16
+    item.MemoryBitDepth = 16 if profile.supports_12_bit else 8  # the pixels it keeps: 12 in 16 bits, or 8
     item.PrintingBitDepth = 8  # the densities printed: PNG and PDF grey levels are 8-bit (MemoryBitDepth: input)
     defaults = profile.defaults
     media = [(defaults.medium_type, defaults.film_size_id)]

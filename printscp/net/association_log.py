@@ -152,6 +152,16 @@ def rejection_in_words(result: int, source: int, reason: int) -> str:
     )
 
 
+def why_not_associated(assoc: Association) -> str:
+    """Why an association request did not end in an association, in a few words."""
+    if assoc.is_rejected:
+        rejection = compat.rejection(assoc)
+        return "association rejected" if rejection is None else rejection_in_words(*rejection)
+    if assoc.is_aborted:
+        return "association aborted"
+    return "cannot connect"
+
+
 def syntax_name(uid: str) -> str:
     name = uids.name(uid)
     return name if name != uid else (UID(uid).name or uid)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from pydicom import dcmread
 from pynetdicom import AE, evt
-from pynetdicom.association import Association
 
 from printscp.config import Node
 from printscp.net import association_log, compat, tls
@@ -121,7 +120,7 @@ class Forwarder:
             tls_args=tls.tls_args(node, self.client_tls),
         )
         if not assoc.is_established:
-            self._failed(name, _why_not(assoc) if connected else "cannot connect")
+            self._failed(name, association_log.why_not_associated(assoc) if connected else "cannot connect")
             return
         compat.set_tcp_nodelay(assoc)
         sent = 0
@@ -166,13 +165,3 @@ class Forwarder:
             backoff,
             f" ({repeats} more such failures in the last minute)" if repeats else "",
         )
-
-
-def _why_not(assoc: Association) -> str:
-    """Why an association request did not end in an association, in a few words."""
-    if assoc.is_rejected:
-        rejection = compat.rejection(assoc)
-        return "association rejected" if rejection is None else association_log.rejection_in_words(*rejection)
-    if assoc.is_aborted:
-        return "association aborted"
-    return "cannot connect"

@@ -4,7 +4,6 @@ against a small pynetdicom colour print SCP: what each printer received is what 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -16,14 +15,14 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import RunningServer
-from dcmtk import IHEFULL, dcmtk_environment, free_port, tool, write_config, write_image
+from dcmprscp import DCMPRSCP_AE, Dcmprscp, start_dcmprscp
+from dcmtk import write_image
 from PIL import Image
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
 from pynetdicom.events import Event
-from waiting import wait_until
 
 from printscp import uids
 from printscp.archive.film_index import FilmFilter
@@ -32,7 +31,6 @@ from printscp.bench.transcript import Direction, Outcome
 from printscp.model.enums import PrinterStatus
 
 REPO = Path(__file__).resolve().parents[2]
-DCMPRSCP_AE = "DCMPRSCP"
 TIMEOUT = 120
 
 
@@ -79,69 +77,11 @@ def four_images(folder: Path) -> tuple[list[Path], list[np.ndarray]]:
 # --- DCMTK's dcmprscp ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class Dcmprscp:
-    process: subprocess.Popen[bytes]
-    port: int
-    database: Path
-    log: Path
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture
 def dcmprscp(tmp_path: Path) -> Iterator[Dcmprscp]:
     """dcmprscp with its own config and database on a free port (it binds 0.0.0.0), the IHEFULL profile."""
-    port = free_port()
-    database = tmp_path / "dcmprscp" / "database"
-    section = {
-        "Type": "LOCALPRINTER",
-        "Hostname": "localhost",
-        "Port": str(port),
-        "Aetitle": DCMPRSCP_AE,
-        "Description": "DCMTK print SCP",
-        **IHEFULL,
-        "DisplayFormat": "1,1\\2,2",
-        "FilmSizeID": "8INX10IN\\14INX17IN",
-        "MediumType": "PAPER\\BLUE FILM",
-        "FilmDestination": "MAGAZINE\\PROCESSOR",
-        "MagnificationType": "REPLICATE\\BILINEAR\\CUBIC\\NONE",
-        "BorderDensity": "BLACK\\WHITE",
-        "EmptyImageDensity": "BLACK\\WHITE",
-        "MaxDensity": "320",
-        "MinDensity": "20",
-    }
-    config = write_config(tmp_path / "dcmprscp" / "dcmprscp.cfg", database, {"DCMPRSCP": section}, DCMPRSCP_AE)
-    (tmp_path / "dcmprscp" / "spool").mkdir(exist_ok=True)
-    log = tmp_path / "dcmprscp" / "dcmprscp.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [tool("dcmprscp"), "--verbose", "--config", str(config), "--printer", "DCMPRSCP"],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=dcmtk_environment(),
-        )
-    server = Dcmprscp(process, port, database, log)
-
-    def listening() -> bool:
-        assert process.poll() is None, f"dcmprscp exited:\n{server.text()}"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    try:
-        wait_until(listening, 30, "dcmprscp listening")
+    with start_dcmprscp(tmp_path / "dcmprscp") as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 def test_a_2x2_film_on_dcmprscp_stores_what_was_sent(dcmprscp: Dcmprscp, tmp_path: Path) -> None:
