@@ -329,6 +329,16 @@ def _build_printers(raw: Any) -> Mapping[str, PrinterConfig]:
     return types.MappingProxyType(printers)
 
 
+def preset_profile(name: str, key: str) -> PrinterProfile:
+    """The PrinterProfile a vendor preset describes (a relay target's [nodes.AE] preset); errors name `key`."""
+    try:
+        table = load_preset(name)
+    except PresetError as exc:
+        raise ConfigError(f"{key}: {exc} (presets: {', '.join(preset_names())})") from None
+    profile: PrinterProfile = _build(PrinterProfile, table, key)
+    return profile
+
+
 def _pop_plan(table: dict[str, Any], key: str) -> tuple[FaultRuleConfig, ...]:
     """The `plan` array of tables of a [faults] table (`key`), taken out of it: the fault plan is not one of
     FaultConfig's knobs. Its meaning is checked by `validate`."""
@@ -489,10 +499,7 @@ _PWG_MEDIA = re.compile(r"[a-z0-9]+_[a-z0-9.-]+_[0-9.]+x[0-9.]+(mm|in)")  # PWG 
 def _validate_relay(config: Config) -> None:
     for name, node in config.nodes.items():
         if node.preset:
-            try:
-                load_preset(node.preset)
-            except PresetError as exc:
-                raise ConfigError(f"nodes.{name}.preset: {exc} (presets: {', '.join(preset_names())})") from None
+            preset_profile(node.preset, f"nodes.{name}.preset")
     for name, paper in config.paper.items():
         key = f"paper.{name}"
         _check(name not in config.nodes, key, "a [nodes] entry has the same name")

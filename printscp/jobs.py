@@ -561,9 +561,10 @@ class PrintQueue:
         elif PRINTING in states:
             self._change(job, ExecutionStatus.PRINTING, "NORMAL")
         else:
-            waiting = [t for t in relay.targets.values() if t.state == PENDING]
-            info = next((t.printer_status_info for t in waiting if t.printer_status_info), "")
-            down = any(t.attempts and t.last_status is None for t in waiting)
+            assert self.relays is not None
+            waiting = {name: t for name, t in relay.targets.items() if t.state == PENDING}
+            info = next((t.printer_status_info for t in waiting.values() if t.printer_status_info), "")
+            down = any(self.relays.unreachable(name) for name in waiting)
             self._change(
                 job, ExecutionStatus.PENDING, _execution_status_info(info, "PRINTER DOWN" if down else "QUEUED")
             )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +36,8 @@ from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
 from printscp import uids
-from printscp.config import Node, _build
+from printscp.config import Node, preset_profile
 from printscp.model.encode import image_item, presentation_lut_dataset
-from printscp.model.profile import PrinterProfile
 from printscp.model.record import FilmSnapshot, ImageBoxSnapshot, PresentationLUTSnapshot, PrintRequest
 from printscp.net import association_log, compat, tls
 from printscp.net.print_scu import (
@@ -55,7 +55,6 @@ from printscp.net.print_scu import (
     reference,
     references,
 )
-from printscp.presets import load_preset
 from printscp.relay import Delivery, mapping
 from printscp.relay.mapping import MappedFilm, TargetCapabilities
 from printscp.status import Status
@@ -68,6 +67,22 @@ REFUSED = frozenset({Status.NO_SUCH_ATTRIBUTE, Status.INVALID_ATTRIBUTE_VALUE})
 # record always holds (the SCP filled them in) and strict SCPs without the feature refuse (dcmprscp: 0105).
 NOT_SENT = {"RequestedResolutionID": "STANDARD", "Trim": "NO"}
 MAX_RETRIES = 4  # refusals mapped in one film (each a different attribute, each once)
+UNNAMED = "*"  # a refusal (0105 / 0106) with no Offending Element: the target does not say which value
+# Film Session values that a target refusing the session without naming the attribute is sent no more: they
+# are U in PS3.4 H.4.1.1 and the target takes its own default (dcmprscp refuses an unlisted Medium Type so)
+SESSION_LEFT_OUT_WHEN_UNNAMED = ("MediumType", "FilmDestination")
+# ... and the Film Box values (U in PS3.4 H.4.2.1, the target's defaults) a film box refused so is sent without;
+# what the film is (format, orientation, size) and its densities' meaning stay (dcmprscp refuses an unlisted
+# smoothing type with 0105 and no attribute named)
+FILM_BOX_LEFT_OUT_WHEN_UNNAMED = (
+    "MagnificationType",
+    "SmoothingType",
+    "ConfigurationInformation",
+    "BorderDensity",
+    "EmptyImageDensity",
+    "Trim",
+    "RequestedResolutionID",
+)
 
 
 def node_capabilities(node_ae_title: str, node: Node) -> TargetCapabilities:
@@ -75,7 +90,7 @@ def node_capabilities(node_ae_title: str, node: Node) -> TargetCapabilities:
     UNKNOWN without one."""
     if not node.preset:
         return mapping.UNKNOWN
-    profile: PrinterProfile = _build(PrinterProfile, load_preset(node.preset), f"nodes.{node_ae_title}.preset")
+    profile = preset_profile(node.preset, f"nodes.{node_ae_title}.preset")
     return mapping.from_profile(profile)
 
 
@@ -239,7 +254,7 @@ class _Attempt:
         if is_failure(code):
             failure = _Failed(code, text)
             if refusable and code in REFUSED:
-                keyword = self._mappable(answer)
+                keyword = self._mappable(answer) if answer.offending else UNNAMED
                 if keyword:
                     raise _Refused(keyword, failure)
             raise failure
@@ -334,11 +349,29 @@ class _Attempt:
                 )
                 return self._created(answer, "Basic Film Session")
             except _Refused as refused:
+                if refused.keyword == UNNAMED:
+                    self._leave_out_unnamed(refused, values, SESSION_LEFT_OUT_WHEN_UNNAMED)
+                    continue
                 sent = str(ds.get(refused.keyword, "") or "")
                 if refused.keyword not in values or not sent:
                     raise refused.failure from None
                 self._retry_with(refused, sent)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _leave_out_unnamed(self, refused: _Refused, values: Mapping[str, object], keywords: tuple[str, ...]) -> None:
+        """A step was refused naming no attribute: it is sent again once without the values the target defaults
+        (`keywords` of `values`), each recorded as left out."""
+        step = f"{UNNAMED}{keywords[0]}"
+        sent = {k: str(v) for k, v in values.items() if k in keywords and self.overrides.get(k, v) not in (None, "")}
+        if not sent or step in self.tried:
+            raise refused.failure
+        self.tried[step] = list(sent)
+        for keyword, value in sent.items():
+            self.overrides[keyword] = None
+            self.mapped.append(f"{keyword_label(keyword)} {value} left out (refused, no attribute named)")
+        log.info(
+            "relay to %s: %s; trying again without %s", self.node_ae_title, refused.failure.comment, ", ".join(sent)
+        )
 
     def _created(self, answer: Answer, what: str) -> str:
         if not answer.affected_uid:
@@ -355,9 +388,14 @@ class _Attempt:
                 self.mapped.extend(film.changes)
                 return
             except _Refused as refused:
-                if attempt == MAX_RETRIES:
+                # an unnamed refusal is mapped only at the Film Box's N-CREATE (no film box made yet)
+                if attempt == MAX_RETRIES or (refused.keyword == UNNAMED and bool(self.film_box_uid)):
                     raise refused.failure from None
-                self._retry_with(refused, self._value_sent(refused.keyword, film))
+                if refused.keyword == UNNAMED:
+                    sent = {k: self._value_sent(k, film) for k in FILM_BOX_LEFT_OUT_WHEN_UNNAMED}
+                    self._leave_out_unnamed(refused, sent, FILM_BOX_LEFT_OUT_WHEN_UNNAMED)
+                else:
+                    self._retry_with(refused, self._value_sent(refused.keyword, film))
                 if self.film_box_uid:  # the film box made before the refusal goes; the film starts again
                     uid = self.film_box_uid
                     self._check("N-DELETE Basic Film Box", self.requester.n_delete(uids.BASIC_FILM_BOX, uid))

@@ -220,6 +220,11 @@ class RelayQueue:
             )
             return self._relays.get(job_uid)
 
+    def unreachable(self, target: str) -> bool:
+        """Whether the target could not be reached at its last attempt (its relays wait for the retry)."""
+        with self._lock:
+            return target in self._down_until
+
     def relay(self, job_uid: str) -> Relay | None:
         with self._lock:
             return self._relays.get(job_uid)
@@ -235,9 +240,10 @@ class RelayQueue:
         if relay is None:
             raise KeyError(job_uid)
         again = retried(relay, self.root / job_uid)
-        for name, target in relay.targets.items():
-            if target.state == FAILED:
-                self._down_until.pop(name, None)
+        with self._lock:
+            for name, target in relay.targets.items():
+                if target.state == FAILED:
+                    self._down_until.pop(name, None)
         return self._update(job_uid, lambda _: again, next(iter(again.targets)))
 
     def forget(self, job_uid: str) -> None:
@@ -318,9 +324,11 @@ class RelayQueue:
         }
         relay = self.relay(job_uid)
         after_relay = relay is not None and relay.acknowledge == "after_relay"
+        if delivery.status is not None or delivery.delivered:  # it answered
+            with self._lock:
+                self._down_until.pop(target, None)
         if delivery.delivered:
             changes.update(state=DONE, printed_at=datetime.now().astimezone().isoformat(timespec="seconds"))
-            self._down_until.pop(target, None)
             self._repeats.forget(target)
             log.info(
                 "print job %s relayed to %s (attempt %d%s)%s",
@@ -344,7 +352,8 @@ class RelayQueue:
             backoff = min(first * MAX_BACKOFF_FACTOR, first * 2 ** min(entry.attempts, 16))
             changes.update(state=PENDING, next_attempt=now + backoff)
             if delivery.status is None:  # not reached: its other relays wait too
-                self._down_until[target] = now + backoff
+                with self._lock:
+                    self._down_until[target] = now + backoff
             repeats = self._repeats.admit((target, delivery.error_comment))
             if repeats is not None:
                 log.warning(

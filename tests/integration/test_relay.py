@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from conftest import RunningServer, bundled_config
 from printscu import META, PrintSCU
+from pynetdicom import evt
 from waiting import wait_until
 
 from printscp import uids
@@ -52,8 +53,8 @@ def print_film(scu: PrintSCU, label: str) -> tuple[int, str, str]:
         assert scu.set_image(uid, position, PIXELS).status == 0
     action = scu.n_action(uids.BASIC_FILM_BOX, box)
     job = ""
-    if action.dataset is not None and "ReferencedPrintJobSequence" in action.dataset:
-        job = str(action.dataset.ReferencedPrintJobSequence[0].ReferencedSOPInstanceUID)
+    if action.dataset is not None and 0x21000500 in action.dataset:  # Referenced Print Job Sequence
+        job = str(action.dataset[0x21000500].value[0].ReferencedSOPInstanceUID)
     scu.n_delete(uids.BASIC_FILM_SESSION, session)  # the next film gets a session of its own
     return action.status, action.comment, job
 
@@ -104,7 +105,8 @@ def test_films_printed_while_the_target_is_down_reach_it_once_it_is_up(
     gateway: Callable[..., tuple[RunningServer, int]], start_target: Callable[..., RunningServer]
 ) -> None:
     server, port = gateway()
-    with PrintSCU(server.address, contexts=(META, uids.PRINT_JOB)) as scu:
+    events = [(evt.EVT_N_EVENT_REPORT, lambda event: (0, None))]
+    with PrintSCU(server.address, contexts=(META, uids.PRINT_JOB), handlers=events) as scu:
         jobs = []
         for n in range(3):
             status, comment, job = print_film(scu, f"OUTAGE {n}")
@@ -183,7 +185,8 @@ class Gateway:
         self.config = folder / "config.toml"
         bundled = (REPO / "config.toml").read_text()
         relaying = bundled.replace("\n[printer]\n", f'\n[printer]\nrelay_to = ["{TARGET}"]\n', 1)
-        relaying += f'\n[nodes.{TARGET}]\nhost = "127.0.0.1"\nport = {port}\n\n[relay]\nretry_seconds = 0.2\n'
+        relaying = re.sub(r"\nretry_seconds = \d+", "\nretry_seconds = 0.2", relaying)
+        relaying += f'\n[nodes.{TARGET}]\nhost = "127.0.0.1"\nport = {port}\n'
         self.config.write_text(relaying)
         self.archive = folder / "films"
         self.log = folder / f"gateway-{len(list(folder.glob('gateway-*.log')))}.log"
