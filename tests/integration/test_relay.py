@@ -230,3 +230,37 @@ def test_a_kill_9_during_the_outage_loses_and_duplicates_no_relay(
         assert labels(target.archive) == [f"KILLED {n}" for n in range(5)]  # each exactly once
     finally:
         gateway.stop()
+
+
+def printscp(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "printscp", *args], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+
+
+def test_an_operator_lists_retries_and_shows_a_relay_that_was_given_up(
+    gateway: Callable[..., tuple[RunningServer, int]], start_target: Callable[..., RunningServer]
+) -> None:
+    server, port = gateway(RelayConfig(retry_seconds=0.1, give_up_after=0.3))
+    with PrintSCU(server.address) as scu:
+        assert print_film(scu, "GIVEN UP")[0] == 0
+    wait_until(lambda: [r.targets[TARGET].state for r in read_relays(server.archive)] == [FAILED], 30, "given up")
+    (relay,) = read_relays(server.archive)
+    archive = ["--archive", str(server.archive)]
+    listed = printscp("relay", "list", *archive)
+    assert listed.returncode == 0, listed.stderr
+    assert relay.job_uid in listed.stdout and f"{TARGET}" in listed.stdout and "FAILED" in listed.stdout
+    assert "cannot connect" in listed.stdout and "1 relay(s) waiting or failed" in listed.stdout
+    start_target(port)
+    # through the running server's admin channel (its DICOM port names it)
+    retried = printscp("relay", "retry", relay.job_uid[:20], *archive, "--port", str(server.port))
+    assert retried.returncode == 0, retried.stderr
+    assert "by the running server" in retried.stdout
+    wait_until(lambda: [r.targets[TARGET].state for r in read_relays(server.archive)] == [DONE], 30, "retried")
+    shown = printscp("films", "show", relay.job_uid, *archive)
+    assert shown.returncode == 0, shown.stderr
+    assert f"relays of print job {relay.job_uid}" in shown.stdout
+    assert re.search(rf"{TARGET}\s+DONE\s+\d+ attempts, printed 20", shown.stdout), shown.stdout
+    assert "0 relay(s) waiting or failed" in printscp("relay", "list", *archive).stdout
+    nothing = printscp("relay", "retry", "9.9.9", *archive)
+    assert nothing.returncode == 2 and "no relay of a print job has it" in nothing.stderr

@@ -22,7 +22,7 @@ from printscp.jobs import PrintQueue
 from printscp.model.enums import ExecutionStatus, PrinterStatus
 from printscp.model.printer import Printer
 from printscp.relay import Delivery
-from printscp.relay.queue import DONE, FAILED, PENDING, RELAY_FILE, Relay, RelayQueue
+from printscp.relay.queue import DONE, FAILED, PENDING, RELAY_FILE, Relay, RelayQueue, retry_on_disk
 from printscp.spool import load_spooled
 from printscp.status import Status
 
@@ -221,3 +221,19 @@ def test_rules_restrict_a_target_to_some_calling_ae_titles(tmp_path: Path) -> No
     assert relay_targets(config, config.network.ae_title, "US1") == (TARGET, "PAPER")
     assert relay_targets(config, config.network.ae_title, "CT1") == (TARGET,)
     assert relay_targets(config, "UNKNOWN", "CT1") == (TARGET,)  # the default printer's
+
+
+def test_a_relay_retried_with_no_server_running_is_sent_at_the_next_start(make: Any, tmp_path: Path) -> None:
+    config = relay_config(tmp_path, give_up_after=0.1)
+    queue, relays, printer = make(config, Target(DOWN))
+    job = Association(queue, printer).print()
+    wait_until(lambda: relays.relay(job).targets[TARGET].state == FAILED, 30, "given up")  # type: ignore[union-attr]
+    queue.stop()
+    relays.stop()
+    assert retry_on_disk(config.archive.folder, job).targets[TARGET].state == PENDING
+    with pytest.raises(ValueError, match="no target"):
+        retry_on_disk(config.archive.folder, job)
+    target = Target(PRINTED)
+    queue, relays, printer = make(config, target)
+    wait_until(lambda: relays.relay(job).targets[TARGET].state == DONE, 30, "sent at the start")  # type: ignore[union-attr]
+    assert [call[0] for call in target.calls] == [job]
