@@ -18,7 +18,7 @@ film's PDF, so it waits until the job is in the archive (`stored`). Each entry k
 (`films_printed`), written before the next attempt: a retry sends only the rest, and a target never gets a
 film twice, except the one film being printed when printscp was killed (at least once, never lost). relay.json
 is rewritten whole (temporary file, fsync, rename). When every target is DONE the pixels are deleted and
-relay.json stays, for `films show`, until the film leaves the archive.
+relay.json stays, for `films show`; a start deletes the finished relays whose films have left the archive.
 """
 
 from __future__ import annotations
@@ -142,6 +142,9 @@ class RelayQueue:
             except (OSError, ValueError, KeyError, TypeError):
                 log.exception("relay %s cannot be read; left in %s", folder.name, folder)
                 continue
+            if relay.finished and relay.stored and archive is not None and _gone(archive, relay):
+                shutil.rmtree(folder, ignore_errors=True)  # the film left the archive: its relay's record goes too
+                continue
             self._relays[relay.job_uid] = _restarted(relay)
         targets = set(config.nodes) | set(config.paper)
         self._threads = {
@@ -212,7 +215,7 @@ class RelayQueue:
             self._update(job_uid, fail_paper, next(iter(relay.targets)))
 
     def wait(self, job_uid: str, timeout: float) -> Relay | None:
-        """Wait until every target of the relay printed it or had its first attempt (after_relay)."""
+        """Wait (after_relay) until every target of the relay printed it or failed it, at most `timeout` s."""
         deadline = time.monotonic() + timeout
         with self._lock:
             self._lock.wait_for(
@@ -245,15 +248,6 @@ class RelayQueue:
                 if target.state == FAILED:
                     self._down_until.pop(name, None)
         return self._update(job_uid, lambda _: again, next(iter(again.targets)))
-
-    def forget(self, job_uid: str) -> None:
-        """The film left the archive: its finished relay goes too."""
-        with self._lock:
-            relay = self._relays.get(job_uid)
-            if relay is None or not relay.finished:
-                return
-            del self._relays[job_uid]
-        shutil.rmtree(self.root / job_uid, ignore_errors=True)
 
     def stop(self) -> None:
         with self._lock:
@@ -486,6 +480,11 @@ def _with(relay: Relay, target: str, **changes: Any) -> Relay:
     targets = dict(relay.targets)
     targets[target] = replace(targets[target], **changes)
     return replace(relay, targets=targets)
+
+
+def _gone(archive: FilmArchive, relay: Relay) -> bool:
+    """Whether the relay's films have left the archive (retention, or deleted)."""
+    return archive.find(relay.job_uid, datetime.fromisoformat(relay.requested_at)) is None
 
 
 def _restarted(relay: Relay) -> Relay:

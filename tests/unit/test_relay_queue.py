@@ -237,3 +237,20 @@ def test_a_relay_retried_with_no_server_running_is_sent_at_the_next_start(make: 
     queue, relays, printer = make(config, target)
     wait_until(lambda: relays.relay(job).targets[TARGET].state == DONE, 30, "sent at the start")  # type: ignore[union-attr]
     assert [call[0] for call in target.calls] == [job]
+
+
+def test_a_start_deletes_finished_relays_whose_films_left_the_archive(make: Any, tmp_path: Path) -> None:
+    config = relay_config(tmp_path)
+    queue, relays, printer = make(config, Target(PRINTED))
+    kept, removed = Association(queue, printer).print(), Association(queue, printer).print()
+    wait_until(lambda: all(r.finished for r in relays.relays()) and len(relays.relays()) == 2, 30, "relayed")
+    assert queue.wait_idle()
+    queue.archive.remove_job(removed)
+    queue.stop()
+    relays.stop()
+    restarted = RelayQueue(config, config.archive.folder, deliver=Target(PRINTED), archive=queue.archive)
+    try:
+        assert [r.job_uid for r in restarted.relays()] == [kept]
+        assert not (config.archive.folder / ".relay" / removed).exists()
+    finally:
+        restarted.stop()
