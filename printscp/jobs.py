@@ -270,12 +270,12 @@ class PrintQueue:
             if target.state == DONE:
                 continue
             if target.state == FAILED:
-                failure = target.last_status is not None and 0xA000 <= target.last_status <= 0xCFFF
-                status = Status(target.last_status) if failure and target.last_status in _STATUSES else None
-                raise PrintError(
-                    f"relay: {target.last_error or name + ' failed'}"[:64],
-                    status=status or Status.PROCESSING_FAILURE,
-                )
+                code = target.last_status
+                failure = code is not None and 0xA000 <= code <= 0xCFFF
+                status = Status(code) if failure and code in _STATUSES else None
+                # within LO's 64 characters whatever the target said (the log has it whole)
+                why = f"0x{code:04X}" if code is not None else target.last_error.removeprefix(f"{name}: ")
+                raise PrintError(f"relay to {name} failed: {why}"[:64], status=status or Status.PROCESSING_FAILURE)
             raise PrintError(f"relay: {name} did not print it in {timeout:g} s"[:64], status=Status.PROCESSING_FAILURE)
 
     def observe(self, observer: Callable[[PrintJob], None]) -> None:
