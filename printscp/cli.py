@@ -1,4 +1,4 @@
-"""Command line: `printscp serve`, `echo`, `print`, `printer` and `films`. The only place logging is configured."""
+"""Command line: `printscp serve`, `echo`, `print`, `printer`, `films`, `db`. The only place logging is configured."""
 
 from __future__ import annotations
 
@@ -88,6 +88,7 @@ def _check_identity_templates(config: Config) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from printscp.db import SchemaError
     from printscp.net.server import PrintServer
 
     config = _load(args)
@@ -98,7 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
     try:
         server = PrintServer(config)
-    except ArchiveError as exc:
+    except (ArchiveError, SchemaError) as exc:  # SchemaError: [index] url unreachable or not upgraded
         return _operator_error(str(exc))
     except OSError as exc:  # something inside the folder (its index, spool) cannot be made or written
         return _operator_error(str(folder_error(config.archive.folder, exc)))
@@ -500,14 +501,18 @@ def _fault_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 def _films(args: argparse.Namespace) -> int:
     from printscp.archive import films
     from printscp.archive.film_index import FilmFilter
-    from printscp.archive.store import FilmArchive
+    from printscp.archive.store import FilmArchive, open_index
+    from printscp.db import SchemaError
 
     config = _load(args)
     folder = config.archive.folder
     if not folder.is_dir():
         print(f"printscp films: no archive at {folder}", file=sys.stderr)
         return 1
-    archive = FilmArchive(folder, config.printer)
+    try:
+        archive = FilmArchive(folder, config.printer, open_index(folder, config.index.url, config.index.pool_size))
+    except SchemaError as exc:
+        return _operator_error(str(exc))
     archive.reconcile()  # films written while no index was kept, or with the index lost
     where = FilmFilter(
         printed_from=args.printed_from,
@@ -647,14 +652,18 @@ def _conformance(args: argparse.Namespace) -> int:
 
 def _open_transcripts(args: argparse.Namespace) -> tuple[Path, Any] | str:
     """(archive folder, TranscriptStore) of the configured archive, reconciled with its files; or what is wrong."""
-    from printscp.archive.store import FilmArchive
+    from printscp.archive.store import FilmArchive, open_index
     from printscp.bench.store import TranscriptStore
+    from printscp.db import SchemaError
 
     config = _load(args)
     folder = config.archive.folder
     if not folder.is_dir():
         return f"no archive at {folder}; give the folder `printscp serve` archives to, with --archive or --config"
-    archive = FilmArchive(folder, config.printer)
+    try:
+        archive = FilmArchive(folder, config.printer, open_index(folder, config.index.url, config.index.pool_size))
+    except SchemaError as exc:
+        return str(exc)
     archive.reconcile()  # films first: a transcript indexed now counts its films from the index
     store = TranscriptStore(folder, archive.index)
     store.reconcile()  # the transcripts of a server killed mid-association have a file and no row yet
@@ -873,6 +882,7 @@ def build_parser() -> argparse.ArgumentParser:
     _report_parser(commands)
     _transcripts_parser(commands)
     _relay_parser(commands)
+    _db_parser(commands)
 
     echo = commands.add_parser("echo", help="C-ECHO a DICOM peer; exits non-zero on failure")
     echo.add_argument("host")
@@ -950,6 +960,43 @@ def _relay(args: argparse.Namespace) -> int:
             return _operator_error(f"relay retry: {reply['error']}")
     print(f"print job {job_uid}: its failed relays are sent again {where}")
     return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    """`printscp db upgrade`: bring the [index] url database to this printscp's schema version."""
+    from printscp.db import MISSING_DRIVER, SchemaError
+
+    config = _load(args)
+    if not config.index.url:
+        return _operator_error(
+            "db upgrade: the config names no database ([index] url); the SQLite index in the archive folder "
+            "needs no upgrade"
+        )
+    try:
+        from printscp.db import schema
+    except ImportError:
+        return _operator_error(MISSING_DRIVER)
+    try:
+        applied = schema.upgrade(config.index.url)
+    except SchemaError as exc:
+        return _operator_error(str(exc))
+    where = schema.describe(config.index.url)
+    if applied:
+        names = ", ".join(f"{m.version} {m.name}" for m in applied)
+        print(f"{where}: upgraded to schema version {schema.CODE_VERSION} (applied {names})")
+    else:
+        print(f"{where}: already at schema version {schema.CODE_VERSION}; nothing to do")
+    return 0
+
+
+def _db_parser(commands: Any) -> None:
+    db = commands.add_parser("db", help="the PostgreSQL database of [index] url")
+    actions = db.add_subparsers(dest="action", required=True)
+    upgrade = actions.add_parser(
+        "upgrade", help="apply the schema migrations the database lacks, in one transaction (safe to repeat)"
+    )
+    upgrade.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
+    upgrade.set_defaults(run=_db)
 
 
 def _relay_parser(commands: Any) -> None:

@@ -72,6 +72,16 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True)
+class IndexConfig:
+    """`[index]`: where the archive's index lives. No url: an SQLite file in the archive folder (the embedded
+    default); `url = "postgresql://user@host:5432/printscp"`: a PostgreSQL database (archive/pg_index.py),
+    whose schema `printscp db upgrade` makes and upgrades."""
+
+    url: str = ""
+    pool_size: int = 10  # connections held open to PostgreSQL at most (associations, workers, web console)
+
+
+@dataclass(frozen=True)
 class Node:
     """A DICOM peer, named by its AE title: a C-MOVE destination or a forwarding target."""
 
@@ -229,6 +239,7 @@ class PrinterConfig:
 class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
     printer: PrinterProfile = field(default_factory=PrinterProfile)  # the printer called network.ae_title
     queue: QueueConfig = field(default_factory=QueueConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
@@ -464,6 +475,13 @@ def validate(config: Config) -> Config:
     archive = config.archive
     _check(archive.max_age_days >= 0, "archive.max_age_days", "must be 0 (keep) or more days")
     _check(archive.max_size_gb >= 0, "archive.max_size_gb", "must be 0 (no limit) or more")
+    index = config.index
+    _check(
+        not index.url or index.url.startswith(("postgresql://", "postgres://")),
+        "index.url",
+        "must be a PostgreSQL URL (postgresql://user@host:port/database), or absent for SQLite in the archive folder",
+    )
+    _check(1 <= index.pool_size <= 1000, "index.pool_size", "must be 1 to 1000 connections")
     transcripts = config.transcripts
     _check(transcripts.max_age_days >= 0, "transcripts.max_age_days", "must be 0 (keep) or more days")
     _check(transcripts.max_size_gb >= 0, "transcripts.max_size_gb", "must be 0 (no limit) or more")

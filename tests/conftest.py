@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from postgres import new_index, postgres_server  # noqa: F401  (fixtures: every test may use them)
 
 from printscp.archive.store import FilmArchive, StoredJob
 from printscp.config import (

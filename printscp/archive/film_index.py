@@ -3,8 +3,9 @@
 The index is a cache of the archive's files (rebuilt from them by `FilmArchive.reconcile`): one row per
 DICOM instance (received by C-STORE, or an Encapsulated PDF of a printed film) and one per printed film.
 Rows are mappings of the column names below to text (or None). Every write is idempotent by key, so two
-processes may both rebuild. archive/index.py is the SQLite backend and the only module that knows SQL;
-a PostgreSQL backend implements the same protocol.
+processes may both rebuild. archive/index.py is the SQLite backend (the embedded default) and
+archive/pg_index.py the PostgreSQL one (`[index] url`, its schema in printscp/db); with printscp/db/schema.py
+they are the only modules that know SQL. archive/store.py `open_index` picks one.
 """
 
 from __future__ import annotations

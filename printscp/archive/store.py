@@ -6,7 +6,8 @@ Layout under the archive folder:
                                   manifest.json (the film record as model/record.py writes it, plus each
                                   film's files and checksums), and print.pdf when the job is more than one sheet
     instances/YYYYMMDD/<sop instance uid>.dcm   instances received by C-STORE, by day of arrival
-    index.sqlite                  the index (archive/index.py), rebuilt from the files when lost
+    index.sqlite                  the index (archive/index.py), rebuilt from the files when lost; with
+                                  [index] url the index is a PostgreSQL database instead (archive/pg_index.py)
     .incoming/  .trash/           being written / being deleted
 
 A job is written into `.incoming/<job uid>/`, every file fsynced, and the folder renamed into its day
@@ -41,6 +42,7 @@ from pydicom.filewriter import dcmwrite
 from printscp.archive.dicom import INDEXED, encapsulated_pdf, index_row
 from printscp.archive.film_index import FilmIndex
 from printscp.archive.index import SqliteFilmIndex
+from printscp.db import MISSING_DRIVER, SchemaError
 from printscp.identity.model import KEYWORDS, Identity, from_proposed_study
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import PrintRequest, RenderedFilm, RenderedJob
@@ -85,8 +87,21 @@ class StoredJob:
         return [self.folder / film["dcm"] for film in self.manifest["films"]]
 
 
+def open_index(folder: Path, url: str = "", pool_size: int = 10) -> FilmIndex:
+    """The index of the archive in `folder`: the PostgreSQL database at `url` ([index] url), else the SQLite
+    file in the folder. SchemaError: psycopg is missing, or the database is unreachable or not upgraded."""
+    if url:
+        try:  # psycopg (an optional dependency) only when a database is named
+            from printscp.archive.pg_index import PostgresFilmIndex
+        except ImportError:
+            raise SchemaError(MISSING_DRIVER) from None
+        return PostgresFilmIndex(url, pool_size)
+    return SqliteFilmIndex(folder / INDEX)
+
+
 class FilmArchive:
     def __init__(self, folder: Path, profile: PrinterProfile | None = None, index: FilmIndex | None = None) -> None:
+        """`index`: where the films are indexed (open_index); None: the SQLite file in `folder`."""
         self.folder = folder
         self.profile = profile or PrinterProfile()
         self.incoming = folder / ".incoming"

@@ -29,7 +29,7 @@ from pynetdicom.events import Event
 from printscp import heap, uids
 from printscp.admin import AdminServer
 from printscp.archive.lock import ArchiveLock
-from printscp.archive.store import FilmArchive, StoredJob
+from printscp.archive.store import FilmArchive, StoredJob, open_index
 from printscp.bench.faults import FaultPlan
 from printscp.bench.recorder import Recorder
 from printscp.bench.store import TranscriptStore
@@ -104,7 +104,8 @@ class PrintServer:
 
     def _open_archive(self) -> None:
         config = self.config
-        self.archive = FilmArchive(config.archive.folder, config.printer)
+        index = open_index(config.archive.folder, config.index.url, config.index.pool_size)
+        self.archive = FilmArchive(config.archive.folder, config.printer, index)
         self.archive.clear_leftovers()
         self.archive.reconcile()  # the index matches the disk before anyone asks it anything
         self.transcripts = TranscriptStore(config.archive.folder, self.archive.index)

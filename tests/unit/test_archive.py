@@ -1,14 +1,17 @@
-"""The archive without sockets: index matching (PS3.4 C.2.2.2), rebuilds, retention, Encapsulated PDF."""
+"""The archive without sockets: index matching (PS3.4 C.2.2.2), rebuilds, retention, Encapsulated PDF.
+
+The tests that take `new_index` run once on each FilmIndex backend: SQLite and PostgreSQL (tests/postgres.py).
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import test_jobs
 from pydicom import dcmread
@@ -18,7 +21,9 @@ from test_jobs import Association
 from printscp.archive import films
 from printscp.archive.dicom import ENCAPSULATED_PDF
 from printscp.archive.film_index import FilmFilter
-from printscp.archive.index import SqliteFilmIndex as Index
+from printscp.archive.film_index import FilmIndex as Index
+from printscp.archive.index import SqliteFilmIndex
+from printscp.archive.pg_index import PostgresFilmIndex
 from printscp.archive.query import PATIENT_ROOT, STUDY_ROOT, QueryError, find, retrieve
 from printscp.archive.store import FilmArchive
 
@@ -44,8 +49,8 @@ def row(uid: str, **columns: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Index:
-    index = Index(tmp_path / "index.sqlite")
+def index(new_index: Any) -> Index:
+    index: Index = new_index()
     index.add_instances(
         [
             row("1.9.1"),
@@ -177,8 +182,10 @@ def test_retrieve_needs_the_unique_key_of_its_level(index: Index) -> None:
 # --- printed films -------------------------------------------------------------------------------------
 
 
-def printed(make_queue: Any, count: int = 1, **print_args: Any) -> tuple[FilmArchive, list[str]]:
-    queue, printer = make_queue()
+def printed(
+    make_queue: Any, count: int = 1, index: Index | None = None, **print_args: Any
+) -> tuple[FilmArchive, list[str]]:
+    queue, printer = make_queue(index=index)
     scu = Association(queue, printer)
     jobs = [scu.print(**print_args) for _ in range(count)]
     assert queue.wait_idle()
@@ -210,16 +217,26 @@ def test_index_is_rebuilt_from_the_files_when_deleted_or_corrupt(make_queue: Any
     assert list(archive.folder.glob("index.sqlite.corrupt-*"))  # set aside, not deleted
 
 
-def test_a_damaged_manifest_does_not_stop_the_rebuild(make_queue: Any) -> None:
-    archive, (first, second) = printed(make_queue, 2)
+def test_an_empty_index_is_rebuilt_from_the_files(make_queue: Any, new_index: Any) -> None:
+    """A lost index (a new SQLite file, a new PostgreSQL database) is rebuilt by reconcile, row for row."""
+    archive, _ = printed(make_queue, 2, index=new_index())
+    before = rows(archive)
+    assert len(before) == 4
+    rebuilt = FilmArchive(archive.folder, index=new_index())
+    assert rebuilt.reconcile() == (2, 0)
+    assert rows(rebuilt) == before
+    assert rebuilt.reconcile() == (0, 0)  # idempotent
+
+
+def test_a_damaged_manifest_does_not_stop_the_rebuild(make_queue: Any, new_index: Any) -> None:
+    archive, (first, second) = printed(make_queue, 2, index=new_index())
     (job,) = [j for j in archive.jobs() if j.manifest["print_job_uid"] == first]
     (job.folder / "manifest.json").write_text("{ not json")
-    archive.index.close()
-    os.remove(archive.index.path)
-    rebuilt = FilmArchive(archive.folder)
+    rebuilt = FilmArchive(archive.folder, index=new_index())
     assert rebuilt.reconcile() == (1, 0)
     assert rebuilt.index.job_uids() == {second}
     assert (job.folder / "film-1.pdf").exists()  # its files are left alone
+    assert not (archive.folder / "index.sqlite").exists()  # the index given is the only one
 
 
 def test_a_job_deleted_while_listing_is_left_out(make_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,8 +254,8 @@ def test_a_job_deleted_while_listing_is_left_out(make_queue: Any, monkeypatch: p
     assert [j.manifest["print_job_uid"] for j in archive.jobs()] == [second]
 
 
-def test_the_encapsulated_pdf_is_the_film_and_invents_no_patient(make_queue: Any) -> None:
-    archive, (job_uid,) = printed(make_queue)
+def test_the_encapsulated_pdf_is_the_film_and_invents_no_patient(make_queue: Any, new_index: Any) -> None:
+    archive, (job_uid,) = printed(make_queue, index=new_index())
     (job,) = archive.jobs()
     document = dcmread(job.dicoms[0])
     pdf = job.pdfs[0].read_bytes()
@@ -254,8 +271,8 @@ def test_the_encapsulated_pdf_is_the_film_and_invents_no_patient(make_queue: Any
     )
 
 
-def test_a_stored_copy_of_a_printed_film_does_not_replace_it(make_queue: Any) -> None:
-    archive, _ = printed(make_queue)
+def test_a_stored_copy_of_a_printed_film_does_not_replace_it(make_queue: Any, new_index: Any) -> None:
+    archive, _ = printed(make_queue, index=new_index())
     (job,) = archive.jobs()
     document = dcmread(job.dicoms[0])
     before = rows(archive)
@@ -265,8 +282,8 @@ def test_a_stored_copy_of_a_printed_film_does_not_replace_it(make_queue: Any) ->
     assert not (archive.folder / "instances").exists()
 
 
-def test_retention_counts_every_file_of_a_job_and_deletes_oldest_first(make_queue: Any) -> None:
-    archive, jobs = printed(make_queue, 3)
+def test_retention_counts_every_file_of_a_job_and_deletes_oldest_first(make_queue: Any, new_index: Any) -> None:
+    archive, jobs = printed(make_queue, 3, index=new_index())
     sizes = {item.uid: item.size for item in archive.index.retention_items() if item.kind == "job"}
     for job in archive.jobs():
         on_disk = sum(p.stat().st_size for p in job.folder.iterdir())
@@ -282,11 +299,21 @@ def test_retention_counts_every_file_of_a_job_and_deletes_oldest_first(make_queu
     assert not (archive.folder / ".trash").exists()
 
 
-def test_retention_by_age(make_queue: Any) -> None:
-    archive, jobs = printed(make_queue, 2)
+def age(index: Index, job_uid: str, rendered_at: str) -> None:
+    """Change when a job was rendered, in the index only (the SQL of its backend)."""
+    if isinstance(index, SqliteFilmIndex):
+        with index._db:  # noqa: SLF001
+            index._db.execute("UPDATE films SET rendered_at = ? WHERE job_uid = ?", (rendered_at, job_uid))  # noqa: SLF001
+    else:
+        assert isinstance(index, PostgresFilmIndex)
+        with psycopg.connect(index.url) as connection:
+            connection.execute("UPDATE films SET rendered_at = %s WHERE job_uid = %s", (rendered_at, job_uid))
+
+
+def test_retention_by_age(make_queue: Any, new_index: Any) -> None:
+    archive, jobs = printed(make_queue, 2, index=new_index())
     old = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 3 * 86400))
-    with archive.index._db:  # noqa: SLF001 (age the first job in the index only)
-        archive.index._db.execute("UPDATE films SET rendered_at = ? WHERE job_uid = ?", (old, jobs[0]))  # noqa: SLF001
+    age(archive.index, jobs[0], old)  # the first job, in the index only
     assert archive.enforce_retention(2, 0) == 1
     assert archive.index.job_uids() == {jobs[1]}
     assert [j.manifest["print_job_uid"] for j in archive.jobs()] == [jobs[1]]
@@ -362,8 +389,8 @@ def test_an_archive_written_by_the_previous_version_is_indexed_listed_and_shown(
         ("smith", []),
     ],
 )
-def test_patient_search_takes_names_as_people_type_them(tmp_path: Path, search: str, found: list[str]) -> None:
-    index = Index(tmp_path / "index.sqlite")
+def test_patient_search_takes_names_as_people_type_them(new_index: Any, search: str, found: list[str]) -> None:
+    index = new_index()
     patients = [
         ("1", "DOE^JANE", "P-001"),
         ("2", "MÜLLER^HANS", "P-002"),

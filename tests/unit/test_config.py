@@ -72,6 +72,10 @@ def test_defaults_without_file() -> None:
         ("[relay]\nacknowledge = 'never'\n", "relay.acknowledge: must be on_spool or after_relay"),
         ("[relay]\nretry_seconds = 0\n", "relay.retry_seconds: must be more than 0"),
         ("[[relay.rules]]\ntarget = 'X'\ncalling_ae_titles = ['CT']\n", "relay.rules[0].target: 'X' is not one"),
+        # the index on PostgreSQL (issue 18)
+        ("[index]\nurl = 'mysql://h/db'\n", "index.url: must be a PostgreSQL URL"),
+        ("[index]\nurl = 'postgresql://h/db'\npool_size = 0\n", "index.pool_size: must be 1 to 1000"),
+        ("[index]\npath = 'x'\n", "index.path: unknown key"),
     ],
 )
 def test_errors_name_their_key(tmp_path: Path, text: str, key: str) -> None:

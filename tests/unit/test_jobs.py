@@ -25,6 +25,8 @@ from waiting import wait_until
 import printscp.jobs
 import printscp.spool
 from printscp import uids
+from printscp.archive.film_index import FilmIndex
+from printscp.archive.store import FilmArchive
 from printscp.config import FaultConfig, QueueConfig
 from printscp.engine import AssociationInfo, PrintEngine
 from printscp.errors import PrintError, QueueFull
@@ -101,13 +103,18 @@ def make_queue(tmp_path: Path) -> Iterator[Any]:
         printer: Printer | None = None,
         on_stored: Any = None,
         threads: bool = False,
+        index: FilmIndex | None = None,
     ) -> tuple[PrintQueue, Printer]:
         """A queue on the bundled config; `threads`: render in threads of this process, where a test can
-        replace printscp.jobs.print_spooled (the render worker processes import their own)."""
+        replace printscp.jobs.print_spooled (the render worker processes import their own); `index`: the
+        archive's index (default: SQLite in the archive folder)."""
         printer = printer or Printer()
         config = bundled_config(tmp_path / "films", queue, faults)
         pool = ThreadPoolExecutor(printscp.jobs.render_workers(config)) if threads else None
-        print_queue = PrintQueue(config, {config.network.ae_title: printer}, on_stored=on_stored, pool=pool)
+        archive = FilmArchive(config.archive.folder, config.printer, index) if index is not None else None
+        print_queue = PrintQueue(
+            config, {config.network.ae_title: printer}, archive=archive, on_stored=on_stored, pool=pool
+        )
         made.append(print_queue)
         return print_queue, printer
 

@@ -1,11 +1,12 @@
-"""bench/store.py: transcript files, their index rows, reconcile and retention (files on disk, no sockets)."""
+"""bench/store.py: transcript files, their index rows, reconcile and retention (files on disk, no sockets); on
+each FilmIndex backend (SQLite, PostgreSQL: the `new_index` fixture)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from printscp.archive.index import SqliteFilmIndex
 from printscp.bench.store import TranscriptStore
 from printscp.bench.transcript import Association, End, Outcome, line
 
@@ -19,8 +20,8 @@ def write(store: TranscriptStore, association_id: str, started: datetime, size: 
     return path
 
 
-def test_retention_removes_the_old_and_then_the_oldest_over_the_size(tmp_path: Path) -> None:
-    store = TranscriptStore(tmp_path, SqliteFilmIndex(tmp_path / "index.sqlite"))
+def test_retention_removes_the_old_and_then_the_oldest_over_the_size(tmp_path: Path, new_index: Any) -> None:
+    store = TranscriptStore(tmp_path, new_index())
     now = datetime.now().astimezone()
     paths = {
         "old": write(store, "old", now - timedelta(days=40)),
@@ -40,8 +41,8 @@ def test_retention_removes_the_old_and_then_the_oldest_over_the_size(tmp_path: P
     assert store.enforce_retention(max_age_days=0, max_size_gb=0) == 0
 
 
-def test_reconcile_indexes_files_it_lacks_and_forgets_rows_whose_file_is_gone(tmp_path: Path) -> None:
-    store = TranscriptStore(tmp_path, SqliteFilmIndex(tmp_path / "index.sqlite"))
+def test_reconcile_indexes_files_it_lacks_and_forgets_rows_whose_file_is_gone(tmp_path: Path, new_index: Any) -> None:
+    store = TranscriptStore(tmp_path, new_index())
     now = datetime.now().astimezone()
     kept = write(store, "kept", now)
     gone = write(store, "gone", now - timedelta(minutes=1))

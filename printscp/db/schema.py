@@ -1,0 +1,115 @@
+"""The PostgreSQL schema, versioned: an ordered list of SQL files, applied by `printscp db upgrade`.
+
+`migrations/NNNN_name.sql` are applied in the order of their number; each one applied is a row of the
+`schema_version` table. An upgrade applies every missing one in ONE transaction (under an advisory lock, so
+two `printscp db upgrade` at once apply them once): either the database reaches the code's version or it
+stays as it was. A server never changes the schema itself: `check` refuses a database older (or newer)
+than the code, with one line that says what to do.
+
+Files are never edited once released; a change of schema is a new file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from printscp.db import SchemaError
+
+_FILE = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
+_LOCK = 0x7072_696E_7473_6370  # pg_advisory_xact_lock key of upgrades: "printscp" in ASCII
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str = field(repr=False)
+
+
+def migrations() -> list[Migration]:
+    """Every migration this code knows, in order (numbered 1, 2, ... without gaps)."""
+    found = []
+    for entry in (resources.files("printscp.db") / "migrations").iterdir():
+        match = _FILE.fullmatch(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    if [m.version for m in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"printscp/db/migrations are not numbered 1..n: {[m.version for m in found]}")
+    return found
+
+
+CODE_VERSION = len(migrations())
+
+
+def describe(url: str) -> str:
+    """A database URL as a message may show it: host, port and database, never the password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(an invalid URL)"
+    host, port, dbname = parts.get("host") or "localhost", parts.get("port") or "5432", parts.get("dbname") or ""
+    return f"postgresql://{host}:{port}/{dbname}"
+
+
+def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    """One connection, or SchemaError saying why not."""
+    try:
+        return psycopg.connect(url, connect_timeout=10)
+    except psycopg.Error as exc:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        raise SchemaError(f"cannot connect to the index database {describe(url)}: {why}") from None
+
+
+def version(connection: psycopg.Connection[tuple[object, ...]]) -> int:
+    """The schema version of a database: 0 for one that no upgrade has touched."""
+    exists = connection.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = connection.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    return int(str(row[0])) if row else 0
+
+
+def upgrade(url: str) -> list[Migration]:
+    """Apply the migrations the database lacks, all in one transaction; return those applied."""
+    with connect(url) as connection:
+        with connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, name text NOT NULL, "
+                "applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            current = version(connection)
+            if current > CODE_VERSION:
+                raise SchemaError(_newer(url, current))
+            pending = [m for m in migrations() if m.version > current]
+            for migration in pending:
+                connection.execute(migration.sql.encode())  # several statements: no parameters
+                connection.execute(
+                    "INSERT INTO schema_version (version, name) VALUES (%s, %s)", (migration.version, migration.name)
+                )
+        return pending
+
+
+def check(connection: psycopg.Connection[tuple[object, ...]], url: str) -> None:
+    """SchemaError unless the database is at the code's schema version."""
+    current = version(connection)
+    if current < CODE_VERSION:
+        raise SchemaError(
+            f"the index database {describe(url)} is at schema version {current}, this printscp needs "
+            f"{CODE_VERSION}: run `printscp db upgrade` (with the same --config) first"
+        )
+    if current > CODE_VERSION:
+        raise SchemaError(_newer(url, current))
+
+
+def _newer(url: str, current: int) -> str:
+    return (
+        f"the index database {describe(url)} is at schema version {current}, newer than this printscp "
+        f"({CODE_VERSION}): run the printscp that upgraded it, or a newer one"
+    )

@@ -1,0 +1,176 @@
+"""A real PostgreSQL server for the tests: initdb and pg_ctl on a temporary folder and a free port.
+
+PostgreSQL refuses to run as root, so as root the server runs as `nobody` (runuser) in a folder that user
+owns; the Unix socket is inside that folder and the tests connect over TCP on 127.0.0.1 (trust
+authentication, nothing listens elsewhere). `pg_ctl start -w` returns once the server accepts connections
+and the first connection is retried until then: no fixed sleeps. fsync is off: the data is thrown away.
+
+`postgres_server` (session scope) starts one server for the whole run and stops it at the end;
+`PostgresServer.database()` makes a new empty database on it, upgraded to the code's schema unless asked not
+to, so that each test starts from nothing. A test module uses it with `from postgres import postgres_server`
+(conftest-free, so the cluster tests can start their own server the same way).
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from printscp.archive.film_index import FilmIndex
+
+USER = "nobody"  # who runs the server when the tests run as root
+TIMEOUT = 60.0  # seconds for the server to start or stop
+
+
+def postgres_bin(name: str) -> str | None:
+    """A PostgreSQL program: on PATH, else in Debian's /usr/lib/postgresql/<newest version>/bin."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(Path(p).parts[-3].split(".")[0])
+    )
+    return candidates[-1] if candidates else None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PostgresServer:
+    """One PostgreSQL server in its own folder; `start()`, then `database()`, `url`, and `stop()`."""
+
+    def __init__(self) -> None:
+        initdb, pg_ctl = postgres_bin("initdb"), postgres_bin("pg_ctl")
+        if not initdb or not pg_ctl:
+            raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+        self.initdb, self.pg_ctl = initdb, pg_ctl
+        self.folder = Path(tempfile.mkdtemp(prefix="printscp-pg-"))
+        self.port = 0
+        self._names = itertools.count(1)
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            user = pwd.getpwnam(USER)
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
+            self._as_user = ["runuser", "-u", USER, "--"]
+
+    @property
+    def url(self) -> str:
+        """The server's own `postgres` database."""
+        return self.url_of("postgres")
+
+    def url_of(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self._as_user, *command],
+            cwd=self.folder,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+
+    def start(self) -> str:
+        data = self.folder / "data"
+        done = self._run(
+            self.initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "-N"
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stdout}{done.stderr}")
+        for _ in range(5):  # another process may take the free port between free_port() and the start
+            self.port = free_port()
+            options = (
+                f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            )
+            done = self._run(self.pg_ctl, "-D", str(data), "-l", str(self.folder / "log"), "-o", options, "-w", "start")
+            if done.returncode == 0:
+                break
+        else:
+            log = (self.folder / "log").read_text(errors="replace") if (self.folder / "log").exists() else ""
+            raise RuntimeError(f"pg_ctl start failed: {done.stdout}{done.stderr}{log[-2000:]}")
+        self._wait_for_connections()
+        return self.url
+
+    def _wait_for_connections(self) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                with psycopg.connect(self.url, connect_timeout=5):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # polling: pg_ctl -w has normally waited already
+
+    def database(self, upgraded: bool = True) -> str:
+        """A new, empty database; its URL. `upgraded`: with the code's schema (printscp db upgrade)."""
+        import psycopg
+
+        from printscp.db import schema
+
+        name = f"test_{next(self._names)}"
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}".encode())
+        url = self.url_of(name)
+        if upgraded:
+            schema.upgrade(url)
+        return url
+
+    def stop(self) -> None:
+        if self.port:
+            self._run(self.pg_ctl, "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def new_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], FilmIndex]]:
+    """Makes empty FilmIndexes of one backend (the test runs once per backend): an SQLite file in tmp_path,
+    or a new database on the session's PostgreSQL server; all closed at the end of the test."""
+    from printscp.archive.index import SqliteFilmIndex
+    from printscp.archive.pg_index import PostgresFilmIndex
+
+    made: list[FilmIndex] = []
+    server: PostgresServer | None = request.getfixturevalue("postgres_server") if request.param != "sqlite" else None
+
+    def make() -> FilmIndex:
+        if server is None:
+            index: FilmIndex = SqliteFilmIndex(tmp_path / f"index-{len(made)}.sqlite")
+        else:
+            index = PostgresFilmIndex(server.database(), pool_size=4)
+        made.append(index)
+        return index
+
+    yield make
+    for index in made:
+        index.close()
