@@ -135,10 +135,7 @@ class FilmArchive:
 
     def find(self, job_uid: str, requested_at: datetime) -> StoredJob | None:
         """The stored job, if its folder is in place (renamed there only once complete)."""
-        manifest_path = self.folder_of(job_uid, requested_at) / MANIFEST
-        if not manifest_path.exists():
-            return None
-        return _load_job(manifest_path)
+        return find_job(self.folder, job_uid, requested_at)
 
     def jobs(self) -> list[StoredJob]:
         """Every stored print job, oldest first (read from the files, not the index)."""
@@ -399,6 +396,14 @@ class FilmArchive:
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.folder).as_posix()
+
+
+def find_job(archive: Path, job_uid: str, requested_at: datetime) -> StoredJob | None:
+    """A stored job by its files alone (no index), if its folder is in place."""
+    manifest_path = folder_of(archive, job_uid, requested_at) / MANIFEST
+    if not manifest_path.exists():
+        return None
+    return _load_job(manifest_path)
 
 
 def folder_of(archive: Path, job_uid: str, requested_at: datetime) -> Path:

@@ -122,7 +122,7 @@ class PrintServer:
             else None
         )
         relaying = any(printer.profile.relay_to for printer in config.all_printers.values())
-        self.relays = RelayQueue(config, archive.folder, self.client_tls, archive=self.archive) if relaying else None
+        self.relays = RelayQueue(config, archive.folder, self.client_tls) if relaying else None
         self.queue = PrintQueue(config, self.printers, self.archive, on_stored=self._stored, relays=self.relays)
         self._stored_observers: list[Callable[[StoredJob], None]] = []
         self.metrics = Metrics(

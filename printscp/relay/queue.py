@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from printscp.archive.store import FilmArchive
+from printscp.archive.store import find_job
 from printscp.config import Config, relay_targets
 from printscp.net import association_log
 from printscp.relay import Delivery
@@ -116,15 +116,13 @@ class RelayQueue:
         archive_folder: Path,
         client_tls: ssl.SSLContext | None = None,
         deliver: Deliver | None = None,
-        archive: FilmArchive | None = None,
     ) -> None:
         """`deliver` prints one relay on one target (the default: relay/dicom.py or relay/paper.py by the
-        target's kind); `archive` is where paper targets find the films' PDFs."""
+        target's kind)."""
         self.config = config
         self.root = archive_folder / ".relay"
         self.root.mkdir(parents=True, exist_ok=True)
         self.archive_folder = archive_folder
-        self._archive = archive
         self.client_tls = client_tls
         self._deliver = deliver or self._deliver_to_target
         self._observers: list[Observer] = []
@@ -142,7 +140,7 @@ class RelayQueue:
             except (OSError, ValueError, KeyError, TypeError):
                 log.exception("relay %s cannot be read; left in %s", folder.name, folder)
                 continue
-            if relay.finished and relay.stored and archive is not None and _gone(archive, relay):
+            if relay.finished and relay.stored and _gone(archive_folder, relay):
                 shutil.rmtree(folder, ignore_errors=True)  # the film left the archive: its relay's record goes too
                 continue
             self._relays[relay.job_uid] = _restarted(relay)
@@ -409,9 +407,7 @@ class RelayQueue:
     def _deliver_to_paper(self, relay: Relay, target: str, skip: frozenset[int]) -> Delivery:
         from printscp.relay.paper import print_on_paper
 
-        if self._archive is None:
-            self._archive = FilmArchive(self.archive_folder)
-        stored = self._archive.find(relay.job_uid, datetime.fromisoformat(relay.requested_at))
+        stored = find_job(self.archive_folder, relay.job_uid, datetime.fromisoformat(relay.requested_at))
         if stored is None:
             return Delivery(False, status=0, error_comment=f"{target}: the films are no longer in the archive")
         return print_on_paper(
@@ -482,9 +478,9 @@ def _with(relay: Relay, target: str, **changes: Any) -> Relay:
     return replace(relay, targets=targets)
 
 
-def _gone(archive: FilmArchive, relay: Relay) -> bool:
+def _gone(archive_folder: Path, relay: Relay) -> bool:
     """Whether the relay's films have left the archive (retention, or deleted)."""
-    return archive.find(relay.job_uid, datetime.fromisoformat(relay.requested_at)) is None
+    return find_job(archive_folder, relay.job_uid, datetime.fromisoformat(relay.requested_at)) is None
 
 
 def _restarted(relay: Relay) -> Relay:

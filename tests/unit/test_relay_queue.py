@@ -248,7 +248,7 @@ def test_a_start_deletes_finished_relays_whose_films_left_the_archive(make: Any,
     queue.archive.remove_job(removed)
     queue.stop()
     relays.stop()
-    restarted = RelayQueue(config, config.archive.folder, deliver=Target(PRINTED), archive=queue.archive)
+    restarted = RelayQueue(config, config.archive.folder, deliver=Target(PRINTED))
     try:
         assert [r.job_uid for r in restarted.relays()] == [kept]
         assert not (config.archive.folder / ".relay" / removed).exists()
