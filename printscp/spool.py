@@ -125,10 +125,10 @@ class Spool:
         record = json.loads(dump_request(request, lambda image: images[id(image)]))
         document = {"job_uid": job_uid, "sequence": sequence, "request": record}
         _write_json(staging / JOB_FILE, document)
-        _fsync_dir(staging)
+        fsync_dir(staging)
         final = self.jobs / job_uid
         os.rename(staging, final)
-        _fsync_dir(self.jobs)
+        fsync_dir(self.jobs)
         return SpooledJob(job_uid, sequence, request, final)
 
     def pending(self) -> list[SpooledJob]:
@@ -204,7 +204,8 @@ def _write_json(path: Path, document: Any) -> None:
         os.fsync(file.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a file made, renamed or removed in it) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -40,7 +40,7 @@ from printscp.archive.store import find_job
 from printscp.config import Config, relay_targets
 from printscp.net import association_log
 from printscp.relay import Delivery
-from printscp.spool import JOB_FILE, load_spooled
+from printscp.spool import JOB_FILE, fsync_dir, load_spooled
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +186,9 @@ class RelayQueue:
             {name: TargetRelay() for name in targets},
         )
         _write(staging, relay)
-        _fsync_dir(staging)
+        fsync_dir(staging)
         os.rename(staging, folder)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         with self._lock:
             self._relays[job_uid] = relay
             self._lock.notify_all()
@@ -512,11 +512,3 @@ def _drop_pixels(folder: Path) -> None:
     for path in folder.iterdir():
         if path.name != RELAY_FILE:
             path.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -4,8 +4,6 @@ whose printer relays to CUPS's ippeveprinter (a paper printer) or to DCMTK's dcm
 from __future__ import annotations
 
 import hashlib
-import io
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +14,10 @@ from conftest import RunningServer
 from dcmprscp import start_dcmprscp
 from dcmtk import DcmtkPrintClient, write_image
 from ippeve import ippeveprinter
-from PIL import Image
 from printscu import PrintSCU
 from pydicom import dcmread
 from test_relay import print_film
+from test_relay_paper_ipp import page_size, rendered
 from waiting import wait_until
 
 from printscp import uids
@@ -28,19 +26,6 @@ from printscp.config import Node, PaperPrinter, RelayConfig, TranscriptConfig
 from printscp.relay.queue import DONE, read_relays
 
 A4_POINTS = (595.28, 841.89)
-
-
-def page_size(pdf: Path) -> tuple[float, float]:
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
-    line = next(line for line in info.splitlines() if line.startswith("Page size:"))
-    width, _, height = line.split()[2:5]
-    return float(width), float(height)
-
-
-def gray_page(pdf: Path) -> np.ndarray:
-    """The page at 72 dpi, 1 pixel a point."""
-    png = subprocess.run(["pdftoppm", "-r", "72", "-png", "-singlefile", str(pdf)], capture_output=True, check=True)
-    return np.asarray(Image.open(io.BytesIO(png.stdout)).convert("L"))
 
 
 def test_each_film_reaches_the_paper_printer_as_one_whole_a4_page(
@@ -66,7 +51,7 @@ def test_each_film_reaches_the_paper_printer_as_one_whole_a4_page(
         )
         for document, stored in zip(documents, server.jobs(), strict=True):
             assert page_size(document) == pytest.approx(A4_POINTS, abs=1)
-            page = gray_page(document)
+            page = rendered(document)
             # the whole film is on the sheet: a white margin on every side, the film (black border) inside it
             margins = np.concatenate(
                 [page[:10].ravel(), page[-10:].ravel(), page[:, :10].ravel(), page[:, -10:].ravel()]
