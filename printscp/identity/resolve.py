@@ -21,7 +21,7 @@ from datetime import datetime
 import numpy as np
 
 from printscp.identity.model import UNKNOWN, Identity, Source, fold, from_proposed_study
-from printscp.model.record import PrintRequest
+from printscp.model.record import ColorImage, PrintRequest
 
 Candidates = Callable[[str, datetime], list[Identity]]  # (calling AE title, printed at) -> entries found
 Reader = Callable[[Sequence[tuple[np.ndarray, int]]], Identity]  # images (pixels, bits stored) -> identity
@@ -108,9 +108,11 @@ def _texts(request: PrintRequest) -> list[str]:
 
 
 def _images(request: PrintRequest) -> list[tuple[np.ndarray, int]]:
-    return [
-        (box.image.pixels, box.image.bits_stored)
-        for film in request.films
-        for box in film.image_boxes
-        if box.image is not None and box.image.pixels.ndim == 2
-    ]
+    """Each image's pixels and bits for OCR: a colour one by its luma (burnt-in text is white or grey)."""
+    images = []
+    for film in request.films:
+        for box in film.image_boxes:
+            image = box.image.grayscale() if isinstance(box.image, ColorImage) else box.image
+            if image is not None:
+                images.append((image.pixels, image.bits_stored))
+    return images

@@ -69,6 +69,19 @@ class ColorImage:
     def __post_init__(self) -> None:
         self.pixels.flags.writeable = False
 
+    def grayscale(self) -> GrayscaleImage:
+        """The image as 8-bit MONOCHROME2 luma (ITU-R BT.601: 0.299 R + 0.587 G + 0.114 B): for a printer
+        without colour, and for reading the text burnt into it."""
+        luma = np.rint(np.asarray(self.pixels, dtype=np.float64) @ np.array([0.299, 0.587, 0.114]))
+        return GrayscaleImage(
+            self.rows,
+            self.columns,
+            8,
+            PhotometricInterpretation.MONOCHROME2,
+            self.pixel_aspect_ratio,
+            luma.astype(np.uint8),
+        )
+
 
 Image = GrayscaleImage | ColorImage  # the image of an image box, of the class its Meta SOP Class gives
 

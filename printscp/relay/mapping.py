@@ -441,14 +441,6 @@ def burn_in(image: GrayscaleImage, plut: PresentationLUTSnapshot) -> GrayscaleIm
     return dataclasses.replace(image, pixels=pixels)
 
 
-def _luminance(image: ColorImage) -> GrayscaleImage:
-    weights = np.array([0.299, 0.587, 0.114])
-    grey = np.rint(np.asarray(image.pixels, dtype=np.float64) @ weights).astype(np.uint8)
-    return GrayscaleImage(
-        image.rows, image.columns, 8, PhotometricInterpretation.MONOCHROME2, image.pixel_aspect_ratio, grey
-    )
-
-
 def _grey_rgb(image: GrayscaleImage) -> ColorImage:
     pixels = np.asarray(image.pixels, dtype=np.uint8)
     if image.photometric_interpretation == PhotometricInterpretation.MONOCHROME1:
@@ -491,7 +483,7 @@ def _images(
         image: Image | None = box.image
         plut = box.presentation_lut
         if isinstance(image, ColorImage) and capabilities.color is False:
-            image = _luminance(image)
+            image = image.grayscale()
         if isinstance(image, GrayscaleImage) and plut is not None and not send_lut and plut.lut_data is not None:
             image = burn_in(image, plut)
         if (eight or color_session) and isinstance(image, GrayscaleImage) and image.bits_stored == 12:

@@ -11,7 +11,7 @@ from test_record import v0_request
 
 from printscp.identity.model import UNKNOWN, Identity
 from printscp.identity.resolve import Sources, resolve
-from printscp.model.record import PrintRequest
+from printscp.model.record import ColorImage, PrintRequest
 
 JANE = Identity("DOE^JANE", "P-1", "19700131", "F", "A-1", "1.2.3.1")
 JOHN = Identity("DOE^JOHN", "P-2", "19650101", "M", "A-2", "1.2.3.2")
@@ -111,3 +111,21 @@ def test_the_same_entry_twice_is_one_entry() -> None:
 def test_no_source_no_identity() -> None:
     assert resolve(anonymous(), Sources()) == UNKNOWN
     assert resolve(anonymous(), Sources(ocr=ocr(UNKNOWN))) == UNKNOWN  # type: ignore[arg-type]
+
+
+def test_colour_images_reach_ocr_as_their_luma() -> None:
+    request = anonymous()
+    film = request.films[0]
+    rgb = np.zeros((64, 64, 3), dtype=np.uint8)
+    rgb[..., 0] = 200  # pure red: luma 0.299 x 200 = 60
+    boxes = tuple(dataclasses.replace(box, image=ColorImage(64, 64, (1, 1), rgb)) for box in film.image_boxes)
+    request = dataclasses.replace(request, films=(dataclasses.replace(film, image_boxes=boxes),))
+    seen: list[tuple[np.ndarray, int]] = []
+
+    def read(images: Sequence[tuple[np.ndarray, int]]) -> Identity:
+        seen.extend(images)
+        return Identity("DOE^JANE", "P-1")
+
+    identity = resolve(request, Sources(ocr=read))
+    assert identity.patient_id == "P-1" and identity.source == "ocr"
+    assert len(seen) == len(boxes) and all(p.shape == (64, 64) and p.max() == 60 and bits == 8 for p, bits in seen)

@@ -12,6 +12,7 @@ from pydicom import dcmread
 
 from printscp.identity import ocr
 from printscp.identity.model import Identity
+from printscp.model.record import ColorImage
 
 JANE = Identity(
     patient_name="DOE^JANE",
@@ -161,3 +162,14 @@ def test_write_burnt_in_dicom(tmp_path: Path) -> None:
     assert dataset.Modality == "CT" and dataset.PhotometricInterpretation == "MONOCHROME2"
     assert dataset.BitsStored == 12 and dataset.pixel_array.shape == (256, 256)
     assert np.array_equal(dataset.pixel_array, burnt_in_image(CONSOLE, size=256, bits=12))
+
+
+def test_a_colour_image_is_read_by_its_luma() -> None:
+    # an ultrasound-like colour print: the console text in white over a tinted image, a colour box in the middle
+    grey = burnt_in_image(CONSOLE, size=512, bits=8, font_px=12)
+    rgb = np.stack([grey, (grey * 0.8).astype(np.uint8), (grey * 0.6).astype(np.uint8)], axis=2)
+    rgb[200:300, 200:300] = (200, 30, 30)  # colour Doppler
+    image = ColorImage(512, 512, (1, 1), rgb)
+    luma = image.grayscale()
+    assert luma.bits_stored == 8 and luma.pixels.shape == (512, 512)
+    assert ocr.identify([(luma.pixels, luma.bits_stored)], ocr.DEFAULT_TEMPLATES) == JANE
