@@ -249,9 +249,10 @@ def _child_of(pid: int, timeout: float) -> int:
 
 
 @contextmanager
-def printscp_server(folder: Path, profile: Path | None = None) -> Iterator[Server]:
-    """`printscp serve` with the bundled config on a free loopback port and a new archive in `folder`;
-    under `py-spy record` writing raw stacks to `profile` if given."""
+def printscp_server(folder: Path, profile: Path | None = None, config: Path | None = None) -> Iterator[Server]:
+    """`printscp serve` with `config` (default: the bundled config.toml) on a free loopback port and the
+    archive `folder`/films (new, or the one a server before it left there); under `py-spy record` writing
+    raw stacks to `profile` if given."""
     archive = folder / "films"
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "printscp.log"
@@ -259,7 +260,7 @@ def printscp_server(folder: Path, profile: Path | None = None) -> Iterator[Serve
         str(REPO / ".venv" / "bin" / "printscp"),
         "serve",
         "--config",
-        str(REPO / "config.toml"),
+        str(config or REPO / "config.toml"),
         "--host",
         "127.0.0.1",
         "--port",
@@ -311,14 +312,14 @@ def printscp_server(folder: Path, profile: Path | None = None) -> Iterator[Serve
 
 
 @contextmanager
-def dcmprscp_server(folder: Path) -> Iterator[Server]:
-    """dcmprscp with its own config and database on a free port.
+def dcmprscp_server(folder: Path, port: int | None = None) -> Iterator[Server]:
+    """dcmprscp with its own config and database on `port` (default: a free one).
 
     dcmprscp serves one association at a time: its main loop negotiates an association and handles it to
     the end in the same process (no fork), and no setting of dcmpstat.cfg changes that (MaxAssociations is
     a [QUERY_RETRIEVE] key, of dcmqrscp). Clients that connect meanwhile wait in the listen backlog.
     """
-    port = free_port()
+    port = port or free_port()
     database = folder / "database"
     section = {
         "Type": "LOCALPRINTER",
