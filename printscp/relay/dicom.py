@@ -70,14 +70,14 @@ MAX_RETRIES = 4  # refusals mapped in one film (each a different attribute, each
 UNNAMED = "*"  # a refusal (0105 / 0106) with no Offending Element: the target does not say which value
 # Film Session values that a target refusing the session without naming the attribute is sent no more: they
 # are U in PS3.4 H.4.1.1 and the target takes its own default (dcmprscp refuses an unlisted Medium Type so)
-SESSION_LEFT_OUT_WHEN_UNNAMED = ("MediumType", "FilmDestination")
+SESSION_LEFT_OUT_WHEN_UNNAMED = ("MediumType", "FilmDestination")  # one at a time, in this order
 # ... and the Film Box values (U in PS3.4 H.4.2.1, the target's defaults) a film box refused so is sent without;
 # what the film is (format, orientation, size) and its densities' meaning stay (dcmprscp refuses an unlisted
 # smoothing type with 0105 and no attribute named)
-FILM_BOX_LEFT_OUT_WHEN_UNNAMED = (
-    "MagnificationType",
+FILM_BOX_LEFT_OUT_WHEN_UNNAMED = (  # one at a time, the likeliest to be refused first
     "SmoothingType",
     "ConfigurationInformation",
+    "MagnificationType",
     "BorderDensity",
     "EmptyImageDensity",
     "Trim",
@@ -329,7 +329,7 @@ class _Attempt:
         first = self.request.films[0]
         session = mapping.map_session(first, self.capabilities)
         self.mapped.extend(session.changes)
-        for _ in range(MAX_RETRIES + 1):
+        for _ in range(MAX_RETRIES + len(SESSION_LEFT_OUT_WHEN_UNNAMED) + 1):
             values = {"MediumType": session.medium_type, "FilmDestination": session.film_destination}
             ds = self._with_overrides(
                 {
@@ -359,19 +359,16 @@ class _Attempt:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _leave_out_unnamed(self, refused: _Refused, values: Mapping[str, object], keywords: tuple[str, ...]) -> None:
-        """A step was refused naming no attribute: it is sent again once without the values the target defaults
-        (`keywords` of `values`), each recorded as left out."""
-        step = f"{UNNAMED}{keywords[0]}"
-        sent = {k: str(v) for k, v in values.items() if k in keywords and self.overrides.get(k, v) not in (None, "")}
-        if not sent or step in self.tried:
+        """A step was refused naming no attribute: it is sent again without the next of `keywords` (in the order
+        a target most likely lacks them) that it still holds; each left out is recorded. Refused with none
+        left, the attempt fails."""
+        left = [k for k in keywords if k in values and self.overrides.get(k, values[k]) not in (None, "")]
+        if not left:
             raise refused.failure
-        self.tried[step] = list(sent)
-        for keyword, value in sent.items():
-            self.overrides[keyword] = None
-            self.mapped.append(f"{keyword_label(keyword)} {value} left out (refused, no attribute named)")
-        log.info(
-            "relay to %s: %s; trying again without %s", self.node_ae_title, refused.failure.comment, ", ".join(sent)
-        )
+        keyword = left[0]
+        self.overrides[keyword] = None
+        self.mapped.append(f"{keyword_label(keyword)} {values[keyword]} left out (refused, no attribute named)")
+        log.info("relay to %s: %s; trying again without %s", self.node_ae_title, refused.failure.comment, keyword)
 
     def _created(self, answer: Answer, what: str) -> str:
         if not answer.affected_uid:
@@ -381,7 +378,7 @@ class _Attempt:
     def _film(self, index: int, session_uid: str) -> None:
         """Print film `index`: mapped, its film box created, filled and printed; after a refusal the tables map
         (each attribute once), the film again."""
-        for attempt in range(MAX_RETRIES + 1):
+        for attempt in range(MAX_RETRIES + len(FILM_BOX_LEFT_OUT_WHEN_UNNAMED) + 1):
             film = mapping.map_film(self.request.films[index], self.capabilities, self.force_8_bit, self.color_session)
             try:
                 self._print_film(index, film, session_uid)
@@ -389,7 +386,9 @@ class _Attempt:
                 return
             except _Refused as refused:
                 # an unnamed refusal is mapped only at the Film Box's N-CREATE (no film box made yet)
-                if attempt == MAX_RETRIES or (refused.keyword == UNNAMED and bool(self.film_box_uid)):
+                if attempt == MAX_RETRIES + len(FILM_BOX_LEFT_OUT_WHEN_UNNAMED) or (
+                    refused.keyword == UNNAMED and bool(self.film_box_uid)
+                ):
                     raise refused.failure from None
                 if refused.keyword == UNNAMED:
                     sent = {k: self._value_sent(k, film) for k in FILM_BOX_LEFT_OUT_WHEN_UNNAMED}
