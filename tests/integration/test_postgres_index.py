@@ -51,7 +51,10 @@ def test_db_upgrade_is_idempotent_and_a_server_refuses_a_database_not_upgraded(
     assert again.returncode == 0, again.stderr
     assert "already at schema version 2; nothing to do" in again.stdout
     with psycopg.connect(url) as connection:
-        assert connection.execute("SELECT version, name FROM schema_version").fetchall() == [(1, "film_index"), (2, "cluster")]
+        assert connection.execute("SELECT version, name FROM schema_version").fetchall() == [
+            (1, "film_index"),
+            (2, "cluster"),
+        ]
 
 
 def test_db_upgrade_without_a_database_or_with_one_unreachable(postgres_server: PostgresServer, tmp_path: Path) -> None:
