@@ -143,6 +143,12 @@ def _serve(args: argparse.Namespace) -> int:
     # about 1 ms.
     gc.collect()
     gc.freeze()
+
+    def when_drained() -> None:  # `printscp node drain`: the node finished what it had
+        server.drained.wait()
+        stop.set()
+
+    threading.Thread(target=when_drained, name="drained", daemon=True).start()
     stop.wait()
     if console is not None:
         console.stop()
@@ -883,6 +889,7 @@ def build_parser() -> argparse.ArgumentParser:
     _transcripts_parser(commands)
     _relay_parser(commands)
     _db_parser(commands)
+    _node_parser(commands)
 
     echo = commands.add_parser("echo", help="C-ECHO a DICOM peer; exits non-zero on failure")
     echo.add_argument("host")
@@ -997,6 +1004,57 @@ def _db_parser(commands: Any) -> None:
     )
     upgrade.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
     upgrade.set_defaults(run=_db)
+
+
+def _node(args: argparse.Namespace) -> int:
+    """`printscp node list` / `node drain NODE`: the nodes of a cluster, from their heartbeats in PostgreSQL."""
+    from printscp.cluster import open_job_queue
+    from printscp.db import SchemaError
+
+    config = _load(args)
+    if not config.index.url:
+        return _operator_error(f"node {args.action}: the config names no database ([index] url): no cluster")
+    try:
+        store = open_job_queue(config.index.url)
+    except SchemaError as exc:
+        return _operator_error(str(exc))
+    try:
+        if args.action == "drain":
+            if not store.drain(args.node):
+                known = ", ".join(n.node_id for n in store.nodes()) or "none"
+                return _operator_error(f"node drain: no node {args.node!r} (nodes: {known})")
+            print(f"node {args.node} is draining: it takes no new associations or jobs, finishes them, and exits")
+            return 0
+        lease = config.cluster.lease_seconds
+        print(
+            f"{'NODE':24} {'STATE':9} {'ADDRESS':24} {'VERSION':9} {'HEARTBEAT':>10} {'JOBS':>5} {'ASSOC':>5}  STARTED"
+        )
+        for node in store.nodes():
+            if node.stopped_at is not None:
+                state = "stopped"
+            elif node.heartbeat_age > lease:  # no heartbeat for a lease: its jobs go to other nodes
+                state = "dead"
+            else:
+                state = "draining" if node.draining else "alive"
+            print(
+                f"{node.node_id:24} {state:9} {f'{node.host}:{node.port}':24} {node.version:9} "
+                f"{f'{node.heartbeat_age:.1f}s ago':>10} {node.jobs_running:5d} {node.associations:5d}  "
+                f"{node.started_at.isoformat(timespec='seconds')}"
+            )
+        return 0
+    finally:
+        store.close()
+
+
+def _node_parser(commands: Any) -> None:
+    node = commands.add_parser("node", help="the nodes of a cluster ([cluster], PostgreSQL)")
+    actions = node.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="every node: alive, dead (no heartbeat for a lease), draining")
+    drain = actions.add_parser("drain", help="a node takes no new associations or jobs, finishes them and exits")
+    drain.add_argument("node", help="its node id, as `node list` shows it")
+    for action in (listing, drain):
+        action.add_argument("--config", type=Path, help="config.toml (default: built-in defaults)")
+        action.set_defaults(run=_node)
 
 
 def _relay_parser(commands: Any) -> None:

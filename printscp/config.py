@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import socket
 import tomllib
 import types
 import typing
@@ -79,6 +80,17 @@ class IndexConfig:
 
     url: str = ""
     pool_size: int = 10  # connections held open to PostgreSQL at most (associations, workers, web console)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """`[cluster]`: several `printscp serve` nodes on one PostgreSQL database ([index] url) and one shared
+    archive folder (docs/deployment.md). Off: one node, everything as without this section."""
+
+    enabled: bool = False
+    node_id: str = ""  # unique per node; "": <host name>:<network.port>
+    lease_seconds: float = 30.0  # a job whose node stopped renewing its lease this long is taken by another
+    heartbeat_seconds: float = 5.0  # how often a node says it is alive and renews its leases
 
 
 @dataclass(frozen=True)
@@ -240,6 +252,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     printer: PrinterProfile = field(default_factory=PrinterProfile)  # the printer called network.ae_title
     queue: QueueConfig = field(default_factory=QueueConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
@@ -482,6 +495,7 @@ def validate(config: Config) -> Config:
         "must be a PostgreSQL URL (postgresql://user@host:port/database), or absent for SQLite in the archive folder",
     )
     _check(1 <= index.pool_size <= 1000, "index.pool_size", "must be 1 to 1000 connections")
+    _validate_cluster(config)
     transcripts = config.transcripts
     _check(transcripts.max_age_days >= 0, "transcripts.max_age_days", "must be 0 (keep) or more days")
     _check(transcripts.max_size_gb >= 0, "transcripts.max_size_gb", "must be 0 (no limit) or more")
@@ -509,6 +523,34 @@ def validate(config: Config) -> Config:
             "needs tls.ca_certificates: the CAs that sign the clients' certificates",
         )
     return config
+
+
+_NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,62}")  # a folder name too: <archive>/.nodes/<node_id>
+
+
+def _validate_cluster(config: Config) -> None:
+    cluster = config.cluster
+    _check(
+        not cluster.enabled or bool(config.index.url),
+        "cluster.enabled",
+        "needs [index] url: the nodes share their print queue in a PostgreSQL database",
+    )
+    _check(
+        not cluster.node_id or bool(_NODE_ID.fullmatch(cluster.node_id)),
+        "cluster.node_id",
+        "must be 1 to 63 letters, digits and . _ : - (it names the node's folder), or empty for <host>:<port>",
+    )
+    _check(cluster.lease_seconds > 0, "cluster.lease_seconds", "must be more than 0 seconds")
+    _check(
+        0 < cluster.heartbeat_seconds < cluster.lease_seconds,
+        "cluster.heartbeat_seconds",
+        "must be more than 0 and less than cluster.lease_seconds (a lease is renewed at each heartbeat)",
+    )
+
+
+def node_id(config: Config) -> str:
+    """This node's id in a cluster: [cluster] node_id, else <host name>:<network.port>."""
+    return config.cluster.node_id or f"{socket.gethostname()}:{config.network.port}"
 
 
 _PWG_MEDIA = re.compile(r"[a-z0-9]+_[a-z0-9.-]+_[0-9.]+x[0-9.]+(mm|in)")  # PWG 5101.1: class_name_WxHunit

@@ -184,7 +184,7 @@ class PrintQueue:
         self._on_stored = on_stored
         # the spool first: a folder that cannot hold it stops us before worker processes exist (a pool left
         # behind by a failed start made the interpreter's exit print tracebacks after the operator's one line)
-        self.spool = Spool(config.archive.folder)
+        self.spool = self._open_spool()
         self._own_pool = pool is None
         self._pool = pool if pool is not None else render_pool(config)
         self._slots = render_workers(config)  # jobs handed to the pool at once: it never holds a backlog
@@ -214,6 +214,9 @@ class PrintQueue:
             printer.add_listener(self._listeners[ae_title])
         self._dispatcher = threading.Thread(target=self._run, name="print-dispatcher", daemon=True)
         self._dispatcher.start()
+
+    def _open_spool(self) -> Spool:
+        return Spool(self.config.archive.folder)
 
     # --- called from associations ------------------------------------------------------------------
 
@@ -299,6 +302,19 @@ class PrintQueue:
 
     def _enqueue(self, spooled: SpooledJob, notify: Notify | None) -> PrintJob:
         """Add a spooled job; only what N-GET and the dispatcher need is kept, not its pixels."""
+        job = self._print_job(spooled, notify)
+        with self._condition:
+            self._jobs[job.sop_instance_uid] = job
+            # found-from-outside 1: PENDING is reported before any worker can see the job
+            self._report(job)
+            self._waiting.append(job)
+            self._condition.notify_all()
+            seen = dataclasses.replace(job, notify=None)
+        for observer in self._observers:
+            observer(seen)
+        return job
+
+    def _print_job(self, spooled: SpooledJob, notify: Notify | None) -> PrintJob:
         request = spooled.request
         printer = request.printer_ae_title
         if printer not in self._settings:  # spooled before a restart with another config.toml
@@ -309,7 +325,7 @@ class PrintQueue:
                 self.config.network.ae_title,
             )
             printer = self.config.network.ae_title
-        job = PrintJob(
+        return PrintJob(
             spooled.job_uid,
             request.print_priority,
             request.requested_at,
@@ -322,16 +338,6 @@ class PrintQueue:
             film_session_uid=request.films[0].film_session_uid if request.films else spooled.job_uid,
             folder=spooled.folder,
         )
-        with self._condition:
-            self._jobs[job.sop_instance_uid] = job
-            # found-from-outside 1: PENDING is reported before any worker can see the job
-            self._report(job)
-            self._waiting.append(job)
-            self._condition.notify_all()
-            seen = dataclasses.replace(job, notify=None)
-        for observer in self._observers:
-            observer(seen)
-        return job
 
     def _expire(self) -> None:
         keep = self.config.queue.keep_finished_jobs
@@ -395,14 +401,20 @@ class PrintQueue:
                 now = time.monotonic()
                 done, self._done = self._done, []
                 due = [r for r in self._running.values() if r.future is None and r.start_at <= now]
-                job = self._startable(now)
+                job = self._take(now)
                 if job is not None:
-                    self._waiting.remove(job)
                     self._running[job.sop_instance_uid] = _Running(job)
                 if done or due or job is not None:
                     return done, job, due
                 self._condition.wait(self._wait_time(now))
             return None
+
+    def _take(self, now: float) -> PrintJob | None:
+        """The job to start now, out of the waiting ones (called with the lock held)."""
+        job = self._startable(now)
+        if job is not None:
+            self._waiting.remove(job)
+        return job
 
     def _startable(self, now: float) -> PrintJob | None:
         """The best waiting job that may start now: a free worker, a printer that prints, storage back,
@@ -454,11 +466,15 @@ class PrintQueue:
 
     def _drop(self, job: PrintJob, status: ExecutionStatus, info: str) -> None:
         """A job that ends without printing (printer failure, a scripted fault)."""
-        self.spool.remove(job.sop_instance_uid)
+        self._unspool(job)
         self._finish(job, status, info)
         with self._condition:
             del self._running[job.sop_instance_uid]
             self._condition.notify_all()
+
+    def _unspool(self, job: PrintJob) -> None:
+        """The job is printed (or dropped): out of the spool."""
+        self.spool.remove(job.sop_instance_uid)
 
     def _hand_to_worker(self, running: _Running) -> None:
         job = running.job
@@ -479,6 +495,7 @@ class PrintQueue:
                 2 if spare else 1,
                 self.config.render.png_dpi,
                 self._identity,
+                self.archive.incoming,
             )
             try:
                 future = self._pool.submit(print_spooled, task)
@@ -527,7 +544,7 @@ class PrintQueue:
         relay = None
         if self.relays is not None and self.relays.relay(job.sop_instance_uid) is not None:
             relay = self.relays.stored(job.sop_instance_uid)  # paper targets may print it now
-        self.spool.remove(job.sop_instance_uid)
+        self._unspool(job)
         if self._storage_down:
             self._storage_down = False
             log.warning("the archive can be written again: printing resumes")

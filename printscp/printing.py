@@ -67,6 +67,7 @@ class PrintTask:
     threads: int = 1  # 2: the PNG is drawn beside the PDF (render_job), when the server has a core to spare
     png_dpi: int = DEFAULT_PNG_DPI  # [render] png_dpi: the PNGs are drawn at the printer's dpi, at most this
     identity: IdentitySettings | None = None  # [identity]: whose films these are, decided here before rendering
+    incoming: Path | None = None  # where its films are written before the rename; None: <archive>/.incoming
 
 
 def document_info(request: PrintRequest, profile: PrinterProfile) -> DocumentInfo:
@@ -85,7 +86,9 @@ def print_spooled(task: PrintTask) -> StoredJob:
     stamps = film_stamps(request, task.profile.film_stamp, identity or from_proposed_study(request))
     rendered = render_job(request, task.profile, info, task.threads, task.png_dpi, stamps)
     rendered_at = datetime.now().astimezone()
-    return write_job(task.archive_folder, task.profile, task.job_uid, request, rendered, rendered_at, identity)
+    return write_job(
+        task.archive_folder, task.profile, task.job_uid, request, rendered, rendered_at, identity, task.incoming
+    )
 
 
 def film_stamps(request: PrintRequest, template: str, identity: Identity) -> list[str]:

@@ -53,8 +53,9 @@ class SpooledJob:
 
 
 class Spool:
-    def __init__(self, archive: Path) -> None:
-        self.root = archive / ".spool"
+    def __init__(self, archive: Path, root: Path | None = None) -> None:
+        """The spool of the archive folder `archive`: `<archive>/.spool`, or `root` (a cluster node's own)."""
+        self.root = root if root is not None else archive / ".spool"
         self.live, self.incoming = self.root / "live", self.root / "incoming"
         self.jobs, self.failed = self.root / "jobs", self.root / "failed"
         self.removing = self.root / "removing"
@@ -150,6 +151,15 @@ class Spool:
         gone = self.removing / f"{job_uid}-{time.monotonic_ns()}"
         try:
             os.rename(self.jobs / job_uid, gone)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(gone, ignore_errors=True)
+
+    def remove_folder(self, folder: Path) -> None:
+        """Forget a printed job spooled elsewhere (another node's spool, on shared storage) as `remove` does."""
+        gone = self.removing / f"{folder.name}-{time.monotonic_ns()}"
+        try:
+            os.rename(folder, gone)
         except FileNotFoundError:
             return
         shutil.rmtree(gone, ignore_errors=True)

@@ -56,15 +56,17 @@ def folder_error(folder: Path, exc: OSError) -> ArchiveError:
 class ArchiveLock:
     """The exclusive lock on an archive folder (made if missing); `release` or process exit frees it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, name: str = LOCK_FILE) -> None:
+        """`name`: the lock file in `folder` (a cluster node locks `<archive>/.nodes/<node id>/lock`)."""
         self.folder = folder
+        self.name = name
         self._fd: int | None = None
 
     def acquire(self) -> None:
         """Take the lock or raise ArchiveLocked (held elsewhere) / ArchiveError (folder unusable)."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(self.folder / self.name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise folder_error(self.folder, exc) from None
         try:

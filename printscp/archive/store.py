@@ -100,12 +100,20 @@ def open_index(folder: Path, url: str = "", pool_size: int = 10) -> FilmIndex:
 
 
 class FilmArchive:
-    def __init__(self, folder: Path, profile: PrinterProfile | None = None, index: FilmIndex | None = None) -> None:
-        """`index`: where the films are indexed (open_index); None: the SQLite file in `folder`."""
+    def __init__(
+        self,
+        folder: Path,
+        profile: PrinterProfile | None = None,
+        index: FilmIndex | None = None,
+        work: Path | None = None,
+    ) -> None:
+        """`index`: where the films are indexed (open_index); None: the SQLite file in `folder`. `work`: where
+        this process writes and deletes (`incoming/`, `trash/`), when several nodes share the folder (a
+        cluster: `<archive>/.nodes/<node id>`); None: `.incoming/` and `.trash/` of the folder."""
         self.folder = folder
         self.profile = profile or PrinterProfile()
-        self.incoming = folder / ".incoming"
-        self.trash = folder / ".trash"
+        self.incoming = work / "incoming" if work is not None else folder / ".incoming"
+        self.trash = work / "trash" if work is not None else folder / ".trash"
         self.instances = folder / "instances"
         self.index: FilmIndex = index or SqliteFilmIndex(folder / INDEX)
         self._lock = threading.Lock()
@@ -118,7 +126,7 @@ class FilmArchive:
 
     def store(self, job_uid: str, request: PrintRequest, job: RenderedJob, rendered_at: datetime) -> StoredJob:
         """Write a rendered job into the archive and index it."""
-        stored = write_job(self.folder, self.profile, job_uid, request, job, rendered_at)
+        stored = write_job(self.folder, self.profile, job_uid, request, job, rendered_at, incoming=self.incoming)
         self.index_stored(stored)
         return stored
 
@@ -418,15 +426,17 @@ def write_job(
     job: RenderedJob,
     rendered_at: datetime,
     identity: Identity | None = None,
+    incoming: Path | None = None,
 ) -> StoredJob:
-    """Write a rendered job's files into `.incoming/<job uid>/` and rename the folder into its day folder.
+    """Write a rendered job's files into `.incoming/<job uid>/` (or `incoming`: a cluster node's own, see
+    FilmArchive) and rename the folder into its day folder.
 
     No index: a render worker process calls this, and the server indexes the job it returns
     (`FilmArchive.index_stored`), so SQLite has one writer.
     """
     if not _UID.fullmatch(job_uid):
         raise ValueError(f"not a UID: {job_uid!r}")
-    staging = archive / ".incoming" / job_uid
+    staging = (incoming if incoming is not None else archive / ".incoming") / job_uid
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)

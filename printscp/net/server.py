@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import socket
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pydicom.uid import (
@@ -26,17 +28,19 @@ from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.association import Association
 from pynetdicom.events import Event
 
-from printscp import heap, uids
+from printscp import __version__, heap, uids
 from printscp.admin import AdminServer
 from printscp.archive.lock import ArchiveLock
 from printscp.archive.store import FilmArchive, StoredJob, open_index
 from printscp.bench.faults import FaultPlan
 from printscp.bench.recorder import Recorder
 from printscp.bench.store import TranscriptStore
+from printscp.cluster import ClusterPrintQueue, NodePaths, open_job_queue
 from printscp.config import Config, PrinterConfig
 from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
 from printscp.events import Notify, printer_event
 from printscp.identity.model import Identity
+from printscp.job_queue import JobQueue, NodeState
 from printscp.jobs import PrintQueue
 from printscp.metrics import Metrics
 from printscp.model import sop_classes
@@ -93,8 +97,15 @@ class PrintServer:
         self.printers: dict[str, Printer] = {ae_title: Printer() for ae_title in config.all_printers}
         self.printer = self.printers[config.network.ae_title]
         self.faults = FaultPlan.from_config(config)  # scripted faults per request; the admin channel adds more
-        # before anything touches the folder: a second server must not clear the first one's spool
-        self._archive_lock = ArchiveLock(config.archive.folder)
+        # before anything touches the folder: a second server must not clear the first one's spool. In a
+        # cluster the folder is shared: each node locks (and clears) only its own part of it.
+        self.node = NodePaths.of(config) if config.cluster.enabled else None
+        self.drained = threading.Event()  # a drained cluster node has finished: `printscp serve` exits
+        self._listener_closed = False
+        if self.node is not None:
+            self._archive_lock = ArchiveLock(self.node.root, NodePaths.lock)
+        else:
+            self._archive_lock = ArchiveLock(config.archive.folder)
         self._archive_lock.acquire()
         try:
             self._open_archive()
@@ -105,7 +116,8 @@ class PrintServer:
     def _open_archive(self) -> None:
         config = self.config
         index = open_index(config.archive.folder, config.index.url, config.index.pool_size)
-        self.archive = FilmArchive(config.archive.folder, config.printer, index)
+        node = self.node
+        self.archive = FilmArchive(config.archive.folder, config.printer, index, node.root if node else None)
         self.archive.clear_leftovers()
         self.archive.reconcile()  # the index matches the disk before anyone asks it anything
         self.transcripts = TranscriptStore(config.archive.folder, self.archive.index)
@@ -122,8 +134,17 @@ class PrintServer:
             else None
         )
         relaying = any(printer.profile.relay_to for printer in config.all_printers.values())
-        self.relays = RelayQueue(config, archive.folder, self.client_tls) if relaying else None
-        self.queue = PrintQueue(config, self.printers, self.archive, on_stored=self._stored, relays=self.relays)
+        relay_root = node.relay if node is not None else None
+        self.relays = RelayQueue(config, archive.folder, self.client_tls, root=relay_root) if relaying else None
+        self.job_store: JobQueue | None = None
+        self.queue: PrintQueue
+        if node is None:
+            self.queue = PrintQueue(config, self.printers, self.archive, on_stored=self._stored, relays=self.relays)
+        else:
+            self.job_store = open_job_queue(config.index.url)
+            self.queue = ClusterPrintQueue(
+                config, self.printers, self.job_store, node, self.archive, on_stored=self._stored, relays=self.relays
+            )
         self._stored_observers: list[Callable[[StoredJob], None]] = []
         self.metrics = Metrics(
             lambda: {ae_title: self.queue.depth_of(ae_title) for ae_title in self.printers},
@@ -388,6 +409,11 @@ class PrintServer:
             relays=self.relays,
         )
         self._admin.start()
+        if self.node is not None:
+            self._started_at = datetime.now(UTC)
+            self._port = int(bound[1])
+            self._heartbeat()  # in the nodes table before the first association
+            threading.Thread(target=self._heartbeats, name="printscp-heartbeat", daemon=True).start()
         log.info(
             "printscp %s listening on %s:%d%s; printers by called AE title: %s",
             network.ae_title,
@@ -398,6 +424,56 @@ class PrintServer:
         )
         return str(bound[0]), int(bound[1])
 
+    # --- cluster: heartbeat and draining -------------------------------------------------------------------
+
+    def _heartbeat(self) -> bool:
+        """Say this node is alive, renew its leases; whether it is asked to drain."""
+        assert self.node is not None and self.job_store is not None
+        assert isinstance(self.queue, ClusterPrintQueue)
+        running = self.queue.renew_leases()
+        return self.job_store.heartbeat(
+            NodeState(
+                self.node.node_id,
+                socket.gethostname(),
+                self._port,
+                __version__,
+                self._started_at,
+                self._started_at,
+                jobs_running=running,
+                associations=len(self.associations),
+            )
+        )
+
+    def _heartbeats(self) -> None:
+        interval = self.config.cluster.heartbeat_seconds
+        draining = False
+        while not self._stopping.wait(interval):
+            try:
+                asked = self._heartbeat()
+            except Exception as exc:  # the database is away: the leases run out, other nodes take the jobs
+                log.warning("heartbeat failed (%s)", exc)
+                continue
+            if asked and not draining:
+                draining = True
+                threading.Thread(target=self._drain, name="printscp-drain", daemon=True).start()
+
+    def _drain(self) -> None:
+        """`printscp node drain`: no new associations (the listener closes: a load balancer's health check
+        fails and it sends them elsewhere), no new jobs; once the associations have ended and the jobs held
+        are finished, `drained` is set and `printscp serve` exits 0."""
+        assert isinstance(self.queue, ClusterPrintQueue)
+        log.info("node %s is draining: no new associations or jobs", self.node.node_id if self.node else "")
+        self.queue.drain()
+        server = self._server
+        if server is not None:
+            self._listener_closed = True
+            server.shutdown()  # closes the listening socket; open associations go on
+        while not self._stopping.wait(0.2):  # polled: associations end in pynetdicom's threads
+            if not self.associations and not self.queue.busy:
+                break
+        log.info("node drained: its associations ended and its jobs are finished")
+        self.drained.set()
+
     def stop(self) -> None:
         """Stop accepting, end open associations, let the print being rendered finish (the rest wait in
         the spool for the next start)."""
@@ -407,7 +483,8 @@ class PrintServer:
                 self._admin.stop()
             for assoc in server.active_associations:
                 assoc.abort()
-            server.shutdown()
+            if not self._listener_closed:
+                server.shutdown()
         if self.recorder is not None:
             self.recorder.stop()  # the transcripts of the associations just ended, written and indexed
         self.queue.stop()
@@ -419,6 +496,12 @@ class PrintServer:
             self.relays.stop()
         for ae_title, printer in self.printers.items():
             printer.remove_listener(self._listeners[ae_title])
+        if self.job_store is not None and self.node is not None:
+            try:
+                self.job_store.stopped(self.node.node_id)
+            except Exception as exc:
+                log.warning("the nodes table could not be told this node stopped (%s)", exc)
+            self.job_store.close()
         self.archive.index.close()
         self._archive_lock.release()
         log.info("printscp stopped")

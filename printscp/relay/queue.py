@@ -116,11 +116,12 @@ class RelayQueue:
         archive_folder: Path,
         client_tls: ssl.SSLContext | None = None,
         deliver: Deliver | None = None,
+        root: Path | None = None,
     ) -> None:
         """`deliver` prints one relay on one target (the default: relay/dicom.py or relay/paper.py by the
-        target's kind)."""
+        target's kind); `root`: the relays' folder (default `<archive>/.relay`; a cluster node's own)."""
         self.config = config
-        self.root = archive_folder / ".relay"
+        self.root = root if root is not None else archive_folder / ".relay"
         self.root.mkdir(parents=True, exist_ok=True)
         self.archive_folder = archive_folder
         self.client_tls = client_tls
