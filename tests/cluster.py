@@ -598,6 +598,16 @@ class Film:
         return bool(self.log.printed)  # type: ignore[attr-defined]
 
 
+@dataclass
+class Round:
+    """The films of one print_round, when it started (time.monotonic()) and its wall time: first dcmprscu
+    start to last exit."""
+
+    films: list[Film]
+    started: float
+    wall: float
+
+
 def print_round(
     address: tuple[str, int],
     workdir: Path,
@@ -606,10 +616,10 @@ def print_round(
     prefix: str,
     images: Sequence[Path],
     layout: tuple[int, int] = (2, 2),
-) -> tuple[list[Film], float]:
+) -> Round:
     """`clients` DCMTK print clients at once, each printing `films` films one after another (one dcmprscu
-    run, one association, each), calling AE titles `<prefix>C<n>`; the films and the wall time from the first
-    dcmprscu start to the last exit. dcmpsprt prepares each client's Stored Print first, untimed."""
+    run, one association, each), calling AE titles `<prefix>C<n>`. dcmpsprt prepares each client's Stored
+    Print first, untimed."""
     import threading
 
     from dcmtk import DcmtkPrintClient
@@ -635,4 +645,4 @@ def print_round(
         thread.start()
     for thread in threads:
         thread.join()
-    return done, time.monotonic() - started
+    return Round(done, started, time.monotonic() - started)

@@ -62,8 +62,8 @@ def test_haproxy_spreads_associations_and_drops_a_killed_node(tmp_path: Path) ->
     images = [image(tmp_path)] * 4
     with Cluster(tmp_path / "cluster", nodes_count=3) as cluster:
         assert cluster.haproxy is not None
-        first, _ = print_round(cluster.address, tmp_path / "round1", CLIENTS, FILMS, "R1", images)
-        per_node = check_round(cluster, first, "R1")
+        first = print_round(cluster.address, tmp_path / "round1", CLIENTS, FILMS, "R1", images)
+        per_node = check_round(cluster, first.films, "R1")
         assert len(per_node) >= 2, per_node  # leastconn spread 8 simultaneous clients over the nodes
         sessions = {name: int(row["stot"]) for name, row in cluster.haproxy.servers().items()}
         assert sum(1 for count in sessions.values() if count > 0) >= 2, sessions
@@ -74,8 +74,8 @@ def test_haproxy_spreads_associations_and_drops_a_killed_node(tmp_path: Path) ->
         assert cluster.haproxy.servers()[victim]["check_status"] == "L4CON"  # connection refused
         killed_had = len(list(cluster.node(victim).archive.rglob("manifest.json")))
 
-        second, _ = print_round(cluster.address, tmp_path / "round2", CLIENTS, FILMS, "R2", images)
-        per_node = check_round(cluster, second, "R2")
+        second = print_round(cluster.address, tmp_path / "round2", CLIENTS, FILMS, "R2", images)
+        per_node = check_round(cluster, second.films, "R2")
         assert victim not in per_node, per_node
         assert len(per_node) == 2, per_node  # both survivors still take associations
         assert len(list(cluster.node(victim).archive.rglob("manifest.json"))) == killed_had
