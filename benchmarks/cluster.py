@@ -81,8 +81,8 @@ def one_setup(
         done, jobs = archived_when(cluster, "K", len(printed))
         sent = Counter(film.calling_ae_title for film in printed)
         archived = Counter(str(job["calling_ae_title"]) for job in jobs)
-        uids = Counter(str(job["print_job_uid"]) for job in jobs)
-        once = archived == sent and (not uids or max(uids.values()) == 1)
+        boxes = cluster.archived_film_boxes("K")  # the film boxes the N-ACTIONs printed, each once
+        once = archived == sent and boxes == Counter(str(film.film_box_uid) for film in printed)
         per_node = Counter(str(job["_node"]) for job in jobs)
         seconds = [film.seconds for film in printed]
         acknowledged, stored = len(printed) / timed.wall, len(jobs) / (done - timed.started)

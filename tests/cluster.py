@@ -33,7 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -335,7 +336,7 @@ class HAProxy:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        binary = shutil.which("haproxy")
+        binary = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")  # a user's PATH may lack sbin
         if binary is None:
             raise RuntimeError("HAProxy is not installed (Debian: apt-get install haproxy)")
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -435,7 +436,9 @@ def cluster_mode_available() -> bool:
         path.write_text(node_config(index_url="postgresql://nobody@127.0.0.1:1/none", node_id="probe"))
         try:
             load_config(path)
-        except ConfigError:
+        except ConfigError as exc:
+            if "cluster" not in str(exc):
+                raise  # refused for another reason: the probe itself is wrong
             return False
     return True
 
@@ -527,34 +530,45 @@ class Cluster:
                 found.append(manifest)
         return found
 
-    def indexed_job_uids(self) -> list[str]:
-        """The job UID of every film row of the index(es): each node's SQLite file today, the one database in
-        cluster mode. A job of several films has several rows."""
+    def archived_film_boxes(self, prefix: str = "") -> Counter[str]:
+        """Film Box UID -> how many times it is in the archive(s), over the jobs of callers `prefix*`."""
+        return Counter(
+            str(film["film_box_uid"])
+            for job in self.jobs()
+            if str(job["calling_ae_title"]).startswith(prefix)
+            for film in job["films"]  # type: ignore[attr-defined]
+        )
+
+    def indexed_films(self) -> list[dict[str, object]]:
+        """Every film row of the index(es): each node's SQLite file today, the one database in cluster mode."""
         from printscp.archive.film_index import FilmFilter
 
-        uids: list[str] = []
         if self.shared:
             from printscp.archive.pg_index import PostgresFilmIndex
 
             assert self.postgres_url is not None
             index = PostgresFilmIndex(self.postgres_url, pool_size=1)
             try:
-                uids += [str(row["job_uid"]) for row in index.find_films(FilmFilter())]
+                return index.find_films(FilmFilter())
             finally:
                 index.close()
-            return uids
         from printscp.archive.index import SqliteFilmIndex
         from printscp.archive.store import INDEX
 
+        rows: list[dict[str, object]] = []
         for node in self.nodes:
             if not (node.archive / INDEX).exists():
                 continue
             sqlite_index = SqliteFilmIndex(node.archive / INDEX)
             try:
-                uids += [str(row["job_uid"]) for row in sqlite_index.find_films(FilmFilter())]
+                rows += sqlite_index.find_films(FilmFilter())
             finally:
                 sqlite_index.close()
-        return uids
+        return rows
+
+    def indexed_film_boxes(self) -> Counter[str]:
+        """Film Box UID -> how many rows of the index(es) have it."""
+        return Counter(str(row["film_box_uid"]) for row in self.indexed_films())
 
     def logs(self, tail: int = 3000) -> str:
         """The end of every node's logs and HAProxy's, for a failing assertion's message."""
@@ -597,6 +611,14 @@ class Film:
     def printed(self) -> bool:
         return bool(self.log.printed)  # type: ignore[attr-defined]
 
+    @property
+    def film_box_uid(self) -> str | None:
+        """The Film Box this film printed (the N-ACTION's SOP instance), which the archive's manifest and the
+        index keep. (The Print Job UID is not known here: printscp names it in the N-ACTION response only
+        when the SCU negotiated Print Job, and dcmprscu does not.)"""
+        actions = self.log.find("N-ACTION RSP") or self.log.find("N-ACTION RQ")  # type: ignore[attr-defined]
+        return str(actions[0].sop_instance) if len(actions) == 1 and actions[0].sop_instance else None
+
 
 @dataclass
 class Round:
@@ -616,10 +638,11 @@ def print_round(
     prefix: str,
     images: Sequence[Path],
     layout: tuple[int, int] = (2, 2),
+    on_film: Callable[[Film], None] | None = None,
 ) -> Round:
     """`clients` DCMTK print clients at once, each printing `films` films one after another (one dcmprscu
     run, one association, each), calling AE titles `<prefix>C<n>`. dcmpsprt prepares each client's Stored
-    Print first, untimed."""
+    Print first, untimed. `on_film` is called with each film as it ends (from the clients' threads)."""
     import threading
 
     from dcmtk import DcmtkPrintClient
@@ -636,8 +659,11 @@ def print_round(
         for _ in range(films):
             started = time.monotonic()
             log = client.send(job)  # type: ignore[attr-defined]
+            film = Film(client.calling_ae_title, time.monotonic() - started, log)  # type: ignore[attr-defined]
             with lock:
-                done.append(Film(client.calling_ae_title, time.monotonic() - started, log))  # type: ignore[attr-defined]
+                done.append(film)
+            if on_film is not None:
+                on_film(film)
 
     threads = [threading.Thread(target=run, args=pair) for pair in prepared]
     started = time.monotonic()
