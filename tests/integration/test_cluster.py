@@ -1,10 +1,10 @@
 """printscp nodes behind HAProxy on one machine (tests/cluster.py): the health check is a real C-ECHO, HAProxy
 spreads associations over the nodes, and a node killed with SIGKILL falls out of the rotation.
 
-These run in today's single-node mode: every node has its own archive folder and index, so a film is printed
-by the node its association landed on, and "exactly once" is counted over the sum of the archives. The
-acceptance test of issue 18 (one shared archive, one database, a node killed in the middle of printing) needs
-cluster mode and lives in tests/cluster_acceptance.py until then (see its docstring).
+These run in single-node mode: every node has its own archive folder and index, so a film is printed by the
+node its association landed on, and "exactly once" is counted over the sum of the archives. The acceptance
+test of issue 18 in cluster mode (one shared archive, one database, a node killed in the middle of printing)
+is tests/integration/test_cluster_acceptance.py.
 """
 
 from __future__ import annotations

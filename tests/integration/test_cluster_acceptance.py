@@ -1,6 +1,6 @@
-"""The acceptance test of issue 18, for cluster mode: run by hand until cluster mode is in printscp.
+"""The acceptance test of issue 18 in cluster mode; in the suite, and by hand with other numbers:
 
-    PYTHONPATH=. .venv/bin/python tests/cluster_acceptance.py [--clients 8] [--films 10] [--keep]
+    PYTHONPATH=. .venv/bin/python tests/integration/test_cluster_acceptance.py [--clients 8] [--films 10] [--keep]
 
 3 `printscp serve` nodes in cluster mode (`[cluster] enabled = true`, each its own node_id) on one shared
 archive folder and one PostgreSQL database (started here, tests/postgres.py, schema by `printscp db upgrade`),
@@ -14,10 +14,8 @@ HAProxy; when half the films have ended, node2 is killed with SIGKILL. Then:
 * HAProxy shows node2 DOWN (its health check, a C-ECHO, fails);
 * node2 restarted (same port, same node_id) comes back UP in HAProxy.
 
-It is not a pytest module (the name does not start with test_), so the suite does not collect it: the suite
-fails on a skip, and without cluster mode this test cannot pass. `main()` says so and exits 2 when this
-printscp refuses a [cluster] section; exit 0 when every check passed, 1 otherwise. When cluster mode lands,
-it becomes tests/integration/test_cluster_acceptance.py: `test_acceptance` below already is the test.
+`--today` runs the same scenario on single nodes (each its own archive and SQLite index), as a check of the
+script itself.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
 
 import numpy as np  # noqa: E402
@@ -134,7 +132,7 @@ def check(cluster: Cluster, films: list[Film]) -> list[str]:
 
 
 def test_acceptance(tmp_path: Path) -> None:
-    """The pytest form, for when cluster mode lands (then this module moves to tests/integration/)."""
+    """3 cluster nodes behind HAProxy, 8 clients x 10 films, node2 SIGKILLed half-way: see the module's text."""
     problems = acceptance(tmp_path)
     assert not problems, "\n".join(problems)
 
