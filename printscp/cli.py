@@ -41,6 +41,9 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     logging.basicConfig(level=getattr(logging, level), handlers=[handler])
     # a peer closing TCP right after the release, and connection errors the forwarder reports itself
     association_log.filter_network_noise()
+    # psycopg_pool logs every failed attempt to connect (several a second while PostgreSQL restarts);
+    # printscp says once when the database becomes unreachable and once when it is back
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     # pynetdicom's INFO lines repeat ours; its own dump of every PDU and DIMSE message and of every
     # C-FIND identifier (which it formats for every message, logged or not: about 7% of a C-FIND's
     # time) is only switched on with --log-level DEBUG.

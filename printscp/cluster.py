@@ -36,7 +36,7 @@ from pathlib import Path
 
 from printscp.archive.store import FilmArchive, StoredJob
 from printscp.config import Config, node_id
-from printscp.db import MISSING_DRIVER, SchemaError
+from printscp.db import MISSING_DRIVER, DatabaseUnavailable, SchemaError
 from printscp.errors import PrintError
 from printscp.job_queue import JobChange, JobQueue, QueuedJob
 from printscp.jobs import PrintJob, PrintQueue
@@ -89,6 +89,7 @@ class ClusterPrintQueue(PrintQueue):
         self._store, self._paths = store, paths
         self._lease = config.cluster.lease_seconds
         self._draining = False
+        self._unreadable = False  # the last look into the shared queue failed (the database is away)
         self._poll_at = 0.0  # time.monotonic() of the next look into the shared queue
         self._versions: dict[str, int] = {}  # job uid -> version of the last change reported to its association
         store.release(paths.node_id)  # what this node held before a restart: anyone may take it now
@@ -149,9 +150,15 @@ class ClusterPrintQueue(PrintQueue):
         ]
         try:
             queued = self._store.take(self._paths.node_id, printers, self._lease)
-        except Exception as exc:  # the database is away: try again later, the jobs wait in their spools
-            log.warning("the shared print queue cannot be read (%s); trying again", exc)
+        except DatabaseUnavailable as exc:  # try again later, the jobs wait in their spools
+            if not self._unreadable:  # one line per outage
+                log.warning("the shared print queue cannot be read (%s); trying again", exc)
+            self._unreadable = True
             queued = None
+        else:
+            if self._unreadable:
+                log.warning("the shared print queue can be read again")
+            self._unreadable = False
         if queued is None:
             self._poll_at = now + POLL
             return None
@@ -191,7 +198,10 @@ class ClusterPrintQueue(PrintQueue):
         super()._change(job, status, info, finished)
         try:
             self._store.change(job.sop_instance_uid, status, info, finished)
-        except Exception:  # the lease runs out; the node that takes it finds it archived and says DONE
+        except DatabaseUnavailable as exc:  # the lease runs out; the node that takes it finds it archived,
+            # indexes it and says DONE
+            log.warning("print job %s: its status %s could not be shared: %s", job.sop_instance_uid, status.value, exc)
+        except Exception:
             log.exception("print job %s: its status %s could not be shared", job.sop_instance_uid, status.value)
 
     def renew_leases(self) -> int:
@@ -240,8 +250,8 @@ class ClusterPrintQueue(PrintQueue):
         """Print Job N-GET: the shared row, whichever node renders it."""
         try:
             queued = self._store.get(sop_instance_uid)
-        except Exception:
-            log.exception("print job %s cannot be read from the shared queue", sop_instance_uid)
+        except DatabaseUnavailable as exc:  # what this node knows of it
+            log.warning("print job %s cannot be read from the shared queue: %s", sop_instance_uid, exc)
             return super().job(sop_instance_uid)
         if queued is None:
             return None

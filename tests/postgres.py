@@ -94,11 +94,7 @@ class PostgresServer:
             raise RuntimeError(f"initdb failed: {done.stdout}{done.stderr}")
         for _ in range(5):  # another process may take the free port between free_port() and the start
             self.port = free_port()
-            options = (
-                f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-            )
-            done = self._run(self.pg_ctl, "-D", str(data), "-l", str(self.folder / "log"), "-o", options, "-w", "start")
+            done = self._pg_ctl_start()
             if done.returncode == 0:
                 break
         else:
@@ -106,6 +102,27 @@ class PostgresServer:
             raise RuntimeError(f"pg_ctl start failed: {done.stdout}{done.stderr}{log[-2000:]}")
         self._wait_for_connections()
         return self.url
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        data, log = str(self.folder / "data"), str(self.folder / "log")
+        return self._run(self.pg_ctl, "-D", data, "-l", log, "-o", options, "-w", "start")
+
+    def shut_down(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m <mode>` (its databases kept): clients lose their connections until `start_again`."""
+        done = self._run(self.pg_ctl, "-D", str(self.folder / "data"), "-m", mode, "-w", "stop")
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {done.stdout}{done.stderr}")
+
+    def start_again(self) -> None:
+        """`pg_ctl start` on the same folder and port after `shut_down`."""
+        done = self._pg_ctl_start()
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {done.stdout}{done.stderr}")
+        self._wait_for_connections()
 
     def _wait_for_connections(self) -> None:
         import psycopg

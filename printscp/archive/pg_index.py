@@ -55,9 +55,7 @@ class PostgresFilmIndex:
         self.url = url
         with schema.connect(url) as connection:
             schema.check(connection, url)
-        self._pool: ConnectionPool = ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=True, name="printscp-index", kwargs={"autocommit": False}
-        )
+        self._pool: ConnectionPool = schema.pool(url, "printscp-index", pool_size)
 
     def close(self) -> None:
         self._pool.close()
@@ -97,11 +95,11 @@ class PostgresFilmIndex:
         else:
             conflict = f"ON CONFLICT ({', '.join(key)}) DO NOTHING"
         statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('%s' for _ in columns)}) {conflict}"
-        with self._pool.connection() as connection, connection.cursor() as cursor:
+        with schema.connection(self._pool) as connection, connection.cursor() as cursor:
             cursor.executemany(statement.encode(), values)
 
     def remove_job(self, job_uid: str) -> None:
-        with self._pool.connection() as connection:
+        with schema.connection(self._pool) as connection:
             connection.execute("DELETE FROM films WHERE job_uid = %s", (job_uid,))
             connection.execute("DELETE FROM instances WHERE job_uid = %s", (job_uid,))
 
@@ -235,12 +233,12 @@ class PostgresFilmIndex:
     # ------------------------------------------------------------------------------------------------------
 
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._pool.connection() as connection, connection.cursor(row_factory=dict_row) as cursor:
+        with schema.connection(self._pool) as connection, connection.cursor(row_factory=dict_row) as cursor:
             cursor.execute(sql.encode(), parameters)
             return cursor.fetchall()
 
     def _execute(self, sql: str, parameters: Sequence[Any]) -> None:
-        with self._pool.connection() as connection:
+        with schema.connection(self._pool) as connection:
             connection.execute(sql.encode(), parameters)
 
 

@@ -42,7 +42,7 @@ from pydicom.filewriter import dcmwrite
 from printscp.archive.dicom import INDEXED, encapsulated_pdf, index_row
 from printscp.archive.film_index import FilmIndex
 from printscp.archive.index import SqliteFilmIndex
-from printscp.db import MISSING_DRIVER, SchemaError
+from printscp.db import MISSING_DRIVER, DatabaseUnavailable, SchemaError
 from printscp.identity.model import KEYWORDS, Identity, from_proposed_study
 from printscp.model.profile import PrinterProfile
 from printscp.model.record import PrintRequest, RenderedFilm, RenderedJob
@@ -134,6 +134,13 @@ class FilmArchive:
         """Index a job that `write_job` put in place (perhaps in a render worker process)."""
         try:
             self._index_job(stored)
+        except DatabaseUnavailable as exc:  # as below, in one line: the index's database restarts, say
+            log.error(
+                "print job %s is archived in %s but could not be indexed (%s); it will be at the next start",
+                stored.manifest["print_job_uid"],
+                stored.folder,
+                exc,
+            )
         except Exception:  # the films are safe on disk: the job is printed; reconcile() indexes it later
             log.exception(
                 "print job %s is archived in %s but could not be indexed; it will be at the next start",

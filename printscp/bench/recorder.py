@@ -51,6 +51,7 @@ from printscp.bench.transcript import (
     line,
 )
 from printscp.config import PrinterConfig
+from printscp.db import DatabaseUnavailable
 from printscp.net import association_log, compat
 
 log = logging.getLogger(__name__)
@@ -324,6 +325,8 @@ class Recorder:
             recording.write(found)
             recording.file.close()
             self.store.add(recording.path, replace(transcript, findings=found), films=films)
+        except DatabaseUnavailable as exc:  # the file is complete; its index row is added at the next start
+            log.error("the transcript %s could not be indexed: %s", recording.path, exc)
         except Exception:  # a bug here must not touch the association's films
             log.exception("the transcript %s could not be completed", recording.path)
             recording.file.close()

@@ -13,3 +13,18 @@ class SchemaError(Exception):
 MISSING_DRIVER = (
     "[index] url names a PostgreSQL database but psycopg is not installed: pip install 'printscp[postgresql]'"
 )
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (stopped, restarting, the network): the call failed without a result and
+    may be tried again later; the message is one line."""
+
+
+CONNECT_TIMEOUT = 3  # seconds: libpq's connect_timeout for every connection of a server
+WAIT_FOR_CONNECTION = 3.0  # seconds a call waits for a pooled connection before failing (database away)
+
+
+def one_line(exc: BaseException) -> str:
+    """A database error for a log line: libpq's messages run over several lines (hints, the addresses tried)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(lines[:2]) if lines else type(exc).__name__

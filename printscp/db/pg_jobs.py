@@ -26,7 +26,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from printscp.db import schema
+from printscp.db import CONNECT_TIMEOUT, DatabaseUnavailable, one_line, schema
 from printscp.job_queue import PRIORITY_RANK, JobChange, NodeState, QueuedJob
 from printscp.model.enums import ExecutionStatus, PrintPriority
 
@@ -86,9 +86,7 @@ class PostgresJobQueue:
         self.url = url
         with schema.connect(url) as connection:
             schema.check(connection, url)
-        self._pool: ConnectionPool = ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=True, name="printscp-jobs", timeout=10.0
-        )
+        self._pool: ConnectionPool = schema.pool(url, "printscp-jobs", pool_size)
         self._closing = threading.Event()
         self._listener: threading.Thread | None = None
 
@@ -99,7 +97,7 @@ class PostgresJobQueue:
         self._pool.close()
 
     def _execute(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        with self._pool.connection() as connection:  # commits on leaving, rolls back on an exception
+        with schema.connection(self._pool) as connection:  # commits on leaving, rolls back on an exception
             with connection.cursor(row_factory=dict_row) as cursor:
                 cursor.execute(sql.encode(), params)
                 return cursor.fetchall() if cursor.description is not None else []
@@ -121,7 +119,7 @@ class PostgresJobQueue:
             "films": job.films,
         }
         added = {"job_uid": job.job_uid, "node_id": job.node_id, "status": "PENDING", "info": "QUEUED"}
-        with self._pool.connection() as connection:  # one transaction: the row and its notification
+        with schema.connection(self._pool) as connection:  # one transaction: the row and its notification
             row = connection.execute(
                 b"INSERT INTO print_jobs (job_uid, node_id, spool_folder, printer, film_session_uid, print_priority, "
                 b"priority_rank, creation, originator, film_session_label, films) VALUES (%(uid)s, %(node)s, "
@@ -160,7 +158,7 @@ class PostgresJobQueue:
         )
 
     def change(self, job_uid: str, status: ExecutionStatus, info: str, finished: bool) -> JobChange | None:
-        with self._pool.connection() as connection:
+        with schema.connection(self._pool) as connection:
             with connection.cursor(row_factory=dict_row) as cursor:
                 cursor.execute(
                     _CHANGE.encode(), {"status": status.value, "info": info, "finished": finished, "uid": job_uid}
@@ -201,18 +199,18 @@ class PostgresJobQueue:
         failed = False
         while not self._closing.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as connection:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as connection:
                     connection.execute(f"LISTEN {CHANNEL}".encode())
+                    on_connect()
                     if failed:
                         log.warning("listening to print job changes again")
                     failed = False
-                    on_connect()
                     while not self._closing.is_set():
                         for notify in connection.notifies(timeout=0.5):
                             on_change(_change(notify.payload))
-            except psycopg.Error as exc:
-                if not failed:
-                    log.warning("print job changes cannot be listened to (%s); trying again", exc)
+            except (psycopg.Error, DatabaseUnavailable) as exc:
+                if not failed:  # one line per outage
+                    log.warning("print job changes cannot be listened to (%s); trying again", one_line(exc))
                 failed = True
                 self._closing.wait(RECONNECT)
             except Exception:  # a bug in on_change: say so, keep listening

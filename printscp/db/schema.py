@@ -12,13 +12,16 @@ Files are never edited once released; a change of schema is a new file.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
 
-from printscp.db import SchemaError
+from printscp.db import CONNECT_TIMEOUT, WAIT_FOR_CONNECTION, DatabaseUnavailable, SchemaError, one_line
 
 _FILE = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 _LOCK = 0x7072_696E_7473_6370  # pg_advisory_xact_lock key of upgrades: "printscp" in ASCII
@@ -113,3 +116,32 @@ def _newer(url: str, current: int) -> str:
         f"the index database {describe(url)} is at schema version {current}, newer than this printscp "
         f"({CODE_VERSION}): run the printscp that upgraded it, or a newer one"
     )
+
+
+def pool(url: str, name: str, max_size: int, autocommit: bool = False) -> ConnectionPool:
+    """A server's pool of connections to `url`, made for a database that may restart: each connection is
+    checked before it is lent (one round trip), so connections broken by a restart are replaced rather than
+    failing the next call; a call waits WAIT_FOR_CONNECTION seconds at most for one (each attempt to connect
+    CONNECT_TIMEOUT), then fails with DatabaseUnavailable (see `connection`). The pool reconnects by itself."""
+    return ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        open=True,
+        name=name,
+        timeout=WAIT_FOR_CONNECTION,
+        check=ConnectionPool.check_connection,
+        kwargs={"autocommit": autocommit, "connect_timeout": CONNECT_TIMEOUT},
+    )
+
+
+@contextmanager
+def connection(lender: ConnectionPool) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A connection of the pool for one transaction (committed on leaving); DatabaseUnavailable, not psycopg's
+    OperationalError, when the database cannot be reached or the connection broke meanwhile."""
+    try:
+        with lender.connection() as lent:
+            yield lent
+    except psycopg.OperationalError as exc:  # PoolTimeout is one too
+        url = lender.conninfo if isinstance(lender.conninfo, str) else ""
+        raise DatabaseUnavailable(f"the database {describe(url)} is unreachable: {one_line(exc)}") from exc

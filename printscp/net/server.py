@@ -37,6 +37,7 @@ from printscp.bench.recorder import Recorder
 from printscp.bench.store import TranscriptStore
 from printscp.cluster import ClusterPrintQueue, NodePaths, open_job_queue
 from printscp.config import Config, PrinterConfig
+from printscp.db import one_line
 from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
 from printscp.events import Notify, printer_event
 from printscp.identity.model import Identity
@@ -446,13 +447,18 @@ class PrintServer:
 
     def _heartbeats(self) -> None:
         interval = self.config.cluster.heartbeat_seconds
-        draining = False
+        draining = failing = False
         while not self._stopping.wait(interval):
             try:
                 asked = self._heartbeat()
             except Exception as exc:  # the database is away: the leases run out, other nodes take the jobs
-                log.warning("heartbeat failed (%s)", exc)
+                if not failing:  # one line per outage, not one per heartbeat
+                    log.warning("heartbeat failed (%s); trying again every %g s", one_line(exc), interval)
+                failing = True
                 continue
+            if failing:
+                log.warning("heartbeat works again")
+                failing = False
             if asked and not draining:
                 draining = True
                 threading.Thread(target=self._drain, name="printscp-drain", daemon=True).start()
