@@ -54,6 +54,7 @@ def test_db_upgrade_is_idempotent_and_a_server_refuses_a_database_not_upgraded(
         assert connection.execute("SELECT version, name FROM schema_version").fetchall() == [
             (1, "film_index"),
             (2, "cluster"),
+            (3, "shared_state"),
         ]
 
 
