@@ -568,7 +568,7 @@ def _assign(args: argparse.Namespace, config: Config, archive: Any) -> int:
     from printscp import admin
     from printscp.archive.film_index import FilmFilter
     from printscp.identity.model import patient
-    from printscp.net.forward import link_into_outbox
+    from printscp.net.forward import link_into_outbox, outbox_of
 
     rows = archive.index.find_films(FilmFilter(sop_instance_uid=args.film)) or archive.index.find_films(
         FilmFilter(job_uid=args.film)
@@ -599,7 +599,7 @@ def _assign(args: argparse.Namespace, config: Config, archive: Any) -> int:
             print(f"printscp films assign: {exc}", file=sys.stderr)
             return 1
         stored = archive.assign(jobs[0], identity, by)  # no server: on the files, and the outbox for the next
-        link_into_outbox(config.archive.folder, config.archive.forward_to, stored.dicoms)
+        link_into_outbox(config.archive.folder, config.archive.forward_to, stored.dicoms, outbox_of(config))
         where = "in the archive"
     print(f"print job {jobs[0]}: {identity.patient_name or '-'} ({identity.patient_id}) assigned {where}")
     return 0

@@ -214,12 +214,26 @@ class FaultPlan:
             rules += [_with_printer(rule, ae_title) for rule in printer.fault_plan]
         return cls(rules)
 
-    def add(self, rule: FaultRuleConfig) -> RuleState:
+    def add(self, rule: FaultRuleConfig, number: int | None = None) -> RuleState:
+        """Add a rule, numbered next (or `number`, as a cluster's shared rules are, if no rule has it)."""
         with self._lock:
-            entry = _Entry(FaultRule(self._next, rule))
-            self._next += 1
+            if number is not None:
+                for entry in self._entries:
+                    if entry.rule.number == number:
+                        return entry.state()
+            entry = _Entry(FaultRule(self._next if number is None else number, rule))
+            self._next = max(self._next, entry.rule.number + 1)
             self._entries.append(entry)
             return entry.state()
+
+    def forget(self, numbers: Iterable[int]) -> int:
+        """Remove the rules of these numbers; how many were removed."""
+        removed = set(numbers)
+        with self._lock:
+            kept = [e for e in self._entries if e.rule.number not in removed]
+            count = len(self._entries) - len(kept)
+            self._entries = kept
+            return count
 
     def add_table(self, table: Mapping[str, Any]) -> RuleState:
         """Add a rule from its keys (as in [[faults.plan]]); raises ConfigError naming a bad key."""

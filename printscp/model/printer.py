@@ -15,6 +15,17 @@ class PrinterState:
     printer_status_info: str  # PS3.3 C.13.9.1 defined term; NORMAL when the status is NORMAL
 
 
+def printer_state(status: PrinterStatus, info: str | None = None) -> PrinterState:
+    """A valid state; `info` defaults to NORMAL for NORMAL (else UNKNOWN) and must be a defined term."""
+    if info is None:
+        info = "NORMAL" if status is PrinterStatus.NORMAL else "UNKNOWN"
+    if info not in PRINTER_STATUS_INFO_TERMS:
+        raise ValueError(f"'{info}' is not a Printer Status Info defined term of PS3.3 C.13.9.1")
+    if (status is PrinterStatus.NORMAL) != (info == "NORMAL"):  # C.13.9.1: NORMAL goes with NORMAL only
+        raise ValueError(f"Printer Status Info '{info}' does not go with Printer Status {status.value}")
+    return PrinterState(status, info)
+
+
 Listener = Callable[[PrinterState, PrinterState], None]  # (old, new)
 
 
@@ -33,13 +44,7 @@ class Printer:
 
     def set_status(self, status: PrinterStatus, info: str | None = None) -> PrinterState:
         """Change the status; `info` defaults to NORMAL for NORMAL and must be a defined term otherwise."""
-        if info is None:
-            info = "NORMAL" if status is PrinterStatus.NORMAL else "UNKNOWN"
-        if info not in PRINTER_STATUS_INFO_TERMS:
-            raise ValueError(f"'{info}' is not a Printer Status Info defined term of PS3.3 C.13.9.1")
-        if (status is PrinterStatus.NORMAL) != (info == "NORMAL"):  # C.13.9.1: NORMAL goes with NORMAL only
-            raise ValueError(f"Printer Status Info '{info}' does not go with Printer Status {status.value}")
-        new = PrinterState(status, info)
+        new = printer_state(status, info)
         with self._lock:
             old, self._state = self._state, new
             listeners = list(self._listeners)

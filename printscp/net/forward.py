@@ -5,6 +5,10 @@ the film in the archive is not copied, and the outbox keeps it even if retention
 worker sends what is in each node's outbox with C-STORE and unlinks a file once the PACS answered success
 or warning. A node that cannot be reached is tried again after 1, 2, 4 ... up to MAX_BACKOFF seconds; the
 outbox survives restarts, so a PACS that is down loses nothing.
+
+In cluster mode each node has its own outbox, `<archive>/.nodes/<node id>/outbox/<node>/` (`outbox_of`), and
+forwards the films it archived: two nodes never send one file. A node that dies leaves its outbox on the
+shared storage until it starts again with the same node id and sends it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 from pydicom import dcmread
 from pynetdicom import AE, evt
 
-from printscp.config import Node
+from printscp.config import Config, Node, node_id
 from printscp.net import association_log, compat, tls
 
 log = logging.getLogger(__name__)
@@ -28,11 +32,20 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 10.0  # seconds
 
 
-def link_into_outbox(archive: Path, targets: Iterable[str], files: Iterable[Path]) -> None:
-    """Queue instance files for each target node (also with no server running: the next one sends them)."""
+def outbox_of(config: Config) -> Path:
+    """The outbox folder: `<archive>/.outbox`, or in cluster mode this node's own."""
+    if config.cluster.enabled:
+        return config.archive.folder / ".nodes" / node_id(config) / "outbox"
+    return config.archive.folder / ".outbox"
+
+
+def link_into_outbox(archive: Path, targets: Iterable[str], files: Iterable[Path], outbox: Path | None = None) -> None:
+    """Queue instance files for each target node (also with no server running: the next one sends them);
+    in `outbox` (by default `<archive>/.outbox`)."""
     files = list(files)
+    root = outbox if outbox is not None else archive / ".outbox"
     for name in targets:
-        folder = archive / ".outbox" / name
+        folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         for path in files:  # named by time, so the outbox is sent oldest first
             os.link(path, folder / f"{time.time_ns()}-{path.name}")
@@ -49,8 +62,10 @@ class Forwarder:
         targets: Iterable[str],
         ae_title: str,
         client_tls: ssl.SSLContext | None = None,
+        outbox: Path | None = None,
     ) -> None:
-        self.root = archive / ".outbox"
+        self.archive = archive
+        self.root = outbox if outbox is not None else archive / ".outbox"
         self.client_tls = client_tls  # for nodes with tls = true (PS3.15 B.1)
         self.nodes = {name: nodes[name] for name in targets}
         self.ae_title = ae_title
@@ -66,7 +81,7 @@ class Forwarder:
 
     def enqueue(self, files: Iterable[Path]) -> None:
         """Queue instance files for every target node; durable when this returns."""
-        link_into_outbox(self.root.parent, self.nodes, files)
+        link_into_outbox(self.archive, self.nodes, files, self.root)
         with self._wake:
             self._retry_at.clear()  # new work: try now
             self._wake.notify_all()

@@ -49,9 +49,10 @@ from printscp.model.enums import PrinterStatus
 from printscp.model.printer import Printer, PrinterState
 from printscp.model.record import Image, PrintRequest
 from printscp.net import association_log, compat, handlers, qr, tls
-from printscp.net.forward import Forwarder
+from printscp.net.forward import Forwarder, outbox_of
 from printscp.net.notify import PrintAssociation
 from printscp.relay.queue import RelayQueue
+from printscp.shared_state import SharedState, open_shared_state
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +109,17 @@ class PrintServer:
         else:
             self._archive_lock = ArchiveLock(config.archive.folder)
         self._archive_lock.acquire()
+        self.shared: SharedState | None = None
         try:
+            if self.node is not None:  # printer status and run-time fault rules shared by the nodes
+                self.shared = open_shared_state(config, self.node.node_id, self.faults)
+                self.printers, self.faults = dict(self.shared.printers), self.shared.faults
+                self.printer = self.printers[config.network.ae_title]
+                self.shared.start()
             self._open_archive()
         except BaseException:
+            if self.shared is not None:
+                self.shared.close()
             self._archive_lock.release()
             raise
 
@@ -130,7 +139,14 @@ class PrintServer:
         )
         archive = config.archive
         self.forwarder = (
-            Forwarder(archive.folder, config.nodes, archive.forward_to, config.network.ae_title, self.client_tls)
+            Forwarder(
+                archive.folder,
+                config.nodes,
+                archive.forward_to,
+                config.network.ae_title,
+                self.client_tls,
+                outbox=outbox_of(config),  # in cluster mode, this node's own
+            )
             if archive.forward_to
             else None
         )
@@ -508,6 +524,8 @@ class PrintServer:
             except Exception as exc:
                 log.warning("the nodes table could not be told this node stopped (%s)", exc)
             self.job_store.close()
+        if self.shared is not None:
+            self.shared.close()
         self.archive.index.close()
         self._archive_lock.release()
         log.info("printscp stopped")

@@ -38,13 +38,22 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExc
 class Node:
     """`printscp serve` in cluster mode, as a separate process."""
 
-    def __init__(self, folder: Path, archive: Path, url: str, node_id: str, print_delay: float = 0) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        archive: Path,
+        url: str,
+        node_id: str,
+        print_delay: float = 0,
+        archive_extra: str = "",
+        extra: str = "",
+    ) -> None:
         self.node_id = node_id
         self.config = folder / f"{node_id}.toml"
         self.config.write_text(
-            f'[archive]\nfolder = "{archive}"\n\n[index]\nurl = "{url}"\n\n'
+            f'[archive]\nfolder = "{archive}"\n{archive_extra}\n[index]\nurl = "{url}"\n\n'
             f'[cluster]\nenabled = true\nnode_id = "{node_id}"\nlease_seconds = 2\nheartbeat_seconds = 0.4\n\n'
-            f"[render]\nworkers = 1\n\n[faults]\nprint_delay = {print_delay}\n",
+            f"[render]\nworkers = 1\n\n[faults]\nprint_delay = {print_delay}\n{extra}",
             encoding="utf-8",
         )
         self.log = folder / f"{node_id}.log"

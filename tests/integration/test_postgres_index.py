@@ -40,20 +40,21 @@ def test_db_upgrade_is_idempotent_and_a_server_refuses_a_database_not_upgraded(
     url = postgres_server.database(upgraded=False)
     config = config_file(tmp_path, tmp_path / "films", url)
     refused = printscp("serve", "--no-web", "--port", "0", "--config", str(config))
-    line = one_clear_line(refused, "schema version 0", "needs 2", "printscp db upgrade")
+    line = one_clear_line(refused, "schema version 0", "needs 3", "printscp db upgrade")
     assert "postgres@" not in line  # the URL is shown without its user (or password)
     assert one_clear_line(printscp("films", "list", "--config", str(config)), "printscp db upgrade")
 
     first = printscp("db", "upgrade", "--config", str(config))
     assert first.returncode == 0, first.stderr
-    assert "upgraded to schema version 2 (applied 1 film_index, 2 cluster)" in first.stdout
+    assert "upgraded to schema version 3 (applied 1 film_index, 2 cluster, 3 shared_state)" in first.stdout
     again = printscp("db", "upgrade", "--config", str(config))
     assert again.returncode == 0, again.stderr
-    assert "already at schema version 2; nothing to do" in again.stdout
+    assert "already at schema version 3; nothing to do" in again.stdout
     with psycopg.connect(url) as connection:
         assert connection.execute("SELECT version, name FROM schema_version").fetchall() == [
             (1, "film_index"),
             (2, "cluster"),
+            (3, "shared_state"),
         ]
 
 
