@@ -1,21 +1,32 @@
-"""Fixtures: the real server on a free loopback port, with the bundled config.toml's printer profile."""
+"""Fixtures: the real server on a free loopback port, with the bundled config.toml's printer profile.
+
+`pytest --index postgresql` (or PRINTSCP_TEST_INDEX=postgresql) runs the suite with every index on
+PostgreSQL: each archive folder of a test gets a new database on the session's server (tests/postgres.py
+IndexPerFolder), named in `[index] url` by `bundled_config` and opened by FilmArchive(folder) and
+open_index(folder) in place of the SQLite file. Tests about the SQLite file itself are marked `sqlite` and
+keep it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import postgres
 import pytest
 from postgres import new_index, postgres_server  # noqa: F401  (fixtures: every test may use them)
 
+import printscp.archive.store
 from printscp.archive.store import FilmArchive, StoredJob
 from printscp.config import (
     ArchiveConfig,
     Config,
     FaultConfig,
+    IndexConfig,
     Node,
     PrinterProfile,
     QueueConfig,
@@ -44,6 +55,9 @@ def bundled_config(
     config = dataclasses.replace(config, identity=dataclasses.replace(config.identity, ocr=False))
     printer: PrinterProfile = dataclasses.replace(config.printer, **printer_changes)
     archive_config = archive if isinstance(archive, ArchiveConfig) else ArchiveConfig(archive)
+    sections = dict(sections or {})
+    if postgres.ACTIVE is not None and "index" not in sections and not config.index.url:
+        sections["index"] = IndexConfig(postgres.ACTIVE.url(archive_config.folder))
     return validate(
         dataclasses.replace(
             config,
@@ -52,9 +66,29 @@ def bundled_config(
             queue=queue or config.queue,
             faults=faults or config.faults,
             nodes=nodes if nodes is not None else config.nodes,
-            **(sections or {}),
+            **sections,
         )
     )
+
+
+def lose_index(folder: Path) -> None:
+    """Lose the index of the archive in `folder` (the server is stopped): delete index.sqlite, or under
+    --index postgresql empty the folder's database (its schema stays, as a new database is upgraded)."""
+    for path in folder.glob("index.sqlite*"):
+        path.unlink()
+    if postgres.ACTIVE is not None:
+        postgres.ACTIVE.empty(folder)
+
+
+def index_options(folder: Path, tmp_path: Path) -> list[str]:
+    """Options that make a `printscp` subprocess use the index of the archive in `folder`: none on SQLite
+    (the file is in the folder), under --index postgresql a --config: the bundled one with the folder's
+    database as [index] url."""
+    if postgres.ACTIVE is None:
+        return []
+    config = tmp_path / "index.toml"
+    config.write_text(f'{BUNDLED_CONFIG.read_text()}\n[index]\nurl = "{postgres.ACTIVE.url(folder)}"\n')
+    return ["--config", str(config)]
 
 
 @dataclass
@@ -106,6 +140,57 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
 @pytest.fixture
 def running(start_server: Callable[..., RunningServer]) -> RunningServer:
     return start_server()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--index",
+        choices=["sqlite", "postgresql"],
+        default=os.environ.get("PRINTSCP_TEST_INDEX") or "sqlite",
+        help="where the tests' archives keep their index (default: $PRINTSCP_TEST_INDEX, else sqlite)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite: about the SQLite index file itself; keeps SQLite under --index")
+
+
+@pytest.fixture(scope="session")
+def indexes_per_folder(request: pytest.FixtureRequest) -> Iterator[postgres.IndexPerFolder | None]:
+    """Under --index postgresql: the session's IndexPerFolder, put in place of SqliteFilmIndex."""
+    if request.config.getoption("--index") != "postgresql":
+        yield None
+        return
+    indexes = postgres.IndexPerFolder(request.getfixturevalue("postgres_server"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(printscp.archive.store, "SqliteFilmIndex", indexes.open)
+        postgres.ACTIVE = indexes
+        try:
+            yield indexes
+        finally:
+            postgres.ACTIVE = None
+            indexes.release()
+
+
+@pytest.fixture(autouse=True)
+def index_backend(
+    request: pytest.FixtureRequest, indexes_per_folder: postgres.IndexPerFolder | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The index backend of this test's archives: "postgresql" under --index postgresql (see the module's
+    docstring), else "sqlite"; a test marked `sqlite` keeps SQLite."""
+    if indexes_per_folder is None:
+        yield "sqlite"
+        return
+    if request.node.get_closest_marker("sqlite"):
+        from printscp.archive.index import SqliteFilmIndex
+
+        monkeypatch.setattr(printscp.archive.store, "SqliteFilmIndex", SqliteFilmIndex)
+        monkeypatch.setattr(postgres, "ACTIVE", None)
+        yield "sqlite"
+        return
+    tmp_path = request.getfixturevalue("tmp_path")
+    yield "postgresql"
+    indexes_per_folder.release(tmp_path)
 
 
 @pytest.hookimpl(hookwrapper=True)

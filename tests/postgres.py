@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,6 +62,8 @@ class PostgresServer:
         self.folder = Path(tempfile.mkdtemp(prefix="printscp-pg-"))
         self.port = 0
         self._names = itertools.count(1)
+        self._template = ""  # an upgraded database that `database()` copies (CREATE DATABASE ... TEMPLATE)
+        self._lock = threading.Lock()
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             user = pwd.getpwnam(USER)
@@ -138,18 +141,32 @@ class PostgresServer:
                 time.sleep(0.05)  # polling: pg_ctl -w has normally waited already
 
     def database(self, upgraded: bool = True) -> str:
-        """A new, empty database; its URL. `upgraded`: with the code's schema (printscp db upgrade)."""
+        """A new, empty database; its URL. `upgraded`: with the code's schema (printscp db upgrade), copied
+        from a template database upgraded once (a copy takes milliseconds, an upgrade a good part of a second)."""
         import psycopg
 
         from printscp.db import schema
 
-        name = f"test_{next(self._names)}"
+        with self._lock:
+            name = f"test_{next(self._names)}"
+            if upgraded and not self._template:
+                template = f"{name}_template"
+                with psycopg.connect(self.url, autocommit=True) as connection:
+                    connection.execute(f"CREATE DATABASE {template}".encode())
+                schema.upgrade(self.url_of(template))
+                self._template = template
+            copied = f" TEMPLATE {self._template}" if upgraded else ""
+            with psycopg.connect(self.url, autocommit=True) as connection:
+                connection.execute(f"CREATE DATABASE {name}{copied}".encode())
+        return self.url_of(name)
+
+    def drop(self, url: str) -> None:
+        """Drop a database `database()` made, closing whatever connections to it are still open."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
         with psycopg.connect(self.url, autocommit=True) as connection:
-            connection.execute(f"CREATE DATABASE {name}".encode())
-        url = self.url_of(name)
-        if upgraded:
-            schema.upgrade(url)
-        return url
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
 
     def stop(self) -> None:
         if self.port:
@@ -191,3 +208,58 @@ def new_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
     yield make
     for index in made:
         index.close()
+
+
+class IndexPerFolder:
+    """The suite on PostgreSQL (`pytest --index postgresql`): every archive folder gets its own new database,
+    as every folder has its own index.sqlite on SQLite. `bundled_config` names it in `[index] url`; an index
+    opened without a url (FilmArchive(folder), open_index(folder)) is opened on it instead of the SQLite file
+    (`open`, put in place of SqliteFilmIndex by tests/conftest.py). One for the session (a module's server
+    keeps its database); `release(folder)` closes the indexes opened on the folders under a test's tmp_path
+    and drops their databases at the end of the test."""
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+        self.urls: dict[Path, str] = {}
+        self.opened: list[tuple[Path, FilmIndex]] = []
+        self._lock = threading.Lock()
+
+    def url(self, folder: Path) -> str:
+        """The database of the archive in `folder`, made on first use."""
+        with self._lock:
+            key = folder.resolve()
+            if key not in self.urls:
+                self.urls[key] = self.server.database()
+            return self.urls[key]
+
+    def open(self, path: Path) -> FilmIndex:
+        """In place of SqliteFilmIndex(<folder>/index.sqlite): the folder's database."""
+        from printscp.archive.pg_index import PostgresFilmIndex
+
+        index = PostgresFilmIndex(self.url(path.parent), pool_size=4)
+        with self._lock:
+            self.opened.append((path.parent.resolve(), index))
+        return index
+
+    def empty(self, folder: Path) -> None:
+        """Delete every row of the folder's index (lost, as a deleted index.sqlite)."""
+        import psycopg
+
+        with psycopg.connect(self.url(folder), autocommit=True) as connection:
+            connection.execute("TRUNCATE instances, films, transcripts")
+
+    def release(self, under: Path | None = None) -> None:
+        """Close the indexes opened on folders `under` a folder (None: all) and drop their databases."""
+        top = under.resolve() if under is not None else None
+        with self._lock:
+            ours = [f for f in self.urls if top is None or f.is_relative_to(top)]
+            urls = [self.urls.pop(f) for f in ours]
+            closing = [i for f, i in self.opened if top is None or f.is_relative_to(top)]
+            self.opened = [(f, i) for f, i in self.opened if top is not None and not f.is_relative_to(top)]
+        for index in closing:
+            index.close()
+        for url in urls:
+            self.server.drop(url)
+
+
+ACTIVE: IndexPerFolder | None = None  # set under --index postgresql, except in tests marked `sqlite`

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import RunningServer
+from conftest import RunningServer, lose_index
 from printscu import PrintSCU
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -144,8 +144,7 @@ def test_restart_with_the_index_deleted_finds_every_film_and_instance(
     before = sorted(find_studies(first))
     assert len(before) == 3
     first.server.stop()
-    for path in folder.glob("index.sqlite*"):
-        path.unlink()
+    lose_index(folder)
     second = start_server(archive=ArchiveConfig(folder))
     assert sorted(find_studies(second)) == before
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import index_options, lose_index
 
 REPO = Path(__file__).resolve().parents[2]
 PRINTSCP = [sys.executable, "-m", "printscp"]
@@ -276,7 +277,7 @@ def test_films_list_show_and_export_with_and_without_a_server(start_server: Any,
     _print_film(running.address, "../US", "Zürich ümlaut")  # a sender's name is no path; no patient
     jobs = running.jobs()
     assert len(jobs) == 3
-    archive = ["--archive", str(running.archive)]
+    archive = [*index_options(running.archive, tmp_path), "--archive", str(running.archive)]
 
     listing = run("films", "list", *archive)  # while the server runs
     assert listing.returncode == 0, listing.stderr
@@ -316,8 +317,7 @@ def test_films_list_show_and_export_with_and_without_a_server(start_server: Any,
 
     # without the server, and with the index lost: the same films
     running.server.stop()
-    for path in running.archive.glob("index.sqlite*"):
-        path.unlink()
+    lose_index(running.archive)
     assert _rows(run("films", "list", *archive).stdout) == rows
 
     exported = tmp_path / "export"

@@ -198,6 +198,7 @@ def rows(archive: FilmArchive) -> list[tuple[Any, ...]]:
     )
 
 
+@pytest.mark.sqlite
 def test_index_is_rebuilt_from_the_files_when_deleted_or_corrupt(make_queue: Any) -> None:
     archive, jobs = printed(make_queue, 2)
     before = rows(archive)
