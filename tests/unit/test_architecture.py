@@ -196,8 +196,9 @@ INDEX_BACKENDS = {
     "archive/index.py",
     "archive/pg_index.py",
     "db/schema.py",
-    "db/pg_jobs.py",
-}  # + the shared print queue
+    "db/pg_jobs.py",  # the shared print queue
+    "db/pg_shared.py",  # the printer status and fault rules cluster nodes share
+}
 
 
 def string_literals(path: Path) -> list[str]:
