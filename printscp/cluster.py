@@ -164,20 +164,7 @@ class ClusterPrintQueue(PrintQueue):
             return None
         if queued.node_id != self._paths.node_id:
             log.info("print job %s of node %s is printed here", queued.job_uid, queued.node_id)
-        return PrintJob(
-            queued.job_uid,
-            queued.print_priority,
-            queued.creation,
-            queued.originator,
-            queued.printer,
-            queued.film_session_label,
-            queued.films,
-            execution_status=queued.execution_status,
-            execution_status_info=queued.execution_status_info,
-            sequence=queued.sequence,
-            film_session_uid=queued.film_session_uid,
-            folder=queued.spool_folder,
-        )
+        return _print_job(queued)
 
     def _wait_time(self, now: float) -> float | None:
         wait = super()._wait_time(now)
@@ -255,17 +242,7 @@ class ClusterPrintQueue(PrintQueue):
             return super().job(sop_instance_uid)
         if queued is None:
             return None
-        return PrintJob(
-            queued.job_uid,
-            queued.print_priority,
-            queued.creation,
-            queued.originator,
-            queued.printer,
-            queued.film_session_label,
-            queued.films,
-            execution_status=queued.execution_status,
-            execution_status_info=queued.execution_status_info,
-        )
+        return _print_job(queued)
 
     # --- life --------------------------------------------------------------------------------------------
 
@@ -296,3 +273,21 @@ def open_job_queue(url: str) -> JobQueue:
     except ImportError:
         raise SchemaError(MISSING_DRIVER) from None
     return PostgresJobQueue(url)
+
+
+def _print_job(queued: QueuedJob) -> PrintJob:
+    """The Print Job a shared queue row describes: for N-GET, and for the dispatcher to print it."""
+    return PrintJob(
+        queued.job_uid,
+        queued.print_priority,
+        queued.creation,
+        queued.originator,
+        queued.printer,
+        queued.film_session_label,
+        queued.films,
+        execution_status=queued.execution_status,
+        execution_status_info=queued.execution_status_info,
+        sequence=queued.sequence,
+        film_session_uid=queued.film_session_uid,
+        folder=queued.spool_folder,
+    )

@@ -22,18 +22,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from printscp.db import CONNECT_TIMEOUT, DatabaseUnavailable, one_line, schema
+from printscp.db import schema
 from printscp.job_queue import PRIORITY_RANK, JobChange, NodeState, QueuedJob
 from printscp.model.enums import ExecutionStatus, PrintPriority
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "printscp_print_job"
-RECONNECT = 1.0  # seconds between attempts to LISTEN again after the connection failed
 
 _TAKE = """
 UPDATE print_jobs p
@@ -196,25 +194,14 @@ class PostgresJobQueue:
         self._listener.start()
 
     def _listen(self, on_change: Callable[[JobChange], None], on_connect: Callable[[], None]) -> None:
-        failed = False
-        while not self._closing.is_set():
-            try:
-                with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as connection:
-                    connection.execute(f"LISTEN {CHANNEL}".encode())
-                    on_connect()
-                    if failed:
-                        log.warning("listening to print job changes again")
-                    failed = False
-                    while not self._closing.is_set():
-                        for notify in connection.notifies(timeout=0.5):
-                            on_change(_change(notify.payload))
-            except (psycopg.Error, DatabaseUnavailable) as exc:
-                if not failed:  # one line per outage
-                    log.warning("print job changes cannot be listened to (%s); trying again", one_line(exc))
-                failed = True
-                self._closing.wait(RECONNECT)
-            except Exception:  # a bug in on_change: say so, keep listening
-                log.exception("a print job change could not be followed")
+        schema.listen(
+            self.url,
+            CHANNEL,
+            lambda payload: on_change(_change(payload)),
+            on_connect,
+            self._closing,
+            "print job changes",
+        )
 
     # --- nodes -------------------------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -28,7 +27,6 @@ from printscp.db import schema
 log = logging.getLogger(__name__)
 
 CHANNEL = "printscp_shared_state"
-RECONNECT = 1.0  # seconds between attempts to LISTEN again after the connection failed
 
 
 @dataclass(frozen=True)
@@ -132,25 +130,14 @@ class PostgresSharedState:
         self._listener.start()
 
     def _listen(self, on_event: Callable[[SharedEvent], None], on_connect: Callable[[], None]) -> None:
-        failed = False
-        while not self._closing.is_set():
-            try:
-                with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as connection:
-                    connection.execute(f"LISTEN {CHANNEL}".encode())
-                    if failed:
-                        log.warning("listening to shared printer status and fault rules again")
-                    failed = False
-                    on_connect()
-                    while not self._closing.is_set():
-                        for notify in connection.notifies(timeout=0.5):
-                            on_event(_event(notify.payload))
-            except psycopg.Error as exc:
-                if not failed:
-                    log.warning("shared printer status cannot be listened to (%s); trying again", exc)
-                failed = True
-                self._closing.wait(RECONNECT)
-            except Exception:  # a bug in on_event: say so, keep listening
-                log.exception("a change of shared state could not be followed")
+        schema.listen(
+            self.url,
+            CHANNEL,
+            lambda payload: on_event(_event(payload)),
+            on_connect,
+            self._closing,
+            "shared printer status and fault rules",
+        )
 
 
 def _event(payload: str) -> SharedEvent:

@@ -11,8 +11,10 @@ Files are never edited once released; a change of schema is a new file.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -145,3 +147,40 @@ def connection(lender: ConnectionPool) -> Iterator[psycopg.Connection[tuple[obje
     except psycopg.OperationalError as exc:  # PoolTimeout is one too
         url = lender.conninfo if isinstance(lender.conninfo, str) else ""
         raise DatabaseUnavailable(f"the database {describe(url)} is unreachable: {one_line(exc)}") from exc
+
+
+RECONNECT = 1.0  # seconds between attempts to LISTEN again after the connection failed
+_log = logging.getLogger(__name__)
+
+
+def listen(
+    url: str,
+    channel: str,
+    on_payload: Callable[[str], None],
+    on_connect: Callable[[], None],
+    closing: threading.Event,
+    what: str,
+) -> None:
+    """LISTEN on `channel` until `closing` is set, handing each notification's payload to `on_payload`; on a
+    lost connection, connect again every RECONNECT seconds. `on_connect` runs after each (re)connection, before
+    anything is said of it: the caller reads again what it follows, since notifications sent meanwhile are
+    lost. One log line when `what` ("print job changes") cannot be listened to, one when it can again."""
+    failed = False
+    while not closing.is_set():
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as connection:
+                connection.execute(f"LISTEN {channel}".encode())
+                on_connect()
+                if failed:
+                    _log.warning("listening to %s again", what)
+                failed = False
+                while not closing.is_set():
+                    for notify in connection.notifies(timeout=0.5):
+                        on_payload(notify.payload)
+        except (psycopg.Error, DatabaseUnavailable) as exc:
+            if not failed:  # one line per outage
+                _log.warning("%s cannot be listened to (%s); trying again", what, one_line(exc))
+            failed = True
+            closing.wait(RECONNECT)
+        except Exception:  # a bug in a callback: say so, keep listening
+            _log.exception("a notification of %s could not be followed", what)
