@@ -30,13 +30,14 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from serve import ServeProcess
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 60.0  # seconds for a node or HAProxy to start, health checks passed
@@ -267,35 +268,7 @@ class Node:
         config = self.folder / "config.toml"
         config.write_text(self.config_text)
         self.starts += 1
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "printscp",
-                    "serve",
-                    "--no-web",
-                    "--config",
-                    str(config),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--archive",
-                    str(self.archive),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-            )
-        wait_for(self._listening, STARTUP_TIMEOUT, f"{self.name} listening on {self.port}")
-
-    def _listening(self) -> bool:
-        assert self.process is not None
-        text = self.log.read_text(errors="replace")
-        if self.process.poll() is not None:
-            raise AssertionError(f"{self.name} exited {self.process.returncode}:\n{text[-3000:]}")
-        return f"listening on 127.0.0.1:{self.port}" in text
+        self.process = ServeProcess(config, self.log, "--archive", str(self.archive), port=self.port).process
 
     @property
     def alive(self) -> bool:

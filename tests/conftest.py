@@ -19,6 +19,7 @@ from typing import Any
 import postgres
 import pytest
 from postgres import new_index, postgres_server  # noqa: F401  (fixtures: every test may use them)
+from serve import ServeProcess
 
 import printscp.archive.store
 from printscp.archive.store import FilmArchive, StoredJob
@@ -135,6 +136,16 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def nodes() -> Iterator[list[ServeProcess]]:
+    """The `printscp serve` processes a test starts (tests/serve.py) and appends here: killed at its end."""
+    started: list[ServeProcess] = []
+    yield started
+    for node in started:
+        if node.alive:
+            node.kill()
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ from printscu import META, PrintSCU
 from pydicom.dataset import Dataset
 from pynetdicom import AE
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]
-from test_cluster_queue import Node, archived, printscp
+from serve import printscp
+from test_cluster_queue import Node, archived
 from waiting import wait_until
 
 from printscp import uids
@@ -46,16 +47,6 @@ def restartable_postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[Node]]:
-    started: list[Node] = []
-    yield started
-    for node in started:
-        if node.process.poll() is None:
-            node.process.kill()
-            node.process.wait()
 
 
 @dataclass

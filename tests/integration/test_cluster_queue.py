@@ -10,10 +10,6 @@ import json
 import re
 import signal
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +18,7 @@ import pytest
 from postgres import PostgresServer
 from printscu import META, PrintSCU
 from pynetdicom import evt
+from serve import ServeProcess, printscp
 from test_print_jobs import PRINT_CONTEXTS, Received, print_one
 from waiting import wait_until
 
@@ -35,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 
 
-class Node:
+class Node(ServeProcess):
     """`printscp serve` in cluster mode, as a separate process."""
 
     def __init__(
@@ -49,47 +46,14 @@ class Node:
         extra: str = "",
     ) -> None:
         self.node_id = node_id
-        self.config = folder / f"{node_id}.toml"
-        self.config.write_text(
+        config = folder / f"{node_id}.toml"
+        config.write_text(
             f'[archive]\nfolder = "{archive}"\n{archive_extra}\n[index]\nurl = "{url}"\n\n'
             f'[cluster]\nenabled = true\nnode_id = "{node_id}"\nlease_seconds = 2\nheartbeat_seconds = 0.4\n\n'
             f"[render]\nworkers = 1\n\n[faults]\nprint_delay = {print_delay}\n{extra}",
             encoding="utf-8",
         )
-        self.log = folder / f"{node_id}.log"
-        self.process = subprocess.Popen(  # noqa: SIM115
-            [sys.executable, "-m", "printscp", "serve", "--no-web", "--config", str(self.config)]
-            + ["--host", "127.0.0.1", "--port", "0"],
-            stderr=open(self.log, "w"),  # noqa: SIM115
-            cwd=REPO,
-        )
-        self.port = self._wait_for_port()
-
-    def _wait_for_port(self) -> int:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            found = re.findall(r"listening on 127\.0\.0\.1:(\d+)", self.log.read_text())
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            if found:
-                return int(found[-1])
-            time.sleep(0.05)
-        raise AssertionError(f"node {self.node_id} did not start")
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[Node]]:
-    started: list[Node] = []
-    yield started
-    for node in started:
-        if node.process.poll() is None:
-            node.process.kill()
-            node.process.wait()
-
-
-def printscp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "printscp", *args], capture_output=True, text=True, timeout=60, cwd=REPO
-    )
+        super().__init__(config, folder / f"{node_id}.log")
 
 
 def row(url: str, job_uid: str) -> tuple[object, ...] | None:

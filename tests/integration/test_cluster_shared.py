@@ -14,7 +14,8 @@ from dcmtk import StoreSCP
 from postgres import PostgresServer, free_port
 from printscu import PrintSCU
 from pynetdicom import evt
-from test_cluster_queue import Node, nodes, print_without_events, printscp, row  # noqa: F401 (nodes: a fixture)
+from serve import printscp
+from test_cluster_queue import Node, print_without_events, row
 from test_print_jobs import PRINT_CONTEXTS, Received, print_one
 from waiting import wait_until
 

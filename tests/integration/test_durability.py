@@ -6,9 +6,6 @@ import itertools
 import json
 import random
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from printscu import META, PrintSCU
+from serve import ServeProcess
 from waiting import wait_until
 
 from printscp import uids
@@ -24,54 +22,16 @@ from printscp.archive.store import JOB_MANIFESTS
 REPO = Path(__file__).resolve().parents[2]
 
 
-class Server:
+class Server(ServeProcess):
     """`printscp serve` as a separate process, on its own config and archive."""
 
     def __init__(self, folder: Path, print_delay: float) -> None:
-        self.config = folder / "config.toml"
+        config = folder / "config.toml"
         bundled = (REPO / "config.toml").read_text()
-        self.config.write_text(re.sub(r"print_delay = \d+", f"print_delay = {print_delay}", bundled))
+        config.write_text(re.sub(r"print_delay = \d+", f"print_delay = {print_delay}", bundled))
         self.archive = folder / "films"
-        self.log = folder / f"server-{len(list(folder.glob('server-*.log')))}.log"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "printscp",
-                "serve",
-                "--no-web",
-                "--config",
-                str(self.config),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--archive",
-                str(self.archive),
-            ],
-            stderr=open(self.log, "w"),
-            cwd=REPO,
-        )  # noqa: SIM115
-        self.port = self._wait_for_port()
-
-    def _wait_for_port(self) -> int:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            found = re.findall(r"listening on 127\.0\.0\.1:(\d+)", self.log.read_text())
-            if found and self.process.poll() is None:
-                return int(found[-1])
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            time.sleep(0.05)
-        raise AssertionError("the server did not start")
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
+        log = folder / f"server-{len(list(folder.glob('server-*.log')))}.log"
+        super().__init__(config, log, "--archive", str(self.archive))
 
 
 @pytest.fixture

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +16,7 @@ import pytest
 from conftest import RunningServer, bundled_config
 from printscu import META, PrintSCU
 from pynetdicom import evt
+from serve import ServeProcess, printscp
 from waiting import wait_until
 
 from printscp import uids
@@ -177,38 +175,20 @@ def test_eight_modalities_at_once_with_a_slow_target_see_no_refusals(
     assert len(read_relays(server.archive)) == 16
 
 
-class Gateway:
+class Gateway(ServeProcess):
     """`printscp serve` as a process whose printer relays to TARGET at `port`: it can be killed with SIGKILL."""
 
     def __init__(self, folder: Path, port: int) -> None:
         folder.mkdir(exist_ok=True)
-        self.config = folder / "config.toml"
+        config = folder / "config.toml"
         bundled = (REPO / "config.toml").read_text()
         relaying = bundled.replace("\n[printer]\n", f'\n[printer]\nrelay_to = ["{TARGET}"]\n', 1)
         relaying = re.sub(r"\nretry_seconds = \d+", "\nretry_seconds = 0.2", relaying)
         relaying += f'\n[nodes.{TARGET}]\nhost = "127.0.0.1"\nport = {port}\n'
-        self.config.write_text(relaying)
+        config.write_text(relaying)
         self.archive = folder / "films"
-        self.log = folder / f"gateway-{len(list(folder.glob('gateway-*.log')))}.log"
-        command = [sys.executable, "-m", "printscp", "serve", "--no-web", "--config", str(self.config)]
-        command += ["--host", "127.0.0.1", "--port", "0", "--archive", str(self.archive)]
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen(command, stderr=log, cwd=REPO)
-        wait_until(self._listening, 30, f"the gateway listening ({self.log})")
-        self.port = int(re.findall(r"listening on 127\.0\.0\.1:(\d+)", self.log.read_text())[-1])
-
-    def _listening(self) -> bool:
-        assert self.process.poll() is None, self.log.read_text()[-3000:]
-        return "listening on" in self.log.read_text()
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
+        log = folder / f"gateway-{len(list(folder.glob('gateway-*.log')))}.log"
+        super().__init__(config, log, "--archive", str(self.archive))
 
 
 def test_a_kill_9_during_the_outage_loses_and_duplicates_no_relay(
@@ -230,12 +210,6 @@ def test_a_kill_9_during_the_outage_loses_and_duplicates_no_relay(
         assert labels(target.archive) == [f"KILLED {n}" for n in range(5)]  # each exactly once
     finally:
         gateway.stop()
-
-
-def printscp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "printscp", *args], capture_output=True, text=True, timeout=60, cwd=REPO
-    )
 
 
 def test_an_operator_lists_retries_and_shows_a_relay_that_was_given_up(
