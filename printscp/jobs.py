@@ -205,7 +205,7 @@ class PrintQueue:
             relays.observe(self._relay_changed)
         for job in self.spool.pending():  # acknowledged before a restart: print them now
             if relays is not None:  # killed between spooling and queueing its relay: queue it now
-                relays.add(job.job_uid, job.folder, job.request.printer_ae_title, job.request.calling_ae_title)
+                relays.add(job)
             self._enqueue(job, None)
         if self._waiting:
             log.info("%d print job(s) from the spool will be printed", len(self._waiting))
@@ -256,9 +256,8 @@ class PrintQueue:
         """Queue the job's relays, durably, before the N-ACTION is answered."""
         if self.relays is None:
             return None
-        request = spooled.request
         try:
-            return self.relays.add(spooled.job_uid, spooled.folder, request.printer_ae_title, request.calling_ae_title)
+            return self.relays.add(spooled)
         except OSError as exc:
             self.spool.remove(spooled.job_uid)
             raise _not_spooled(exc) from None
@@ -587,14 +586,15 @@ class PrintQueue:
             )
 
     def _relay_changed(self, relay: Relay, target: str, delivery: Delivery | None) -> None:
+        # the printer's status first: an SCU told DONE finds the printer as the target left it
+        if delivery is not None:
+            self._reflect(relay.printer, target, delivery)
         with self._condition:
             job = self._jobs.get(relay.job_uid)
             follow = job is not None and job.stored is not None and job.finished_at is None
         if follow:
             assert job is not None
             self._follow_relay(job, relay)
-        if delivery is not None:
-            self._reflect(relay.printer, target, delivery)
 
     def _reflect(self, printer_ae: str, target: str, delivery: Delivery) -> None:
         """The target's printer status shows in the status of the printer that relays to it: WARNING or FAILURE

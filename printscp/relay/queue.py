@@ -40,7 +40,7 @@ from printscp.archive.store import find_job
 from printscp.config import Config, relay_targets
 from printscp.net import association_log
 from printscp.relay import Delivery
-from printscp.spool import JOB_FILE, fsync_dir, load_spooled
+from printscp.spool import JOB_FILE, SpooledJob, fsync_dir, load_spooled
 
 log = logging.getLogger(__name__)
 
@@ -158,17 +158,17 @@ class RelayQueue:
     def targets_of(self, printer: str, calling_ae_title: str) -> tuple[str, ...]:
         return relay_targets(self.config, printer, calling_ae_title)
 
-    def add(self, job_uid: str, spool_folder: Path, printer: str, calling_ae_title: str) -> Relay | None:
+    def add(self, spooled: SpooledJob) -> Relay | None:
         """Queue a spooled job for its printer's targets; durable when this returns. None: no targets.
         Adding a job already queued does nothing (a restart re-adds what the spool still holds)."""
+        job_uid, spool_folder, request = spooled.job_uid, spooled.folder, spooled.request
+        printer, calling_ae_title = request.printer_ae_title, request.calling_ae_title
         targets = self.targets_of(printer, calling_ae_title)
         if not targets:
             return None
         with self._lock:
             if job_uid in self._relays:
                 return self._relays[job_uid]
-        spooled = load_spooled(spool_folder)
-        request = spooled.request
         folder = self.root / job_uid
         staging = self.root / f".{job_uid}.new"
         shutil.rmtree(staging, ignore_errors=True)
