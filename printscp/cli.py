@@ -20,7 +20,7 @@ from typing import Any
 
 from printscp import __version__
 from printscp.archive.lock import ArchiveError, folder_error
-from printscp.config import Config, ConfigError, load_config, validate
+from printscp.config import Config, ConfigError, load_config, node_folder, validate
 from printscp.web.users import Users, UsersError
 
 log = logging.getLogger("printscp")
@@ -388,7 +388,7 @@ def _printer(args: argparse.Namespace) -> int:
     if args.action == "set":
         command.update(status=args.status, info=args.info)
     try:
-        reply = admin.send(config.archive.folder, config.network.port, command)
+        reply = admin.send(node_folder(config), config.network.port, command)
     except admin.AdminError as exc:
         print(f"printscp printer {args.action}: {exc}", file=sys.stderr)
         return 1
@@ -438,7 +438,7 @@ def _fault(args: argparse.Namespace) -> int:
             return _operator_error(f"fault add: {option}")
         command.update(rule)
     try:
-        reply = admin.send(config.archive.folder, config.network.port, command)
+        reply = admin.send(node_folder(config), config.network.port, command)
     except admin.AdminError as exc:
         print(f"printscp fault {args.action}: {exc}", file=sys.stderr)
         return 1
@@ -592,10 +592,10 @@ def _assign(args: argparse.Namespace, config: Config, archive: Any) -> int:
     by = getpass.getuser()
     command = {"command": "assign", "job_uid": jobs[0], "identity": dataclasses.asdict(identity), "by": by}
     try:
-        admin.send(config.archive.folder, config.network.port, command)
+        admin.send(node_folder(config), config.network.port, command)
         where = "by the running server"
     except admin.AdminError as exc:
-        if admin.admin_file(config.archive.folder, config.network.port).exists() and "does not answer" not in str(exc):
+        if admin.admin_file(node_folder(config), config.network.port).exists() and "does not answer" not in str(exc):
             print(f"printscp films assign: {exc}", file=sys.stderr)
             return 1
         stored = archive.assign(jobs[0], identity, by)  # no server: on the files, and the outbox for the next
@@ -935,30 +935,48 @@ def _report_parser(commands: Any) -> None:
 
 
 def _relay(args: argparse.Namespace) -> int:
-    """`relay list`: relays waiting or failed (--all: every one kept); `relay retry JOB`: a failed one again."""
+    """`relay list`: relays waiting or failed (--all: every one kept); `relay retry JOB`: a failed one again.
+    In a cluster each relay is kept by one node (.nodes/<node id>/relay): the list names it, and a retry goes
+    to this node's server, or is written for the next start when the node holding it is not running."""
     from printscp import admin
-    from printscp.relay.queue import read_relays, relay_lines, retry_on_disk
+    from printscp.archive.lock import LOCK_FILE, NODE_LOCK_FILE, held
+    from printscp.relay.queue import kept_relays, relay_lines, retry_on_disk
 
     config = _load(args)
     folder = config.archive.folder
-    relays = read_relays(folder)
+    relays = kept_relays(folder)
     if args.action == "list":
-        shown = [r for r in relays if args.all or not all(t.state == "DONE" for t in r.targets.values())]
-        for relay in shown:
-            print(f"print job {relay.job_uid}: printer {relay.printer}, from {relay.calling_ae_title}")
+        shown = [(r, f) for r, f in relays if args.all or not all(t.state == "DONE" for t in r.targets.values())]
+        for relay, kept in shown:
+            node = f", kept by node {kept.parent.parent.name}" if kept.parent.name != ".relay" else ""
+            print(f"print job {relay.job_uid}: printer {relay.printer}, from {relay.calling_ae_title}{node}")
             print("\n".join(f"  {line}" for line in relay_lines(relay)))
         print(f"{len(shown)} relay(s)" + ("" if args.all else " waiting or failed"))
         return 0
-    matches = [r.job_uid for r in relays if r.job_uid.startswith(args.job)]
+    matches = [(r.job_uid, f) for r, f in relays if r.job_uid.startswith(args.job)]
     if len(matches) != 1:
         found = f"{len(matches)} relays begin with it" if matches else "no relay of a print job has it"
         return _operator_error(f"relay retry: '{args.job}': {found}; give a print job's UID (printscp relay list)")
-    job_uid = matches[0]
+    job_uid, kept = matches[0]
+    holder = kept.parent.parent  # the archive folder, or a cluster node's .nodes/<node id>
+    if holder != node_folder(config):
+        with held(holder, LOCK_FILE if holder == folder else NODE_LOCK_FILE) as stopped:
+            if not stopped:
+                return _operator_error(
+                    f"relay retry: the relay of print job {job_uid} is kept by node {holder.name}, which is "
+                    f"running; give the retry to that node (printscp relay retry with its config)"
+                )
+            try:
+                retry_on_disk(folder, job_uid)
+            except ValueError as problem:
+                return _operator_error(f"relay retry: {problem}")
+        print(f"print job {job_uid}: its failed relays are sent again by the node that next takes them")
+        return 0
     try:
-        reply = admin.send(folder, config.network.port, {"command": "relay_retry", "job_uid": job_uid})
+        reply = admin.send(node_folder(config), config.network.port, {"command": "relay_retry", "job_uid": job_uid})
         where = "by the running server"
     except admin.AdminError as exc:
-        if admin.admin_file(folder, config.network.port).exists() and "does not answer" not in str(exc):
+        if admin.admin_file(node_folder(config), config.network.port).exists() and "does not answer" not in str(exc):
             return _operator_error(f"relay retry: {exc}")
         try:
             retry_on_disk(folder, job_uid)

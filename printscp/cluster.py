@@ -34,14 +34,16 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
-from printscp.archive.store import FilmArchive, StoredJob
-from printscp.config import Config, node_id
+from printscp.archive.lock import NODE_LOCK_FILE, held
+from printscp.archive.store import FilmArchive, StoredJob, find_job
+from printscp.config import Config, node_folder, node_id
 from printscp.db import MISSING_DRIVER, DatabaseUnavailable, SchemaError
 from printscp.errors import PrintError
 from printscp.job_queue import JobChange, JobQueue, QueuedJob
 from printscp.jobs import PrintJob, PrintQueue
 from printscp.model.enums import ExecutionStatus, PrinterStatus
 from printscp.model.printer import Printer
+from printscp.net.forward import Forwarder
 from printscp.relay.queue import RelayQueue
 from printscp.spool import Spool, SpooledJob
 from printscp.status import Status
@@ -60,8 +62,7 @@ class NodePaths:
 
     @classmethod
     def of(cls, config: Config) -> NodePaths:
-        ident = node_id(config)
-        return cls(ident, config.archive.folder / ".nodes" / ident)
+        return cls(node_id(config), node_folder(config))
 
     @property
     def spool(self) -> Path:
@@ -71,7 +72,11 @@ class NodePaths:
     def relay(self) -> Path:
         return self.root / "relay"
 
-    lock = "lock"  # the lock file's name in root
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"  # net/forward.py outbox_of
+
+    lock = NODE_LOCK_FILE  # the lock file's name in root
 
 
 class ClusterPrintQueue(PrintQueue):
@@ -92,9 +97,17 @@ class ClusterPrintQueue(PrintQueue):
         self._unreadable = False  # the last look into the shared queue failed (the database is away)
         self._poll_at = 0.0  # time.monotonic() of the next look into the shared queue
         self._versions: dict[str, int] = {}  # job uid -> version of the last change reported to its association
+        self._relayed: dict[str, PrintJob] = {}  # jobs archived here whose status follows their relays
         store.release(paths.node_id)  # what this node held before a restart: anyone may take it now
         super().__init__(config, printers, archive, on_stored, pool, relays)
         store.watch(self._job_changed, self._resync)
+        self.follow_relays()
+
+    def _requeue(self, spooled: SpooledJob) -> None:
+        queued = self._store.get(spooled.job_uid)
+        if queued is not None and queued.node_id != self._paths.node_id:
+            return  # a node that took over this node's relays while it was down prints it, from this spool
+        super()._requeue(spooled)
 
     def _open_spool(self) -> Spool:
         return Spool(self.config.archive.folder, self._paths.spool)
@@ -114,6 +127,7 @@ class ClusterPrintQueue(PrintQueue):
             job.originator,
             job.film_session_label,
             job.films,
+            relayed=self.relays is not None and self.relays.relay(job.sop_instance_uid) is not None,
         )
         if notify is not None:  # its association follows it: its events are sent from here
             with self._condition:
@@ -183,6 +197,9 @@ class ClusterPrintQueue(PrintQueue):
 
     def _change(self, job: PrintJob, status: ExecutionStatus, info: str, finished: bool = False) -> None:
         super()._change(job, status, info, finished)
+        if finished:
+            with self._condition:
+                self._relayed.pop(job.sop_instance_uid, None)
         try:
             self._store.change(job.sop_instance_uid, status, info, finished)
         except DatabaseUnavailable as exc:  # the lease runs out; the node that takes it finds it archived,
@@ -190,6 +207,40 @@ class ClusterPrintQueue(PrintQueue):
             log.warning("print job %s: its status %s could not be shared: %s", job.sop_instance_uid, status.value, exc)
         except Exception:
             log.exception("print job %s: its status %s could not be shared", job.sop_instance_uid, status.value)
+
+    # --- relays: a relayed job is rendered by the node holding its relays, and follows them ------------------
+
+    def _printed(self, job: PrintJob, stored: StoredJob) -> None:
+        if self.relays is not None and self.relays.relay(job.sop_instance_uid) is not None:
+            with self._condition:  # before the relay is told: none of its changes is missed
+                self._relayed[job.sop_instance_uid] = job
+        super()._printed(job, stored)
+
+    def _relay_job(self, job_uid: str) -> PrintJob | None:
+        with self._condition:
+            return self._relayed.get(job_uid)
+
+    def follow_relays(self) -> None:
+        """The relays this node holds (after a restart, or taken over from a node that died) of jobs not
+        finished: their rows are this node's (it renders them); for those already archived, their Print Job
+        follows the relay from here."""
+        if self.relays is None:
+            return
+        waiting = [relay for relay in self.relays.relays() if not relay.finished]
+        self._store.adopt([relay.job_uid for relay in waiting], self._paths.node_id)
+        for relay in waiting:
+            queued = self._store.get(relay.job_uid)
+            if not relay.stored or queued is None or queued.finished:
+                continue
+            job = _print_job(queued)
+            job.stored = find_job(self.config.archive.folder, job.sop_instance_uid, job.creation)
+            if job.stored is None:  # removed from the archive since
+                continue
+            with self._condition:
+                if job.sop_instance_uid in self._relayed:
+                    continue
+                self._relayed[job.sop_instance_uid] = job
+            self._follow_relay(job, relay)
 
     def renew_leases(self) -> int:
         """Extend the leases of the jobs this node holds (at each heartbeat); how many it holds."""
@@ -264,6 +315,60 @@ class ClusterPrintQueue(PrintQueue):
             self._store.release(self._paths.node_id)  # what was not rendered: other nodes take it now
         except Exception:
             log.exception("the leases of this node could not be released; they run out in %g s", self._lease)
+
+
+@dataclass(frozen=True)
+class Adopted:
+    node_id: str
+    relays: int
+    outbox_files: int
+
+
+def adopt_orphans(
+    store: JobQueue,
+    paths: NodePaths,
+    lease_seconds: float,
+    queue: ClusterPrintQueue,
+    forwarder: Forwarder | None,
+) -> list[Adopted]:
+    """Take over what nodes that died or stopped left in their folders: their relays and forwarding outbox.
+
+    Jobs need no taking over (their leases run out, and any node prints them from the dead node's spool);
+    relays and the outbox are files only the node owning them works on. A node is an orphan once it stopped,
+    or its heartbeat is older than a lease; its folder is then taken over holding its lock (flock), so a
+    node that is alive after all (its database connection lost, say) keeps it, two nodes never take one
+    folder at once, and a node starting again waits (ArchiveLock.acquire) until the move is over. Each
+    relay folder and outbox file is renamed into ours (one step on the shared folder); the relayed jobs not
+    yet printed become this node's, which renders them (`follow_relays`)."""
+    adopted = []
+    for node in store.nodes():
+        if node.node_id == paths.node_id or (node.stopped_at is None and node.heartbeat_age <= lease_seconds):
+            continue
+        orphan = NodePaths(node.node_id, paths.root.parent / node.node_id)
+        if not _has_work(orphan):
+            continue
+        with held(orphan.root, NodePaths.lock) as ours:
+            if not ours:
+                continue
+            relays = queue.relays.adopt(orphan.relay) if queue.relays is not None else []
+            files = forwarder.adopt(orphan.outbox) if forwarder is not None else 0
+        if relays:
+            queue.follow_relays()
+        if relays or files:
+            log.warning(
+                "node %s is %s: its %d relay(s) and %d film(s) to forward are taken over by this node",
+                node.node_id,
+                "stopped" if node.stopped_at is not None else f"silent for {node.heartbeat_age:.0f} s",
+                len(relays),
+                files,
+            )
+            adopted.append(Adopted(node.node_id, len(relays), files))
+    return adopted
+
+
+def _has_work(node: NodePaths) -> bool:
+    """Whether anything is left in the node's relay folder or outbox."""
+    return any(node.relay.glob("*")) or any(node.outbox.glob("*/*"))
 
 
 def open_job_queue(url: str) -> JobQueue:

@@ -553,6 +553,14 @@ def node_id(config: Config) -> str:
     return config.cluster.node_id or f"{socket.gethostname()}:{config.network.port}"
 
 
+def node_folder(config: Config) -> Path:
+    """What the server owns in its archive folder (its lock, its admin file): the folder, or in cluster mode
+    its part of the shared folder, `.nodes/<node id>`."""
+    if config.cluster.enabled:
+        return config.archive.folder / ".nodes" / node_id(config)
+    return config.archive.folder
+
+
 _PWG_MEDIA = re.compile(r"[a-z0-9]+_[a-z0-9.-]+_[0-9.]+x[0-9.]+(mm|in)")  # PWG 5101.1: class_name_WxHunit
 
 

@@ -50,6 +50,7 @@ class QueuedJob:
     lease_owner: str | None = None
     attempts: int = 0
     finished: bool = False
+    relayed: bool = False  # it has relay_to targets: only node_id (which holds its relays) renders it
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ class JobQueue(Protocol):
         """Enqueue a spooled job (idempotent by job UID), durably; its sequence."""
 
     def take(self, node_id: str, printers: Sequence[str], lease_seconds: float) -> QueuedJob | None:
-        """The best job `node_id` may print now, leased to it; None when there is none."""
+        """The best job `node_id` may print now, leased to it; None when there is none. A relayed job is
+        only ever taken by its own node_id."""
 
     def renew(self, node_id: str, job_uids: Iterable[str], lease_seconds: float) -> None:
         """Extend the leases `node_id` holds on these jobs."""
@@ -96,6 +98,13 @@ class JobQueue(Protocol):
         """Record a change of Execution Status and tell the watchers; None for an unknown job."""
 
     def get(self, job_uid: str) -> QueuedJob | None: ...
+
+    def adopt(self, job_uids: Iterable[str], node_id: str) -> int:
+        """`node_id` holds the relays of these jobs now (its own after a restart, or taken over from a node
+        that died): those unfinished are its own (it renders them); how many changed hands."""
+
+    def prune(self, older_than: float) -> int:
+        """Forget the jobs finished more than `older_than` seconds ago; how many."""
 
     def watch(self, on_change: Callable[[JobChange], None], on_connect: Callable[[], None]) -> None:
         """Call `on_change` with every change, in order, from a thread of the store's own, until `close`;
@@ -122,6 +131,7 @@ class MemoryJobQueue:
     def __init__(self) -> None:
         self._jobs: dict[str, QueuedJob] = {}
         self._leases: dict[str, datetime] = {}
+        self._finished_at: dict[str, datetime] = {}
         self._nodes: dict[str, NodeState] = {}
         self._watchers: list[Callable[[JobChange], None]] = []
         self._lock = threading.RLock()
@@ -148,7 +158,9 @@ class MemoryJobQueue:
             free = [
                 j
                 for j in first.values()
-                if j.printer in printers and (j.lease_owner is None or self._leases[j.job_uid] < now)
+                if j.printer in printers
+                and (j.lease_owner is None or self._leases[j.job_uid] < now)
+                and (not j.relayed or j.node_id == node_id)
             ]
             if not free:
                 return None
@@ -187,6 +199,8 @@ class MemoryJobQueue:
                 lease_owner=None if finished else job.lease_owner,
             )
             self._jobs[job_uid] = job
+            if finished:
+                self._finished_at[job_uid] = self._now()
             change = JobChange(job_uid, job.node_id, status, info, job.version, finished)
             for watcher in self._watchers:
                 watcher(change)
@@ -195,6 +209,23 @@ class MemoryJobQueue:
     def get(self, job_uid: str) -> QueuedJob | None:
         with self._lock:
             return self._jobs.get(job_uid)
+
+    def adopt(self, job_uids: Iterable[str], node_id: str) -> int:
+        with self._lock:
+            jobs = [self._jobs[uid] for uid in job_uids if uid in self._jobs]
+            moved = [job for job in jobs if job.relayed and not job.finished and job.node_id != node_id]
+            for job in moved:
+                self._jobs[job.job_uid] = dataclasses.replace(job, node_id=node_id)
+            return len(moved)
+
+    def prune(self, older_than: float) -> int:
+        with self._lock:
+            limit = self._now() - timedelta(seconds=older_than)
+            old = [uid for uid, at in self._finished_at.items() if at < limit]
+            for uid in old:
+                del self._jobs[uid], self._finished_at[uid]
+                self._leases.pop(uid, None)
+            return len(old)
 
     def watch(self, on_change: Callable[[JobChange], None], on_connect: Callable[[], None]) -> None:
         with self._lock:

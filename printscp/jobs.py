@@ -201,12 +201,11 @@ class PrintQueue:
         self._identity = IdentitySettings.of(config)
         self.relays = relays
         self._relay_trouble: dict[str, dict[str, str]] = {}  # printer -> target -> its Printer Status Info
+        self._following = threading.Lock()  # a job's status follows its relay one change at a time
         if relays is not None:
             relays.observe(self._relay_changed)
         for job in self.spool.pending():  # acknowledged before a restart: print them now
-            if relays is not None:  # killed between spooling and queueing its relay: queue it now
-                relays.add(job)
-            self._enqueue(job, None)
+            self._requeue(job)
         if self._waiting:
             log.info("%d print job(s) from the spool will be printed", len(self._waiting))
         self._listeners = {ae: functools.partial(self._printer_changed, ae) for ae in self.printers}
@@ -217,6 +216,12 @@ class PrintQueue:
 
     def _open_spool(self) -> Spool:
         return Spool(self.config.archive.folder)
+
+    def _requeue(self, spooled: SpooledJob) -> None:
+        """A job acknowledged before a restart, still in the spool: print it now."""
+        if self.relays is not None:  # killed between spooling and queueing its relay: queue it now
+            self.relays.add(spooled)
+        self._enqueue(spooled, None)
 
     # --- called from associations ------------------------------------------------------------------
 
@@ -567,7 +572,15 @@ class PrintQueue:
 
     def _follow_relay(self, job: PrintJob, relay: Relay) -> None:
         """The job is archived; its Execution Status now follows its relay (PS3.3 C.13.8): PENDING while a
-        target waits, PRINTING while one prints, DONE when all printed, FAILURE when one was given up."""
+        target waits, PRINTING while one prints, DONE when all printed, FAILURE when one was given up. From
+        the relay's thread and the dispatcher's: one at a time, with the relay as it is now, never after the
+        job finished."""
+        assert self.relays is not None
+        with self._following:
+            if job.finished_at is None:
+                self._follow(job, self.relays.relay(job.sop_instance_uid) or relay)
+
+    def _follow(self, job: PrintJob, relay: Relay) -> None:
         states = [t.state for t in relay.targets.values()]
         if FAILED in states:
             info = next(t.printer_status_info for t in relay.targets.values() if t.state == FAILED)
@@ -589,12 +602,14 @@ class PrintQueue:
         # the printer's status first: an SCU told DONE finds the printer as the target left it
         if delivery is not None:
             self._reflect(relay.printer, target, delivery)
-        with self._condition:
-            job = self._jobs.get(relay.job_uid)
-            follow = job is not None and job.stored is not None and job.finished_at is None
-        if follow:
-            assert job is not None
+        job = self._relay_job(relay.job_uid)
+        if job is not None and job.stored is not None:
             self._follow_relay(job, relay)
+
+    def _relay_job(self, job_uid: str) -> PrintJob | None:
+        """The job whose Execution Status follows this relay here (None: none)."""
+        with self._condition:
+            return self._jobs.get(job_uid)
 
     def _reflect(self, printer_ae: str, target: str, delivery: Delivery) -> None:
         """The target's printer status shows in the status of the printer that relays to it: WARNING or FAILURE

@@ -16,9 +16,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 LOCK_FILE = ".lock"
+NODE_LOCK_FILE = "lock"  # a cluster node's, in <archive>/.nodes/<node id>/
 
 
 class ArchiveError(Exception):
@@ -62,19 +66,27 @@ class ArchiveLock:
         self.name = name
         self._fd: int | None = None
 
-    def acquire(self) -> None:
-        """Take the lock or raise ArchiveLocked (held elsewhere) / ArchiveError (folder unusable)."""
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the lock or raise ArchiveLocked (held elsewhere) / ArchiveError (folder unusable); `wait`:
+        seconds to keep trying while another holds it (a cluster node's folder is locked for a moment by a
+        node taking over what it left, see `held`)."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.folder / self.name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise folder_error(self.folder, exc) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = _read_pid(fd)
-            os.close(fd)
-            raise ArchiveLocked(self.folder, pid) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)  # flock cannot wait with a timeout; a holder is expected to be brief
+                    continue
+                pid = _read_pid(fd)
+                os.close(fd)
+                raise ArchiveLocked(self.folder, pid) from None
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -91,6 +103,27 @@ class ArchiveLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+
+@contextmanager
+def held(folder: Path, name: str) -> Iterator[bool]:
+    """The lock file `folder/name` held for the block if no process holds it (True), else nothing (False).
+    Its content (the PID of the process that owns the folder) is left as it is."""
+    try:
+        fd = os.open(folder / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        yield False
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        os.close(fd)
 
 
 def _read_pid(fd: int) -> int | None:

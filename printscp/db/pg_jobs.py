@@ -42,6 +42,7 @@ FROM (
     WHERE finished_at IS NULL
       AND (lease_owner IS NULL OR lease_expires < now())
       AND printer = ANY(%(printers)s)
+      AND (NOT relayed OR node_id = %(node)s)
       AND NOT EXISTS (
           SELECT 1 FROM print_jobs e
           WHERE e.film_session_uid = j.film_session_uid AND e.sequence < j.sequence AND e.finished_at IS NULL
@@ -115,14 +116,16 @@ class PostgresJobQueue:
             "originator": _text(job.originator),
             "label": _text(job.film_session_label),
             "films": job.films,
+            "relayed": job.relayed,
         }
         added = {"job_uid": job.job_uid, "node_id": job.node_id, "status": "PENDING", "info": "QUEUED"}
         with schema.connection(self._pool) as connection:  # one transaction: the row and its notification
             row = connection.execute(
                 b"INSERT INTO print_jobs (job_uid, node_id, spool_folder, printer, film_session_uid, print_priority, "
-                b"priority_rank, creation, originator, film_session_label, films) VALUES (%(uid)s, %(node)s, "
-                b"%(folder)s, %(printer)s, %(session)s, %(priority)s, %(rank)s, %(creation)s, %(originator)s, "
-                b"%(label)s, %(films)s) ON CONFLICT (job_uid) DO NOTHING RETURNING sequence",
+                b"priority_rank, creation, originator, film_session_label, films, relayed) VALUES (%(uid)s, "
+                b"%(node)s, %(folder)s, %(printer)s, %(session)s, %(priority)s, %(rank)s, %(creation)s, "
+                b"%(originator)s, %(label)s, %(films)s, %(relayed)s) "
+                b"ON CONFLICT (job_uid) DO NOTHING RETURNING sequence",
                 params,
             ).fetchone()
             if row is None:  # added before (a restart found it in the spool again)
@@ -186,6 +189,24 @@ class PostgresJobQueue:
     def get(self, job_uid: str) -> QueuedJob | None:
         rows = self._execute("SELECT * FROM print_jobs WHERE job_uid = %(uid)s", {"uid": job_uid})
         return _job(rows[0]) if rows else None
+
+    def adopt(self, job_uids: Iterable[str], node_id: str) -> int:
+        uids = list(job_uids)
+        if not uids:
+            return 0
+        rows = self._execute(
+            "UPDATE print_jobs SET node_id = %(node)s, updated_at = now() WHERE job_uid = ANY(%(uids)s) "
+            "AND relayed AND finished_at IS NULL AND node_id <> %(node)s RETURNING job_uid",
+            {"uids": uids, "node": node_id},
+        )
+        return len(rows)
+
+    def prune(self, older_than: float) -> int:
+        rows = self._execute(
+            "DELETE FROM print_jobs WHERE finished_at < now() - %(age)s * interval '1 second' RETURNING job_uid",
+            {"age": older_than},
+        )
+        return len(rows)
 
     def watch(self, on_change: Callable[[JobChange], None], on_connect: Callable[[], None]) -> None:
         self._listener = threading.Thread(
@@ -259,6 +280,7 @@ def _job(row: dict[str, Any]) -> QueuedJob:
         lease_owner=row["lease_owner"],
         attempts=row["attempts"],
         finished=row["finished_at"] is not None,
+        relayed=row["relayed"],
     )
 
 

@@ -7,8 +7,8 @@ or warning. A node that cannot be reached is tried again after 1, 2, 4 ... up to
 outbox survives restarts, so a PACS that is down loses nothing.
 
 In cluster mode each node has its own outbox, `<archive>/.nodes/<node id>/outbox/<node>/` (`outbox_of`), and
-forwards the films it archived: two nodes never send one file. A node that dies leaves its outbox on the
-shared storage until it starts again with the same node id and sends it.
+forwards the films it archived: two nodes never send one file. When a node dies (or stops and is not
+started again), another node takes over its outbox (`adopt`, cluster.adopt_orphans).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from pathlib import Path
 from pydicom import dcmread
 from pynetdicom import AE, evt
 
-from printscp.config import Config, Node, node_id
+from printscp.config import Config, Node, node_folder
 from printscp.net import association_log, compat, tls
+from printscp.spool import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,7 @@ MAX_BACKOFF = 10.0  # seconds
 
 def outbox_of(config: Config) -> Path:
     """The outbox folder: `<archive>/.outbox`, or in cluster mode this node's own."""
-    if config.cluster.enabled:
-        return config.archive.folder / ".nodes" / node_id(config) / "outbox"
-    return config.archive.folder / ".outbox"
+    return node_folder(config) / "outbox" if config.cluster.enabled else config.archive.folder / ".outbox"
 
 
 def link_into_outbox(archive: Path, targets: Iterable[str], files: Iterable[Path], outbox: Path | None = None) -> None:
@@ -49,9 +48,7 @@ def link_into_outbox(archive: Path, targets: Iterable[str], files: Iterable[Path
         folder.mkdir(parents=True, exist_ok=True)
         for path in files:  # named by time, so the outbox is sent oldest first
             os.link(path, folder / f"{time.time_ns()}-{path.name}")
-        fd = os.open(folder, os.O_RDONLY)
-        os.fsync(fd)
-        os.close(fd)
+        fsync_dir(folder)
 
 
 class Forwarder:
@@ -85,6 +82,28 @@ class Forwarder:
         with self._wake:
             self._retry_at.clear()  # new work: try now
             self._wake.notify_all()
+
+    def adopt(self, outbox: Path) -> int:
+        """Take over the files of another outbox (a cluster node's that died or stopped; the caller holds
+        that node's lock): each is renamed into ours, in one step. Files for a PACS this server does not
+        forward to stay where they are (logged). How many were taken."""
+        taken = 0
+        for folder in sorted(outbox.iterdir()) if outbox.is_dir() else ():
+            files = sorted(folder.iterdir())
+            if not files:
+                continue
+            if folder.name not in self.nodes:
+                log.warning("%d film(s) in %s: this node does not forward to %s", len(files), folder, folder.name)
+                continue
+            for path in files:
+                os.rename(path, self.root / folder.name / path.name)
+                taken += 1
+            fsync_dir(self.root / folder.name)
+        if taken:
+            with self._wake:
+                self._retry_at.clear()
+                self._wake.notify_all()
+        return taken
 
     def pending(self) -> dict[str, int]:
         return {name: len(list((self.root / name).glob("*"))) for name in self.nodes}

@@ -35,7 +35,7 @@ from printscp.archive.store import FilmArchive, StoredJob, open_index
 from printscp.bench.faults import FaultPlan
 from printscp.bench.recorder import Recorder
 from printscp.bench.store import TranscriptStore
-from printscp.cluster import ClusterPrintQueue, NodePaths, open_job_queue
+from printscp.cluster import ClusterPrintQueue, NodePaths, adopt_orphans, open_job_queue
 from printscp.config import Config, PrinterConfig
 from printscp.db import one_line
 from printscp.engine import AssociationInfo, PrintEngine, PrintJobState
@@ -108,7 +108,8 @@ class PrintServer:
             self._archive_lock = ArchiveLock(self.node.root, NodePaths.lock)
         else:
             self._archive_lock = ArchiveLock(config.archive.folder)
-        self._archive_lock.acquire()
+        self._archive_lock.acquire(wait=10.0 if self.node is not None else 0.0)  # another node may be taking
+        # over what this node left (cluster.adopt_orphans): a moment
         self.shared: SharedState | None = None
         try:
             if self.node is not None:  # printer status and run-time fault rules shared by the nodes
@@ -419,7 +420,7 @@ class PrintServer:
         self._admin = AdminServer(
             self.printers,
             self.queue,
-            self.config.archive.folder,
+            self.node.root if self.node is not None else self.config.archive.folder,  # config.node_folder
             int(bound[1]),
             faults=self.faults,
             assign=self.assign_identity,
@@ -444,10 +445,14 @@ class PrintServer:
     # --- cluster: heartbeat and draining -------------------------------------------------------------------
 
     def _heartbeat(self) -> bool:
-        """Say this node is alive, renew its leases; whether it is asked to drain."""
+        """Say this node is alive, renew its leases, take over what dead nodes left, forget old finished jobs;
+        whether it is asked to drain."""
         assert self.node is not None and self.job_store is not None
         assert isinstance(self.queue, ClusterPrintQueue)
         running = self.queue.renew_leases()
+        if not self._listener_closed:  # a draining node takes nothing over
+            adopt_orphans(self.job_store, self.node, self.config.cluster.lease_seconds, self.queue, self.forwarder)
+        self.job_store.prune(self.config.queue.keep_finished_jobs)
         return self.job_store.heartbeat(
             NodeState(
                 self.node.node_id,

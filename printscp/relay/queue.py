@@ -196,6 +196,30 @@ class RelayQueue:
         log.info("print job %s is relayed to %s", job_uid, ", ".join(targets))
         return relay
 
+    def adopt(self, root: Path) -> list[str]:
+        """Take over the relays kept in `root` (the relay folder of a cluster node that died or stopped; the
+        caller holds that node's lock): each folder is renamed into ours and queued as a restart queues its
+        own. The UIDs of the jobs adopted, finished relays included (kept for `films show`)."""
+        adopted = []
+        for folder in sorted(root.iterdir()) if root.is_dir() else ():
+            if folder.name.startswith("."):  # being written when that node died: its N-ACTION was not answered
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            try:
+                relay = _restarted(_read(folder))
+            except (OSError, ValueError, KeyError, TypeError):
+                log.exception("relay %s cannot be read; left in %s", folder.name, folder)
+                continue
+            with self._lock:
+                if relay.job_uid in self._relays:  # cannot be: a job has one spooling node
+                    continue
+                os.rename(folder, self.root / folder.name)  # one step, on the shared folder
+                self._relays[relay.job_uid] = relay
+                self._lock.notify_all()
+            adopted.append(relay.job_uid)
+        fsync_dir(self.root)
+        return adopted
+
     def stored(self, job_uid: str) -> Relay:
         """The job's films are in the archive: its paper targets may print them."""
         return self._update(job_uid, lambda relay: replace(relay, stored=True), None)
@@ -430,17 +454,38 @@ def retried(relay: Relay, folder: Path) -> Relay:
     return replace(relay, acknowledge="on_spool", targets=targets)  # retried by a person: no SCU waits
 
 
+def relay_roots(archive_folder: Path) -> list[Path]:
+    """Where relays are kept: `<archive>/.relay`, and each cluster node's `.nodes/<node id>/relay`."""
+    return [archive_folder / ".relay", *sorted((archive_folder / ".nodes").glob("*/relay"))]
+
+
 def read_relays(archive_folder: Path) -> list[Relay]:
-    """Every relay kept in an archive, oldest first (printscp relay list, films show; no server needed)."""
-    root = archive_folder / ".relay"
+    """Every relay kept in an archive (a cluster's: every node's), oldest first (printscp relay list, films
+    show; no server needed)."""
+    return [relay for relay, _ in kept_relays(archive_folder)]
+
+
+def relay_folder(archive_folder: Path, job_uid: str) -> Path | None:
+    """The folder keeping the relay of a print job: `<archive>/.relay/<uid>`, or in a cluster the relay
+    folder of the node that holds it, `.nodes/<node id>/relay/<uid>`."""
+    return next((root / job_uid for root in _roots(archive_folder) if (root / job_uid / RELAY_FILE).is_file()), None)
+
+
+def _roots(archive_folder: Path) -> list[Path]:
+    return [archive_folder / ".relay", *sorted((archive_folder / ".nodes").glob("*/relay"))]
+
+
+def kept_relays(archive_folder: Path) -> list[tuple[Relay, Path]]:
+    """read_relays, each with its folder."""
     found = []
-    for folder in sorted(root.iterdir()) if root.is_dir() else ():
-        if not folder.name.startswith("."):
-            try:
-                found.append(_read(folder))
-            except (OSError, ValueError, KeyError, TypeError):
-                log.warning("relay %s cannot be read", folder)
-    return sorted(found, key=lambda r: r.created)
+    for root in _roots(archive_folder):
+        for folder in sorted(root.iterdir()) if root.is_dir() else ():
+            if not folder.name.startswith("."):
+                try:
+                    found.append((_read(folder), folder))
+                except (OSError, ValueError, KeyError, TypeError):
+                    log.warning("relay %s cannot be read", folder)
+    return sorted(found, key=lambda kept: kept[0].created)
 
 
 def relay_lines(relay: Relay) -> list[str]:
@@ -467,7 +512,7 @@ def _printable(text: str) -> str:
 
 def retry_on_disk(archive_folder: Path, job_uid: str) -> Relay:
     """`relay retry` with no server running: relay.json says PENDING, and the next start sends it."""
-    folder = archive_folder / ".relay" / job_uid
+    folder = relay_folder(archive_folder, job_uid) or archive_folder / ".relay" / job_uid
     relay = retried(_read(folder), folder)
     _write(folder, relay)
     return relay

@@ -4,6 +4,7 @@ has, leases that run out, versions that order the changes, heartbeats and draini
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -85,3 +86,28 @@ def test_heartbeat_and_drain(store: JobQueue) -> None:
     assert store.heartbeat(restarted) is False  # a new start of the node is not draining
     store.stopped("n1")
     assert store.nodes()[0].stopped_at is not None
+
+
+def test_a_relayed_job_is_taken_only_by_the_node_holding_its_relays_and_moves_with_them(store: JobQueue) -> None:
+    store.add(dataclasses.replace(job("4.1"), relayed=True))  # n1 spooled it and holds its relays
+    store.add(job("4.2"))
+    taken = store.take("n2", ["P"], 30)
+    assert taken is not None and taken.job_uid == "4.2"  # n2 may print anyone's job but a relayed one of n1
+    assert store.take("n2", ["P"], 30) is None
+    assert store.adopt(["4.1", "4.2", "unknown"], "n2") == 1  # n2 took over n1's relays: only 4.1 moves
+    assert store.adopt(["4.1"], "n2") == 0  # already n2's
+    adopted = store.take("n2", ["P"], 30)
+    assert adopted is not None and (adopted.job_uid, adopted.node_id, adopted.relayed) == ("4.1", "n2", True)
+    assert store.take("n1", ["P"], 30) is None
+    store.change("4.1", ExecutionStatus.DONE, "NORMAL", finished=True)
+    assert store.adopt(["4.1"], "n1") == 0  # a finished job stays where it is
+
+
+def test_finished_jobs_are_pruned_after_the_time_they_are_kept(store: JobQueue) -> None:
+    store.add(job("5.1"))
+    store.add(job("5.2"))
+    store.change("5.1", ExecutionStatus.DONE, "NORMAL", finished=True)
+    assert store.prune(3600) == 0
+    wait_until(lambda: store.prune(0.05) == 1, 10, "5.1 finished more than 0.05 s ago")
+    assert store.get("5.1") is None
+    assert store.get("5.2") is not None  # not finished: kept however old
