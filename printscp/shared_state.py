@@ -22,7 +22,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from printscp.bench.faults import FaultPlan, RuleState
+from printscp.bench.faults import FaultPlan, PlanEntry, RuleState
 from printscp.config import Config, fault_rule
 from printscp.db import MISSING_DRIVER, SchemaError
 from printscp.model.enums import PrinterStatus
@@ -74,6 +74,7 @@ class SharedFaultPlan(FaultPlan):
     def __init__(self, local: FaultPlan, store: PostgresSharedState) -> None:
         super().__init__()
         self._store = store
+        self._shared: set[int] = set()  # numbers of the rules in the database: counted there
         for state in local.rules():  # config.toml's rules: this node's own
             self.add(state.rule.config, state.rule.number)
 
@@ -84,6 +85,7 @@ class SharedFaultPlan(FaultPlan):
         except Exception as exc:
             log.error("fault rule could not be shared (%s); added on this node only", exc)
             return self.add(rule)
+        self._shared.add(row.number)
         return self.add(rule, row.number)
 
     def clear(self, printer: str | None = None) -> int:
@@ -98,6 +100,25 @@ class SharedFaultPlan(FaultPlan):
             self.add(fault_rule(row.rule), row.number)
         except Exception:  # a rule another version of printscp wrote
             log.exception("shared fault rule #%d cannot be used here", row.number)
+        else:
+            self._shared.add(row.number)
+
+    def _count(self, entry: PlanEntry) -> bool:
+        """A shared rule counts the requests of every node (`--after 2 --count 1`: the third matching request
+        of the cluster, whichever node it reaches); this node's copy of its counters is updated for `fault
+        list`. When the database cannot count it, this node counts alone (logged)."""
+        number, config = entry.rule.number, entry.rule.config
+        if number not in self._shared:
+            return super()._count(entry)
+        try:
+            counted = self._store.count_fault(number, config.after, config.count)
+        except Exception as exc:
+            log.warning("fault rule #%d is counted on this node only (%s)", number, exc)
+            return super()._count(entry)
+        if counted is None:  # cleared on another node; this node hears of it in a moment
+            return False
+        entry.seen, entry.fired, fires = counted
+        return fires
 
 
 class SharedState:

@@ -187,7 +187,7 @@ class Decision:
 
 
 @dataclass
-class _Entry:
+class PlanEntry:
     rule: FaultRule
     seen: int = 0
     fired: int = 0
@@ -201,7 +201,7 @@ class FaultPlan:
 
     def __init__(self, rules: Iterable[FaultRuleConfig] = ()) -> None:
         self._lock = threading.Lock()
-        self._entries: list[_Entry] = []
+        self._entries: list[PlanEntry] = []
         self._next = 1
         for rule in rules:
             self.add(rule)
@@ -221,7 +221,7 @@ class FaultPlan:
                 for entry in self._entries:
                     if entry.rule.number == number:
                         return entry.state()
-            entry = _Entry(FaultRule(self._next if number is None else number, rule))
+            entry = PlanEntry(FaultRule(self._next if number is None else number, rule))
             self._next = max(self._next, entry.rule.number + 1)
             self._entries.append(entry)
             return entry.state()
@@ -259,12 +259,18 @@ class FaultPlan:
             for entry in self._entries:
                 if not entry.rule.matches(printer, command, sop_class_uid, calling_ae):
                     continue
-                entry.seen += 1
-                count = entry.rule.config.count
-                if entry.seen > entry.rule.config.after and (count == 0 or entry.fired < count):
-                    entry.fired += 1
+                if self._count(entry):
                     fired.append(entry.state())
         return fired
+
+    def _count(self, entry: PlanEntry) -> bool:
+        """Count one matching request against the rule (with the plan's lock held); whether it fires on it."""
+        entry.seen += 1
+        count = entry.rule.config.count
+        if entry.seen > entry.rule.config.after and (count == 0 or entry.fired < count):
+            entry.fired += 1
+            return True
+        return False
 
     def decide(self, printer: str, command: str, sop_class_uid: str, calling_ae: str) -> Decision | None:
         """What to do to this request; None when no rule fires (the usual case, at the cost of one lock)."""

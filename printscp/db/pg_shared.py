@@ -112,6 +112,19 @@ class PostgresSharedState:
         )
         return FaultRow(rows[0]["number"], dict(rows[0]["rule"]))
 
+    def count_fault(self, number: int, after: int, count: int) -> tuple[int, int, bool] | None:
+        """Count one matching request against a shared rule, whichever node saw it: its counters then and
+        whether it fires on it (it lets `after` requests through, then fires on `count`, 0: every one).
+        None: the rule is gone (cleared on another node)."""
+        rows = self._execute(
+            "WITH old AS (SELECT number, fired FROM fault_rules WHERE number = %(number)s FOR UPDATE) "
+            "UPDATE fault_rules f SET seen = f.seen + 1, fired = f.fired + CASE "
+            "WHEN f.seen + 1 > %(after)s AND (%(count)s = 0 OR f.fired < %(count)s) THEN 1 ELSE 0 END "
+            "FROM old WHERE f.number = old.number RETURNING f.seen, f.fired, f.fired > old.fired AS fires",
+            {"number": number, "after": after, "count": count},
+        )
+        return (rows[0]["seen"], rows[0]["fired"], rows[0]["fires"]) if rows else None
+
     def clear_faults(self, printer: str | None) -> list[int]:
         """Remove every rule, or `printer`'s own; the numbers removed."""
         rows = self._execute(

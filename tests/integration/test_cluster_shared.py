@@ -97,6 +97,28 @@ def test_a_fault_rule_added_on_one_node_fires_on_another_and_is_cleared_on_both(
         assert connection.execute("SELECT count(*) FROM fault_rules").fetchone() == (0,)
 
 
+def test_a_fault_rules_after_and_count_are_counted_over_every_node(
+    postgres_server: PostgresServer,
+    tmp_path: Path,
+    nodes: list[Node],  # noqa: F811
+) -> None:
+    """`--after 1 --count 2`: the 2nd and 3rd matching requests of the cluster fail, whichever node they reach."""
+    url, archive = postgres_server.database(), tmp_path / "shared"
+    nodes.append(a := Node(tmp_path, archive, url, "node-a"))
+    nodes.append(b := Node(tmp_path, archive, url, "node-b"))
+    on_a = ["--config", str(a.config), "--port", str(a.port)]
+    rule = ["--on", "N-GET", "--sop-class", "Printer", "--status", "0xC000", "--after", "1", "--count", "2"]
+    assert printscp("fault", "add", *rule, *on_a).returncode == 0
+    on_b = ["--config", str(b.config), "--port", str(b.port)]
+    wait_until(lambda: "#101 N-GET Printer" in printscp("fault", "list", *on_b).stdout, 30, "B has the rule")
+    statuses = []
+    for node in (a, b, a, b):
+        with PrintSCU(("127.0.0.1", node.port), contexts=PRINT_CONTEXTS) as scu:
+            statuses.append(scu.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).status)
+    assert statuses == [0, 0xC000, 0xC000, 0]  # counted per node, it would fire on the 2nd request of each
+    assert "fired 2/2" in printscp("fault", "list", *on_b).stdout
+
+
 def test_films_forwarded_by_two_nodes_reach_the_pacs_once_each(
     postgres_server: PostgresServer,
     tmp_path: Path,
