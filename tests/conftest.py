@@ -18,7 +18,7 @@ from typing import Any
 
 import postgres
 import pytest
-from postgres import new_index, postgres_server  # noqa: F401  (fixtures: every test may use them)
+from postgres import new_index, postgres_server, restartable_postgres  # noqa: F401  (fixtures: every test may use them)
 from serve import ServeProcess
 
 import printscp.archive.store

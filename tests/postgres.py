@@ -184,6 +184,17 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.stop()
 
 
+@pytest.fixture
+def restartable_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own: stopping it must not disturb the session's."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
 BACKENDS = ["sqlite", "postgresql"]
 
 

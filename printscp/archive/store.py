@@ -118,6 +118,9 @@ class FilmArchive:
         self.index: FilmIndex = index or SqliteFilmIndex(folder / INDEX)
         self._lock = threading.Lock()
         self._retention = threading.Lock()  # the print worker, C-STORE and a timer may all enforce it
+        self._unindexed: dict[str, StoredJob] = {}  # archived while the index could not be written
+        self._unindexed_said: set[str] = set()  # those the log has named
+        self._unindexed_lock = threading.Lock()
 
     # --- print jobs ----------------------------------------------------------------------------------
 
@@ -131,22 +134,39 @@ class FilmArchive:
         return stored
 
     def index_stored(self, stored: StoredJob) -> None:
-        """Index a job that `write_job` put in place (perhaps in a render worker process)."""
-        try:
-            self._index_job(stored)
-        except DatabaseUnavailable as exc:  # as below, in one line: the index's database restarts, say
-            log.error(
-                "print job %s is archived in %s but could not be indexed (%s); it will be at the next start",
-                stored.manifest["print_job_uid"],
-                stored.folder,
-                exc,
-            )
-        except Exception:  # the films are safe on disk: the job is printed; reconcile() indexes it later
-            log.exception(
-                "print job %s is archived in %s but could not be indexed; it will be at the next start",
-                stored.manifest["print_job_uid"],
-                stored.folder,
-            )
+        """Index a job that `write_job` put in place (perhaps in a render worker process). When the index
+        cannot take it (its database restarts, say) the films are safe on disk and the job is printed; it is
+        indexed by the next `index_waiting` that can (at the next job, and every few seconds)."""
+        with self._unindexed_lock:
+            self._unindexed[stored.manifest["print_job_uid"]] = stored
+        self.index_waiting()
+
+    def index_waiting(self) -> int:
+        """Index the archived jobs the index could not take before, oldest first; how many still wait."""
+        with self._unindexed_lock:
+            for job_uid, stored in list(self._unindexed.items()):
+                try:
+                    self._index_job(stored)
+                except DatabaseUnavailable as exc:  # one line per job: the rest wait for the same database
+                    if job_uid not in self._unindexed_said:
+                        self._unindexed_said.add(job_uid)
+                        log.error(
+                            "print job %s is archived in %s but cannot be indexed now (%s); it will be once the "
+                            "index can be written",
+                            job_uid,
+                            stored.folder,
+                            exc,
+                        )
+                    break
+                except Exception:  # a bug, or a damaged job: the next start's reconcile() tries it again
+                    log.exception("print job %s is archived in %s but could not be indexed", job_uid, stored.folder)
+                    del self._unindexed[job_uid]
+                else:
+                    del self._unindexed[job_uid]
+                    if job_uid in self._unindexed_said:
+                        self._unindexed_said.discard(job_uid)
+                        log.warning("print job %s is indexed now", job_uid)
+            return len(self._unindexed)
 
     def find(self, job_uid: str, requested_at: datetime) -> StoredJob | None:
         """The stored job, if its folder is in place (renamed there only once complete)."""

@@ -13,6 +13,7 @@ import functools
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +65,7 @@ ALL_TRANSFER_SYNTAXES = [
     ExplicitVRBigEndian,
     *AllTransferSyntaxes[4:],
 ]
+INDEX_RETRY = 5.0  # seconds between attempts to index the jobs archived while the index was away
 RETENTION_INTERVAL = 600.0  # seconds between retention checks when nothing is stored
 
 
@@ -321,12 +323,18 @@ class PrintServer:
     def _retention_timer(self) -> None:
         # Transcripts are pruned here only (at start, then every RETENTION_INTERVAL), not after each film:
         # there is one per association, and a few kilobytes each.
+        # Jobs archived while the index could not be written are indexed here too, every INDEX_RETRY seconds.
         transcripts = self.config.transcripts
+        retention_at = time.monotonic()
         while True:
-            self.transcripts.enforce_retention(transcripts.max_age_days, transcripts.max_size_gb)
-            if self._stopping.wait(RETENTION_INTERVAL):  # films also age while nobody prints
+            if time.monotonic() >= retention_at:
+                self.transcripts.enforce_retention(transcripts.max_age_days, transcripts.max_size_gb)
+                retention_at = time.monotonic() + RETENTION_INTERVAL
+            if self._stopping.wait(INDEX_RETRY):
                 return
-            self.after_store()
+            self.archive.index_waiting()
+            if time.monotonic() >= retention_at:  # films also age while nobody prints
+                self.after_store()
 
     @property
     def associations(self) -> list[PrintAssociation]:

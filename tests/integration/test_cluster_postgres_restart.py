@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import psycopg
-import pytest
 from postgres import PostgresServer
 from printscu import META, PrintSCU
 from pydicom.dataset import Dataset
@@ -36,17 +34,6 @@ from printscp import uids
 
 OUTAGE = 6.0  # seconds PostgreSQL stays down: longer than the nodes' lease (2 s) and several heartbeats
 FAILURE_STATUSES = {0x0110, 0xC602}  # Processing failure; Unable to create Print Job SOP Instance
-
-
-@pytest.fixture
-def restartable_postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this test's own: stopping it must not disturb the session's."""
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass

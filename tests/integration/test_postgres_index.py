@@ -11,11 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+import pytest
 from conftest import RunningServer
 from postgres import PostgresServer
 from pydicom.dataset import Dataset
 from test_archive_services import STUDY_ROOT_FIND, composite, print_film
 from test_operator_errors import one_clear_line
+from waiting import wait_until
 
 from printscp.config import IndexConfig
 
@@ -40,21 +42,25 @@ def test_db_upgrade_is_idempotent_and_a_server_refuses_a_database_not_upgraded(
     url = postgres_server.database(upgraded=False)
     config = config_file(tmp_path, tmp_path / "films", url)
     refused = printscp("serve", "--no-web", "--port", "0", "--config", str(config))
-    line = one_clear_line(refused, "schema version 0", "needs 3", "printscp db upgrade")
+    line = one_clear_line(refused, "schema version 0", "needs 4", "printscp db upgrade")
     assert "postgres@" not in line  # the URL is shown without its user (or password)
     assert one_clear_line(printscp("films", "list", "--config", str(config)), "printscp db upgrade")
 
     first = printscp("db", "upgrade", "--config", str(config))
     assert first.returncode == 0, first.stderr
-    assert "upgraded to schema version 3 (applied 1 film_index, 2 cluster, 3 shared_state)" in first.stdout
+    assert (
+        "upgraded to schema version 4 (applied 1 film_index, 2 cluster, 3 shared_state, 4 takeover_pruning_counters)"
+        in first.stdout
+    )
     again = printscp("db", "upgrade", "--config", str(config))
     assert again.returncode == 0, again.stderr
-    assert "already at schema version 3; nothing to do" in again.stdout
+    assert "already at schema version 4; nothing to do" in again.stdout
     with psycopg.connect(url) as connection:
         assert connection.execute("SELECT version, name FROM schema_version").fetchall() == [
             (1, "film_index"),
             (2, "cluster"),
             (3, "shared_state"),
+            (4, "takeover_pruning_counters"),
         ]
 
 
@@ -102,3 +108,26 @@ def test_a_server_on_postgresql_prints_and_films_list_and_c_find_find_the_film(
     finally:
         assoc.release()
     assert answers == [(study, "DOC")]
+
+
+def test_a_film_archived_while_postgresql_is_down_is_indexed_once_it_is_back_without_a_restart(
+    restartable_postgres: PostgresServer,
+    start_server: Callable[..., RunningServer],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = restartable_postgres.database()
+    running = start_server(sections={"index": IndexConfig(url=url)})
+    restartable_postgres.shut_down()
+    print_film(running, label="DURING THE OUTAGE")  # a single node's queue is in memory: acknowledged
+    assert running.server.queue.wait_idle(60)
+    assert [job.manifest["film_session"]["film_session_label"] for job in running.server.archive.jobs()] == [
+        "DURING THE OUTAGE"
+    ]  # archived on disk
+    restartable_postgres.start_again()
+
+    def indexed() -> list[tuple[object, ...]]:
+        with psycopg.connect(url) as connection:
+            return connection.execute("SELECT film_session_label FROM films").fetchall()
+
+    wait_until(lambda: indexed() == [("DURING THE OUTAGE",)], 30, "the film indexed by the running server")
+    assert "cannot be indexed now" in caplog.text and "is indexed now" in caplog.text
