@@ -174,25 +174,24 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def _started() -> Iterator[PostgresServer]:
     server = PostgresServer()
     try:
         server.start()
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    yield from _started()
 
 
 @pytest.fixture
 def restartable_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of the test's own: stopping it must not disturb the session's."""
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _started()
 
 
 BACKENDS = ["sqlite", "postgresql"]
