@@ -317,20 +317,13 @@ class ClusterPrintQueue(PrintQueue):
             log.exception("the leases of this node could not be released; they run out in %g s", self._lease)
 
 
-@dataclass(frozen=True)
-class Adopted:
-    node_id: str
-    relays: int
-    outbox_files: int
-
-
 def adopt_orphans(
     store: JobQueue,
     paths: NodePaths,
     lease_seconds: float,
     queue: ClusterPrintQueue,
     forwarder: Forwarder | None,
-) -> list[Adopted]:
+) -> None:
     """Take over what nodes that died or stopped left in their folders: their relays and forwarding outbox.
 
     Jobs need no taking over (their leases run out, and any node prints them from the dead node's spool);
@@ -340,7 +333,6 @@ def adopt_orphans(
     folder at once, and a node starting again waits (ArchiveLock.acquire) until the move is over. Each
     relay folder and outbox file is renamed into ours (one step on the shared folder); the relayed jobs not
     yet printed become this node's, which renders them (`follow_relays`)."""
-    adopted = []
     for node in store.nodes():
         if node.node_id == paths.node_id or (node.stopped_at is None and node.heartbeat_age <= lease_seconds):
             continue
@@ -362,8 +354,6 @@ def adopt_orphans(
                 len(relays),
                 files,
             )
-            adopted.append(Adopted(node.node_id, len(relays), files))
-    return adopted
 
 
 def _has_work(node: NodePaths) -> bool:

@@ -453,15 +453,12 @@ class PrintServer:
     # --- cluster: heartbeat and draining -------------------------------------------------------------------
 
     def _heartbeat(self) -> bool:
-        """Say this node is alive, renew its leases, take over what dead nodes left, forget old finished jobs;
-        whether it is asked to drain."""
+        """Say this node is alive, renew its leases; then take over what dead nodes left and forget old
+        finished jobs. Whether it is asked to drain."""
         assert self.node is not None and self.job_store is not None
         assert isinstance(self.queue, ClusterPrintQueue)
         running = self.queue.renew_leases()
-        if not self._listener_closed:  # a draining node takes nothing over
-            adopt_orphans(self.job_store, self.node, self.config.cluster.lease_seconds, self.queue, self.forwarder)
-        self.job_store.prune(self.config.queue.keep_finished_jobs)
-        return self.job_store.heartbeat(
+        asked = self.job_store.heartbeat(
             NodeState(
                 self.node.node_id,
                 socket.gethostname(),
@@ -473,6 +470,13 @@ class PrintServer:
                 associations=len(self.associations),
             )
         )
+        try:  # after the heartbeat: trouble here must not make this node look dead
+            if not self._listener_closed:  # a draining node takes nothing over
+                adopt_orphans(self.job_store, self.node, self.config.cluster.lease_seconds, self.queue, self.forwarder)
+            self.job_store.prune(self.config.queue.keep_finished_jobs)
+        except Exception as exc:
+            log.warning("what stopped nodes left could not be taken over, or old jobs pruned (%s)", one_line(exc))
+        return asked
 
     def _heartbeats(self) -> None:
         interval = self.config.cluster.heartbeat_seconds
