@@ -22,6 +22,8 @@ after a crash, a job whose archive folder already exists is removed, not printed
 from __future__ import annotations
 
 import dataclasses
+import functools
+import io
 import itertools
 import json
 import logging
@@ -186,13 +188,42 @@ def load_spooled(folder: Path) -> SpooledJob:
 def _save(path: Path, pixels: np.ndarray) -> Path:
     try:
         with open(path, "wb") as file:
-            np.save(file, pixels, allow_pickle=False)
+            header = _npy_header(pixels.dtype, pixels.shape) if _plain_c_order(pixels) else None
+            if header is not None:
+                # the bytes np.save writes (tests/unit/test_spool_npy.py): its header, then the pixels in
+                # C order; np.save builds the header anew and syncs a C FILE* with the file (seeks) per image
+                file.write(header)
+                file.write(pixels.data)
+            else:
+                np.save(file, pixels, allow_pickle=False)
             file.flush()
             os.fsync(file.fileno())
     except BaseException:  # a full disk leaves no half file behind
         _unlink(path)
         raise
     return path
+
+
+def _plain_c_order(pixels: np.ndarray) -> bool:
+    """An array np.save writes as its header and then its memory as it is: C-contiguous, not empty, no
+    objects (F-contiguous arrays are written in Fortran order, object arrays pickled)."""
+    return (
+        type(pixels) is np.ndarray
+        and pixels.flags.c_contiguous
+        and pixels.size > 0
+        and not pixels.dtype.hasobject
+        and pixels.dtype.fields is None
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _npy_header(dtype: np.dtype[Any], shape: tuple[int, ...]) -> bytes:
+    """The .npy header np.save writes for a C-contiguous array of `dtype` and `shape` (taken from what it
+    writes for one: the header depends on nothing else)."""
+    model = np.zeros(shape, dtype)
+    buffer = io.BytesIO()
+    np.save(buffer, model, allow_pickle=False)
+    return buffer.getvalue()[: -model.nbytes]
 
 
 def _load_pixels(path: Path) -> Pixels:

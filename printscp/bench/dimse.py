@@ -63,11 +63,19 @@ _COMMAND_TAGS = {
 }
 
 
-def _get(command_set: Dataset, keyword: str) -> Any:
-    """A command element's value by tag (a keyword lookup costs more than the rest of a small message)."""
-    element = command_set.get(_COMMAND_TAGS[keyword])
-    value = None if element is None else element.value
-    return None if value is None or value == "" else value
+_READ_TAGS = frozenset(_COMMAND_TAGS.values())
+
+
+def _command_values(command_set: Dataset) -> dict[int, Any]:
+    """The values of the command elements this module reads that `command_set` holds, by tag: one pass over
+    its tags (a lookup of each tag it may not hold costs more than the rest of a small message)."""
+    values = {}
+    for tag in command_set.keys():
+        if tag in _READ_TAGS:
+            value = command_set[tag].value
+            if not (value is None or value == ""):  # as before: an empty value is no value
+                values[int(tag)] = value
+    return values
 
 
 def message_record(
@@ -82,27 +90,31 @@ def message_record(
     """The transcript Message of a pynetdicom DIMSE message; its data set decoded with `transfer_syntax`
     (the presentation context's) and summarised. A data set that cannot be decoded becomes one Element
     with the error."""
-    command: Dataset = message.command_set
-    sop_class = str(_get(command, "AffectedSOPClassUID") or _get(command, "RequestedSOPClassUID") or "")
-    instance = str(_get(command, "AffectedSOPInstanceUID") or _get(command, "RequestedSOPInstanceUID") or "")
+    values = _command_values(message.command_set)
+
+    def _get(keyword: str) -> Any:
+        return values.get(_COMMAND_TAGS[keyword])
+
+    sop_class = str(_get("AffectedSOPClassUID") or _get("RequestedSOPClassUID") or "")
+    instance = str(_get("AffectedSOPInstanceUID") or _get("RequestedSOPInstanceUID") or "")
     name = command_name(message)
-    offending = _tags(_get(command, "OffendingElement") or _get(command, "AttributeIdentifierList"))
-    identifiers = _tags(_get(command, "AttributeIdentifierList")) if name == "N-GET-RQ" else ()
-    status = _get(command, "Status")
+    offending = _tags(_get("OffendingElement") or _get("AttributeIdentifierList"))
+    identifiers = _tags(_get("AttributeIdentifierList")) if name == "N-GET-RQ" else ()
+    status = _get("Status")
     return Message(
         index=index,
         direction=direction,
         time=time or now_text(),
         command=name,
-        message_id=_int(_get(command, "MessageID")),
-        responding_to=_int(_get(command, "MessageIDBeingRespondedTo")),
+        message_id=_int(_get("MessageID")),
+        responding_to=_int(_get("MessageIDBeingRespondedTo")),
         sop_class_uid=sop_class,
         sop_class=uids.name(sop_class) if sop_class else "",
         sop_instance_uid=instance,
-        action_type_id=_int(_get(command, "ActionTypeID")),
-        event_type_id=_int(_get(command, "EventTypeID")),
+        action_type_id=_int(_get("ActionTypeID")),
+        event_type_id=_int(_get("EventTypeID")),
         status=_int(status),
-        error_comment=str(_get(command, "ErrorComment") or ""),
+        error_comment=str(_get("ErrorComment") or ""),
         offending_elements=() if name == "N-GET-RQ" else offending,
         attribute_identifiers=identifiers,
         data_set=data_set_summary(message.data_set, transfer_syntax),

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag
-from pydicom.dataelem import RawDataElement, convert_raw_data_element
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
@@ -304,7 +304,11 @@ def line(record: Association | Message | FaultApplied | End | tuple[Finding, ...
     else:
         kind = {Association: "association", FaultApplied: "fault", End: "end"}[type(record)]
         data = {"record": kind, **_plain(record)}
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return _LINE_ENCODER.encode(data)
+
+
+# json.dumps with these options builds a new encoder for every call
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def parse(lines: Iterable[str]) -> Transcript:
@@ -380,12 +384,49 @@ def summarise(dataset: Dataset) -> tuple[Element, ...]:
     return tuple(_element(dataset, tag) for tag in dataset.keys())
 
 
+# A number of one value (US, UL, SS, SL, FL, FD) as received summarises the same way every time: pydicom
+# converts it from its tag, VR, bytes and byte order alone, without warning. Every Image Box N-SET repeats
+# the same Rows, Columns, Bits ...: their summaries are kept (a few thousand at most) instead of being made
+# again by pydicom for every message. Only in a data set without Specific Character Set: with one, pydicom
+# reads it (and may warn about it) for every element it converts, and so must the summary.
+_NUMBER_SIZES = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8}
+_NUMBERS_KEPT = 4096
+_SPECIFIC_CHARACTER_SET = 0x00080005
+_numbers: dict[tuple[int, str | None, bytes, bool], Element] = {}
+
+
 def _element(dataset: Dataset, tag: BaseTag) -> Element:
     raw = dataset.get_item(tag)
     keyword, dictionary_vr = _dictionary(tag)
     vr = str(raw.VR) if raw.VR is not None else dictionary_vr
     if vr in _BINARY_VRS and isinstance(raw.value, (bytes, bytearray, memoryview)):
         return Element(tag_text(tag), keyword, vr, length=len(raw.value), sha256=hashlib.sha256(raw.value).hexdigest())
+    key = None
+    if (
+        isinstance(raw, RawDataElement)
+        and type(raw.value) is bytes
+        and len(raw.value) == _NUMBER_SIZES.get(vr)
+        and _SPECIFIC_CHARACTER_SET not in dataset
+    ):
+        key = (int(tag), raw.VR, raw.value, raw.is_little_endian)
+        if (known := _numbers.get(key)) is not None:
+            return known
+    summary = _converted(dataset, tag, raw, keyword, vr)
+    if key is not None and summary.error is None and type(summary.value) in (int, float):
+        if len(_numbers) >= _NUMBERS_KEPT:
+            _numbers.clear()
+        _numbers[key] = summary
+    return summary
+
+
+def _converted(
+    dataset: Dataset,
+    tag: BaseTag,
+    raw: RawDataElement | DataElement,
+    keyword: str,
+    vr: str,
+) -> Element:
+    """The Element of a value pydicom converts (or has converted) from the bytes received."""
     try:
         element = (
             convert_raw_data_element(raw, encoding=dataset._character_set, ds=dataset)

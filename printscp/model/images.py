@@ -49,26 +49,29 @@ def _image_item(elem: DataElement, keywords: tuple[str, ...]) -> Dataset | None:
     if not items:
         return None
     item = items[0]
-    allowed = frozenset(tag_of(keyword) for keyword in keywords)
-    unknown = [Tag(t) for t in item.keys() if Tag(t).element != 0 and t not in allowed]
+    tags = [tag_of(keyword) for keyword in keywords]
+    allowed = frozenset(tags)
+    unknown = [Tag(t) for t in item.keys() if t not in allowed and Tag(t).element != 0]
     if unknown:
         raise NoSuchAttribute(
             f"{describe(elem.tag)} item holds {', '.join(describe(t) for t in unknown)}, not defined for it",
             unknown,
         )
-    for keyword in keywords:
+    for keyword, tag in zip(keywords, tags, strict=True):
         if keyword in ("PixelAspectRatio", "PlanarConfiguration"):
             continue
-        if keyword not in item:
-            raise MissingAttribute(f"{describe(elem.tag)} item has no {describe(tag_of(keyword))}", [tag_of(keyword)])
-        check_vr(item[keyword])
-        if is_empty(item[keyword]):
-            raise MissingAttributeValue(f"{describe(tag_of(keyword))} is empty", [tag_of(keyword)])
+        if tag not in item:
+            raise MissingAttribute(f"{describe(elem.tag)} item has no {describe(tag)}", [tag])
+        element = item[tag]
+        check_vr(element)
+        if is_empty(element):
+            raise MissingAttributeValue(f"{describe(tag)} is empty", [tag])
     return item
 
 
 def _integer(item: Dataset, keyword: str) -> tuple[int, int]:
-    return read_integer(item[keyword]), tag_of(keyword)
+    tag = tag_of(keyword)
+    return read_integer(item[tag]), tag
 
 
 def _size(item: Dataset) -> tuple[int, int]:
@@ -97,9 +100,10 @@ def _bits(item: Dataset, allowed_bits: list[tuple[int, int, int]], box: str) -> 
 
 
 def _aspect(item: Dataset) -> tuple[int, int]:
-    if "PixelAspectRatio" not in item or is_empty(item["PixelAspectRatio"]):
+    tag = tag_of("PixelAspectRatio")
+    if tag not in item or is_empty(item[tag]):
         return (1, 1)
-    ratio = item["PixelAspectRatio"]
+    ratio = item[tag]
     values = list(ratio.value) if ratio.VM == 2 else []
     if len(values) != 2 or not all(isinstance(v, int) and v > 0 for v in values):
         raise InvalidAttributeValue(f"Pixel Aspect Ratio {ratio.value!r} must be two positive integers", [ratio.tag])
@@ -107,7 +111,7 @@ def _aspect(item: Dataset) -> tuple[int, int]:
 
 
 def _pixel_data(item: Dataset, rows: int, columns: int, samples: int, bytes_per_sample: int) -> bytes:
-    pixel_data = item["PixelData"].value
+    pixel_data = item[tag_of("PixelData")].value
     expected = rows * columns * samples * bytes_per_sample
     if not isinstance(pixel_data, bytes) or len(pixel_data) not in (expected, expected + (expected & 1)):
         size = len(pixel_data) if isinstance(pixel_data, bytes) else "?"

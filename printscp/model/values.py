@@ -15,6 +15,7 @@ are already read, so an exception inside one is a bug of ours, answered 0110 by 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -54,6 +55,7 @@ class Context:
 Parser = Callable[[DataElement, Context], Any]
 
 
+@functools.cache  # the dictionary of a few hundred keywords this package names, looked up per request
 def tag_of(keyword: str) -> int:
     tag = tag_for_keyword(keyword)
     assert tag is not None, keyword

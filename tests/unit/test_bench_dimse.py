@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import warnings
 import zlib
+from collections.abc import Iterator
 from io import BytesIO
 
+import numpy as np
+import pytest
+from mutations import mutate
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
-from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom.dimse_messages import N_CREATE_RSP, N_GET_RQ, N_SET_RQ
 from pynetdicom.pdu_primitives import A_ABORT, A_P_ABORT, A_RELEASE
+from test_engine import Harness, image_item
+from test_fuzz import requests
 
 from printscp import uids
-from printscp.bench.dimse import message_record
+from printscp.bench import transcript
+from printscp.bench.dimse import _COMMAND_TAGS, _command_values, message_record
 from printscp.bench.transcript import Direction, Element, find, line, parse, summarise, walk
 from printscp.net import compat
 
@@ -120,3 +129,61 @@ def test_abort_primitives_in_words() -> None:
     provider.provider_reason = 2
     assert compat.abort_in_words(provider) == "A-P-ABORT (provider reason 2)"
     assert compat.abort_in_words(A_RELEASE()) is None
+
+
+def _corpus() -> Iterator[tuple[UID, bytes]]:
+    """The fuzz tests' requests (tests/unit/test_fuzz.py) and a 512 x 512 Image Box N-SET, as sent and
+    mutated, in the three print transfer syntaxes."""
+    datasets = [ds for _, _, ds in requests(Harness())]
+    image_box = Dataset()
+    image_box.ImageBoxPosition = 3
+    image_box.BasicGrayscaleImageSequence = [image_item(np.arange(512 * 512, dtype=np.uint16).reshape(512, 512) % 4096)]
+    datasets.append(image_box)
+    rng = random.Random(20261204)
+    for ds in datasets:
+        for syntax, implicit in ((ImplicitVRLittleEndian, True), (ExplicitVRLittleEndian, False)):
+            data = encoded(ds, implicit)
+            yield syntax, data
+            for _ in range(60):
+                yield syntax, mutate(data, rng)
+        compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        yield DeflatedExplicitVRLittleEndian, compressor.compress(encoded(ds)) + compressor.flush()
+
+
+def _lines(corpus: list[tuple[UID, bytes]]) -> list[str]:
+    lines = []
+    for index, (syntax, data) in enumerate(corpus):
+        message = N_SET_RQ()
+        message.command_set.MessageID = index
+        message.data_set = BytesIO(data)
+        lines.append(line(message_record(message, Direction.RECEIVED, index, syntax, time="t")))
+    return lines
+
+
+def test_kept_number_summaries_leave_every_line_as_pydicom_makes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summaries bench/transcript.py keeps for numbers: the lines of the fuzz corpus are byte for byte
+    those made without them (pydicom converting every value), the first time and once kept."""
+    corpus = list(_corpus())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about every invalid value it reads
+        transcript._numbers.clear()
+        first, kept = _lines(corpus), _lines(corpus)
+        assert transcript._numbers  # the corpus's numbers were kept ...
+        monkeypatch.setattr(transcript, "_NUMBER_SIZES", {})
+        transcript._numbers.clear()
+        converted = _lines(corpus)
+        assert not transcript._numbers  # ... and these were all made by pydicom
+    assert first == converted and kept == converted
+
+
+def test_command_values_are_those_a_lookup_of_each_tag_finds() -> None:
+    response = N_CREATE_RSP()
+    command = response.command_set
+    command.MessageIDBeingRespondedTo, command.Status, command.ErrorComment = 3, 0x0120, ""
+    command.AffectedSOPClassUID, command.OffendingElement = uids.BASIC_FILM_BOX, [0x20100010, 0x20100030]
+    values = _command_values(command)
+    for tag in _COMMAND_TAGS.values():
+        element = command.get(tag)
+        expected = None if element is None or element.value in (None, "") else element.value
+        assert values.get(tag) == expected, hex(tag)
+    assert values[0x00000900] == 0x0120 and 0x00000902 not in values  # an empty Error Comment is no value
