@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ class SqliteFilmIndex:
         return [row[0] for row in self._rows("SELECT DISTINCT folder FROM films WHERE job_uid = ?", (job_uid,))]
 
     def find_films(self, where: FilmFilter) -> list[dict[str, Any]]:
-        condition, parameters = _film_conditions(where)
+        condition, parameters = film_conditions(where)
         order = "DESC" if where.newest_first else "ASC"
         sql = (
             f"SELECT * FROM films{condition} "
@@ -154,7 +155,7 @@ class SqliteFilmIndex:
         return [dict(row) for row in self._rows(sql, parameters)]
 
     def count_films(self, where: FilmFilter) -> int:
-        condition, parameters = _film_conditions(where)
+        condition, parameters = film_conditions(where)
         return int(self._rows(f"SELECT COUNT(*) FROM films{condition}", parameters)[0][0])
 
     # --- transcripts ----------------------------------------------------------------------------------
@@ -277,47 +278,66 @@ _AGGREGATES: dict[Aggregate, str] = {
 }
 
 
-_TEXT_COLUMNS = ("patient_name", "patient_id", "film_session_label", "calling_ae_title", "printer", "job_uid")
+TEXT_COLUMNS = ("patient_name", "patient_id", "film_session_label", "calling_ae_title", "printer", "job_uid")
 
 
-def _film_conditions(where: FilmFilter) -> tuple[str, list[Any]]:
+@dataclass(frozen=True)
+class FilmSql:
+    """How one backend writes a FilmFilter's conditions; the rest of them is the same SQL."""
+
+    parameter: str  # its placeholder
+    like: str  # a case-insensitive LIKE (SQLite's LIKE is, for ASCII)
+    patient: tuple[str, str]  # the folded patient name and patient ID (identity.model.fold)
+    text: str  # the folded text of a film's TEXT_COLUMNS, joined by spaces
+
+
+SQLITE_FILMS = FilmSql(
+    "?",
+    "LIKE",
+    ("fold(patient_name)", "fold(patient_id)"),
+    # one fold() per row, of the columns joined (a Python call per column made a search of 1000 films take
+    # 45 ms); words may then be found across columns ("doe p-1")
+    "fold(" + " || ' ' || ".join(f"coalesce({c}, '')" for c in TEXT_COLUMNS) + ")",
+)
+
+
+def film_conditions(where: FilmFilter, sql: FilmSql = SQLITE_FILMS) -> tuple[str, list[Any]]:
     """The WHERE clause of a FilmFilter (" WHERE ..." or ""), and its parameters."""
+    p, like = sql.parameter, sql.like
     conditions: list[str] = []
     parameters: list[Any] = []
     if where.printed_from:
-        conditions.append("substr(requested_at, 1, 10) >= ?")
+        conditions.append(f"substr(requested_at, 1, 10) >= {p}")
         parameters.append(where.printed_from.isoformat())
     if where.printed_to:
-        conditions.append("substr(requested_at, 1, 10) <= ?")
+        conditions.append(f"substr(requested_at, 1, 10) <= {p}")
         parameters.append(where.printed_to.isoformat())
     if where.calling_ae_title:
-        conditions.append("calling_ae_title = ?")
+        conditions.append(f"calling_ae_title = {p}")
         parameters.append(where.calling_ae_title.strip())
     if where.printer:
-        conditions.append("printer = ?")
+        conditions.append(f"printer = {p}")
         parameters.append(where.printer.strip())
     if where.label:
-        conditions.append("film_session_label LIKE ? ESCAPE '\\'")
+        conditions.append(f"film_session_label {like} {p} ESCAPE '\\'")
         parameters.append(_like(where.label))
     if where.patient:
-        conditions.append("(fold(patient_name) LIKE ? ESCAPE '\\' OR fold(patient_id) LIKE ? ESCAPE '\\')")
+        name, patient_id = sql.patient
+        conditions.append(f"({name} LIKE {p} ESCAPE '\\' OR {patient_id} LIKE {p} ESCAPE '\\')")
         parameters += [_folded_like(where.patient)] * 2
     if where.job_uid:
-        conditions.append("job_uid LIKE ? ESCAPE '\\'")
+        conditions.append(f"job_uid {like} {p} ESCAPE '\\'")
         parameters.append(_like(where.job_uid.rstrip("*") + "*"))
     if where.association_id:
-        conditions.append("association_id = ?")
+        conditions.append(f"association_id = {p}")
         parameters.append(where.association_id)
     if where.review is not None:
         conditions.append("identity_confirmed = '0'" if where.review else "identity_confirmed = '1'")
     if where.sop_instance_uid:
-        conditions.append("sop_instance_uid = ?")
+        conditions.append(f"sop_instance_uid = {p}")
         parameters.append(where.sop_instance_uid)
     if where.text:
-        # one fold() per row, of the columns joined (a Python call per column made a search of 1000 films
-        # take 45 ms); words may then be found across columns ("doe p-1")
-        joined = " || ' ' || ".join(f"coalesce({c}, '')" for c in _TEXT_COLUMNS)
-        conditions.append(f"fold({joined}) LIKE ? ESCAPE '\\'")
+        conditions.append(f"{sql.text} LIKE {p} ESCAPE '\\'")
         parameters.append(_folded_like(where.text.replace("*", " ").replace("?", " ")))
     return (" WHERE " + " AND ".join(conditions) if conditions else ""), parameters
 

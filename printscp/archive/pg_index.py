@@ -34,14 +34,15 @@ from printscp.archive.film_index import (
     Source,
     TranscriptFilter,
 )
-from printscp.archive.index import _folded_like, _like
+from printscp.archive.index import TEXT_COLUMNS, FilmSql, _column, _like, _upper, film_conditions
 from printscp.db import schema
 from printscp.identity.model import fold
 
 log = logging.getLogger(__name__)
 
 _UPPER_COLUMNS = ("patient_name", "referring_physician_name")  # instances' PN columns: <column>_upper
-_TEXT_COLUMNS = ("patient_name", "patient_id", "film_session_label", "calling_ae_title", "printer", "job_uid")
+# a FilmFilter's conditions: as SQLite's, on the folded columns written with each row (no fold() in SQL)
+_FILMS = FilmSql("%s", "ILIKE", ("patient_name_folded", "patient_id_folded"), "text_folded")
 _INSTANCE_WRITE = (*INSTANCE_COLUMNS, *(f"{c}_upper" for c in _UPPER_COLUMNS))
 _FILM_WRITE = (*FILM_COLUMNS, "patient_name_folded", "patient_id_folded", "text_folded")
 
@@ -75,7 +76,7 @@ class PostgresFilmIndex:
         for row in rows:
             texts = [_text(row.get(c)) for c in FILM_COLUMNS]
             film = dict(zip(FILM_COLUMNS, texts, strict=True))
-            joined = " ".join(film[c] or "" for c in _TEXT_COLUMNS)
+            joined = " ".join(film[c] or "" for c in TEXT_COLUMNS)
             texts += [fold(film["patient_name"]), fold(film["patient_id"]), fold(joined)]
             values.append(texts)
         self._write("films", _FILM_WRITE, ("job_uid", "film_number"), values, True)
@@ -118,7 +119,7 @@ class PostgresFilmIndex:
         return [row["folder"] for row in self._rows("SELECT DISTINCT folder FROM films WHERE job_uid = %s", (job_uid,))]
 
     def find_films(self, where: FilmFilter) -> list[dict[str, Any]]:
-        condition, parameters = _film_conditions(where)
+        condition, parameters = film_conditions(where, _FILMS)
         # SQLite puts NULL first when ascending, last when descending
         order = "ASC NULLS FIRST" if not where.newest_first else "DESC NULLS LAST"
         sql = (
@@ -131,7 +132,7 @@ class PostgresFilmIndex:
         return self._rows(sql, parameters)
 
     def count_films(self, where: FilmFilter) -> int:
-        condition, parameters = _film_conditions(where)
+        condition, parameters = film_conditions(where, _FILMS)
         return int(self._rows(f"SELECT COUNT(*) AS n FROM films{condition}", parameters)[0]["n"])
 
     # --- transcripts ----------------------------------------------------------------------------------
@@ -250,52 +251,6 @@ _AGGREGATES: dict[Aggregate, str] = {
 }
 
 
-def _film_conditions(where: FilmFilter) -> tuple[str, list[Any]]:
-    """The WHERE clause of a FilmFilter (" WHERE ..." or ""), and its parameters: as archive/index.py's."""
-    conditions: list[str] = []
-    parameters: list[Any] = []
-    if where.printed_from:
-        conditions.append("substr(requested_at, 1, 10) >= %s")
-        parameters.append(where.printed_from.isoformat())
-    if where.printed_to:
-        conditions.append("substr(requested_at, 1, 10) <= %s")
-        parameters.append(where.printed_to.isoformat())
-    if where.calling_ae_title:
-        conditions.append("calling_ae_title = %s")
-        parameters.append(where.calling_ae_title.strip())
-    if where.printer:
-        conditions.append("printer = %s")
-        parameters.append(where.printer.strip())
-    if where.label:
-        conditions.append("film_session_label ILIKE %s ESCAPE '\\'")
-        parameters.append(_like(where.label))
-    if where.patient:
-        conditions.append("(patient_name_folded LIKE %s ESCAPE '\\' OR patient_id_folded LIKE %s ESCAPE '\\')")
-        parameters += [_folded_like(where.patient)] * 2
-    if where.job_uid:
-        conditions.append("job_uid ILIKE %s ESCAPE '\\'")
-        parameters.append(_like(where.job_uid.rstrip("*") + "*"))
-    if where.association_id:
-        conditions.append("association_id = %s")
-        parameters.append(where.association_id)
-    if where.review is not None:
-        conditions.append("identity_confirmed = '0'" if where.review else "identity_confirmed = '1'")
-    if where.sop_instance_uid:
-        conditions.append("sop_instance_uid = %s")
-        parameters.append(where.sop_instance_uid)
-    if where.text:
-        conditions.append("text_folded LIKE %s ESCAPE '\\'")
-        parameters.append(_folded_like(where.text.replace("*", " ").replace("?", " ")))
-    return (" WHERE " + " AND ".join(conditions) if conditions else ""), parameters
-
-
-def _column(name: str) -> str:
-    """A column name from a query, checked: names are put into SQL text, values never are."""
-    if name not in INSTANCE_COLUMNS:
-        raise ValueError(f"not an instance column: {name!r}")
-    return name
-
-
 def _where(conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     parameters: list[Any] = []
@@ -326,7 +281,3 @@ def _where(conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value).replace("\x00", "\ufffd")
-
-
-def _upper(value: str | None) -> str | None:
-    return value.upper() if value else value
