@@ -209,19 +209,14 @@ class PostgresJobQueue:
         return len(rows)
 
     def watch(self, on_change: Callable[[JobChange], None], on_connect: Callable[[], None]) -> None:
-        self._listener = threading.Thread(
-            target=self._listen, args=(on_change, on_connect), name="print-job-listener", daemon=True
-        )
-        self._listener.start()
-
-    def _listen(self, on_change: Callable[[JobChange], None], on_connect: Callable[[], None]) -> None:
-        schema.listen(
+        self._listener = schema.listening(
             self.url,
             CHANNEL,
             lambda payload: on_change(_change(payload)),
             on_connect,
             self._closing,
             "print job changes",
+            "print-job-listener",
         )
 
     # --- nodes -------------------------------------------------------------------------------------------

@@ -137,19 +137,14 @@ class PostgresSharedState:
     # --- following the changes -----------------------------------------------------------------------------
 
     def watch(self, on_event: Callable[[SharedEvent], None], on_connect: Callable[[], None]) -> None:
-        self._listener = threading.Thread(
-            target=self._listen, args=(on_event, on_connect), name="shared-state-listener", daemon=True
-        )
-        self._listener.start()
-
-    def _listen(self, on_event: Callable[[SharedEvent], None], on_connect: Callable[[], None]) -> None:
-        schema.listen(
+        self._listener = schema.listening(
             self.url,
             CHANNEL,
             lambda payload: on_event(_event(payload)),
             on_connect,
             self._closing,
             "shared printer status and fault rules",
+            "shared-state-listener",
         )
 
 

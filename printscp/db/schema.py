@@ -153,6 +153,23 @@ RECONNECT = 1.0  # seconds between attempts to LISTEN again after the connection
 _log = logging.getLogger(__name__)
 
 
+def listening(
+    url: str,
+    channel: str,
+    on_payload: Callable[[str], None],
+    on_connect: Callable[[], None],
+    closing: threading.Event,
+    what: str,
+    thread_name: str,
+) -> threading.Thread:
+    """`listen` in a daemon thread of its own, started."""
+    thread = threading.Thread(
+        target=listen, args=(url, channel, on_payload, on_connect, closing, what), name=thread_name, daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def listen(
     url: str,
     channel: str,
