@@ -26,7 +26,6 @@ import io
 import json
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -255,12 +254,16 @@ class Node:
     archive: Path
     port: int
     config_text: str
-    process: subprocess.Popen[bytes] | None = None
+    server: ServeProcess | None = None
     starts: int = 0
 
     @property
     def log(self) -> Path:
         return self.folder / f"serve-{self.starts}.log"
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.server.process if self.server is not None else None
 
     def start(self) -> None:
         """Start (or start again, on the same port), and return once it listens."""
@@ -268,30 +271,20 @@ class Node:
         config = self.folder / "config.toml"
         config.write_text(self.config_text)
         self.starts += 1
-        self.process = ServeProcess(config, self.log, "--archive", str(self.archive), port=self.port).process
+        self.server = ServeProcess(config, self.log, "--archive", str(self.archive), port=self.port)
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.server is not None and self.server.alive
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, as when the machine dies."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+        assert self.server is not None
+        self.server.kill()
 
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL after 30 s; the exit status."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        return self.server.stop() if self.server is not None else None
 
 
 class HAProxy:
