@@ -26,6 +26,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExc
 FAILURE = 3  # Printer event type of PS3.4 Table H.4-16
 
 
+@pytest.fixture
+def two_nodes(postgres_server: PostgresServer, tmp_path: Path, nodes: list[Node]) -> tuple[str, Node, Node]:  # noqa: F811
+    """node-a and node-b, cluster nodes on one new database and one folder; the database's URL and both."""
+    url, archive = postgres_server.database(), tmp_path / "shared"
+    nodes.append(a := Node(tmp_path, archive, url, "node-a"))
+    nodes.append(b := Node(tmp_path, archive, url, "node-b"))
+    return url, a, b
+
+
 def printer_set(node: Node, *args: str) -> str:
     done = printscp("printer", "set", *args, "--config", str(node.config), "--port", str(node.port))
     assert done.returncode == 0, done.stderr
@@ -33,13 +42,9 @@ def printer_set(node: Node, *args: str) -> str:
 
 
 def test_printer_status_set_on_one_node_reaches_every_node_and_holds_its_jobs_on_both(
-    postgres_server: PostgresServer,
-    tmp_path: Path,
-    nodes: list[Node],  # noqa: F811
+    two_nodes: tuple[str, Node, Node],
 ) -> None:
-    url, archive = postgres_server.database(), tmp_path / "shared"
-    nodes.append(a := Node(tmp_path, archive, url, "node-a"))
-    nodes.append(b := Node(tmp_path, archive, url, "node-b"))
+    url, a, b = two_nodes
 
     received = Received()
     handlers = [(evt.EVT_N_EVENT_REPORT, received.handler)]
@@ -70,13 +75,9 @@ def test_printer_status_set_on_one_node_reaches_every_node_and_holds_its_jobs_on
 
 
 def test_a_fault_rule_added_on_one_node_fires_on_another_and_is_cleared_on_both(
-    postgres_server: PostgresServer,
-    tmp_path: Path,
-    nodes: list[Node],  # noqa: F811
+    two_nodes: tuple[str, Node, Node],
 ) -> None:
-    url, archive = postgres_server.database(), tmp_path / "shared"
-    nodes.append(a := Node(tmp_path, archive, url, "node-a"))
-    nodes.append(b := Node(tmp_path, archive, url, "node-b"))
+    url, a, b = two_nodes
     on = ["--config", str(a.config), "--port", str(a.port)]
     added = printscp(
         "fault", "add", "--on", "N-GET", "--sop-class", "Printer", "--status", "0xC000", "--count", "0", *on
@@ -98,14 +99,10 @@ def test_a_fault_rule_added_on_one_node_fires_on_another_and_is_cleared_on_both(
 
 
 def test_a_fault_rules_after_and_count_are_counted_over_every_node(
-    postgres_server: PostgresServer,
-    tmp_path: Path,
-    nodes: list[Node],  # noqa: F811
+    two_nodes: tuple[str, Node, Node],
 ) -> None:
     """`--after 1 --count 2`: the 2nd and 3rd matching requests of the cluster fail, whichever node they reach."""
-    url, archive = postgres_server.database(), tmp_path / "shared"
-    nodes.append(a := Node(tmp_path, archive, url, "node-a"))
-    nodes.append(b := Node(tmp_path, archive, url, "node-b"))
+    url, a, b = two_nodes
     on_a = ["--config", str(a.config), "--port", str(a.port)]
     rule = ["--on", "N-GET", "--sop-class", "Printer", "--status", "0xC000", "--after", "1", "--count", "2"]
     assert printscp("fault", "add", *rule, *on_a).returncode == 0
