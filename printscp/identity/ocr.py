@@ -1,4 +1,4 @@
-"""OCR of the patient text a modality burnt into an image's corners, with Tesseract (pytesseract runs the binary).
+"""OCR of the patient text a modality burnt into an image's corners, with Tesseract (its C API, in process).
 
 Tesseract reads a whole 512x512 slice slowly and badly (the anatomy is noise to it), so only the corners are
 read, where consoles write: the top and bottom CROP_ROWS of the rows, the left and right CROP_COLUMNS of the
@@ -8,8 +8,13 @@ maximum value, above anything in air), scaled up with Lanczos so that small cons
 and stretched so that its background is white and its brightest text black. Binarising it ourselves (Otsu-like
 thresholds at 0.35-0.5 of the way from background to text) read fewer fields than leaving that to Tesseract.
 A corner with nothing bright in it is not read at all. The corners that are left go to Tesseract stacked in
-one image (one process per image, not four), in page segmentation mode 6 (one block of text), with
+one image (one Tesseract run per image, not four), in page segmentation mode 6 (one block of text), with
 OMP_THREAD_LIMIT=1. The numbers behind each choice: benchmarks/ocr.py.
+
+Tesseract runs in the calling process through the C API of Debian's libtesseract (the library the `tesseract`
+command is built on), with its model loaded once per process. The command, started and loading its model for every image, took a
+median of 117 ms per image of benchmarks/ocr.py; in process it takes 46 ms and reads the same text
+(tests/unit/test_ocr.py compares the two).
 
 The pixels are P-values as a print SCU sends them (larger = brighter); light text on dark and dark text on
 light are both read (the polarity of each corner is decided by its median). Odd input (tiny, empty, one pixel
@@ -19,10 +24,13 @@ patient data.
 
 from __future__ import annotations
 
+import atexit
+import ctypes
+import ctypes.util
 import logging
 import os
 import re
-import shutil
+import threading
 import time
 from collections.abc import Sequence
 from functools import cache
@@ -78,26 +86,15 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
 
 @cache
 def available() -> bool:
-    """Whether OCR can run: pytesseract imports and the tesseract binary is on the PATH (checked once)."""
-    try:
-        import pytesseract  # noqa: F401
-    except ImportError:
-        return False
-    return shutil.which("tesseract") is not None
+    """Whether OCR can run: libtesseract loads and finds its English model (checked once per process)."""
+    return _engine() is not None
 
 
 @cache
 def version() -> str | None:
     """The Tesseract version ("5.3.0"), or None when OCR is not available."""
-    if not available():
-        return None
-    import pytesseract
-
-    try:
-        return str(pytesseract.get_tesseract_version())
-    except Exception as error:  # a broken installation: OCR is then just absent
-        log.debug("tesseract --version failed: %s", error)
-        return None
+    engine = _engine()
+    return engine.version if engine is not None else None
 
 
 def read_text(pixels: np.ndarray, bits_stored: int) -> str:
@@ -201,16 +198,110 @@ def repair(line: str) -> str:
 
 
 def _tesseract(image: Image.Image) -> str:
-    import pytesseract
-
-    # Tesseract's OpenMP threads spin on each other on a small image: 4x slower on two cores (benchmarks/ocr.py).
-    # The variable reaches the tesseract processes pytesseract starts; a value the user set is kept.
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    engine = _engine()
+    if engine is None:
+        return ""
     started = time.perf_counter()
-    text = str(pytesseract.image_to_string(image, config=f"--psm {PSM}", timeout=TIMEOUT))
+    text = engine.read(np.asarray(image.convert("L"), dtype=np.uint8))
     lines = [repair(line.strip()) for line in text.splitlines() if line.strip()]
     log.debug("OCR read %d lines in %.0f ms: %r", len(lines), (time.perf_counter() - started) * 1000, lines)
     return "\n".join(lines)
+
+
+class _Tesseract:
+    """One TessBaseAPI of libtesseract's C API (tesseract/capi.h), English.
+
+    Not thread-safe: `read` holds a lock. Its model stays loaded for the life of the process.
+    """
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._lib = lib
+        self._lock = threading.Lock()
+        self._api = lib.TessBaseAPICreate()
+        if not self._api or lib.TessBaseAPIInit3(self._api, None, b"eng") != 0:
+            raise OSError("no English model (tesseract-ocr-eng) where Tesseract looks (TESSDATA_PREFIX)")
+        lib.TessBaseAPISetVariable(self._api, b"debug_file", os.devnull.encode())  # its notes, not our stderr
+        self.version = ctypes.string_at(lib.TessVersion()).decode()
+
+    def read(self, gray: np.ndarray) -> str:
+        """The text of an 8-bit image, as Tesseract's `tesseract - - --psm PSM` would print it; "" after
+        TIMEOUT seconds."""
+        lib = self._lib
+        gray = np.ascontiguousarray(gray)
+        with self._lock:
+            lib.TessBaseAPISetPageSegMode(self._api, PSM)
+            lib.TessBaseAPISetImage(self._api, gray.ctypes.data, gray.shape[1], gray.shape[0], 1, gray.strides[0])
+            monitor = lib.TessMonitorCreate()
+            try:
+                lib.TessMonitorSetDeadlineMSecs(monitor, int(TIMEOUT * 1000))
+                if lib.TessBaseAPIRecognize(self._api, monitor) != 0:
+                    log.debug("Tesseract gave up on a %dx%d image", gray.shape[1], gray.shape[0])
+                    return ""
+                text = lib.TessBaseAPIGetUTF8Text(self._api)
+                try:
+                    return ctypes.string_at(text).decode("utf-8", "replace") if text else ""
+                finally:
+                    lib.TessDeleteText(text)
+            finally:
+                lib.TessMonitorDelete(monitor)
+                lib.TessBaseAPIClear(self._api)
+
+    def close(self) -> None:
+        self._lib.TessBaseAPIEnd(self._api)
+        self._lib.TessBaseAPIDelete(self._api)
+
+
+_PROTOTYPES: dict[str, tuple[type | None, list[type]]] = {  # capi.h
+    "TessVersion": (ctypes.c_void_p, []),
+    "TessBaseAPICreate": (ctypes.c_void_p, []),
+    "TessBaseAPIInit3": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "TessBaseAPISetVariable": (ctypes.c_bool, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "TessBaseAPISetPageSegMode": (None, [ctypes.c_void_p, ctypes.c_int]),
+    "TessBaseAPISetImage": (
+        None,
+        [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int],
+    ),
+    "TessMonitorCreate": (ctypes.c_void_p, []),
+    "TessMonitorSetDeadlineMSecs": (None, [ctypes.c_void_p, ctypes.c_int]),
+    "TessMonitorDelete": (None, [ctypes.c_void_p]),
+    "TessBaseAPIRecognize": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]),
+    "TessBaseAPIGetUTF8Text": (ctypes.c_void_p, [ctypes.c_void_p]),
+    "TessDeleteText": (None, [ctypes.c_void_p]),
+    "TessBaseAPIClear": (None, [ctypes.c_void_p]),
+    "TessBaseAPIEnd": (None, [ctypes.c_void_p]),
+    "TessBaseAPIDelete": (None, [ctypes.c_void_p]),
+}
+_engines: dict[int, _Tesseract | None] = {}  # process id -> its engine: a forked child makes its own
+_engines_lock = threading.Lock()
+
+
+def _engine() -> _Tesseract | None:
+    """This process's Tesseract, made on first use; None when libtesseract or its model is missing."""
+    with _engines_lock:
+        pid = os.getpid()
+        if pid not in _engines:
+            _engines[pid] = _load()
+        return _engines[pid]
+
+
+def _load() -> _Tesseract | None:
+    # Tesseract's OpenMP threads spin on each other on a small image: 4x slower on two cores
+    # (benchmarks/ocr.py). OpenMP reads the variable when the library loads; a value the user set is kept.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    name = ctypes.util.find_library("tesseract")
+    try:
+        if name is None:
+            raise OSError("libtesseract not found")
+        lib = ctypes.CDLL(name)
+        for function, (restype, argtypes) in _PROTOTYPES.items():
+            getattr(lib, function).restype = restype
+            getattr(lib, function).argtypes = argtypes
+        engine = _Tesseract(lib)
+    except (OSError, AttributeError) as error:  # AttributeError: a libtesseract without this C API
+        log.debug("no OCR: %s", error)
+        return None
+    atexit.register(engine.close)
+    return engine
 
 
 def identify(images: Sequence[tuple[np.ndarray, int]], templates: Sequence[str] = DEFAULT_TEMPLATES) -> Identity:

@@ -22,7 +22,7 @@ from printscp.model.record import PrintRequest
 
 log = logging.getLogger(__name__)
 
-OCR_IMAGES = 1  # images of a job read by OCR: a modality burns the same text into each (~150 ms of Tesseract)
+OCR_IMAGES = 1  # images of a job read by OCR: a modality burns the same text into each (~50 ms of Tesseract)
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def sources(settings: IdentitySettings, calling_ae_title: str) -> Sources:
         )
 
     def read(images: Sequence[tuple[np.ndarray, int]]) -> Identity:
-        # one image: a modality burns the same text into every image, and each read costs ~150 ms of Tesseract
+        # one image: a modality burns the same text into every image, and each read costs ~50 ms of Tesseract
         return ocr.identify(images[:OCR_IMAGES], templates or ocr.DEFAULT_TEMPLATES)
 
     return Sources(

@@ -250,7 +250,8 @@ def test_without_tesseract_or_peers_the_server_says_so_once_and_prints(tmp_path:
     log = tmp_path / "serve.log"
     command = [sys.executable, "-m", "printscp", "serve", "--no-web", "--host", "127.0.0.1", "--port", "0"]
     command += ["--archive", str(tmp_path / "films")]
-    environment = {"PATH": str(tmp_path / "no-tools"), "HOME": str(tmp_path)}  # no tesseract to be found
+    # no tools on the PATH, and libtesseract looks for its English model in an empty folder
+    environment = {"PATH": str(tmp_path / "no-tools"), "HOME": str(tmp_path), "TESSDATA_PREFIX": str(tmp_path)}
     with open(log, "w") as stderr:
         process = subprocess.Popen(command, stderr=stderr, cwd=REPO, env=environment)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -65,6 +67,33 @@ def test_identify_reads_a_console_layout(size: int, bits: int, font_px: int, dar
 def test_identify_reads_comma_names_and_labelled_fields(size: int, bits: int, font_px: int, dark_text: bool) -> None:
     pixels = burnt_in_image(HANS, size=size, bits=bits, font_px=font_px, dark_text=dark_text)
     assert ocr.identify([(pixels, bits)], ()) == HANS_FOUND  # no templates: the defaults
+
+
+@pytest.mark.parametrize(
+    ("lines", "size", "bits", "font_px", "dark_text"),
+    [
+        (CONSOLE, 512, 12, 12, False),
+        (CONSOLE, 512, 12, 10, True),
+        (CONSOLE, 512, 16, 11, False),
+        (CONSOLE, 256, 8, 9, True),
+        (HANS, 512, 12, 13, False),
+        (HANS, 256, 8, 9, False),
+    ],
+)
+def test_in_process_tesseract_reads_what_the_tesseract_command_reads(
+    lines: Mapping[str, Sequence[str]], size: int, bits: int, font_px: int, dark_text: bool, tmp_path: Path
+) -> None:
+    """ocr.py calls libtesseract in process; the `tesseract` command (same library, model and mode) is the
+    reference its accuracy was measured with (benchmarks/ocr.py): the text must be the same, line for line."""
+    stacked = ocr.corners_image(burnt_in_image(lines, size=size, bits=bits, font_px=font_px, dark_text=dark_text), bits)
+    assert stacked is not None
+    stacked.save(tmp_path / "corners.png")
+    command = ["tesseract", str(tmp_path / "corners.png"), "stdout", "--psm", str(ocr.PSM)]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    assert result.returncode == 0, result.stderr
+    expected = "\n".join(ocr.repair(line.strip()) for line in result.stdout.splitlines() if line.strip())
+    assert "ID:" in expected or "ID " in expected  # the reference read the image at all
+    assert ocr._tesseract(stacked) == expected
 
 
 def test_read_text_returns_the_corner_lines() -> None:
