@@ -11,10 +11,10 @@ A corner with nothing bright in it is not read at all. The corners that are left
 one image (one Tesseract run per image, not four), in page segmentation mode 6 (one block of text), with
 OMP_THREAD_LIMIT=1. The numbers behind each choice: benchmarks/ocr.py.
 
-Tesseract runs in the calling process through the C API of Debian's libtesseract (the library the `tesseract`
-command is built on), with its model loaded once per process. The command, started and loading its model for every image, took a
-median of 117 ms per image of benchmarks/ocr.py; in process it takes 46 ms and reads the same text
-(tests/unit/test_ocr.py compares the two).
+Tesseract runs in the calling process (a render worker) through the C API of Debian's libtesseract, the
+library the `tesseract` command is built on, with its model loaded once per process. The command, started
+and loading its model for every image, took a median of 117 ms per image of benchmarks/ocr.py; in process
+it takes 46 ms and reads the same text (tests/unit/test_ocr.py compares the two).
 
 The pixels are P-values as a print SCU sends them (larger = brighter); light text on dark and dark text on
 light are both read (the polarity of each corner is decided by its median). Odd input (tiny, empty, one pixel
@@ -30,6 +30,7 @@ import ctypes.util
 import logging
 import os
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Sequence
@@ -86,15 +87,29 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
 
 @cache
 def available() -> bool:
-    """Whether OCR can run: libtesseract loads and finds its English model (checked once per process)."""
-    return _engine() is not None
+    """Whether OCR can run: Tesseract is installed with its English model (checked once per process)."""
+    return version() is not None
 
 
 @cache
 def version() -> str | None:
-    """The Tesseract version ("5.3.0"), or None when OCR is not available."""
-    engine = _engine()
-    return engine.version if engine is not None else None
+    """The Tesseract version ("5.3.0"), or None when OCR is not available.
+
+    Asked of the `tesseract` command, which comes with libtesseract and the model (Debian's tesseract-ocr):
+    `--list-langs` says whether the English model is where the library looks. The server asks once at
+    start and does not read images; loading the library and its model would keep 25 MiB in it.
+    """
+    try:
+        languages = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=TIMEOUT)
+        said = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, timeout=TIMEOUT)
+    except (OSError, subprocess.SubprocessError) as error:  # not installed, or broken
+        log.debug("no OCR: %s", error)
+        return None
+    words = said.stdout.split()  # "tesseract 5.3.0\n leptonica-1.82.0 ..."
+    if "eng" not in languages.stdout.split() or len(words) < 2:
+        log.debug("no OCR: tesseract lists %r", languages.stdout)
+        return None
+    return words[1]
 
 
 def read_text(pixels: np.ndarray, bits_stored: int) -> str:
@@ -221,7 +236,6 @@ class _Tesseract:
         if not self._api or lib.TessBaseAPIInit3(self._api, None, b"eng") != 0:
             raise OSError("no English model (tesseract-ocr-eng) where Tesseract looks (TESSDATA_PREFIX)")
         lib.TessBaseAPISetVariable(self._api, b"debug_file", os.devnull.encode())  # its notes, not our stderr
-        self.version = ctypes.string_at(lib.TessVersion()).decode()
 
     def read(self, gray: np.ndarray) -> str:
         """The text of an 8-bit image, as Tesseract's `tesseract - - --psm PSM` would print it; "" after
@@ -252,7 +266,6 @@ class _Tesseract:
 
 
 _PROTOTYPES: dict[str, tuple[type | None, list[type]]] = {  # capi.h
-    "TessVersion": (ctypes.c_void_p, []),
     "TessBaseAPICreate": (ctypes.c_void_p, []),
     "TessBaseAPIInit3": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]),
     "TessBaseAPISetVariable": (ctypes.c_bool, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]),
