@@ -119,7 +119,10 @@ def render_pool(config: Config) -> Executor:
     context.set_forkserver_preload(["printscp.printing"])
     workers = render_workers(config)
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=start_worker, initargs=(os.getpid(), _worker_log(), logging.root.level)
+        workers,
+        mp_context=context,
+        initializer=start_worker,
+        initargs=(os.getpid(), _worker_log(), logging.root.level, config.identity.ocr),
     )
     for _ in range(workers):  # start them now, not when the first film waits for them
         pool.submit(os.getpid)

@@ -212,6 +212,12 @@ def repair(line: str) -> str:
     return _CARET.sub("^", line)
 
 
+def warm() -> None:
+    """Load this process's Tesseract now, when it is installed, instead of at the first image."""
+    if available():
+        _engine()
+
+
 def _tesseract(image: Image.Image) -> str:
     engine = _engine()
     if engine is None:

@@ -251,33 +251,39 @@ def _maps_tesseract(pid: int) -> bool:
     return "libtesseract" in Path(f"/proc/{pid}/maps").read_text()
 
 
-def test_ocr_reads_in_the_render_worker_and_the_server_never_loads_tesseract(tmp_path: Path) -> None:
+def _descendants(pid: int) -> list[int]:
+    children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return children + [grandchild for child in children for grandchild in _descendants(child)]
+
+
+def test_render_workers_load_tesseract_at_start_and_the_server_never_does(tmp_path: Path) -> None:
     """The model costs 25 MiB in the process that loads it: the server only asks whether Tesseract is there
-    (ocr.version), the render worker that reads the image loads it, once, and keeps it."""
+    (ocr.version); each render worker (forked by the forkserver, the server's child) loads it when it
+    starts, so that no film waits for that, and reads the films with it."""
     log = tmp_path / "serve.log"
     command = [sys.executable, "-m", "printscp", "serve", "--no-web", "--host", "127.0.0.1", "--port", "0"]
+    (tmp_path / "config.toml").write_text("[render]\nworkers = 2\n")
+    command += ["--archive", str(tmp_path / "films"), "--config", str(tmp_path / "config.toml")]
     with open(log, "w") as stderr:
-        process = subprocess.Popen(command + ["--archive", str(tmp_path / "films")], stderr=stderr, cwd=REPO)
+        process = subprocess.Popen(command, stderr=stderr, cwd=REPO)
     try:
         wait_until(lambda: "listening on" in log.read_text(), 30, "the server listening")
         port = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
         assert port is not None and re.search(r"OCR \(Tesseract \d+\.\d+", log.read_text()), log.read_text()
-        for _ in range(2):  # two films: the worker that read the first may read the second too
+        # before any film: the forkserver and the 2 workers it forked; the workers have Tesseract loaded
+        wait_until(lambda: sum(map(_maps_tesseract, _descendants(process.pid))) == 2, 30, "2 workers with Tesseract")
+        for _ in range(2):
             with PrintSCU(("127.0.0.1", int(port.group(1))), calling="CT_ROOM1") as scu:
                 session = scu.film_session()
                 box, images, _ = scu.film_box(session)
                 scu.set_image(images[0], 1, burnt_in_image(CONSOLE, size=512, bits=12))
                 assert scu.n_action(uids.BASIC_FILM_BOX, box).status == 0
         wait_until(lambda: log.read_text().count(" DONE") == 2, 60, "both films printed")
-        workers = [int(pid) for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
-        workers += [int(p) for w in workers for p in Path(f"/proc/{w}/task/{w}/children").read_text().split()]
-        assert any(_maps_tesseract(pid) for pid in workers)  # a worker read the films with the library
         assert not _maps_tesseract(process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
-    films = list((tmp_path / "films").rglob("manifest.json"))
-    identities = [json.loads(film.read_text())["identity"] for film in films]
+    identities = [json.loads(film.read_text())["identity"] for film in (tmp_path / "films").rglob("manifest.json")]
     assert [(i["patient_id"], i["source"]) for i in identities] == [("12345678", "ocr")] * 2, identities
 
 
