@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,25 +70,43 @@ _CONTEXT_RESULTS = {
 class _Writer:
     """One thread doing the recorder's work off the associations' threads: decoding and summarising data
     sets, hashing pixel data, writing lines, the findings. Work is taken in the order it was given, so each
-    transcript's lines are in the order its messages were seen; with MAX_WAITING items waiting, whoever
-    gives more waits (the data sets waiting are held in memory meanwhile)."""
+    transcript's lines are in the order its messages were seen. The data sets given are held in memory
+    until their work is done: with MAX_WAITING items, or MAX_WAITING_BYTES of data sets, given and not
+    done, whoever gives more waits (a data set larger than that alone waits only for the writer to be
+    idle)."""
 
-    MAX_WAITING = 8  # a 2048x2048 12-bit N-SET holds 8 MiB: at most about 64 MiB wait
+    MAX_WAITING = 8
+    MAX_WAITING_BYTES = 16 << 20  # two 2048x2048 12-bit Image Box N-SETs (8 MiB each)
 
     def __init__(self) -> None:
-        self._work: queue.Queue[Callable[[], None] | None] = queue.Queue(self.MAX_WAITING)
+        self._work: queue.Queue[tuple[Callable[[], None], int] | None] = queue.Queue(self.MAX_WAITING)
+        self._room = threading.Condition()
+        self.waiting_bytes = 0  # of the data sets of the work given and not done
+        self.blocked = 0  # submitters waiting for room
         self._thread = threading.Thread(target=self._run, name="printscp-transcripts", daemon=True)
         self._thread.start()
 
-    def submit(self, work: Callable[[], None]) -> None:
-        self._work.put(work)
+    def submit(self, work: Callable[[], None], size: int = 0) -> None:
+        """Give `work` holding a data set of `size` bytes."""
+        with self._room:
+            self.blocked += 1
+            while self.waiting_bytes and self.waiting_bytes + size > self.MAX_WAITING_BYTES:
+                self._room.wait()
+            self.blocked -= 1
+            self.waiting_bytes += size
+        self._work.put((work, size))
 
     def _run(self) -> None:
-        while (work := self._work.get()) is not None:
+        while (item := self._work.get()) is not None:
+            work, size = item
             try:
                 work()
             except Exception:  # a bug here must cost one transcript line, never the recorder
                 log.exception("the transcript recorder failed")
+            finally:
+                with self._room:
+                    self.waiting_bytes -= size
+                    self._room.notify_all()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the work given so far, then end the thread."""
@@ -124,6 +143,12 @@ class _Recording:
             self.messages.append(record)
         elif isinstance(record, FaultApplied):
             self.faults.append(record)
+
+
+def _size(data_set: BytesIO | None) -> int:
+    """The bytes of a message's encoded data set. getvalue() gives the bytes object the BytesIO shares, not a
+    copy (getbuffer() would copy it: the stream stops sharing its buffer first)."""
+    return 0 if data_set is None else len(data_set.getvalue())
 
 
 _recordings: weakref.WeakKeyDictionary[Association, _Recording] = weakref.WeakKeyDictionary()
@@ -257,7 +282,7 @@ class Recorder:
                         record = replace(record, data_set_file=name)
                 recording.write(record)
 
-            recording.writer.submit(write)
+            recording.writer.submit(write, _size(message.data_set))
 
     # --- the end -----------------------------------------------------------------------------------------
 
