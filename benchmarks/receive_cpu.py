@@ -260,6 +260,7 @@ def main() -> int:
         with server(workdir / "printscp", args.render_delay, not args.no_transcripts) as (process, port, archive):
             client = DcmtkPrintClient(workdir / "client", "127.0.0.1", port, PRINTSCP_AE, printer=IHEFULL)
             job = client.prepare([source] * args.images, LAYOUT, FILM_SIZE)
+            wait_idle(process.pid)  # done starting (imports, the web console, the workers' start)
             idle_start = cpu_seconds(process.pid)
             time.sleep(args.idle)
             idle = (cpu_seconds(process.pid) - idle_start) / args.idle
