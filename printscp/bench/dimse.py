@@ -9,14 +9,14 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
 from printscp import uids
-from printscp.bench.transcript import Direction, Element, Message, summarise, tag_text
+from printscp.bench.transcript import Direction, Element, Message, Viewer, summarise, tag_text
 
 
 def now_text() -> str:
@@ -144,7 +144,7 @@ def data_set_summary(stream: BytesIO | None, transfer_syntax: UID | None) -> tup
     syntax = transfer_syntax or UID("1.2.840.10008.1.2")
     try:
         # PS3.5 A.5: a deflated data set is raw deflate (no zlib header)
-        encoded = BytesIO(zlib.decompress(data, -zlib.MAX_WBITS) if syntax.is_deflated else data)
+        encoded = cast(BinaryIO, Viewer(zlib.decompress(data, -zlib.MAX_WBITS) if syntax.is_deflated else data))
         dataset = read_dataset(encoded, syntax.is_implicit_VR, syntax.is_little_endian)
         return summarise(dataset)
     except Exception as exc:  # not even the element headers can be read

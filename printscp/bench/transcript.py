@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
+from pydicom.charset import default_encoding
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
+from pydicom.filereader import read_sequence
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 
@@ -428,6 +431,10 @@ def _converted(
 ) -> Element:
     """The Element of a value pydicom converts (or has converted) from the bytes received."""
     try:
+        if isinstance(raw, RawDataElement) and isinstance(raw.value, memoryview):
+            if raw.VR == "SQ" or (raw.VR is None and vr == "SQ"):
+                return _sequence(dataset, tag, raw, keyword)
+            raw = raw._replace(value=bytes(raw.value))  # pydicom's converters take bytes
         element = (
             convert_raw_data_element(raw, encoding=dataset._character_set, ds=dataset)
             if isinstance(raw, RawDataElement)
@@ -443,6 +450,58 @@ def _converted(
     except Exception as exc:  # a value pydicom cannot read: kept as a few bytes, for the report to show
         data = bytes(raw.value or b"") if isinstance(raw.value, (bytes, bytearray, memoryview)) else b""
         return Element(tag_text(tag), keyword, vr, error=str(exc) or type(exc).__name__, raw=data[:_RAW_SHOWN].hex())
+
+
+def _sequence(dataset: Dataset, tag: BaseTag, raw: RawDataElement, keyword: str) -> Element:
+    """A sequence read as pydicom's convert_SQ reads it, but from the view of the bytes received: its items'
+    large values stay views too (a 2048x2048 Pixel Data is hashed where it arrived, not copied twice)."""
+    value = cast(memoryview, raw.value)
+    items = read_sequence(
+        cast(BinaryIO, Viewer(value)),
+        raw.is_implicit_VR,
+        raw.is_little_endian,
+        len(value),
+        dataset._character_set or [default_encoding],
+        raw.value_tell,
+    )
+    return Element(tag_text(tag), keyword, "SQ", items=tuple(summarise(item) for item in items))
+
+
+class Viewer(io.RawIOBase):
+    """A file over bytes received, for pydicom's readers: a read of LARGE bytes or more gives a memoryview of
+    them instead of a copy (a value's bytes: pixel data, a sequence), a smaller one bytes as BytesIO does.
+    `_element` gives pydicom's converters bytes and summarises binary values and sequences from the views:
+    the lines are those of pydicom reading a BytesIO (tests/unit/test_bench_dimse.py)."""
+
+    LARGE = 1 << 16
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        super().__init__()
+        self._data = memoryview(data).cast("B")
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> Any:
+        start = min(self._position, len(self._data))
+        end = len(self._data) if size is None or size < 0 else min(start + size, len(self._data))
+        self._position = end
+        view = self._data[start:end]
+        return view if end - start >= self.LARGE else bytes(view)
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._data)}[whence]
+        if base + offset < 0:
+            raise ValueError(f"negative seek position {base + offset}")
+        self._position = base + offset
+        return self._position
 
 
 @functools.lru_cache(maxsize=4096)

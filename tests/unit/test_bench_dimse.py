@@ -22,7 +22,7 @@ from test_engine import Harness, image_item
 from test_fuzz import requests
 
 from printscp import uids
-from printscp.bench import transcript
+from printscp.bench import dimse, transcript
 from printscp.bench.dimse import _COMMAND_TAGS, _command_values, message_record
 from printscp.bench.transcript import Direction, Element, find, line, parse, summarise, walk
 from printscp.net import compat
@@ -174,6 +174,53 @@ def test_kept_number_summaries_leave_every_line_as_pydicom_makes_it(monkeypatch:
         converted = _lines(corpus)
         assert not transcript._numbers  # ... and these were all made by pydicom
     assert first == converted and kept == converted
+
+
+def test_data_sets_read_from_views_give_the_lines_pydicom_gives_reading_a_bytesio(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bench/dimse.py reads a data set for its summary through transcript.Viewer, whose large reads are views of
+    the bytes received (no copy of the pixel data). The fuzz corpus (each data set as sent and mutated, in the
+    three print transfer syntaxes) and 512x512 and 2048x2048 Image Box N-SETs give the same lines, byte for
+    byte, as pydicom reading each data set from a BytesIO."""
+    corpus = list(_corpus())
+    for size in (512, 2048):
+        image_box = Dataset()
+        image_box.ImageBoxPosition = 1
+        pixels = (np.arange(size * size, dtype=np.uint16).reshape(size, size) * 7) % 4096
+        image_box.BasicGrayscaleImageSequence = [image_item(pixels)]
+        corpus += [(ExplicitVRLittleEndian, encoded(image_box)), (ImplicitVRLittleEndian, encoded(image_box, True))]
+    views: list[int] = []
+    read = transcript.Viewer.read
+
+    def counting(self: transcript.Viewer, size: int | None = -1) -> object:
+        data = read(self, size)
+        if isinstance(data, memoryview):
+            views.append(len(data))
+        return data
+
+    monkeypatch.setattr(transcript.Viewer, "read", counting)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about every invalid value it reads
+        viewed = _lines(corpus)
+        assert 2 * 2048 * 2048 in views and 2 * 512 * 512 in views  # the pixel data were read as views
+        monkeypatch.setattr(dimse, "Viewer", BytesIO)
+        views.clear()
+        copied = _lines(corpus)
+        assert not views
+    assert viewed == copied
+
+
+def test_a_viewer_reads_like_a_bytesio() -> None:
+    data = bytes(range(256)) * 1024  # 256 KiB
+    viewer, stream = transcript.Viewer(data), BytesIO(data)
+    for size in (8, transcript.Viewer.LARGE, 3, -1, 5):
+        got, expected = viewer.read(size), stream.read(size)
+        assert bytes(got) == expected and type(got) is (memoryview if len(expected) >= viewer.LARGE else bytes)
+        assert viewer.tell() == stream.tell()
+    for offset, whence in ((10, 0), (-4, 1), (-100, 2), (5, 1)):
+        assert viewer.seek(offset, whence) == stream.seek(offset, whence)
+        assert viewer.read(6) == stream.read(6)
 
 
 def test_command_values_are_those_a_lookup_of_each_tag_finds() -> None:
