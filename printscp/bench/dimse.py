@@ -16,7 +16,8 @@ from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
 from printscp import uids
-from printscp.bench.transcript import Direction, Element, Message, Viewer, summarise, tag_text
+from printscp.bench.transcript import Direction, Element, Message, summarise, tag_text
+from printscp.model.reading import Viewer
 
 
 def now_text() -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -35,6 +34,8 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_sequence
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
+
+from printscp.model.reading import Viewer
 
 SCHEMA = "printscp-transcript/1"
 
@@ -465,43 +466,6 @@ def _sequence(dataset: Dataset, tag: BaseTag, raw: RawDataElement, keyword: str)
         raw.value_tell,
     )
     return Element(tag_text(tag), keyword, "SQ", items=tuple(summarise(item) for item in items))
-
-
-class Viewer(io.RawIOBase):
-    """A file over bytes received, for pydicom's readers: a read of LARGE bytes or more gives a memoryview of
-    them instead of a copy (a value's bytes: pixel data, a sequence), a smaller one bytes as BytesIO does.
-    `_element` gives pydicom's converters bytes and summarises binary values and sequences from the views:
-    the lines are those of pydicom reading a BytesIO (tests/unit/test_bench_dimse.py)."""
-
-    LARGE = 1 << 16
-
-    def __init__(self, data: bytes | memoryview) -> None:
-        super().__init__()
-        self._data = memoryview(data).cast("B")
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> Any:
-        start = min(self._position, len(self._data))
-        end = len(self._data) if size is None or size < 0 else min(start + size, len(self._data))
-        self._position = end
-        view = self._data[start:end]
-        return view if end - start >= self.LARGE else bytes(view)
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._data)}[whence]
-        if base + offset < 0:
-            raise ValueError(f"negative seek position {base + offset}")
-        self._position = base + offset
-        return self._position
 
 
 @functools.lru_cache(maxsize=4096)

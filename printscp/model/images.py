@@ -3,6 +3,8 @@ Image Box (PS3.4 Tables H.4-10 and H.4-11, PS3.3 C.13.5) and the Presentation LU
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -110,11 +112,13 @@ def _aspect(item: Dataset) -> tuple[int, int]:
     return (int(values[0]), int(values[1]))
 
 
-def _pixel_data(item: Dataset, rows: int, columns: int, samples: int, bytes_per_sample: int) -> bytes:
+def _pixel_data(item: Dataset, rows: int, columns: int, samples: int, bytes_per_sample: int) -> bytes | memoryview:
+    # a view of the bytes received when model/reading.py read the sequence from them
     pixel_data = item[tag_of("PixelData")].value
     expected = rows * columns * samples * bytes_per_sample
-    if not isinstance(pixel_data, bytes) or len(pixel_data) not in (expected, expected + (expected & 1)):
-        size = len(pixel_data) if isinstance(pixel_data, bytes) else "?"
+    readable = isinstance(pixel_data, (bytes, memoryview))
+    if not readable or len(pixel_data) not in (expected, expected + (expected & 1)):
+        size = len(pixel_data) if readable else "?"
         factors = (
             f"{rows} x {columns} x {samples} x {bytes_per_sample}"
             if samples > 1
@@ -125,7 +129,7 @@ def _pixel_data(item: Dataset, rows: int, columns: int, samples: int, bytes_per_
             f"{'Samples per Pixel x ' if samples > 1 else ''}Bits Allocated/8 = {factors} = {expected}",
             [tag_of("PixelData")],
         )
-    return pixel_data
+    return cast(bytes | memoryview, pixel_data)
 
 
 def grayscale_image(elem: DataElement, ctx: Context) -> GrayscaleImage | None:

@@ -6,8 +6,15 @@ model/values.py run on values already read and an exception inside one is a bug 
 
 from __future__ import annotations
 
+import io
+from typing import Any, BinaryIO, cast
+
+from pydicom import config
+from pydicom.charset import default_encoding
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.filereader import read_sequence
 
 from printscp.errors import InvalidAttributeValue, PrintError
 from printscp.model.values import describe
@@ -47,6 +54,7 @@ def _character_sets(dataset: Dataset) -> tuple[str, ...]:
 
 def _read(dataset: Dataset, tag: int, character_sets: tuple[str, ...], text_rules: bool = True) -> DataElement:
     received = dataset.get_item(tag)  # as received, before pydicom decodes it (unless something read it already)
+    read_sequence_from_views(dataset, tag)
     elem = dataset[tag]
     if elem.VR == "SQ":
         for item in elem.value or []:
@@ -80,3 +88,96 @@ def _check_text(elem: DataElement, encoded: bytes | None, character_sets: tuple[
         raise InvalidAttributeValue(
             f"{describe(elem.tag)} is longer than the {limit} characters {elem.VR} allows (PS3.5 6.2)", [elem.tag]
         )
+
+
+# --- a received sequence's pixel data, without copies ---------------------------------------------------------
+
+VIEWED_VRS = frozenset({"OB", "OW", "OB or OW"})  # Pixel Data's: the values left as views of the bytes received
+
+
+def read_sequence_from_views(dataset: Dataset, tag: int) -> None:
+    """Convert the raw sequence `tag` of a received data set as pydicom's Dataset.__getitem__ does, but with
+    pydicom reading its items from a Viewer of its bytes: their OB and OW values (Pixel Data) stay views of
+    those bytes instead of copies (8 MiB per 2048x2048 Image Box N-SET); every other value is bytes, as pydicom
+    reads it. A sequence under Viewer.LARGE bytes, an element pydicom would not read as SQ, a data element
+    callback, or any failure leaves the element to pydicom, which then reads it, or fails, as it always did.
+    tests/unit/test_reading_views.py: the elements read are those pydicom reads, on the fuzz corpus."""
+    raw = dataset.get_item(tag)
+    if (
+        not isinstance(raw, RawDataElement)
+        or type(raw.value) is not bytes
+        or len(raw.value) < Viewer.LARGE
+        or config.data_element_callback is not None
+        or (raw.VR or _dictionary_vr(tag)) != "SQ"
+        or raw.VR not in ("SQ", None)
+    ):
+        return
+    encodings: Any = dataset.original_character_set or dataset._character_set or [default_encoding]
+    try:
+        sequence = read_sequence(
+            cast(BinaryIO, Viewer(raw.value)),
+            raw.is_implicit_VR,
+            raw.is_little_endian,
+            len(raw.value),
+            [encodings] if isinstance(encodings, str) else encodings,
+            raw.value_tell,
+        )
+    except Exception:  # pydicom reads it again from bytes, and answers as it does
+        return
+    for item in sequence:
+        for item_tag in list(item.keys()):
+            value = item.get_item(item_tag)
+            if (
+                isinstance(value, RawDataElement)
+                and isinstance(value.value, memoryview)
+                and (value.VR or _dictionary_vr(item_tag)) not in VIEWED_VRS
+            ):
+                item._dict[item_tag] = value._replace(value=bytes(value.value))  # pydicom's converters take bytes
+    # what Dataset.__getitem__ does with the element convert_raw_data_element makes of a raw SQ
+    dataset[tag] = DataElement(
+        raw.tag, "SQ", sequence, raw.value_tell, raw.length == 0xFFFFFFFF, already_converted=True
+    )
+    dataset._set_pixel_representation(dataset[tag])
+
+
+def _dictionary_vr(tag: int) -> str | None:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return None
+
+
+class Viewer(io.RawIOBase):
+    """A file over bytes received, for pydicom's readers: a read of LARGE bytes or more gives a memoryview of
+    them instead of a copy (a value's bytes: pixel data, a sequence), a smaller one bytes as BytesIO does.
+    Whoever reads with it hands pydicom's converters bytes (read_sequence_from_views, bench/transcript.py)."""
+
+    LARGE = 1 << 16
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        super().__init__()
+        self._data = memoryview(data).cast("B")
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> Any:
+        start = min(self._position, len(self._data))
+        end = len(self._data) if size is None or size < 0 else min(start + size, len(self._data))
+        self._position = end
+        view = self._data[start:end]
+        return view if end - start >= self.LARGE else bytes(view)
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._data)}[whence]
+        if base + offset < 0:
+            raise ValueError(f"negative seek position {base + offset}")
+        self._position = base + offset
+        return self._position

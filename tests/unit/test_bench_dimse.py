@@ -25,6 +25,7 @@ from printscp import uids
 from printscp.bench import dimse, transcript
 from printscp.bench.dimse import _COMMAND_TAGS, _command_values, message_record
 from printscp.bench.transcript import Direction, Element, find, line, parse, summarise, walk
+from printscp.model import reading
 from printscp.net import compat
 
 
@@ -179,7 +180,7 @@ def test_kept_number_summaries_leave_every_line_as_pydicom_makes_it(monkeypatch:
 def test_data_sets_read_from_views_give_the_lines_pydicom_gives_reading_a_bytesio(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """bench/dimse.py reads a data set for its summary through transcript.Viewer, whose large reads are views of
+    """bench/dimse.py reads a data set for its summary through reading.Viewer, whose large reads are views of
     the bytes received (no copy of the pixel data). The fuzz corpus (each data set as sent and mutated, in the
     three print transfer syntaxes) and 512x512 and 2048x2048 Image Box N-SETs give the same lines, byte for
     byte, as pydicom reading each data set from a BytesIO."""
@@ -191,15 +192,15 @@ def test_data_sets_read_from_views_give_the_lines_pydicom_gives_reading_a_bytesi
         image_box.BasicGrayscaleImageSequence = [image_item(pixels)]
         corpus += [(ExplicitVRLittleEndian, encoded(image_box)), (ImplicitVRLittleEndian, encoded(image_box, True))]
     views: list[int] = []
-    read = transcript.Viewer.read
+    read = reading.Viewer.read
 
-    def counting(self: transcript.Viewer, size: int | None = -1) -> object:
+    def counting(self: reading.Viewer, size: int | None = -1) -> object:
         data = read(self, size)
         if isinstance(data, memoryview):
             views.append(len(data))
         return data
 
-    monkeypatch.setattr(transcript.Viewer, "read", counting)
+    monkeypatch.setattr(reading.Viewer, "read", counting)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns about every invalid value it reads
         viewed = _lines(corpus)
@@ -213,8 +214,8 @@ def test_data_sets_read_from_views_give_the_lines_pydicom_gives_reading_a_bytesi
 
 def test_a_viewer_reads_like_a_bytesio() -> None:
     data = bytes(range(256)) * 1024  # 256 KiB
-    viewer, stream = transcript.Viewer(data), BytesIO(data)
-    for size in (8, transcript.Viewer.LARGE, 3, -1, 5):
+    viewer, stream = reading.Viewer(data), BytesIO(data)
+    for size in (8, reading.Viewer.LARGE, 3, -1, 5):
         got, expected = viewer.read(size), stream.read(size)
         assert bytes(got) == expected and type(got) is (memoryview if len(expected) >= viewer.LARGE else bytes)
         assert viewer.tell() == stream.tell()
