@@ -501,7 +501,7 @@ class PrintQueue:
                 self._settings[job.printer].profile,
                 2 if spare else 1,
                 self.config.render.png_dpi,
-                self._identity,
+                self._identity if not job.attempts else self._identity.without_ocr(),
                 self.archive.incoming,
             )
             try:
@@ -673,7 +673,8 @@ class PrintQueue:
         if job.attempts >= CRASH_ATTEMPTS:
             self._failed(job, MemoryError(f"the render worker died {job.attempts} times printing this job"))
             return
-        log.warning("print job %s is printed again (its worker died)", job.sop_instance_uid)
+        # Tesseract runs inside the worker (identity/ocr.py): if it was what crashed, the film prints without it
+        log.warning("print job %s is printed again, without OCR (its worker died)", job.sop_instance_uid)
         with self._condition:
             self._waiting.append(job)
             self._condition.notify_all()

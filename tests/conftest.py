@@ -51,8 +51,8 @@ def bundled_config(
     """The bundled config.toml with another archive, queue, faults or nodes, printer profile changes, and
     `sections`: other top-level sections replaced whole, by name (e.g. {"network": NetworkConfig(...)})."""
     config = load_config(BUNDLED_CONFIG)
-    # OCR (~150 ms of Tesseract per image of an anonymous print) only where a test asks for it: the identity
-    # tests, and the servers started as `printscp serve` with the bundled config.toml as it is
+    # OCR (Tesseract: 0.16 s to load in each render worker, ~50 ms per anonymous print) only where a test asks
+    # for it: the identity tests, and the servers started as `printscp serve` with the bundled config.toml as it is
     config = dataclasses.replace(config, identity=dataclasses.replace(config.identity, ocr=False))
     printer: PrinterProfile = dataclasses.replace(config.printer, **printer_changes)
     archive_config = archive if isinstance(archive, ArchiveConfig) else ArchiveConfig(archive)

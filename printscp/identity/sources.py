@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -32,6 +32,9 @@ class IdentitySettings:
     worklist: Node | None
     pacs: Node | None
     tls: TlsConfig | None  # for nodes with tls = true
+
+    def without_ocr(self) -> IdentitySettings:
+        return replace(self, config=replace(self.config, ocr=False))
 
     @classmethod
     def of(cls, config: Config) -> IdentitySettings:

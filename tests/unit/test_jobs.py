@@ -27,7 +27,7 @@ import printscp.spool
 from printscp import uids
 from printscp.archive.film_index import FilmIndex
 from printscp.archive.store import FilmArchive
-from printscp.config import FaultConfig, QueueConfig
+from printscp.config import FaultConfig, IdentityConfig, QueueConfig
 from printscp.engine import AssociationInfo, PrintEngine
 from printscp.errors import PrintError, QueueFull
 from printscp.events import EventReport
@@ -104,12 +104,13 @@ def make_queue(tmp_path: Path) -> Iterator[Any]:
         on_stored: Any = None,
         threads: bool = False,
         index: FilmIndex | None = None,
+        sections: dict[str, Any] | None = None,
     ) -> tuple[PrintQueue, Printer]:
         """A queue on the bundled config; `threads`: render in threads of this process, where a test can
         replace printscp.jobs.print_spooled (the render worker processes import their own); `index`: the
-        archive's index (default: SQLite in the archive folder)."""
+        archive's index (default: SQLite in the archive folder); `sections`: config sections replaced whole."""
         printer = printer or Printer()
-        config = bundled_config(tmp_path / "films", queue, faults)
+        config = bundled_config(tmp_path / "films", queue, faults, sections=sections)
         pool = ThreadPoolExecutor(printscp.jobs.render_workers(config)) if threads else None
         archive = FilmArchive(config.archive.folder, config.printer, index) if index is not None else None
         print_queue = PrintQueue(
@@ -530,6 +531,28 @@ def test_a_job_that_keeps_killing_its_worker_fails_and_the_next_prints(
     assert statuses(scu.events, poison)[-1] == (4, "INSUFFIC MEMORY")
     assert statuses(scu.events, good)[-1] == (3, "NORMAL")
     assert [p.name for p in queue.spool.failed.iterdir()] == [poison]
+
+
+def test_a_job_whose_worker_died_is_printed_again_without_ocr(make_queue: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tesseract runs inside the render worker: if reading a film's text is what killed it, the film must
+    still print. The first attempt (OCR on) dies; the second is given the identity settings with OCR off."""
+    queue, printer = make_queue(threads=True, sections={"identity": IdentityConfig(ocr=True)})
+    real = printscp.jobs.print_spooled
+    ocr_on: list[bool] = []
+
+    def dies_reading_text(task: PrintTask) -> Any:
+        assert task.identity is not None
+        ocr_on.append(task.identity.config.ocr)
+        if task.identity.config.ocr:
+            raise BrokenProcessPool("the worker died")
+        return real(task)
+
+    monkeypatch.setattr(printscp.jobs, "print_spooled", dies_reading_text)
+    scu = Association(queue, printer)
+    job = scu.print()
+    assert queue.wait_idle()
+    assert ocr_on == [True, False]
+    assert statuses(scu.events, job)[-1] == (3, "NORMAL")
 
 
 def _render_workers() -> list[int]:
