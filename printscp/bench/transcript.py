@@ -25,17 +25,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any
 
-from pydicom.charset import default_encoding
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
-from pydicom.filereader import read_sequence
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 
-from printscp.model.reading import Viewer
+from printscp.model.reading import sequence_from_view
 
 SCHEMA = "printscp-transcript/1"
 
@@ -456,15 +454,7 @@ def _converted(
 def _sequence(dataset: Dataset, tag: BaseTag, raw: RawDataElement, keyword: str) -> Element:
     """A sequence read as pydicom's convert_SQ reads it, but from the view of the bytes received: its items'
     large values stay views too (a 2048x2048 Pixel Data is hashed where it arrived, not copied twice)."""
-    value = cast(memoryview, raw.value)
-    items = read_sequence(
-        cast(BinaryIO, Viewer(value)),
-        raw.is_implicit_VR,
-        raw.is_little_endian,
-        len(value),
-        dataset._character_set or [default_encoding],
-        raw.value_tell,
-    )
+    items = sequence_from_view(raw, dataset._character_set)  # the encoding _converted gives pydicom
     return Element(tag_text(tag), keyword, "SQ", items=tuple(summarise(item) for item in items))
 
 

@@ -15,6 +15,7 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_sequence
+from pydicom.sequence import Sequence
 
 from printscp.errors import InvalidAttributeValue, PrintError
 from printscp.model.values import describe
@@ -112,16 +113,8 @@ def read_sequence_from_views(dataset: Dataset, tag: int) -> None:
         or raw.VR not in ("SQ", None)
     ):
         return
-    encodings: Any = dataset.original_character_set or dataset._character_set or [default_encoding]
     try:
-        sequence = read_sequence(
-            cast(BinaryIO, Viewer(raw.value)),
-            raw.is_implicit_VR,
-            raw.is_little_endian,
-            len(raw.value),
-            [encodings] if isinstance(encodings, str) else encodings,
-            raw.value_tell,
-        )
+        sequence = sequence_from_view(raw, dataset.original_character_set or dataset._character_set)
     except Exception:  # pydicom reads it again from bytes, and answers as it does
         return
     for item in sequence:
@@ -138,6 +131,21 @@ def read_sequence_from_views(dataset: Dataset, tag: int) -> None:
         raw.tag, "SQ", sequence, raw.value_tell, raw.length == 0xFFFFFFFF, already_converted=True
     )
     dataset._set_pixel_representation(dataset[tag])
+
+
+def sequence_from_view(raw: RawDataElement, encodings: Any) -> Sequence:
+    """What pydicom's convert_SQ makes of a raw SQ's bytes, read by pydicom's read_sequence from a Viewer of
+    them (convert_SQ reads a BytesIO)."""
+    data = cast(bytes | memoryview, raw.value)
+    encodings = encodings or [default_encoding]
+    return read_sequence(
+        cast(BinaryIO, Viewer(data)),
+        raw.is_implicit_VR,
+        raw.is_little_endian,
+        len(data),
+        [encodings] if isinstance(encodings, str) else encodings,
+        raw.value_tell,
+    )
 
 
 def _dictionary_vr(tag: int) -> str | None:
