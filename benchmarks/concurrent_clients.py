@@ -58,7 +58,8 @@ import threading
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -71,6 +72,7 @@ from servers import (
     LAYOUT,
     PRINTSCP_AE,
     REPO,
+    TreeMemory,
     cpu_seconds,
     dcmprscp_server,
     dcmtk_version,
@@ -295,7 +297,27 @@ def index_rows(archive: Path, expected: int, timeout: float = 5.0) -> tuple[int,
         time.sleep(0.1)
 
 
-def check_archive(run: Run, archive: Path, clients: int) -> None:
+def postgres_rows(url: str) -> Callable[[Path, int], tuple[int, int]]:
+    """index_rows for the nodes' one PostgreSQL index."""
+
+    def rows(archive: Path, expected: int, timeout: float = 5.0) -> tuple[int, int]:
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            with psycopg.connect(url) as db:
+                found = db.execute("SELECT COUNT(*), COUNT(DISTINCT job_uid) FROM films").fetchone()
+            assert found is not None
+            if found[0] >= expected or time.monotonic() > deadline:
+                return int(found[0]), int(found[1])
+            time.sleep(0.1)
+
+    return rows
+
+
+def check_archive(
+    run: Run, archive: Path, clients: int, rows_of: Callable[[Path, int], tuple[int, int]] = index_rows
+) -> None:
     """Match each accepted film to its job folder (by calling AE title, in order), time it, and check that
     every accepted film is there exactly once."""
     accepted = [film for film in run.films if film.accepted]
@@ -321,7 +343,7 @@ def check_archive(run: Run, archive: Path, clients: int) -> None:
     no_pdf = [job for job in jobs if not any(path.stat().st_size for path in job.folder.glob("film-*.pdf"))]
     if no_pdf:
         problems.append(f"{len(no_pdf)} job folder(s) without a PDF")
-    rows, distinct = index_rows(archive, len(jobs))
+    rows, distinct = rows_of(archive, len(jobs))
     if rows != len(jobs) or distinct != len(jobs):
         problems.append(f"index: {rows} film row(s), {distinct} job UID(s) for {len(jobs)} job folder(s)")
     missing, extra = max(0, expected - len(jobs)), max(0, len(jobs) - expected)
@@ -343,19 +365,79 @@ def check_archive(run: Run, archive: Path, clients: int) -> None:
 # --- one K against each server -------------------------------------------------------------------------------
 
 
+@dataclass
+class Printscp:
+    """printscp as the clients see it: one `printscp serve`, or --nodes cluster nodes on one port."""
+
+    port: int
+    archive: Path
+    trees: list[TreeMemory]  # one per server process: it and its render workers
+    rows_of: Callable[[Path, int], tuple[int, int]] = index_rows
+
+    def reset_peak(self) -> None:
+        for tree in self.trees:
+            tree.reset_peak()
+
+    def cpu_seconds(self) -> float:
+        return sum(tree.cpu_seconds() for tree in self.trees)
+
+    def server_cpu_seconds(self) -> float:
+        """The server processes alone (receive, spool, index), render workers not counted."""
+        return sum(cpu_seconds(tree.root) for tree in self.trees)
+
+    def render_workers(self) -> list[int]:
+        return [pid for tree in self.trees for pid in tree.descendants()]
+
+    def peak_kib(self) -> int:
+        """With several nodes the sum of each node's peak: at most that much at once."""
+        return sum(max(tree.peak_kib, tree.sample()) for tree in self.trees)
+
+
+@contextmanager
+def one_server(folder: Path, profile: Path | None) -> Iterator[Printscp]:
+    with printscp_server(folder / "server", profile) as scp:
+        yield Printscp(scp.port, scp.folder, [scp.memory])
+
+
+def shared_port_nodes(nodes: int, postgres: Any) -> Callable[[Path, Path | None], Any]:
+    """--nodes: `nodes` cluster nodes on one port (network.reuse_port), one archive folder, a new PostgreSQL
+    database each time; the bundled config but one render worker per node (the nodes share the cores)."""
+
+    @contextmanager
+    def serve(folder: Path, profile: Path | None) -> Iterator[Printscp]:
+        from cluster import Cluster
+
+        url = postgres.database()
+        with Cluster(folder / "nodes", nodes, True, url, shared_port=True, ocr=True) as cluster:
+            trees = [TreeMemory(node.process.pid).start() for node in cluster.nodes if node.process is not None]
+            try:
+                yield Printscp(cluster.address[1], cluster.shared_archive, trees, postgres_rows(url))
+            finally:
+                for tree in trees:
+                    tree.stop()
+
+    return serve
+
+
 def printscp_run(
-    folder: Path, clients: int, films: int, images: list[Path], profile: Path | None = None, hold: bool = False
+    folder: Path,
+    clients: int,
+    films: int,
+    images: list[Path],
+    profile: Path | None = None,
+    hold: bool = False,
+    serve: Callable[[Path, Path | None], Any] = one_server,
 ) -> Run:
     """`hold`: the render workers are stopped (SIGSTOP) while the clients print and continued after, so
     films/s is what accepting prints alone allows."""
-    with printscp_server(folder / "server", profile) as scp:
+    with serve(folder, profile) as scp:
         warm_up(folder, scp.port, PRINTSCP_AE, images)
         prepared = prepare_clients(folder, scp.port, PRINTSCP_AE, clients, images)
-        wait_for_archive(scp.folder, 1, ARCHIVE_TIMEOUT)
-        scp.memory.reset_peak()
-        cpu_before, clients_before = scp.memory.cpu_seconds(), children_cpu()
-        receive_before = cpu_seconds(scp.pid)
-        held = scp.memory.descendants() if hold else []
+        wait_for_archive(scp.archive, 1, ARCHIVE_TIMEOUT)
+        scp.reset_peak()
+        cpu_before, clients_before = scp.cpu_seconds(), children_cpu()
+        receive_before = scp.server_cpu_seconds()
+        held = scp.render_workers() if hold else []
         for pid in held:
             os.kill(pid, signal.SIGSTOP)
         try:
@@ -364,10 +446,10 @@ def printscp_run(
             for pid in held:
                 os.kill(pid, signal.SIGCONT)
         run = Run("printscp", clients, done, wall)
-        check_archive(run, scp.folder, clients)
-        run.server_cpu, run.client_cpu = scp.memory.cpu_seconds() - cpu_before, children_cpu() - clients_before
-        run.receive_cpu = cpu_seconds(scp.pid) - receive_before
-        run.peak_kib = max(scp.memory.peak_kib, scp.memory.sample())
+        check_archive(run, scp.archive, clients, scp.rows_of)
+        run.server_cpu, run.client_cpu = scp.cpu_seconds() - cpu_before, children_cpu() - clients_before
+        run.receive_cpu = scp.server_cpu_seconds() - receive_before
+        run.peak_kib = scp.peak_kib()
     return run
 
 
@@ -477,13 +559,19 @@ def main() -> int:
         action="store_true",
         help="stop printscp's render workers while the clients print (accepting alone), continue them after",
     )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="printscp as this many cluster nodes on one port (network.reuse_port) with PostgreSQL (1)",
+    )
     args = parser.parse_args()
     try:
         counts = parse_clients(args.clients)
     except ValueError:
         parser.error("--clients takes positive numbers, comma-separated, e.g. 1,4,8")
-    if args.films < 1 or args.pdf_films < 1:
-        parser.error("--films and --pdf-films must be at least 1")
+    if args.films < 1 or args.pdf_films < 1 or args.nodes < 1:
+        parser.error("--films, --pdf-films and --nodes must be at least 1")
 
     workdir = Path(tempfile.mkdtemp(prefix="printscp-concurrent-"))
     print(
@@ -495,13 +583,28 @@ def main() -> int:
         f"STANDARD\\{LAYOUT[0]},{LAYOUT[1]}, {FILM_SIZE}; K clients at once, {args.films} films each, one after "
         "another"
     )
-    print(f"printscp: the bundled config.toml as it is ({bundled_settings()})")
+    if args.nodes == 1:
+        print(f"printscp: the bundled config.toml as it is ({bundled_settings()})")
+    else:
+        print(
+            f"printscp: {args.nodes} cluster nodes on one port (network.reuse_port: the kernel spreads the "
+            "connections), one archive folder, one PostgreSQL database started here; each the bundled config.toml "
+            "with render.workers 1 (time-to-PDF: one node as bundled)"
+        )
     print(
         "dcmprscp: one association at a time (no fork; dcmpstat.cfg has no setting for more), so its K clients "
         "take turns in the listen backlog\n"
     )
     runs: list[tuple[Run, Run]] = []
+    postgres = None
     try:
+        serve: Callable[[Path, Path | None], Any] = one_server
+        if args.nodes > 1:
+            from postgres import PostgresServer
+
+            postgres = PostgresServer()
+            postgres.start()
+            serve = shared_port_nodes(args.nodes, postgres)
         source = write_image(workdir / "source.dcm", phantom(SIZE))
         images = [source] * IMAGES
         pdf = time_to_pdf(workdir / "time-to-pdf", args.pdf_films, images)
@@ -525,12 +628,16 @@ def main() -> int:
         print("-" * len(HEADER))
         for count in counts:
             profile = args.profile / f"K{count}.txt" if args.profile else None
-            ours = printscp_run(workdir / f"printscp-K{count}", count, args.films, images, profile, args.hold_renders)
+            ours = printscp_run(
+                workdir / f"printscp-K{count}", count, args.films, images, profile, args.hold_renders, serve
+            )
             print(row(ours), flush=True)
             theirs = dcmprscp_run(workdir / f"dcmprscp-K{count}", count, args.films, images)
             print(row(theirs), flush=True)
             runs.append((ours, theirs))
     finally:
+        if postgres is not None:
+            postgres.stop()
         if args.keep:
             print(f"\nfiles kept in {workdir}")
         else:

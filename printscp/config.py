@@ -62,6 +62,7 @@ class NetworkConfig:
     max_pending_connections: int = 32  # connections not yet associated; the oldest is dropped beyond
     max_connections_per_ip: int = 8  # connections not yet associated from one IP address; the oldest dropped
     max_buffered_bytes: int = 67108864  # incoming PDU bytes held at once across all connections
+    reuse_port: bool = False  # SO_REUSEPORT: several servers of this user listen on one port, each gets connections
 
 
 @dataclass(frozen=True)
@@ -534,6 +535,12 @@ def _validate_cluster(config: Config) -> None:
         not cluster.enabled or bool(config.index.url),
         "cluster.enabled",
         "needs [index] url: the nodes share their print queue in a PostgreSQL database",
+    )
+    _check(
+        not (cluster.enabled and config.network.reuse_port and not cluster.node_id),
+        "cluster.node_id",
+        "must be set when network.reuse_port is true: nodes that share one port need ids of their own (the "
+        "default is <host>:<port>)",
     )
     _check(
         not cluster.node_id or bool(_NODE_ID.fullmatch(cluster.node_id)),

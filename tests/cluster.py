@@ -228,12 +228,19 @@ def node_config(
     node_id: str | None = None,
     lease_seconds: int = 10,
     heartbeat_seconds: int = 2,
+    ocr: bool = False,
+    reuse_port: bool = False,
 ) -> str:
-    """A node's config.toml: the bundled one with `render_workers` workers and no OCR (three nodes share two
-    cores here); with `index_url`, [index] url; with `node_id`, [cluster] enabled (issue 18's cluster mode)."""
+    """A node's config.toml: the bundled one with `render_workers` workers and no OCR unless `ocr` (three nodes
+    share two cores here); with `index_url`, [index] url; with `node_id`, [cluster] enabled (issue 18's cluster
+    mode); with `reuse_port`, network.reuse_port (nodes on one port)."""
     text = (REPO / "config.toml").read_text()
     text = re.sub(r"(?m)^workers = \d+", f"workers = {render_workers}", text)
-    text = re.sub(r"(?m)^ocr = true", "ocr = false", text)
+    if not ocr:
+        text = re.sub(r"(?m)^ocr = true", "ocr = false", text)
+    if reuse_port:
+        text, count = re.subn(r"(?m)^reuse_port = false", "reuse_port = true", text)
+        assert count == 1, "config.toml has no 'reuse_port = false' line"
     text = re.sub(r"(?m)^print_delay = \d+", f"print_delay = {print_delay}", text)
     if index_url is not None:
         text += f'\n[index]\nurl = "{index_url}"\npool_size = 4\n'
@@ -411,7 +418,8 @@ def cluster_mode_available() -> bool:
 
 @dataclass
 class Cluster:
-    """N printscp nodes behind HAProxy. A context manager: everything it started is stopped at the end."""
+    """N printscp nodes behind HAProxy, or all on one port (`shared_port`: network.reuse_port, no HAProxy). A
+    context manager: everything it started is stopped at the end."""
 
     folder: Path
     nodes_count: int = 3
@@ -420,6 +428,8 @@ class Cluster:
     print_delay: float = 0
     render_workers: int = 1
     inter: str = "500ms"  # health check interval: short, so that tests wait little for a DOWN
+    shared_port: bool = False  # every node on one port, the kernel spreading the connections
+    ocr: bool = False  # the bundled config's OCR (off: three nodes share two cores here)
     nodes: list[Node] = field(default_factory=list)
     haproxy: HAProxy | None = None
 
@@ -442,10 +452,11 @@ class Cluster:
         if self.shared and self.postgres_url is None:
             raise ValueError("cluster mode needs a PostgreSQL database (postgres_url)")
         taken: set[int] = set()
+        shared_port = free_port() if self.shared_port else None
         for number in range(1, self.nodes_count + 1):
             name = f"node{number}"
-            port = free_port()
-            while port in taken:
+            port = shared_port or free_port()
+            while port in taken and shared_port is None:
                 port = free_port()
             taken.add(port)
             archive = self.shared_archive if self.shared else self.folder / name / "archive"
@@ -454,10 +465,14 @@ class Cluster:
                 self.print_delay,
                 self.postgres_url,
                 node_id=name if self.shared else None,
+                ocr=self.ocr,
+                reuse_port=self.shared_port,
             )
             node = Node(name, self.folder / name, archive, port, text)
             self.nodes.append(node)
             node.start()
+        if self.shared_port:
+            return
         backends = [Backend(node.name, "127.0.0.1", node.port) for node in self.nodes]
         self.haproxy = HAProxy(self.folder / "haproxy", backends, inter=self.inter, fall=2, rise=1)
         self.haproxy.start()
@@ -466,7 +481,9 @@ class Cluster:
 
     @property
     def address(self) -> tuple[str, int]:
-        """Where clients connect: HAProxy."""
+        """Where clients connect: HAProxy, or the port every node listens on."""
+        if self.shared_port:
+            return ("127.0.0.1", self.nodes[0].port)
         assert self.haproxy is not None
         return ("127.0.0.1", self.haproxy.port)
 

@@ -956,6 +956,14 @@ class GuardedAssociationServer(ThreadedAssociationServer):
     # socketserver's backlog of 5 makes a burst of connections wait for SYN retries (1, 3, 7 s...) before
     # they are even accepted, a legitimate client's among them; pending ones are limited by the table.
     request_queue_size = 256
+    reuse_port = False  # set before binding: __init__ binds
+
+    def server_bind(self) -> None:
+        if self.reuse_port:
+            # Linux lets only sockets of the same user join the port, and spreads new connections over them
+            # by a hash of the connection's addresses: every listener gets its share (socket(7)).
+            cast(socket.socket, self.socket).setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         """Accept; with TLS only wrap the socket (pynetdicom's would shake hands here, in the one accept
@@ -965,6 +973,12 @@ class GuardedAssociationServer(ThreadedAssociationServer):
         if self.ssl_context:
             client = self.ssl_context.wrap_socket(client, server_side=True, do_handshake_on_connect=False)
         return client, address
+
+
+class SharedPortAssociationServer(GuardedAssociationServer):
+    """The server listening with SO_REUSEPORT: other servers may listen on its port too."""
+
+    reuse_port = True
 
 
 AssociationServer: TypeAlias = GuardedAssociationServer
@@ -1021,11 +1035,13 @@ def start_server(
     association_class: type[ReactorAssociation],
     limits: ConnectionLimits | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    reuse_port: bool = False,
 ) -> AssociationServer:
     """Listen on `address` without blocking, as `AE.start_server(block=False)` does, accepting each
     association as an `association_class`, within `limits` (item 11; default: the AE's max PDU and
     maximum associations, and ConnectionLimits' defaults for the rest). With an `ssl_context` the listener
-    speaks TLS only, each handshake in its connection's thread within the ARTIM timeout (item 13)."""
+    speaks TLS only, each handshake in its connection's thread within the ARTIM timeout (item 13). With
+    `reuse_port` other servers of this user may listen on the same port (SO_REUSEPORT)."""
     if limits is None:
         limits = ConnectionLimits(max_pdu=ae.maximum_pdu_size, max_associations=ae.maximum_associations)
     # pynetdicom counts every acceptor thread, pending connections included, against maximum_associations;
@@ -1036,7 +1052,7 @@ def start_server(
         ae.make_server(
             address,
             evt_handlers=evt_handlers,
-            server_class=GuardedAssociationServer,
+            server_class=SharedPortAssociationServer if reuse_port else GuardedAssociationServer,
             request_handler=_request_handler(association_class),
             ssl_context=ssl_context,
         ),

@@ -420,7 +420,13 @@ class PrintServer:
             max_buffered_bytes=network.max_buffered_bytes,
         )
         server = compat.start_server(
-            ae, address, self.event_handlers(), PrintAssociation, limits, ssl_context=self.server_tls
+            ae,
+            address,
+            self.event_handlers(),
+            PrintAssociation,
+            limits,
+            ssl_context=self.server_tls,
+            reuse_port=network.reuse_port,
         )
         self._server = server
         logging.getLogger("printscp").addHandler(self.metrics.error_counter)

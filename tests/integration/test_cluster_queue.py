@@ -44,6 +44,7 @@ class Node(ServeProcess):
         print_delay: float = 0,
         archive_extra: str = "",
         extra: str = "",
+        port: int = 0,
     ) -> None:
         self.node_id = node_id
         config = folder / f"{node_id}.toml"
@@ -53,7 +54,7 @@ class Node(ServeProcess):
             f"[render]\nworkers = 1\n\n[faults]\nprint_delay = {print_delay}\n{extra}",
             encoding="utf-8",
         )
-        super().__init__(config, folder / f"{node_id}.log")
+        super().__init__(config, folder / f"{node_id}.log", port=port)
 
 
 def row(url: str, job_uid: str) -> tuple[object, ...] | None:

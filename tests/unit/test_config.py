@@ -76,6 +76,12 @@ def test_defaults_without_file() -> None:
         ("[index]\nurl = 'mysql://h/db'\n", "index.url: must be a PostgreSQL URL"),
         ("[index]\nurl = 'postgresql://h/db'\npool_size = 0\n", "index.pool_size: must be 1 to 1000"),
         ("[index]\npath = 'x'\n", "index.path: unknown key"),
+        # nodes on one port (network.reuse_port) cannot all be <host>:<port>
+        (
+            "[network]\nreuse_port = true\n[index]\nurl = 'postgresql://h/db'\n[cluster]\nenabled = true\n",
+            "cluster.node_id: must be set when network.reuse_port is true",
+        ),
+        ("[network]\nreuse_port = 'yes'\n", "network.reuse_port"),
     ],
 )
 def test_errors_name_their_key(tmp_path: Path, text: str, key: str) -> None:
