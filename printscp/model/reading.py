@@ -6,7 +6,10 @@ model/values.py run on values already read and an exception inside one is a bug 
 
 from __future__ import annotations
 
+import copy
 import io
+import zlib
+from collections.abc import Callable
 from typing import Any, BinaryIO, cast
 
 from pydicom import config
@@ -14,7 +17,7 @@ from pydicom.charset import default_encoding
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.filereader import read_sequence
+from pydicom.filereader import read_dataset, read_sequence
 from pydicom.sequence import Sequence
 
 from printscp.errors import InvalidAttributeValue, PrintError
@@ -96,6 +99,33 @@ def _check_text(elem: DataElement, encoded: bytes | None, character_sets: tuple[
 VIEWED_VRS = frozenset({"OB", "OW", "OB or OW"})  # Pixel Data's: the values left as views of the bytes received
 
 
+def read_received(
+    data: bytes, is_implicit_VR: bool, is_little_endian: bool, is_deflated: bool, pynetdicom: Callable[[], Dataset]
+) -> Dataset:
+    """A request's data set as pynetdicom's Event gives it (`pynetdicom()`: dsutils.decode of a BytesIO of
+    `data`, then set_original_encoding), but with pydicom reading the top level from a Viewer: a sequence of
+    Viewer.LARGE bytes or more (an Image Box's, holding its image) keeps a view of the bytes received as its
+    raw value, not a copy, for read_sequence_from_views. Any other value read as a view is made bytes at once.
+    A data set whose reading fails, or that holds a sequence of undefined length (pydicom reads those at once,
+    items and all), is left to `pynetdicom()`, which reads it, or fails, as it always did.
+    tests/unit/test_reading_views.py: the same elements and outcomes as pydicom reading bytes."""
+    try:
+        if is_deflated:  # PS3.5 A.5: raw deflate; the data set within is explicit VR little endian
+            data = zlib.decompress(data, -zlib.MAX_WBITS)
+            is_implicit_VR, is_little_endian = False, True
+        dataset = read_dataset(cast(BinaryIO, Viewer(data)), is_implicit_VR, is_little_endian)
+        for tag in list(dataset.keys()):
+            raw = dataset.get_item(tag)
+            if not isinstance(raw, RawDataElement):  # a sequence of undefined length, read with its items
+                return pynetdicom()
+            if isinstance(raw.value, memoryview) and (raw.VR or _dictionary_vr(tag)) != "SQ":
+                dataset._dict[tag] = raw._replace(value=bytes(raw.value))
+    except Exception:
+        return pynetdicom()
+    dataset.set_original_encoding(is_implicit_VR, is_little_endian)
+    return dataset
+
+
 def read_sequence_from_views(dataset: Dataset, tag: int) -> None:
     """Convert the raw sequence `tag` of a received data set as pydicom's Dataset.__getitem__ does, but with
     pydicom reading its items from a Viewer of its bytes: their OB and OW values (Pixel Data) stay views of
@@ -106,7 +136,7 @@ def read_sequence_from_views(dataset: Dataset, tag: int) -> None:
     raw = dataset.get_item(tag)
     if (
         not isinstance(raw, RawDataElement)
-        or type(raw.value) is not bytes
+        or type(raw.value) not in (bytes, memoryview)
         or len(raw.value) < Viewer.LARGE
         or config.data_element_callback is not None
         or (raw.VR or _dictionary_vr(tag)) != "SQ"
@@ -153,6 +183,18 @@ def _dictionary_vr(tag: int) -> str | None:
         return str(dictionary_VR(tag))
     except KeyError:
         return None
+
+
+def with_bytes(dataset: Dataset) -> Dataset:
+    """A deep copy of a received data set whose raw values are bytes where they were views."""
+    copied = copy.copy(dataset)
+    copied._dict = {
+        tag: raw._replace(value=bytes(raw.value))
+        if isinstance(raw, RawDataElement) and isinstance(raw.value, memoryview)
+        else raw
+        for tag, raw in dataset._dict.items()
+    }
+    return copy.deepcopy(copied)
 
 
 class Viewer(io.RawIOBase):

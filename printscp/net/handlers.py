@@ -7,7 +7,6 @@ answered 0110 Processing Failure, and the association goes on.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 import time
@@ -22,6 +21,7 @@ from printscp import uids
 from printscp.bench import recorder
 from printscp.engine import N_ACTION, N_CREATE, N_DELETE, N_GET, N_SET, Outcome, PrintEngine
 from printscp.errors import InvalidAttributeValue, PrintError, tag_str
+from printscp.model import reading
 from printscp.model.values import describe
 from printscp.status import Status
 
@@ -92,8 +92,15 @@ def _attribute_list(event: Event, attribute: str) -> Dataset | None:
     stream = getattr(event.request, attribute, None)
     if stream is None or not stream.getvalue():
         return None
+    syntax = event.context.transfer_syntax
     try:
-        return _DECODERS[attribute](event)
+        return reading.read_received(
+            stream.getvalue(),
+            syntax.is_implicit_VR,
+            syntax.is_little_endian,
+            syntax.is_deflated,
+            lambda: _DECODERS[attribute](event),
+        )
     except Exception as exc:  # pydicom cannot even read the element headers
         raise InvalidAttributeValue(f"the data set cannot be decoded: {exc}") from exc
 
@@ -154,9 +161,10 @@ def _readable(dataset: Dataset | None) -> str:
     """A data set as text for the DEBUG log, pixel and LUT data shown by size only."""
     if dataset is None:
         return "  (none)"
-    # a copy: reading values here would leave the request without the bytes model/reading.py checks
+    # a copy: reading values here would leave the request without the bytes model/reading.py checks (and
+    # with bytes for the views of reading.read_received, which deepcopy cannot copy)
     try:
-        elements = list(copy.deepcopy(dataset).iterall())
+        elements = list(reading.with_bytes(dataset).iterall())
     except Exception as exc:  # bytes pydicom cannot read: the engine answers them 0106
         return f"  (cannot be read: {exc})"
     lines = []
