@@ -7,10 +7,9 @@ old one stops. Real servers, real associations, real PostgreSQL for the cluster.
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
 
-from postgres import PostgresServer
+from postgres import PostgresServer, free_port
 from pynetdicom import AE
 from serve import ServeProcess
 from test_cluster_queue import Node, archived, print_without_events, row
@@ -23,12 +22,6 @@ from printscp import uids
 # connection's addresses, so with two listeners all N on one has a chance of 2 / 2**N.
 ECHOES = 40
 RELEASED = re.compile(r"association released: ")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def echo(port: int) -> int:
