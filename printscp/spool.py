@@ -2,7 +2,7 @@
 
 Layout under `<archive>/.spool/`:
 
-    live/<n>.npy          pixels of an Image Box as received, written in the background at N-SET time;
+    live/<spool>-<n>.npy  pixels of an Image Box as received, written in the background at N-SET time;
                           deleted when the image is dropped (replaced, its hierarchy gone)
     incoming/<job uid>/   a job being written
     jobs/<job uid>/       an acknowledged job: job.json ({"job_uid", "sequence", "request": the film record as
@@ -28,6 +28,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -63,13 +64,20 @@ class Spool:
         self.removing = self.root / "removing"
         for folder in (self.live, self.incoming, self.jobs, self.failed, self.removing):
             folder.mkdir(parents=True, exist_ok=True)
-        # Files in live/, incoming/ and removing/ belong to a process that is gone: nothing refers to them.
+        # Files in live/, incoming/ and removing/ belong to a process that is gone, or to an earlier Spool of
+        # this one, whose images may delete their own files meanwhile: nothing of ours refers to them.
         for folder in (self.live, self.incoming, self.removing):
             for entry in folder.iterdir():
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                try:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                except FileNotFoundError:  # deleted by its owner since we listed it
+                    pass
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-writer")
         self._written: dict[int, tuple[Future[Path], Any]] = {}  # id(image) -> (write, finalizer)
         self._lock = threading.Lock()
+        # live/ names of this Spool alone: a file another Spool on the folder made (and cleared away at our
+        # start) is deleted by its image's finalizer when that image goes, and must not be one of ours
+        self._instance = secrets.token_hex(4)
         self._names = itertools.count()
         existing = [job.sequence for job in self.pending()]
         self._sequence = itertools.count(max(existing, default=0) + 1)
@@ -78,7 +86,7 @@ class Spool:
 
     def prepare(self, image: Image) -> None:
         """Start writing an image's pixels now, so that a print of it can be made durable quickly."""
-        path = self.live / f"{next(self._names)}.npy"
+        path = self.live / f"{self._instance}-{next(self._names)}.npy"
         future = self._writer.submit(_save, path, image.pixels)
         key = id(image)
         # the file goes when the image does (replaced by a later N-SET, or its association ended)
