@@ -117,13 +117,15 @@ def read_received(
         for tag in list(dataset.keys()):
             raw = dataset.get_item(tag)
             if not isinstance(raw, RawDataElement):  # a sequence of undefined length, read with its items
-                return pynetdicom()
+                break
             if isinstance(raw.value, memoryview) and (raw.VR or _dictionary_vr(tag)) != "SQ":
                 dataset._dict[tag] = raw._replace(value=bytes(raw.value))
+        else:
+            dataset.set_original_encoding(is_implicit_VR, is_little_endian)
+            return dataset
     except Exception:
-        return pynetdicom()
-    dataset.set_original_encoding(is_implicit_VR, is_little_endian)
-    return dataset
+        pass
+    return pynetdicom()
 
 
 def read_sequence_from_views(dataset: Dataset, tag: int) -> None:
