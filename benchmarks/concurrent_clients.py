@@ -35,7 +35,13 @@ start-up and the warm-up film. TCP_NODELAY=1 is set for every DCMTK process. Tak
 defaults on 2 cores. Run from the repository root:
 
     .venv/bin/python benchmarks/concurrent_clients.py [--clients 1,4,8] [--films 5] [--pdf-films 3] [--keep]
-        [--profile DIR] [--hold-renders]
+        [--profile DIR] [--hold-renders] [--nodes N]
+
+With --nodes N (2 or more), printscp is N cluster nodes (docs/deployment.md) on one port, network.reuse_port:
+the kernel spreads the clients' connections over them. They share one archive folder and one PostgreSQL
+database, which the script starts as the tests do (tests/postgres.py) with a new database per K; each node runs
+the bundled config.toml with one render worker. Exactly once is then checked against the PostgreSQL index,
+and peak memory is the sum of each node's tree's peak.
 
 (Not "concurrent.py": a module of that name in benchmarks/ hides the standard library's concurrent.futures
 from every script that puts this folder on sys.path.)
@@ -572,6 +578,8 @@ def main() -> int:
         parser.error("--clients takes positive numbers, comma-separated, e.g. 1,4,8")
     if args.films < 1 or args.pdf_films < 1 or args.nodes < 1:
         parser.error("--films, --pdf-films and --nodes must be at least 1")
+    if args.profile and args.nodes > 1:
+        parser.error("--profile runs one printscp under py-spy: not with --nodes")
 
     workdir = Path(tempfile.mkdtemp(prefix="printscp-concurrent-"))
     print(
