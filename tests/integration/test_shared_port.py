@@ -94,3 +94,11 @@ def test_cluster_nodes_on_one_port_print_each_film_once(
     for job in jobs:
         wait_until(lambda job=job: row(url, job)[0] == "DONE", 60, f"print job {job} DONE")  # type: ignore[misc,index]
     assert sorted(archived(archive)) == sorted(jobs)  # each film once, whichever node received or printed it
+
+    a.kill()  # as when its process dies: the port is left to the other node at once
+    before = released(b)
+    last = print_without_events(port)
+    assert [echo(port) for _ in range(10)] == [0] * 10
+    wait_until(lambda: released(b) == before + 11, 30, "node-b serves every association once node-a is dead")
+    wait_until(lambda: row(url, last)[0] == "DONE", 60, "the film printed after the kill DONE")  # type: ignore[index]
+    assert sorted(archived(archive)) == sorted([*jobs, last])
