@@ -45,6 +45,16 @@ def received(data: bytes, implicit: bool) -> Dataset:
     return reading.read_received(data, implicit, True, False, lambda: pynetdicom_dataset(data, implicit))
 
 
+def image_box_bytes(pixels: np.ndarray, implicit: bool = True, undefined_length: bool = False) -> bytes:
+    """An Image Box N-SET's data set, encoded."""
+    image_box = dataset(ImageBoxPosition=1)
+    image_box.BasicGrayscaleImageSequence = [image_item(pixels)]
+    image_box["BasicGrayscaleImageSequence"].is_undefined_length = undefined_length
+    data = encode(image_box, implicit, True)
+    assert data is not None
+    return data
+
+
 def _element(elem: DataElement) -> Any:
     """An element as read, comparable: a view and bytes with the same content compare equal."""
     if elem.VR == "SQ":
@@ -176,11 +186,7 @@ def test_a_512_image_box_is_read_from_views_into_the_same_image() -> None:
 def test_an_image_box_sequence_received_is_a_view_of_the_bytes_received() -> None:
     """The Image Box's sequence is not copied out of the data set's bytes (8 MiB per 2048x2048 N-SET): its raw
     value, and then its image's pixel data, are views of those very bytes."""
-    pixels = (np.arange(512 * 512, dtype=np.uint16).reshape(512, 512) * 7) % 4096
-    image_box = dataset(ImageBoxPosition=1)
-    image_box.BasicGrayscaleImageSequence = [image_item(pixels)]
-    data = encode(image_box, True, True)
-    assert data is not None
+    data = image_box_bytes((np.arange(512 * 512, dtype=np.uint16).reshape(512, 512) * 7) % 4096)
     got = received(data, True)
     raw = got.get_item(IMAGE_BOX_SEQUENCE)
     assert isinstance(raw.value, memoryview) and raw.value.obj is data
@@ -192,10 +198,7 @@ def test_an_image_box_sequence_received_is_a_view_of_the_bytes_received() -> Non
 @pytest.mark.parametrize("cut", [2, 1000, 4096], ids=["2 bytes", "1000 bytes", "4096 bytes"])
 def test_a_data_set_cut_short_reads_as_pynetdicom_reads_it(cut: int) -> None:
     """Cut inside the image: pydicom reads what is there either way, and the engine answers the same."""
-    image_box = dataset(ImageBoxPosition=1)
-    image_box.BasicGrayscaleImageSequence = [image_item(np.zeros((512, 512), dtype=np.uint16))]
-    data = encode(image_box, True, True)
-    assert data is not None
+    data = image_box_bytes(np.zeros((512, 512), dtype=np.uint16))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert _read_all(data[:-cut], True, views=True) == _read_all(data[:-cut], True, views=False)
@@ -211,11 +214,7 @@ def test_a_data_set_cut_short_reads_as_pynetdicom_reads_it(cut: int) -> None:
 
 
 def test_a_sequence_of_undefined_length_is_left_to_pynetdicom() -> None:
-    image_box = dataset(ImageBoxPosition=1)
-    image_box.BasicGrayscaleImageSequence = [image_item(np.zeros((512, 512), dtype=np.uint16))]
-    image_box["BasicGrayscaleImageSequence"].is_undefined_length = True
-    data = encode(image_box, True, True)
-    assert data is not None
+    data = image_box_bytes(np.zeros((512, 512), dtype=np.uint16), undefined_length=True)
     marker = Dataset()
     assert reading.read_received(data, True, True, False, lambda: marker) is marker
 
@@ -223,11 +222,7 @@ def test_a_sequence_of_undefined_length_is_left_to_pynetdicom() -> None:
 def test_the_debug_log_shows_an_image_box_received_as_views_and_leaves_it_unread() -> None:
     from printscp.net.handlers import _readable
 
-    image_box = dataset(ImageBoxPosition=1)
-    image_box.BasicGrayscaleImageSequence = [image_item(np.zeros((512, 512), dtype=np.uint16))]
-    data = encode(image_box, True, True)
-    assert data is not None
-    got = received(data, True)
+    got = received(image_box_bytes(np.zeros((512, 512), dtype=np.uint16)), True)
     text = _readable(got)
     assert "Pixel Data" in text and "<524288 bytes>" in text and "cannot be read" not in text
     assert isinstance(got.get_item(IMAGE_BOX_SEQUENCE).value, memoryview)  # the request itself untouched
