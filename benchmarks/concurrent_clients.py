@@ -289,41 +289,46 @@ def wait_for_archive(archive: Path, count: int, timeout: float) -> list[Archived
     return archived_jobs(archive)
 
 
-def index_rows(archive: Path, expected: int, timeout: float = 5.0) -> tuple[int, int]:
-    """(rows, distinct job UIDs) of the index's `films` table; the index follows the rename, so wait a bit."""
-    deadline = time.monotonic() + timeout
-    while True:
+FILM_ROWS = "SELECT COUNT(*), COUNT(DISTINCT job_uid) FROM films"
+
+
+def sqlite_rows(archive: Path) -> Callable[[], tuple[int, int]]:
+    """(rows, distinct job UIDs) of the `films` table of the archive's SQLite index; (-1, -1) unreadable."""
+
+    def count() -> tuple[int, int]:
         try:
             with sqlite3.connect(f"file:{archive / INDEX}?mode=ro", uri=True, timeout=5) as db:
-                rows, distinct = db.execute("SELECT COUNT(*), COUNT(DISTINCT job_uid) FROM films").fetchone()
+                rows, distinct = db.execute(FILM_ROWS).fetchone()
         except sqlite3.Error:
-            rows = distinct = -1
-        if rows >= expected or time.monotonic() > deadline:
-            return int(rows), int(distinct)
-        time.sleep(0.1)
+            return -1, -1
+        return int(rows), int(distinct)
+
+    return count
 
 
-def postgres_rows(url: str) -> Callable[[Path, int], tuple[int, int]]:
-    """index_rows for the nodes' one PostgreSQL index."""
+def postgres_rows(url: str) -> Callable[[], tuple[int, int]]:
+    """The same of the nodes' one PostgreSQL index."""
 
-    def rows(archive: Path, expected: int, timeout: float = 5.0) -> tuple[int, int]:
+    def count() -> tuple[int, int]:
         import psycopg
 
-        deadline = time.monotonic() + timeout
-        while True:
-            with psycopg.connect(url) as db:
-                found = db.execute("SELECT COUNT(*), COUNT(DISTINCT job_uid) FROM films").fetchone()
-            assert found is not None
-            if found[0] >= expected or time.monotonic() > deadline:
-                return int(found[0]), int(found[1])
-            time.sleep(0.1)
+        with psycopg.connect(url) as db:
+            found = db.execute(FILM_ROWS).fetchone()
+        assert found is not None
+        return int(found[0]), int(found[1])
 
-    return rows
+    return count
 
 
-def check_archive(
-    run: Run, archive: Path, clients: int, rows_of: Callable[[Path, int], tuple[int, int]] = index_rows
-) -> None:
+def index_rows(count: Callable[[], tuple[int, int]], expected: int, timeout: float = 5.0) -> tuple[int, int]:
+    """`count()` once it finds `expected` rows, or at timeout: the index follows the rename, so wait a bit."""
+    deadline = time.monotonic() + timeout
+    while (found := count())[0] < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def check_archive(run: Run, archive: Path, clients: int, count_rows: Callable[[], tuple[int, int]]) -> None:
     """Match each accepted film to its job folder (by calling AE title, in order), time it, and check that
     every accepted film is there exactly once."""
     accepted = [film for film in run.films if film.accepted]
@@ -349,7 +354,7 @@ def check_archive(
     no_pdf = [job for job in jobs if not any(path.stat().st_size for path in job.folder.glob("film-*.pdf"))]
     if no_pdf:
         problems.append(f"{len(no_pdf)} job folder(s) without a PDF")
-    rows, distinct = rows_of(archive, len(jobs))
+    rows, distinct = index_rows(count_rows, len(jobs))
     if rows != len(jobs) or distinct != len(jobs):
         problems.append(f"index: {rows} film row(s), {distinct} job UID(s) for {len(jobs)} job folder(s)")
     missing, extra = max(0, expected - len(jobs)), max(0, len(jobs) - expected)
@@ -378,7 +383,7 @@ class Printscp:
     port: int
     archive: Path
     trees: list[TreeMemory]  # one per server process: it and its render workers
-    rows_of: Callable[[Path, int], tuple[int, int]] = index_rows
+    count_rows: Callable[[], tuple[int, int]]  # of its index's films table
 
     def reset_peak(self) -> None:
         for tree in self.trees:
@@ -402,7 +407,7 @@ class Printscp:
 @contextmanager
 def one_server(folder: Path, profile: Path | None) -> Iterator[Printscp]:
     with printscp_server(folder / "server", profile) as scp:
-        yield Printscp(scp.port, scp.folder, [scp.memory])
+        yield Printscp(scp.port, scp.folder, [scp.memory], sqlite_rows(scp.folder))
 
 
 def shared_port_nodes(nodes: int, postgres: Any) -> Callable[[Path, Path | None], Any]:
@@ -452,7 +457,7 @@ def printscp_run(
             for pid in held:
                 os.kill(pid, signal.SIGCONT)
         run = Run("printscp", clients, done, wall)
-        check_archive(run, scp.archive, clients, scp.rows_of)
+        check_archive(run, scp.archive, clients, scp.count_rows)
         run.server_cpu, run.client_cpu = scp.cpu_seconds() - cpu_before, children_cpu() - clients_before
         run.receive_cpu = scp.server_cpu_seconds() - receive_before
         run.peak_kib = scp.peak_kib()

@@ -90,12 +90,13 @@ def _peer(event: Event) -> str:
 def _attribute_list(event: Event, attribute: str) -> Dataset | None:
     """The request's data set (Attribute List, Modification List or Action Information), if it has one."""
     stream = getattr(event.request, attribute, None)
-    if stream is None or not stream.getvalue():
+    data = stream.getvalue() if stream is not None else b""
+    if not data:
         return None
     syntax = event.context.transfer_syntax
     try:
         return reading.read_received(
-            stream.getvalue(),
+            data,
             syntax.is_implicit_VR,
             syntax.is_little_endian,
             syntax.is_deflated,
