@@ -24,20 +24,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from print_vs_dcmprscp import send_timed, wait_for_jobs
-from servers import FILM_SIZE, LAYOUT, PRINTSCP_AE, REPO, cpu_seconds, phantom, stop
+from servers import FILM_SIZE, LAYOUT, PRINTSCP_AE, REPO, cpu_seconds, listening_port, phantom, stop
 
 sys.path.insert(0, str(REPO / "tests"))
 
 from dcmtk import IHEFULL, DcmtkPrintClient, PreparedJob, dcmtk_environment, write_image  # noqa: E402
 
-STARTUP_TIMEOUT = 60.0
 NO_TRANSCRIPTS = ":no-transcripts"
 
 
@@ -86,12 +84,7 @@ def serve(spec: str, folder: Path) -> Iterator[Variant]:
         with open(log, "wb") as output:
             process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=tree)
         try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while not (match := re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{spec} did not start:\n{log.read_text(errors='replace')[-3000:]}")
-                time.sleep(0.05)
-            yield Variant(spec, int(match.group(1)), process.pid, folder / "films")
+            yield Variant(spec, listening_port(process, log, spec), process.pid, folder / "films")
         finally:
             stop(process)
 

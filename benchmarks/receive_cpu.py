@@ -50,9 +50,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from dcmtk import IHEFULL, DcmtkPrintClient, dcmtk_environment, write_image  # noqa: E402
 from print_vs_dcmprscp import send_timed, wait_for_jobs  # noqa: E402
-from servers import FILM_SIZE, LAYOUT, PRINTSCP_AE, phantom, stop  # noqa: E402
+from servers import FILM_SIZE, LAYOUT, PRINTSCP_AE, listening_port, phantom, stop  # noqa: E402
 
-STARTUP_TIMEOUT = 30.0
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -86,12 +85,7 @@ def server(
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dcmtk_environment())
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not (match := re.search(r"listening on 127\.0\.0\.1:(\d+)", log_path.read_text(errors="replace"))):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"printscp did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.05)
-        yield process, int(match.group(1)), archive
+        yield process, listening_port(process, log_path), archive
     finally:
         stop(process)
 

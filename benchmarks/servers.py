@@ -63,6 +63,7 @@ __all__ = [
     "dcmprscp_server",
     "dcmtk_version",
     "free_port",
+    "listening_port",
     "phantom",
     "printscp_server",
     "proc_status_kib",
@@ -237,6 +238,17 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         process.wait()
 
 
+def listening_port(process: subprocess.Popen[bytes], log: Path, what: str = "printscp") -> int:
+    """The port `printscp serve` (started with --host 127.0.0.1) says in `log` that it listens on, once it
+    says so; exit naming `what` if it ends or says nothing within STARTUP_TIMEOUT."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not (match := re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not start:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.05)
+    return int(match.group(1))
+
+
 def _child_of(pid: int, timeout: float) -> int:
     """The first child process of `pid` (the command py-spy started)."""
     deadline = time.monotonic() + timeout
@@ -280,17 +292,10 @@ def printscp_server(folder: Path, profile: Path | None = None, config: Path | No
     memory: TreeMemory | None = None
     pid: int | None = None
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", log_path.read_text(errors="replace"))
-            if match:
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"printscp did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.05)
+        port = listening_port(process, log_path)
         pid = process.pid if profile is None else _child_of(process.pid, STARTUP_TIMEOUT)
         memory = TreeMemory(pid).start()
-        yield Server(process, pid, int(match.group(1)), archive, memory, profile, log_path)
+        yield Server(process, pid, port, archive, memory, profile, log_path)
     finally:
         if memory is not None:
             memory.stop()
