@@ -78,6 +78,19 @@ Tools the rest of printscp calls:
     joins them once, at the last, into the bytes the data set's BytesIO shares. An 8 MiB image was copied
     about a dozen times between the socket and pydicom; it is copied once. The same reader takes in, in one
     turn of the DUL loop, every byte of the PDU that has arrived (plain sockets), not one recv() per turn.
+15. Each command set encoded once. pynetdicom encodes every command set it sends twice with pydicom: once
+    without (0000,0000) Command Group Length, to measure it (`DIMSEMessage._set_command_group_length`), and
+    again whole in `encode_msg`. Elements are encoded one after the other, in tag order, and (0000,0000)
+    comes first: the whole command set is pydicom's encoding of the group length element followed by the
+    bytes it has just measured. Those are kept with the message and `encode_msg` sends them, unless an
+    element was added, removed or given another value in between (EVT_DIMSE_SENT's handlers run there):
+    then pynetdicom encodes it again, as before.
+16. UIDs validated once. pynetdicom's DIMSE primitives pass every UID set on them through `set_uid`, which
+    has pydicom and pynetdicom check it with three regular expressions; a request's SOP Class and Instance
+    UIDs are checked again as its response's, and the same Printer or Film Session UID in every message.
+    `set_uid` in dimse_primitives remembers the texts it was given that are conformant UIDs as they are
+    (`UID.is_valid`, nothing stripped: nothing was logged) and returns the same UID for them at once; any
+    other value takes pynetdicom's path.
 
 Version range: >=3.0.4 because 3.0.4 is the release the whole test suite runs on and the behaviours
 above were measured on. (This module's tests also pass on 3.0.0 and 3.0.3, whose copied and wrapped
@@ -90,6 +103,7 @@ below, pyproject.toml's pin and this paragraph together (a test checks they agre
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import select
@@ -103,6 +117,7 @@ from io import BytesIO
 from typing import Any, TypeAlias, cast
 
 import pynetdicom.association
+import pynetdicom.utils
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import AE, dimse_messages, dimse_primitives, evt
@@ -357,6 +372,83 @@ def _decode_msg_joining(self: Any, primitive: Any, assoc: Any = None) -> bool:
     return False
 
 
+_set_command_group_length = dimse_messages.DIMSEMessage._set_command_group_length
+
+
+@dataclass(frozen=True)
+class _EncodedCommandSet:
+    """A command set as pydicom encoded it (item 15), and what it held then: each element with its value."""
+
+    data: bytes
+    elements: tuple[tuple[Any, Any], ...]
+
+    def still_encodes(self, command_set: Dataset) -> bool:
+        held = _held(command_set)
+        return len(held) == len(self.elements) and all(
+            element is was and value is had for (element, value), (was, had) in zip(held, self.elements, strict=True)
+        )
+
+
+def _held(command_set: Dataset) -> tuple[tuple[Any, Any], ...]:
+    # pydicom gives an element a new value in place (`ds.MessageID = 2` keeps the DataElement): compare both
+    # (a RawDataElement, never in a command set being sent, is a tuple: a new value is a new element)
+    return tuple((element, getattr(element, "_value", None)) for element in command_set._dict.values())
+
+
+@functools.lru_cache(maxsize=1024)  # command sets are a few hundred bytes long: a few hundred lengths
+def _group_length_element(length: int) -> bytes | None:
+    """pydicom's encoding of (0000,0000) Command Group Length `length`, Implicit VR Little Endian."""
+    group_length = Dataset()
+    group_length.CommandGroupLength = length
+    return encode(group_length, True, True)
+
+
+def _set_command_group_length_once(self: Any) -> None:
+    """DIMSEMessage._set_command_group_length, keeping what it encodes for encode_msg (item 15)."""
+    command_set: Dataset = self.command_set
+    del command_set.CommandGroupLength
+    rest = encode(command_set, True, True)
+    if rest is None:  # pydicom cannot encode it: pynetdicom's own code fails as it always has
+        _set_command_group_length(self)
+        return
+    command_set.CommandGroupLength = len(rest)
+    head = _group_length_element(len(rest))
+    if head is not None:
+        encoded = _EncodedCommandSet(head + rest, _held(command_set))
+        command_set.__dict__["_printscp_encoded"] = encoded  # dies with the command set
+
+
+def _encode_in_dimse_messages(
+    ds: Dataset, is_implicit_vr: bool, is_little_endian: bool, deflated: bool = False
+) -> bytes | None:
+    """dsutils.encode as pynetdicom's dimse_messages calls it (only for command sets): the encoding kept by
+    _set_command_group_length_once if the command set still holds what it held then (item 15)."""
+    kept: _EncodedCommandSet | None = ds.__dict__.pop("_printscp_encoded", None)
+    if kept is not None and is_implicit_vr and is_little_endian and not deflated and kept.still_encodes(ds):
+        return kept.data
+    return encode(ds, is_implicit_vr, is_little_endian, deflated)
+
+
+_set_uid = pynetdicom.utils.set_uid
+_CONFORMANT_UIDS_KEPT = 4096  # a few MB at most: the UIDs of the boxes of some films
+_conformant_uids: dict[str, UID] = {}
+
+
+def _set_uid_remembering(
+    value: None | str | bytes | UID, name: str, allow_empty: bool = True, allow_none: bool = True, validate: bool = True
+) -> UID | None:
+    """pynetdicom's set_uid; a text it found conformant before gives the same UID at once (item 16)."""
+    if isinstance(value, str) and (known := _conformant_uids.get(value)) is not None:
+        return known
+    uid = _set_uid(value, name, allow_empty, allow_none, validate)
+    # the text itself conformant (not only once pydicom stripped it, with a warning): nothing was logged
+    if isinstance(value, str) and uid is not None and uid == value and uid.is_valid:
+        if len(_conformant_uids) >= _CONFORMANT_UIDS_KEPT:
+            _conformant_uids.clear()
+        _conformant_uids[value] = uid
+    return uid
+
+
 def _apply() -> None:
     if getattr(pynetdicom.association, "_printscp_patched", False):
         return
@@ -372,6 +464,9 @@ def _apply() -> None:
     setattr(pynetdicom.association, "DULServiceProvider", _GuardedDUL)  # noqa: B010
     setattr(pynetdicom.association.Association, "_serve_request", _serve_request_keeping_responses)  # noqa: B010
     setattr(dimse_messages.DIMSEMessage, "decode_msg", _decode_msg_joining)  # noqa: B010
+    setattr(dimse_messages.DIMSEMessage, "_set_command_group_length", _set_command_group_length_once)  # noqa: B010
+    setattr(dimse_messages, "encode", _encode_in_dimse_messages)  # noqa: B010
+    setattr(dimse_primitives, "set_uid", _set_uid_remembering)  # noqa: B010
     pynetdicom.association._printscp_patched = True  # type: ignore[attr-defined]
 
 

@@ -31,14 +31,16 @@ from typing import Any
 import pynetdicom
 import pynetdicom.acse
 import pynetdicom.association
+import pynetdicom.dimse
 import pynetdicom.dsutils
 import pynetdicom.dul
 import pynetdicom.fsm
 import pynetdicom.transport
+import pynetdicom.utils
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import AE, build_context, dimse_primitives, evt
+from pynetdicom import AE, build_context, dimse_messages, dimse_primitives, evt
 from pynetdicom import _config as pynetdicom_config
 from pynetdicom.acse import ACSE
 from pynetdicom.association import Association
@@ -86,6 +88,9 @@ DIGESTS = {
     "P_DATA_TF._generate_items": "55a5deea47745b72",  # item 14: slices, so PDVs are views
     "P_DATA_TF.to_primitive": "3cba1cd31f03fdf0",  # item 14: PDVs go to the DIMSE layer as they are
     "DIMSEMessage.decode_msg": "f51c777e841a76be",  # item 14: writes each fragment, sliced, into its message
+    "DIMSEMessage._set_command_group_length": "c3057c97344d5db3",  # item 15 does it, keeping what it encodes
+    "DIMSEMessage.encode_msg": "73000c902c52832d",  # item 15: encodes the command set with the module's encode
+    "set_uid": "f917a8035170f792",  # item 16 remembers what it returns for conformant UIDs
 }
 SOURCES = {
     "Association._run_reactor": Association.__dict__["_run_reactor"],
@@ -108,6 +113,9 @@ SOURCES = {
     "P_DATA_TF._generate_items": P_DATA_TF._generate_items,
     "P_DATA_TF.to_primitive": P_DATA_TF.to_primitive,
     "DIMSEMessage.decode_msg": compat._decode_msg,  # the original, as compat replaces it
+    "DIMSEMessage._set_command_group_length": compat._set_command_group_length,  # the original
+    "DIMSEMessage.encode_msg": DIMSEMessage.encode_msg,
+    "set_uid": pynetdicom.utils.set_uid,
 }
 
 
@@ -171,6 +179,7 @@ UPSTREAM = """
 import json
 import logging
 import pynetdicom.association
+import pynetdicom.dimse
 from pynetdicom import dimse_messages, dimse_primitives
 from pynetdicom.dsutils import decode
 from pynetdicom.dul import DULServiceProvider
@@ -834,6 +843,176 @@ def test_item13_a_silent_peer_is_closed_after_the_timeout(caplog: pytest.LogCapt
         assert compat.tls_handshake(sock, timeout=0.2) is False
         assert theirs.recv(1) == b""  # closed
     assert any("no handshake within 0.2 s" in r.getMessage() for r in caplog.records)
+
+
+def sent_primitives() -> list[Any]:
+    """A primitive of each kind printscp sends, as acceptor and as requestor, with every optional command field
+    it uses (Error Comment, Offending Element, Attribute Identifier List) and with and without a data set."""
+    data = BytesIO(b"\x10\x00\x10\x00\x04\x00\x00\x00DOE ")
+    printer, session = "1.2.840.10008.5.1.1.16", "1.2.840.10008.5.1.1.1"
+    instance = "1.2.826.0.1.3680043.8.498.12345678901234567890123456789012345678"  # 63 characters: odd, padded
+    made: list[Any] = []
+
+    def response(kind: type, status: int, **fields: Any) -> None:
+        primitive = kind()
+        primitive.MessageIDBeingRespondedTo = 7
+        primitive.Status = status
+        for name, value in fields.items():
+            setattr(primitive, name, value)
+        made.append(primitive)
+
+    response(dimse_primitives.C_ECHO, 0x0000, AffectedSOPClassUID="1.2.840.10008.1.1")
+    response(dimse_primitives.N_GET, 0x0000, AffectedSOPClassUID=printer, AffectedSOPInstanceUID=printer + ".1")
+    made[-1].AttributeList = data
+    response(dimse_primitives.N_CREATE, 0x0000, AffectedSOPClassUID=session, AffectedSOPInstanceUID=instance)
+    response(dimse_primitives.N_CREATE, 0xB600, AffectedSOPClassUID=session, AffectedSOPInstanceUID=instance)
+    made[-1].AttributeList = data
+    response(dimse_primitives.N_SET, 0x0000, AffectedSOPClassUID=session, AffectedSOPInstanceUID=instance)
+    response(
+        dimse_primitives.N_SET,
+        0x0106,
+        AffectedSOPClassUID=session,
+        AffectedSOPInstanceUID=instance,
+        ErrorComment="Magnification Type: NEAREST is not supported",
+        OffendingElement=[0x20100060, 0x20100080],
+    )
+    response(dimse_primitives.N_ACTION, 0xC602, AffectedSOPClassUID=session, ErrorComment="the queue is full")
+    response(dimse_primitives.N_DELETE, 0x0112, AffectedSOPClassUID=session, AffectedSOPInstanceUID=instance)
+    event = dimse_primitives.N_EVENT_REPORT()
+    event.MessageID = 65535
+    event.AffectedSOPClassUID, event.AffectedSOPInstanceUID = printer, printer + ".1"
+    event.EventTypeID = 2
+    event.EventInformation = data
+    get = dimse_primitives.N_GET()
+    get.MessageID = 1
+    get.RequestedSOPClassUID, get.RequestedSOPInstanceUID = printer, printer + ".1"
+    get.AttributeIdentifierList = [0x21100010, 0x21100020, 0x21100030]
+    store = dimse_primitives.C_STORE()
+    store.MessageID, store.Priority = 2, 0
+    store.AffectedSOPClassUID, store.AffectedSOPInstanceUID = "1.2.840.10008.5.1.4.1.1.7", instance
+    store.MoveOriginatorApplicationEntityTitle, store.MoveOriginatorMessageID = "PACS", 9
+    store.DataSet = data
+    return [*made, event, get, store]
+
+
+def sent_bytes(primitive: Any) -> list[bytes]:
+    """The PDVs pynetdicom's send_msg would send for `primitive`: as it converts and encodes the message."""
+    is_response = primitive.MessageIDBeingRespondedTo is not None
+    kinds = pynetdicom.dimse._RSP_TO_MESSAGE if is_response else pynetdicom.dimse._RQ_TO_MESSAGE
+    message = kinds[type(primitive)]()  # type: ignore[index]
+    message.primitive_to_message(primitive)
+    return [bytes(pdv) for pdata in message.encode_msg(1, 16382) for _, pdv in pdata.presentation_data_value_list]
+
+
+def encode_as_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DIMSEMessage, "_set_command_group_length", compat._set_command_group_length)
+    monkeypatch.setattr(dimse_messages, "encode", pynetdicom.dsutils.encode)
+
+
+def test_item15_each_message_is_sent_as_pynetdicom_sends_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert DIMSEMessage._set_command_group_length is compat._set_command_group_length_once
+    ours = [sent_bytes(primitive) for primitive in sent_primitives()]
+    encode_as_upstream(monkeypatch)
+    theirs = [sent_bytes(primitive) for primitive in sent_primitives()]
+    assert ours == theirs
+    assert len(ours) == 11 and all(pdvs[0][:1] == b"\x03" for pdvs in ours)  # each a whole command set
+
+
+def test_item15_the_command_set_is_encoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydicom writes each command set's elements once (pynetdicom's own code: twice)."""
+    written: list[int] = []
+    write_dataset = pynetdicom.dsutils.write_dataset
+
+    def counting(fp: Any, dataset: Dataset) -> Any:
+        written.append(len(dataset))
+        return write_dataset(fp, dataset)
+
+    monkeypatch.setattr(pynetdicom.dsutils, "write_dataset", counting)
+    for primitive in sent_primitives():
+        written.clear()
+        sent_bytes(primitive)
+        assert [length for length in written if length > 1] == written[:1], written  # once, before its length
+    encode_as_upstream(monkeypatch)
+    written.clear()
+    sent_bytes(sent_primitives()[0])
+    assert written == [5, 6]  # C-ECHO-RSP: without the group length, then whole
+
+
+def test_item15_a_command_set_changed_after_its_length_is_encoded_again() -> None:
+    """EVT_DIMSE_SENT's handlers run between the two encodings: after a value changed in place, an element
+    added or one removed, the command set is sent as pynetdicom's encode_msg encodes it then."""
+    changes = [
+        (5, lambda cs: setattr(cs, "MessageIDBeingRespondedTo", 8)),  # pydicom changes the element in place
+        (5, lambda cs: setattr(cs, "ErrorComment", "changed after")),
+        (4, lambda cs: setattr(cs, "ErrorComment", "added after")),
+        (5, lambda cs: delattr(cs, "AffectedSOPInstanceUID")),
+    ]
+    for index, change in changes:
+        message = dimse_messages.N_SET_RSP()
+        message.primitive_to_message(sent_primitives()[index])
+        kept = pynetdicom.dsutils.encode(message.command_set, True, True)
+        change(message.command_set)
+        expected = pynetdicom.dsutils.encode(message.command_set, True, True)
+        assert expected is not None and expected != kept
+        sent = [bytes(pdv) for pdata in message.encode_msg(1, 0) for _, pdv in pdata.presentation_data_value_list]
+        assert sent[0] == b"\x03" + expected
+
+
+UID_TEXTS = [
+    "1.2.840.10008.5.1.1.1",  # conformant
+    "1.2.840.10008.5.1.1.1 ",  # conformant once stripped, as pydicom strips it
+    "1.2.840.10008.5.1.1.01",  # a component with a leading zero: valid, not conformant (a warning)
+    "1.2.840.10008.5.1.1.1" + ".1" * 30,  # longer than 64 characters: refused
+    "not a UID",
+    "",
+]
+
+
+def set_uid_outcomes(set_uid: Any, caplog: pytest.LogCaptureFixture) -> list[Any]:
+    """What set_uid gives for each text (twice over, with each flag) and bytes and None: value or error, and
+    what it logged."""
+    outcomes = []
+    for value in [*UID_TEXTS, *UID_TEXTS, b"1.2.3", None]:
+        for flags in ({}, {"allow_empty": False}, {"allow_none": False}, {"validate": False}):
+            caplog.clear()
+            try:
+                result: Any = set_uid(value, "Affected SOP Class UID", **flags)
+                result = (type(result).__name__, result)
+            except Exception as exc:
+                result = (type(exc).__name__, str(exc))
+            outcomes.append((value, flags, result, [(r.levelname, r.getMessage()) for r in caplog.records]))
+    return outcomes
+
+
+def test_item16_set_uid_gives_what_pynetdicoms_gives(caplog: pytest.LogCaptureFixture) -> None:
+    assert dimse_primitives.set_uid is compat._set_uid_remembering
+    caplog.set_level(logging.DEBUG)
+    compat._conformant_uids.clear()
+    ours = set_uid_outcomes(compat._set_uid_remembering, caplog)
+    assert "1.2.840.10008.5.1.1.1" in compat._conformant_uids  # the second round was answered from memory
+    theirs = set_uid_outcomes(pynetdicom.utils.set_uid, caplog)
+    assert ours == theirs
+    assert any(levels for *_, levels in ours), "some value must have been logged (non-conformant, invalid)"
+
+
+def test_item16_a_conformant_uid_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str] = []
+    validate = pynetdicom_config.VALIDATORS["UI"]
+    monkeypatch.setitem(pynetdicom_config.VALIDATORS, "UI", lambda value: checked.append(value) or validate(value))
+    compat._conformant_uids.clear()
+    for _ in range(3):
+        primitive = dimse_primitives.N_SET()
+        primitive.RequestedSOPClassUID = "1.2.840.10008.5.1.1.4"
+        primitive.AffectedSOPClassUID = primitive.RequestedSOPClassUID
+        primitive.AffectedSOPInstanceUID = "1.2.840.10008.5.1.1.4.01"  # not conformant: checked every time
+    assert checked == ["1.2.840.10008.5.1.1.4", *["1.2.840.10008.5.1.1.4.01"] * 3]
+
+
+def test_item16_what_is_remembered_is_bounded() -> None:
+    compat._conformant_uids.clear()
+    for n in range(compat._CONFORMANT_UIDS_KEPT + 10):
+        compat._set_uid_remembering(f"1.2.3.{n}", "SOP Instance UID")
+    assert 0 < len(compat._conformant_uids) <= compat._CONFORMANT_UIDS_KEPT
 
 
 # --- the rest of printscp uses the public API only --------------------------------------------------------------
