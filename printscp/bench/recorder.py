@@ -83,6 +83,7 @@ class _Writer:
         self._room = threading.Condition()
         self.waiting_bytes = 0  # of the data sets of the work given and not done
         self.blocked = 0  # submitters waiting for room
+        self.unflushed: set[IO[str]] = set()  # files written since the writer was last idle (its thread only)
         self._thread = threading.Thread(target=self._run, name="printscp-transcripts", daemon=True)
         self._thread.start()
 
@@ -107,6 +108,20 @@ class _Writer:
                 with self._room:
                     self.waiting_bytes -= size
                     self._room.notify_all()
+            if self._work.empty():
+                self._flush()
+
+    def _flush(self) -> None:
+        """Hand the lines written to the system once there is nothing more to write: a killed server leaves
+        every line written before its writer was last idle (not fsync'd: diagnostics, not films), and a
+        burst of messages costs one write() per file, not one per line."""
+        for file in self.unflushed:
+            if not file.closed:
+                try:
+                    file.flush()
+                except OSError as exc:  # a full disk costs the transcript lines, never the recorder
+                    log.warning("cannot write a transcript: %s", exc.strerror or exc)
+        self.unflushed.clear()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the work given so far, then end the thread."""
@@ -138,7 +153,7 @@ class _Recording:
         """In the writer's thread only. Messages and faults are also kept (summaries, a few kB): the findings
         are made from them when the association ends, without reading the file back."""
         self.file.write(line(record) + "\n")
-        self.file.flush()  # a killed server leaves every line it wrote (not fsync'd: diagnostics, not films)
+        self.writer.unflushed.add(self.file)  # flushed when the writer is idle
         if isinstance(record, Message):
             self.messages.append(record)
         elif isinstance(record, FaultApplied):

@@ -5,7 +5,7 @@ of them are waiting."""
 from __future__ import annotations
 
 import threading
-from io import BytesIO
+from io import BytesIO, StringIO
 
 from waiting import wait_until
 
@@ -53,3 +53,44 @@ def test_the_size_of_a_data_set_is_its_encoded_bytes() -> None:
     stream = BytesIO(data)
     assert (_size(stream), _size(None)) == (len(data), 0)
     assert stream.getvalue() is data  # the size was read without a copy taking the buffer from the stream
+
+
+class CountingFile(StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+        self.flushed = ""  # what a reader of the file would see
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self.flushed = self.getvalue()
+
+
+def test_lines_are_flushed_once_the_writer_is_idle() -> None:
+    """A burst of lines costs one flush (one write() to the file) per file, and the lines are in the file
+    as soon as the writer has nothing more to do."""
+    writer = _Writer()
+    release = threading.Event()
+    files = [CountingFile(), CountingFile()]
+
+    def line(file: CountingFile, text: str) -> None:
+        file.write(text + "\n")
+        writer.unflushed.add(file)
+
+    try:
+        writer.submit(lambda: (release.wait(30), line(files[0], "first")))
+        for n in range(5):  # given while the first is worked on: waiting, as in a burst
+            writer.submit(lambda n=n: line(files[n % 2], f"line {n}"))  # type: ignore[misc]
+        assert files[0].flushed == ""
+        release.set()
+        wait_until(lambda: "line 4" in files[0].flushed and "line 3" in files[1].flushed, 10, "the lines flushed")
+        assert [file.flushes for file in files] == [1, 1]
+        assert files[0].flushed == "first\nline 0\nline 2\nline 4\n" and files[1].flushed == "line 1\nline 3\n"
+        writer.submit(lambda: line(files[1], "later"))
+        wait_until(lambda: files[1].flushed.endswith("later\n"), 10, "a line alone flushed at once")
+        files[0].close()
+        writer.submit(lambda: writer.unflushed.add(files[0]))  # a file closed (flushed) by then is skipped
+        wait_until(lambda: not writer.unflushed, 10, "the writer idle")
+    finally:
+        release.set()
+        writer.stop()
