@@ -247,8 +247,10 @@ def _unlink(path: Path) -> None:
 
 
 def _write_json(path: Path, document: Any) -> None:
+    # dumps, not dump: json.dump encodes in pure Python, piece by piece; dumps uses the C encoder
+    text = json.dumps(document, ensure_ascii=False)
     with open(path, "w", encoding="utf-8") as file:
-        json.dump(document, file, ensure_ascii=False)
+        file.write(text)
         file.flush()
         os.fsync(file.fileno())
 
