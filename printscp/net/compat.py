@@ -430,7 +430,7 @@ def _encode_in_dimse_messages(
 
 
 _set_uid = pynetdicom.utils.set_uid
-_CONFORMANT_UIDS_KEPT = 4096  # a few MB at most: the UIDs of the boxes of some films
+_CONFORMANT_UIDS_KEPT = 4096  # about 1 MB at most: the instance UIDs of the boxes of a few films
 _conformant_uids: dict[str, UID] = {}
 
 
