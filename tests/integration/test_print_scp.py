@@ -9,6 +9,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -18,11 +19,11 @@ from PIL import Image
 from printscu import META, PrintSCU, image_item, ramp, reference
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
-from pynetdicom import AE
+from pynetdicom import AE, evt
 from pypdf import PdfReader
 from waiting import wait_until
 
-from printscp import uids
+from printscp import heap, uids
 from printscp.archive.store import StoredJob
 
 SESSION, FILM_BOX, IMAGE_BOX = uids.BASIC_FILM_SESSION, uids.BASIC_FILM_BOX, uids.BASIC_GRAYSCALE_IMAGE_BOX
@@ -302,6 +303,27 @@ def test_abort_mid_session_leaves_nothing_behind(running: RunningServer) -> None
     with PrintSCU(running.address) as again:
         assert again.n_get(uids.PRINTER, uids.PRINTER_INSTANCE).status == 0
     assert running.jobs() == []  # nothing printed on abort (PS3.4 H.5)
+
+
+def test_the_heap_is_trimmed_once_per_connection_at_its_close(
+    running: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """malloc_trim walks every arena (~1 ms): once when the connection closes, not at each of the
+    association's end events too (released or aborted, then closed)."""
+    trimmed: list[str] = []
+    monkeypatch.setattr(heap, "trim", lambda: trimmed.append("trim"))
+    fake = SimpleNamespace(assoc=object())  # an association the server does not know
+    for event in (evt.EVT_RELEASED, evt.EVT_ABORTED, evt.EVT_CONN_CLOSE):
+        for bound, handler, *_ in running.server.event_handlers():
+            if bound is event and getattr(handler, "__self__", None) is running.server:
+                handler(fake)
+        assert len(trimmed) == (1 if event is evt.EVT_CONN_CLOSE else 0), event
+    # and over a real association: the engine goes with the release, the heap is trimmed once
+    with PrintSCU(running.address) as scu:
+        scu.film_session()
+        assert running.server.active_engines == 1
+    wait_until(lambda: len(trimmed) == 2, 10, "the connection's close")
+    assert running.server.active_engines == 0
 
 
 def test_release_without_deletes_drops_the_session(running: RunningServer) -> None:
