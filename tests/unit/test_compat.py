@@ -179,7 +179,6 @@ UPSTREAM = """
 import json
 import logging
 import pynetdicom.association
-import pynetdicom.dimse
 from pynetdicom import dimse_messages, dimse_primitives
 from pynetdicom.dsutils import decode
 from pynetdicom.dul import DULServiceProvider
