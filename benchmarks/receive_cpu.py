@@ -22,15 +22,22 @@ films, counting only samples that hold the GIL (py-spy's idle detection does not
 py-spy's raw (collapsed stack) output, the per-thread figures get a role each (by the stacks sampled in
 the thread), and the script prints the hottest functions (own time) per role. py-spy slows the server.
 
+With --cprofile OUT the server runs under benchmarks/thread_profile.py instead: cProfile, timed by each
+thread's own CPU clock, in the association's reactor and DUL threads, the transcript writer's work and the
+spool's image writes. The script prints each role's CPU per film and its costliest functions by cumulative
+time, with their calls per film (cProfile slows small Python calls: compare parts, not runs with and without).
+
     .venv/bin/python benchmarks/receive_cpu.py [--films N] [--warmup N] [--images 20] [--size 512]
-        [--render-delay S] [--idle S] [--py-spy OUT] [--keep] [--no-transcripts]
+        [--render-delay S] [--idle S] [--py-spy OUT] [--cprofile OUT] [--keep] [--no-transcripts]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
+import pstats
 import re
 import shutil
 import signal
@@ -43,6 +50,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
@@ -63,10 +71,10 @@ def cpu_seconds(pid: int) -> float:
 
 @contextmanager
 def server(
-    folder: Path, render_delay: float, transcripts: bool = True
+    folder: Path, render_delay: float, transcripts: bool = True, cprofile: Path | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     """`printscp serve` with the bundled config (only faults.print_delay changed, and transcripts.enabled
-    with `transcripts` false) on a free loopback port."""
+    with `transcripts` false) on a free loopback port; with `cprofile`, run by thread_profile.py."""
     folder.mkdir(parents=True, exist_ok=True)
     text = (REPO / "config.toml").read_text()
     text, count = re.subn(r"(?m)^print_delay = \S+", f"print_delay = {render_delay}", text)
@@ -81,6 +89,9 @@ def server(
     archive = folder / "films"
     log_path = folder / "printscp.log"
     command = [str(REPO / ".venv" / "bin" / "printscp"), "serve", "--config", str(config)]
+    if cprofile is not None:
+        python, profiler = REPO / ".venv" / "bin" / "python", REPO / "benchmarks" / "thread_profile.py"
+        command = [str(python), str(profiler), str(cprofile), *command[1:]]
     command += ["--host", "127.0.0.1", "--port", "0", "--archive", str(archive)]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dcmtk_environment())
@@ -218,6 +229,34 @@ def report_frames(own: dict[str, collections.Counter[str]], films: int) -> None:
             print(f"    {count * ms:6.1f}  {frame[:150]}")
 
 
+def report_cprofile(out: Path, films: int, top: int = 15) -> None:
+    """thread_profile.py's statistics: each role's thread CPU per film, its costliest functions by cumulative
+    time (calls into them included) and by own time."""
+    runs = json.loads(Path(f"{out}-runs.json").read_text())
+    print(f"\ncProfile, thread CPU time (time.thread_time), ms per film ({films} films; cProfile slows calls):")
+    for role, count in runs.items():
+        path = Path(f"{out}-{role.replace(' ', '-')}.prof")
+        if not count or not path.exists():
+            continue
+        entries = [
+            (key, value)
+            for key, value in cast(dict[Any, Any], pstats.Stats(str(path)).stats).items()  # type: ignore[attr-defined]
+            if key[2] not in _WRAPPERS and not key[0].endswith(("threading.py", "thread_profile.py"))
+        ]
+        total = sum(value[2] for _, value in entries)
+        print(f"  {role}: {1000 * total / films:.1f} ({count} runs)")
+        for label, column, shown in (("cumulative", 3, top), ("own", 2, top // 2)):
+            print(f"    by {label} time:")
+            for (filename, line, name), value in sorted(entries, key=lambda item: -item[1][column])[:shown]:
+                where = filename.replace(str(REPO) + "/", "").split("site-packages/")[-1]
+                ms, calls = 1000 * value[column] / films, value[1] / films
+                print(f"      {ms:7.2f}  {calls:7.1f} calls  {name} ({where}:{line})")
+
+
+# thread_profile.py's own wrapper, and the end of each profile
+_WRAPPERS = {"run", "<method 'disable' of '_lsprof.Profiler' objects>"}
+
+
 def wait_idle(pid: int, timeout: float = 30) -> None:
     """Until the server has used no CPU tick for 0.1 s (the end of a job's rendering and archiving)."""
     deadline = time.monotonic() + timeout
@@ -240,6 +279,9 @@ def main() -> int:
     parser.add_argument("--render-delay", type=float, default=0.5, help="faults.print_delay, s (default 0.5)")
     parser.add_argument("--idle", type=float, default=2.0, help="seconds of idle server measured (default 2)")
     parser.add_argument("--py-spy", type=Path, help="also sample the server with py-spy into this raw file")
+    parser.add_argument(
+        "--cprofile", type=Path, metavar="OUT", help="run printscp under thread_profile.py: statistics in OUT-*.prof"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument(
         "--no-transcripts", action="store_true", help="transcripts.enabled = false: without the bench's recorder"
@@ -251,7 +293,8 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="printscp-receive-"))
     try:
         source = write_image(workdir / "source.dcm", phantom(args.size))
-        with server(workdir / "printscp", args.render_delay, not args.no_transcripts) as (process, port, archive):
+        serving = server(workdir / "printscp", args.render_delay, not args.no_transcripts, args.cprofile)
+        with serving as (process, port, archive):
             client = DcmtkPrintClient(workdir / "client", "127.0.0.1", port, PRINTSCP_AE, printer=IHEFULL)
             job = client.prepare([source] * args.images, LAYOUT, FILM_SIZE)
             wait_idle(process.pid)  # done starting (imports, the web console, the workers' start)
@@ -263,6 +306,9 @@ def main() -> int:
                 wait_for_jobs(archive, number + 1)
             cpu: list[float] = []
             wall: list[float] = []
+            if args.cprofile is not None:
+                wait_idle(process.pid)
+                process.send_signal(signal.SIGUSR1)  # thread_profile.py: drop the warm-up's statistics
             sampler = ThreadSampler(process.pid)
             with py_spy(process.pid, args.py_spy):
                 for number in range(args.warmup, args.warmup + args.films):
@@ -298,6 +344,8 @@ def main() -> int:
     report_threads(sampler, args.films, roles)
     if own:
         report_frames(own, args.films)
+    if args.cprofile is not None:
+        report_cprofile(args.cprofile, args.films)
     return 0
 
 
