@@ -31,7 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from print_vs_dcmprscp import send_timed, wait_for_jobs
-from servers import FILM_SIZE, LAYOUT, PRINTSCP_AE, REPO, cpu_seconds, listening_port, phantom, stop
+from servers import (
+    FILM_SIZE,
+    LAYOUT,
+    PRINTSCP_AE,
+    REPO,
+    add_film_options,
+    cpu_seconds,
+    listening_port,
+    parse_film_options,
+    phantom,
+    stop,
+)
 
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -94,13 +105,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("a", help='a git revision, "." for the working tree; ":no-transcripts" appended: without')
     parser.add_argument("b", help="the same for the other variant")
-    parser.add_argument("--size", type=int, default=512, help="rows and columns of each image (512)")
-    parser.add_argument("--images", type=int, default=20, help="images per film, at most 20 (20)")
-    parser.add_argument("--films", type=int, default=8, help="timed films per variant (8)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed films per variant first (1)")
-    args = parser.parse_args()
-    if not 1 <= args.images <= LAYOUT[0] * LAYOUT[1] or args.films < 1 or args.warmup < 0:
-        parser.error(f"--images 1 to {LAYOUT[0] * LAYOUT[1]}, --films at least 1, --warmup at least 0")
+    add_film_options(parser, films=8, warmup=1)  # per variant
+    args = parse_film_options(parser)
     workdir = Path(tempfile.mkdtemp(prefix="printscp-alternate-"))
     try:
         source = write_image(workdir / "source.dcm", phantom(args.size))

@@ -58,7 +58,16 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from dcmtk import IHEFULL, DcmtkPrintClient, dcmtk_environment, write_image  # noqa: E402
 from print_vs_dcmprscp import send_timed, wait_for_jobs  # noqa: E402
-from servers import FILM_SIZE, LAYOUT, PRINTSCP_AE, listening_port, phantom, stop  # noqa: E402
+from servers import (  # noqa: E402
+    FILM_SIZE,
+    LAYOUT,
+    PRINTSCP_AE,
+    add_film_options,
+    listening_port,
+    parse_film_options,
+    phantom,
+    stop,
+)
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -272,10 +281,7 @@ def wait_idle(pid: int, timeout: float = 30) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--films", type=int, default=15, help="timed films (default 15)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed films first (default 2)")
-    parser.add_argument("--images", type=int, default=20, help="images per film, at most 20 (default 20)")
-    parser.add_argument("--size", type=int, default=512, help="rows and columns of each image (default 512)")
+    add_film_options(parser, films=15, warmup=2)
     parser.add_argument("--render-delay", type=float, default=0.5, help="faults.print_delay, s (default 0.5)")
     parser.add_argument("--idle", type=float, default=2.0, help="seconds of idle server measured (default 2)")
     parser.add_argument("--py-spy", type=Path, help="also sample the server with py-spy into this raw file")
@@ -286,9 +292,7 @@ def main() -> int:
     parser.add_argument(
         "--no-transcripts", action="store_true", help="transcripts.enabled = false: without the bench's recorder"
     )
-    args = parser.parse_args()
-    if not 1 <= args.images <= LAYOUT[0] * LAYOUT[1] or args.films < 1 or args.warmup < 0:
-        parser.error(f"--images 1 to {LAYOUT[0] * LAYOUT[1]}, --films at least 1, --warmup at least 0")
+    args = parse_film_options(parser)
 
     workdir = Path(tempfile.mkdtemp(prefix="printscp-receive-"))
     try:

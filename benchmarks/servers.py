@@ -15,6 +15,7 @@ subprocesses and threads included) and stops it with SIGINT, so that py-spy writ
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -72,6 +73,22 @@ __all__ = [
 
 
 # --- source images ---------------------------------------------------------------------------------------
+
+
+def add_film_options(parser: argparse.ArgumentParser, films: int, warmup: int) -> None:
+    """--images, --size, --films and --warmup of a script that prints films of LAYOUT one after another."""
+    parser.add_argument("--images", type=int, default=20, help="images per film, at most 20 (20)")
+    parser.add_argument("--size", type=int, default=512, help="rows and columns of each image (512)")
+    parser.add_argument("--films", type=int, default=films, help=f"timed films ({films})")
+    parser.add_argument("--warmup", type=int, default=warmup, help=f"untimed films first ({warmup})")
+
+
+def parse_film_options(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The arguments, with add_film_options' checked (one clear line and exit 2 otherwise)."""
+    args = parser.parse_args()
+    if not 1 <= args.images <= LAYOUT[0] * LAYOUT[1] or args.films < 1 or args.warmup < 0:
+        parser.error(f"--images 1 to {LAYOUT[0] * LAYOUT[1]}, --films at least 1, --warmup at least 0")
+    return args
 
 
 def phantom(size: int) -> np.ndarray:
