@@ -51,10 +51,8 @@ import argparse
 import os
 import platform
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +69,7 @@ from servers import (
     phantom,
     printscp_server,
     proc_status_kib,
+    work_folder,
 )
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -294,15 +293,9 @@ def main() -> int:
     if args.memory_series is not None and args.memory_series < 1:
         parser.error("--memory-series takes at least 1 job")
 
-    workdir = Path(tempfile.mkdtemp(prefix="printscp-bench-"))
     if args.memory_series is not None:
-        try:
+        with work_folder("printscp-bench-", args.keep) as workdir:
             memory_series(workdir, args.memory_series, profile_path(args.profile, "memory-series"))
-        finally:
-            if args.keep:
-                print(f"\nfiles kept in {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
         return 0
 
     print(
@@ -321,7 +314,7 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     results = []
-    try:
+    with work_folder("printscp-bench-", args.keep) as workdir:
         for case in cases:
             ours, theirs = run_case(case, workdir, args.repeat, args.warmup, profile_path(args.profile, case.name))
             results.append((case, ours, theirs))
@@ -334,11 +327,6 @@ def main() -> int:
                 f"{ours_rss:>31} {theirs.peak_rss_kib / 1024:>8.0f} MiB",
                 flush=True,
             )
-    finally:
-        if args.keep:
-            print(f"\nfiles kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     print("\nall runs (seconds, dcmprscu start to exit):")
     for case, ours, theirs in results:

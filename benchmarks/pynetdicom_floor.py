@@ -44,12 +44,10 @@ import argparse
 import logging
 import os
 import platform
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,6 +67,7 @@ from servers import (
     phantom,
     printscp_server,
     stop,
+    work_folder,
 )
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -316,13 +315,12 @@ def main() -> int:
     if args.repeat < 1 or args.warmup < 0 or args.clients < 0 or args.films < 1 or args.nodes < 1:
         parser.error("--repeat, --films and --nodes at least 1, --warmup and --clients at least 0")
 
-    workdir = Path(tempfile.mkdtemp(prefix="printscp-floor-"))
     print(
         f"printscp, pynetdicom alone ({'stock' if args.stock else 'with printscp.net.compat'}) and dcmprscp "
         f"(DCMTK {dcmtk_version()}), Python {platform.python_version()}, {os.cpu_count()} CPUs; "
         f"medians of {args.repeat} runs after {args.warmup} warm-up, alternating"
     )
-    try:
+    with work_folder("printscp-floor-", args.keep) as workdir:
         if cases:
             print(
                 "wall: dcmprscu start to exit, seconds; CPU: the server process per film, ms (printscp: receiving, "
@@ -343,11 +341,6 @@ def main() -> int:
             )
         if args.clients:
             concurrent(workdir / "concurrent", args.clients, args.films, not args.stock, args.nodes)
-    finally:
-        if args.keep:
-            print(f"\nfiles kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -44,7 +44,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -63,19 +62,15 @@ from servers import (  # noqa: E402
     LAYOUT,
     PRINTSCP_AE,
     add_film_options,
+    cpu_seconds,
     listening_port,
     parse_film_options,
     phantom,
     stop,
+    work_folder,
 )
 
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, every thread of it, ended ones included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # fields 14 and 15 of proc(5)
 
 
 @contextmanager
@@ -294,8 +289,7 @@ def main() -> int:
     )
     args = parse_film_options(parser)
 
-    workdir = Path(tempfile.mkdtemp(prefix="printscp-receive-"))
-    try:
+    with work_folder("printscp-receive-", args.keep) as workdir:
         source = write_image(workdir / "source.dcm", phantom(args.size))
         serving = server(workdir / "printscp", args.render_delay, not args.no_transcripts, args.cprofile)
         with serving as (process, port, archive):
@@ -327,11 +321,6 @@ def main() -> int:
                     wait_for_jobs(archive, number + 1)
                     if elapsed >= args.render_delay:
                         raise SystemExit(f"dcmprscu took {elapsed:.3f} s: raise --render-delay above it")
-    finally:
-        if args.keep:
-            print(f"files kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     print(
         f"printscp receive CPU, {args.images} x {args.size}x{args.size} 12-bit per film, dcmprscu IHEFULL, "

@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -69,7 +71,22 @@ __all__ = [
     "printscp_server",
     "proc_status_kib",
     "stop",
+    "work_folder",
 ]
+
+
+@contextmanager
+def work_folder(prefix: str, keep: bool) -> Iterator[Path]:
+    """A new temporary folder for a script's servers, clients and films: removed when the block ends, or with
+    `keep` (--keep) left in place and named."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        if keep:
+            print(f"\nfiles kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- source images ---------------------------------------------------------------------------------------
