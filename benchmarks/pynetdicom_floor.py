@@ -26,7 +26,8 @@ Measured, in one command:
   14INX17IN), a job to each server in turn (printscp's waited for in its archive, so that its rendering
   falls outside every timed run): dcmprscu's wall time, start to exit, median of --repeat runs; the ratios
   between the three; and the CPU per film of the server process (utime + stime from /proc, 10 ms ticks;
-  printscp's without its render workers);
+  printscp's without its render workers); with --no-printscp, the bare SCP and dcmprscp only (dcmprscp's
+  2048x2048 films then follow its previous run sooner, while that run's writes are still being written back);
 * with --clients K (default 8, 0 for none): K dcmprscu clients at once, --films films each, of case 2, against
   --nodes bare SCPs on one port (SO_REUSEPORT) and against dcmprscp: films/s (films printed / wall from the
   first start to the last exit) and the servers' CPU per film. concurrent_clients.py measures printscp so.
@@ -35,7 +36,7 @@ Issue 12's targets: printscp/dcmprscp <= 1.5 / 1.3 / 1.0 for the three cases, <=
 20 x 512x512 film, and with 8 clients films/s >= dcmprscp's. Run from the repository root:
 
     .venv/bin/python benchmarks/pynetdicom_floor.py [--repeat 7] [--warmup 1] [--cases 1,2,3]
-        [--clients 8] [--films 5] [--nodes 1] [--stock] [--keep]
+        [--clients 8] [--films 5] [--nodes 1] [--stock] [--no-printscp] [--keep]
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -72,7 +73,7 @@ from servers import (
 
 sys.path.insert(0, str(REPO / "tests"))
 
-from concurrent_clients import prepare_clients, run_clients  # noqa: E402
+from concurrent_clients import figure, prepare_clients, run_clients  # noqa: E402
 from dcmtk import IHEFULL, DcmtkPrintClient, PreparedJob, dcmtk_environment, write_image  # noqa: E402
 from print_vs_dcmprscp import CASES, Case, send_timed, wait_for_jobs  # noqa: E402
 
@@ -224,29 +225,33 @@ class Contestant:
         return statistics.median(self.walls)
 
 
-def run_case(case: Case, folder: Path, repeat: int, warmup: int, compat: bool) -> list[Contestant]:
-    """printscp, the bare SCP and dcmprscp, a job to each in turn: printscp's waited for in its archive
-    (rendering outside the others' runs, as in print_vs_dcmprscp.py), then the bare SCP's, then dcmprscp's."""
+def run_case(
+    case: Case, folder: Path, repeat: int, warmup: int, compat: bool, with_printscp: bool
+) -> dict[str, Contestant]:
+    """printscp (unless not `with_printscp`), the bare SCP and dcmprscp, a job to each in turn, by name:
+    printscp's waited for in its archive (rendering outside the others' runs, as in print_vs_dcmprscp.py),
+    then the bare SCP's, then dcmprscp's."""
     source = write_image(folder / "source.dcm", phantom(case.size))
     images = [source] * case.images
-    with (
-        printscp_server(folder / "printscp") as printscp,
-        floor_server(folder / "floor", compat) as ([floor_pid], floor_port),
-        dcmprscp_server(folder / "dcmprscp") as reference,
-    ):
-        contestants = []
-        for name, called, port, pid, archive in (
-            ("printscp", PRINTSCP_AE, printscp.port, printscp.pid, printscp.folder),
+    with ExitStack() as servers:
+        printscp = servers.enter_context(printscp_server(folder / "printscp")) if with_printscp else None
+        [floor_pid], floor_port = servers.enter_context(floor_server(folder / "floor", compat))
+        reference = servers.enter_context(dcmprscp_server(folder / "dcmprscp"))
+        entrants: list[tuple[str, str, int, int, Path | None]] = [
             ("pynetdicom alone", FLOOR_AE, floor_port, floor_pid, None),
             ("dcmprscp", DCMPRSCP_AE, reference.port, reference.pid, None),
-        ):
+        ]
+        if printscp is not None:
+            entrants.insert(0, ("printscp", PRINTSCP_AE, printscp.port, printscp.pid, printscp.folder))
+        contestants = []
+        for name, called, port, pid, archive in entrants:
             client = DcmtkPrintClient(folder / f"client-{called.lower()}", "127.0.0.1", port, called, printer=IHEFULL)
             job = client.prepare(images, LAYOUT, FILM_SIZE)
             contestants.append(Contestant(name, client, job, pid, archive))
         for number in range(warmup + repeat):
             for contestant in contestants:
                 contestant.send(timed=number >= warmup)
-    return contestants
+    return {contestant.name: contestant for contestant in contestants}
 
 
 def run_clients_against(
@@ -303,6 +308,7 @@ def main() -> int:
     parser.add_argument("--films", type=int, default=5, help="films per client (5)")
     parser.add_argument("--nodes", type=int, default=1, help="bare SCP processes on one port for --clients (1)")
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--no-printscp", action="store_true", help="the cases against the bare SCP and dcmprscp only")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     if args.serve:
@@ -333,11 +339,16 @@ def main() -> int:
             print(header)
             print("-" * len(header))
         for number, case in enumerate(cases):
-            ours, alone, theirs = run_case(case, workdir / f"case{number}", args.repeat, args.warmup, not args.stock)
+            folder = workdir / f"case{number}"
+            ran = run_case(case, folder, args.repeat, args.warmup, not args.stock, not args.no_printscp)
+            alone, theirs, ours = ran["pynetdicom alone"], ran["dcmprscp"], ran.get("printscp")
+            # printscp's figures: "-" with --no-printscp
+            wall, cpu = (ours.wall, ours.cpu / args.repeat * 1000) if ours else (None, None)
             print(
-                f"{case.name:<16} {ours.wall:>9.3f} {alone.wall:>7.3f} {theirs.wall:>9.3f}   "
-                f"{alone.wall / theirs.wall:>14.2f} {ours.wall / theirs.wall:>17.2f} {ours.wall / alone.wall:>14.2f}   "
-                f"{ours.cpu / args.repeat * 1000:>12.0f} {alone.cpu / args.repeat * 1000:>6.0f}"
+                f"{case.name:<16} {figure(wall, 9)} {alone.wall:>7.3f} {theirs.wall:>9.3f}   "
+                f"{alone.wall / theirs.wall:>14.2f} {figure(wall and wall / theirs.wall, 17, 2)} "
+                f"{figure(wall and wall / alone.wall, 14, 2)}   "
+                f"{figure(cpu, 12, 0)} {alone.cpu / args.repeat * 1000:>6.0f}"
             )
         if args.clients:
             concurrent(workdir / "concurrent", args.clients, args.films, not args.stock, args.nodes)
